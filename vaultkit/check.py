@@ -1,0 +1,125 @@
+"""What ``check`` finds (PRODUCT.md "What check finds"). Pure: model in, problems out."""
+
+from __future__ import annotations
+
+from .graph import VaultModel
+from .model import ERROR, PREVIOUS, WARNING, Problem
+
+
+def _link_text(link) -> str:
+    if link.form == "markdown":
+        return f"({link.target})"
+    if link.form == "property":
+        return f'"[[{link.target}]]"'
+    return f"[[{link.target}]]"
+
+
+def check_model(model: VaultModel) -> list[Problem]:
+    """Every problem in the vault, sorted by note, line and code."""
+    problems = list(model.vault.problems)
+    for note_id, note in model.notes.items():
+        parsed = note.parsed
+        experiment = note_id in model.experiments
+        if parsed.frontmatter_error:
+            message, line = parsed.frontmatter_error
+            problems.append(
+                Problem(
+                    "invalid-frontmatter",
+                    ERROR,
+                    note_id,
+                    line,
+                    f"properties are not valid YAML, so Obsidian ignores them all: {message}",
+                )
+            )
+        if parsed.ignored_tags is not None:
+            problems.append(
+                Problem(
+                    "ignored-tags",
+                    WARNING,
+                    note_id,
+                    None,
+                    f"tags: {parsed.ignored_tags!r} is ignored by Obsidian (1.9+); "
+                    "write the tags as a YAML list, one per line",
+                )
+            )
+        if experiment and parsed.status is None:
+            problems.append(
+                Problem(
+                    "missing-status",
+                    WARNING,
+                    note_id,
+                    None,
+                    "experiment has no status; add a footer line such as 'Status: #writing'",
+                )
+            )
+        if parsed.footer_status and parsed.property_status:
+            if parsed.footer_status != parsed.property_status:
+                status_line = parsed.fields["status"].line
+                problems.append(
+                    Problem(
+                        "status-conflict",
+                        WARNING,
+                        note_id,
+                        status_line,
+                        f"footer says #{parsed.footer_status} but the status property says "
+                        f"{parsed.property_status!r}; vaultkit uses the footer",
+                    )
+                )
+        for resolved in model.links.get(note_id, []):
+            problems.extend(_link_problems(model, note_id, experiment, resolved))
+    for cycle in model.cycles():
+        first, second = cycle[0], cycle[1]
+        line = next(
+            (
+                r.link.line
+                for r in model.links[first]
+                if r.link.role == PREVIOUS and r.target == second
+            ),
+            None,
+        )
+        problems.append(
+            Problem(
+                "lineage-cycle",
+                ERROR,
+                first,
+                line,
+                "Previous experiment links go round in a circle: "
+                + " -> ".join(cycle)
+                + "; remove one of these links",
+            )
+        )
+    return sorted(problems, key=lambda p: (p.note or "", p.line or 0, p.code, p.message))
+
+
+def _link_problems(model: VaultModel, note_id: str, experiment: bool, resolved):
+    link = resolved.link
+    in_previous = experiment and link.role == PREVIOUS
+    if resolved.target is None:
+        where = " in Previous experiment" if in_previous else ""
+        yield Problem(
+            "dangling-link",
+            ERROR if in_previous else WARNING,
+            note_id,
+            link.line,
+            f"{_link_text(link)}{where} points to {link.target!r}, which is not in the vault",
+        )
+        return
+    if resolved.resolution.ambiguous:
+        names = ", ".join(resolved.resolution.candidates)
+        yield Problem(
+            "ambiguous-link",
+            WARNING,
+            note_id,
+            link.line,
+            f"{_link_text(link)} matches {len(resolved.resolution.candidates)} files ({names}); "
+            f"Obsidian picks {resolved.resolution.path}. Write the folder path to be sure",
+        )
+    if in_previous and link.target and resolved.target not in model.experiments:
+        yield Problem(
+            "previous-not-experiment",
+            WARNING,
+            note_id,
+            link.line,
+            f"Previous experiment links to {resolved.target!r}, which is not an experiment "
+            "(needs #model_training and #document or a 'Previous experiment' heading)",
+        )

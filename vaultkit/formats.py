@@ -1,0 +1,265 @@
+"""Command output as text: tables, trees, JSON, CSV, Mermaid, DOT, GraphML. Pure."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+
+import networkx as nx
+
+from .graph import Lineage, VaultModel
+from .model import LINK, NEXT, PREVIOUS, REFERENCES, RELATED, Problem
+
+
+def to_json(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def iso_utc(mtime_ns: int) -> str:
+    return datetime.fromtimestamp(mtime_ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- list -------------------------------------------------------------------------------
+
+
+def note_record(model: VaultModel, note_id: str) -> dict:
+    """One entry of ``list --format json`` (PRODUCT.md "Machine-readable output")."""
+    note = model.notes[note_id]
+    urls = [u.url for u in note.parsed.urls if u.role == REFERENCES]
+    return {
+        "id": note_id,
+        "path": note.path,
+        "title": note.title,
+        "status": note.parsed.status,
+        "tags": note.parsed.tag_names,
+        "previous": model.targets(note_id, PREVIOUS),
+        "next": model.targets(note_id, NEXT),
+        "related": model.targets(note_id, RELATED),
+        "references": model.targets(note_id, REFERENCES) + list(dict.fromkeys(urls)),
+        "modified": iso_utc(note.mtime_ns),
+        "metrics": {},
+    }
+
+
+def list_json(records: list[dict]) -> str:
+    return to_json(records)
+
+
+def list_csv(records: list[dict]) -> str:
+    out = io.StringIO()
+    columns = ["id", "path", "title", "status", "tags", "previous", "next", "related",
+               "references", "modified"]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow(
+            ["; ".join(v) if isinstance(v, list) else ("" if v is None else v)
+             for v in (record[c] for c in columns)]
+        )
+    return out.getvalue()
+
+
+def list_table(records: list[dict], noun: str) -> str:
+    if not records:
+        return f"No {noun}s found.\n"
+    rows = [("STATUS", "NOTE", "PREVIOUS")]
+    for record in records:
+        rows.append((record["status"] or "-", record["id"], ", ".join(record["previous"]) or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip() for r in rows]
+    counts = Counter(record["status"] or "no status" for record in records)
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    plural = noun if len(records) == 1 else noun + "s"
+    return "\n".join(lines) + f"\n\n{len(records)} {plural}: {summary}\n"
+
+
+# -- lineage ----------------------------------------------------------------------------
+
+
+def _marker(model: VaultModel, note_id: str) -> str:
+    status = model.notes[note_id].parsed.status if note_id in model.notes else None
+    return f"[{status}]" if status else "[no status]"
+
+
+def lineage_tree(model: VaultModel, lineage: Lineage, depth: int | None,
+                 keep: set[str] | None = None, focus: str | None = None) -> str:
+    """A lineage as an indented tree from its roots; a merge is printed once in full and
+    then referred to. ``keep`` limits the tree to some members (a note's chain)."""
+    members = set(lineage.members) if keep is None else set(lineage.members) & keep
+    starts = [r for r in lineage.roots if r in members] or [min(members)]
+    printed: set[str] = set()
+    lines: list[str] = []
+
+    def visit(note_id: str, prefix: str, connector: str, level: int):
+        label = f"{note_id}  {_marker(model, note_id)}"
+        if note_id == focus:
+            label += "  <- this note"
+        if note_id in printed:
+            lines.append(f"{prefix}{connector}{label}  (shown above)")
+            return
+        printed.add(note_id)
+        lines.append(f"{prefix}{connector}{label}")
+        children = [c for c in model.children(note_id) if c in members]
+        if depth is not None and level >= depth:
+            if children:
+                more = "  " if not connector else ("    " if connector == "└── " else "│   ")
+                lines.append(f"{prefix}{more}… {len(children)} more below (raise --depth)")
+            return
+        child_prefix = prefix + ("" if not connector else ("    " if connector == "└── " else "│   "))
+        for index, child in enumerate(children):
+            last = index == len(children) - 1
+            visit(child, child_prefix, "└── " if last else "├── ", level + 1)
+
+    for start in starts:
+        visit(start, "", "", 0)
+    return "\n".join(lines) + "\n"
+
+
+def lineage_text(model: VaultModel, lineages: list[Lineage], depth: int | None,
+                 keep: set[str] | None = None, focus: str | None = None) -> str:
+    if not lineages:
+        return "No experiments found.\n"
+    return "\n".join(lineage_tree(model, lineage, depth, keep, focus) for lineage in lineages)
+
+
+def mermaid_label(text: str) -> str:
+    """A quoted Mermaid label: '"' as #quot;, and '#' escaped where it could start an
+    entity (OBSIDIAN_SPEC §8)."""
+    text = text.replace("#", "#35;").replace('"', "#quot;")
+    return f'"{text}"'
+
+
+def lineage_mermaid(model: VaultModel, members: list[str], edges: list[tuple[str, str]]) -> str:
+    """A flowchart whose nodes open their notes in Obsidian (``internal-link``) and carry
+    their status as a class."""
+    ids = {member: f"n{index}" for index, member in enumerate(sorted(members), 1)}
+    lines = ["flowchart LR"]
+    for member in sorted(members):
+        lines.append(f"  {ids[member]}[{mermaid_label(member.rsplit('/', 1)[-1])}]")
+    for child, parent in sorted(edges):
+        lines.append(f"  {ids[parent]} --> {ids[child]}")
+    by_status = defaultdict(list)
+    for member in sorted(members):
+        status = model.notes[member].parsed.status if member in model.notes else None
+        by_status[_css_class(status)].append(ids[member])
+    if ids:
+        lines.append(f"  class {','.join(ids.values())} internal-link;")
+    for status, nodes in sorted(by_status.items()):
+        lines.append(f"  classDef {status} {STATUS_STYLES.get(status, STATUS_STYLES['other'])};")
+        lines.append(f"  class {','.join(nodes)} {status};")
+    return "\n".join(lines) + "\n"
+
+
+STATUS_STYLES = {
+    "done": "fill:#d3f9d8,stroke:#2b8a3e",
+    "writing": "fill:#fff3bf,stroke:#e67700",
+    "nostatus": "fill:#f1f3f5,stroke:#868e96",
+    "other": "fill:#e7f5ff,stroke:#1971c2",
+}
+
+
+def _css_class(status: str | None) -> str:
+    if not status:
+        return "nostatus"
+    cleaned = "".join(ch if ch.isalnum() else "_" for ch in status)
+    return cleaned if cleaned.isascii() and cleaned[:1].isalpha() else "other"
+
+
+def _dot_quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def lineage_dot(model: VaultModel, members: list[str], edges: list[tuple[str, str]]) -> str:
+    lines = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box];"]
+    for member in sorted(members):
+        status = model.notes[member].parsed.status if member in model.notes else None
+        label = _dot_quote(f"{member.rsplit('/', 1)[-1]}\n[{status or 'no status'}]")
+        lines.append(f"  {_dot_quote(member)} [label={label}];")
+    for child, parent in sorted(edges):
+        lines.append(f"  {_dot_quote(parent)} -> {_dot_quote(child)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# -- check ------------------------------------------------------------------------------
+
+
+def check_text(problems: list[Problem]) -> str:
+    if not problems:
+        return "No problems found.\n"
+    grouped: dict[str | None, list[Problem]] = defaultdict(list)
+    for problem in problems:
+        grouped[problem.note].append(problem)
+    lines = []
+    for note in sorted(grouped, key=lambda n: (n is not None, n or "")):
+        lines.append(note if note is not None else "(vault)")
+        for p in grouped[note]:
+            where = f"{p.line}:" if p.line else "-:"
+            lines.append(f"  {where:<6} {p.severity:<7} {p.code:<24} {p.message}")
+        lines.append("")
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    lines.append(
+        f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
+        f"in {len(grouped)} note{'s' * (len(grouped) != 1)}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def check_json(problems: list[Problem]) -> str:
+    return to_json({"problems": [p.as_json() for p in problems]})
+
+
+# -- graph ------------------------------------------------------------------------------
+
+
+def typed_graph(model: VaultModel) -> nx.MultiDiGraph:
+    """Every note (and linked attachment) as a node; each resolved link as an edge typed
+    previous / next / related / references / link."""
+    graph = nx.MultiDiGraph()
+    for note_id in sorted(model.notes):
+        note = model.notes[note_id]
+        graph.add_node(
+            note_id,
+            kind="experiment" if note_id in model.experiments else "note",
+            path=note.path,
+            status=note.parsed.status or "",
+            tags=note.parsed.tag_names,
+        )
+    for source in sorted(model.links):
+        for resolved in model.links[source]:
+            target = resolved.target
+            if target is None:
+                continue
+            if target not in graph:
+                graph.add_node(target, kind="file", path=target, status="", tags=[])
+            graph.add_edge(source, target, type=resolved.link.role or LINK,
+                           line=resolved.link.line)
+    return graph
+
+
+def graph_json(graph: nx.MultiDiGraph) -> str:
+    return to_json(nx.node_link_data(graph, edges="links"))
+
+
+def graph_graphml(graph: nx.MultiDiGraph) -> str:
+    flat = nx.MultiDiGraph()
+    for node, data in graph.nodes(data=True):
+        flat.add_node(node, **{k: " ".join(v) if isinstance(v, list) else v for k, v in data.items()})
+    flat.add_edges_from(graph.edges(keys=True, data=True))
+    return "\n".join(nx.generate_graphml(flat)) + "\n"
+
+
+def graph_dot(graph: nx.MultiDiGraph) -> str:
+    lines = ["digraph vault {", "  rankdir=LR;"]
+    for node, data in graph.nodes(data=True):
+        shape = "box" if data["kind"] == "experiment" else "ellipse"
+        lines.append(f"  {_dot_quote(node)} [shape={shape}];")
+    for source, target, data in graph.edges(data=True):
+        lines.append(f"  {_dot_quote(source)} -> {_dot_quote(target)} [label={_dot_quote(data['type'])}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,103 @@
+"""Plain data passed between the layers: what a note says, and what check finds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Where a link is written decides its edge type in the graph.
+PREVIOUS, NEXT, RELATED, REFERENCES, LINK = "previous", "next", "related", "references", "link"
+EDGE_TYPES = (PREVIOUS, NEXT, RELATED, REFERENCES, LINK)
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Link:
+    """One internal link as written: ``[[target#subpath|alias]]``, an embed, a Markdown
+    link or a link in a property. ``line`` is 1-based in the file."""
+
+    target: str
+    subpath: str
+    alias: str | None
+    form: str  # "wikilink" | "embed" | "markdown" | "property"
+    line: int
+    role: str = LINK  # one of EDGE_TYPES
+
+
+@dataclass(frozen=True)
+class Url:
+    """An external address (``https://…``), kept for References."""
+
+    url: str
+    line: int
+    role: str = LINK
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A tag as written (without ``#``); compare with ``name.lower()``."""
+
+    name: str
+    line: int | None  # None for tags that came from a property
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Field:
+    """A footer field such as ``Status: #done``; ``value`` includes the list items under it."""
+
+    key: str
+    value: str
+    line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something ``check`` reports. ``note`` is a note id or None for the vault itself."""
+
+    code: str
+    severity: str
+    note: str | None
+    line: int | None
+    message: str
+
+    def as_json(self) -> dict:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "note": self.note,
+            "line": self.line,
+            "message": self.message,
+        }
+
+
+@dataclass
+class ParsedNote:
+    """Everything vaultkit reads out of one note's text; built by ``parse.parse_note``."""
+
+    properties: dict = field(default_factory=dict)
+    frontmatter_error: tuple[str, int] | None = None  # (message, line)
+    tags: list[Tag] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    urls: list[Url] = field(default_factory=list)
+    headings: list[Heading] = field(default_factory=list)
+    fields: dict[str, Field] = field(default_factory=dict)  # lower-case key -> first field
+    footer_status: str | None = None
+    property_status: str | None = None
+    ignored_tags: str | None = None  # a `tags:` value that Obsidian ignores
+
+    @property
+    def status(self) -> str | None:
+        return self.footer_status or self.property_status
+
+    @property
+    def tag_names(self) -> list[str]:
+        """Lower-cased tags, first occurrence order, without duplicates."""
+        return list(dict.fromkeys(t.name.lower() for t in self.tags))

@@ -1,0 +1,355 @@
+"""Read one note's text the way Obsidian does. Pure: text in, ``ParsedNote`` out.
+
+Never raises on content: bad YAML becomes ``frontmatter_error``. Line numbers are true to
+the file, frontmatter included, so ``check`` can point at the line to fix.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+
+from . import syntax
+from .model import (
+    LINK,
+    NEXT,
+    PREVIOUS,
+    REFERENCES,
+    RELATED,
+    Field,
+    Heading,
+    Link,
+    ParsedNote,
+    Tag,
+    Url,
+)
+from .yaml12 import YamlError, load_properties
+
+FOOTER_KEYS = ("status", "tags", "references", "related")
+PREVIOUS_SECTION = "previous experiment"
+NEXT_SECTION = "next experiment"
+_PROPERTY_ROLES = {
+    "previous": PREVIOUS,
+    "previous_experiment": PREVIOUS,
+    "next": NEXT,
+    "next_experiment": NEXT,
+    "related": RELATED,
+    "references": REFERENCES,
+}
+_FIELD_ROLES = {"related": RELATED, "references": REFERENCES}
+
+# `Key: value`, `- Key: value`, `**Key**: value`, `**Key:** value`; not `Key::` (Dataview)
+# and not a URL's `https://`.
+_FIELD_RE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<item>[-*+][ \t]+)?(?:\*\*)?"
+    r"(?P<key>[A-Za-z][A-Za-z0-9_ -]{0,40}?)(?:\*\*)?:(?:\*\*)?(?!:|//)(?P<value>.*)$"
+)
+_LIST_ITEM_RE = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+
+# -- block structure ------------------------------------------------------------------
+
+_FULL_MD = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
+# Lists are two thirds of block-parsing time on template notes. Without the list rule the
+# tokens we use (code, HTML, headings, rules) come out the same unless one of the shapes
+# below occurs; then the note is parsed again with every rule (`_needs_full_parse`).
+_FAST_MD = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join", "list"])
+_BLOCK_IN_LIST_ITEM_RE = re.compile(
+    r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:#{1,6}(?:[ \t]|$)|```|~~~|<|>)", re.M
+)
+
+
+@dataclass
+class Blocks:
+    """What block parsing tells: lines not indexed, headings, and thematic breaks."""
+
+    masked: set[int] = field(default_factory=set)  # 0-based line numbers
+    headings: list[Heading] = field(default_factory=list)
+    rules: list[int] = field(default_factory=list)  # 0-based lines of `---` breaks
+
+
+def _blocks_from_tokens(tokens) -> Blocks:
+    blocks = Blocks()
+    for index, token in enumerate(tokens):
+        if token.type in ("fence", "code_block", "html_block") and token.map:
+            # UNVERIFIED for indented code and raw HTML blocks: treated as not indexed,
+            # like fenced code (Obsidian does not render Markdown inside HTML).
+            blocks.masked.update(range(token.map[0], token.map[1]))
+        elif token.type == "heading_open" and token.map:
+            text = tokens[index + 1].content if index + 1 < len(tokens) else ""
+            blocks.headings.append(Heading(int(token.tag[1]), text.strip(), token.map[0] + 1))
+        elif token.type == "hr" and token.map:
+            blocks.rules.append(token.map[0])
+    return blocks
+
+
+def _needs_full_parse(body: str, tokens) -> bool:
+    if _BLOCK_IN_LIST_ITEM_RE.search(body):
+        return True
+    lines = None
+    for token in tokens:
+        if token.type == "code_block":
+            return True  # may be a list item's indented continuation
+        if token.type in ("heading_open", "fence") and token.map:
+            lines = lines or body.split("\n")
+            if token.type == "fence" and lines[token.map[0]][:1] in (" ", "\t"):
+                return True  # a fence inside a list item ends with the item
+            if token.markup in ("=", "-") and any(
+                _LIST_ITEM_RE.match(line) for line in lines[token.map[0] : token.map[1] - 1]
+            ):
+                return True  # `- item` + `---` is a setext heading only without lists
+    return False
+
+
+def block_structure(body: str) -> Blocks:
+    """Code, HTML blocks, headings and rules of a Markdown body, via markdown-it-py."""
+    tokens = _FAST_MD.parse(body)
+    if _needs_full_parse(body, tokens):
+        tokens = _FULL_MD.parse(body)
+    return _blocks_from_tokens(tokens)
+
+
+def full_block_structure(body: str) -> Blocks:
+    """The same with every block rule on; the reference the fast path is tested against."""
+    return _blocks_from_tokens(_FULL_MD.parse(body))
+
+
+# -- frontmatter ------------------------------------------------------------------------
+
+
+def split_frontmatter(lines: list[str]) -> tuple[str | None, int]:
+    """(YAML text or None, index of the closing line) per OBSIDIAN_SPEC §2.1.
+
+    The opener is exactly `---` on line 1 (spaces or tabs may follow); the closer is the
+    first later line that begins with `---`. Without a closer there is no frontmatter."""
+    if not lines or lines[0].rstrip(" \t") != "---":
+        return None, -1
+    for index in range(1, len(lines)):
+        if lines[index].startswith("---"):
+            return "\n".join(lines[1:index]), index
+    return None, -1
+
+
+def _frontmatter_tags(properties: dict) -> tuple[list[Tag], str | None]:
+    """Tags from the first key matching /^tags$/i, as Obsidian ≥ 1.9.4 reads them."""
+    key = next((k for k in properties if isinstance(k, str) and k.lower() == "tags"), None)
+    if key is None:
+        return [], None
+    value = properties[key]
+    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    tags, ignored = [], None
+    for item in items:
+        if not isinstance(item, str):
+            continue
+        name = item.strip()
+        name = name[1:] if name.startswith("#") else name
+        if not name:
+            continue
+        if syntax.is_valid_tag(name):
+            tags.append(Tag(name, None))
+        elif isinstance(value, str) or " " in name:
+            ignored = item
+    return tags, ignored
+
+
+def _property_status(properties: dict) -> str | None:
+    key = next((k for k in properties if isinstance(k, str) and k.lower() == "status"), None)
+    value = properties.get(key) if key is not None else None
+    if isinstance(value, str) and value.strip().lstrip("#").strip():
+        return value.strip().lstrip("#").strip().lower()
+    return None
+
+
+def _property_links(properties: dict, lines: list[str], closing: int) -> tuple[list, list]:
+    """Links written as whole property values, and URLs under a `references` property."""
+    links, urls = [], []
+    for key, value in properties.items():
+        role = _PROPERTY_ROLES.get(str(key).lower(), LINK)
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str):
+                continue
+            line = _frontmatter_line(lines, closing, item.strip(), str(key))
+            raw = syntax.parse_property_link(item)
+            if raw is not None:
+                links.append(Link(raw.target, raw.subpath, raw.alias, "property", line, role))
+            elif role == REFERENCES and re.match(r"(?i)(https?|ftp)://\S+$", item.strip()):
+                urls.append(Url(item.strip(), line, REFERENCES))
+    return links, urls
+
+
+def _frontmatter_line(lines: list[str], closing: int, text: str, key: str) -> int:
+    for index in range(1, closing):
+        if text and text in lines[index]:
+            return index + 1
+    for index in range(1, closing):
+        if lines[index].lstrip("\"'").startswith(key):
+            return index + 1
+    return 1
+
+
+# -- footer fields and sections ---------------------------------------------------------
+
+
+def _match_field(line: str, after_last_rule: bool):
+    match = _FIELD_RE.match(line)
+    if not match:
+        return None
+    key = match.group("key").strip()
+    if key.lower() in FOOTER_KEYS or after_last_rule:
+        return match
+    return None
+
+
+def find_fields(lines: list[str], blocks: Blocks) -> dict[str, Field]:
+    """Footer fields: Status/Tags/References/Related anywhere outside code, and any other
+    `Key:` line after the note's last `---` rule. A value goes on over the list items
+    under the key (deeper-indented ones for a `- Key:` item)."""
+    last_rule = blocks.rules[-1] if blocks.rules else len(lines)
+    fields: dict[str, Field] = {}
+    index = 0
+    while index < len(lines):
+        match = None if index in blocks.masked else _match_field(lines[index], index > last_rule)
+        if match is None:
+            index += 1
+            continue
+        key_indent = len(match.group("indent").expandtabs(4))
+        as_item = bool(match.group("item"))
+        value = [match.group("value")]
+        end = index
+        probe = index + 1
+        while probe < len(lines) and probe not in blocks.masked:
+            line = lines[probe]
+            if not line.strip():
+                probe += 1
+                continue
+            item = _LIST_ITEM_RE.match(line)
+            indent = len(line[: len(line) - len(line.lstrip())].expandtabs(4))
+            belongs = indent > key_indent if as_item else bool(item) and indent >= key_indent
+            if not belongs or (not as_item and _match_field(line, False)):
+                break
+            value.append(line)
+            end = probe
+            probe += 1
+        key = match.group("key").strip()
+        fields.setdefault(key.lower(), Field(key, "\n".join(value), index + 1, end + 1))
+        index = end + 1
+    return fields
+
+
+def normalise_heading(text: str) -> str:
+    """Heading text compared for section names: case, emphasis and spacing ignored."""
+    return " ".join(text.replace("*", "").replace("_", " ").split()).lower()
+
+
+def section_lines(headings: list[Heading], name: str, line_count: int) -> set[int]:
+    """1-based lines under every heading named ``name``, up to the next heading of the same
+    or a higher level."""
+    lines: set[int] = set()
+    for index, heading in enumerate(headings):
+        if normalise_heading(heading.text) != name:
+            continue
+        end = line_count + 1
+        for later in headings[index + 1 :]:
+            if later.level <= heading.level:
+                end = later.line
+                break
+        lines.update(range(heading.line + 1, end))
+    return lines
+
+
+# -- the note -------------------------------------------------------------------------------
+
+
+def normalise_newlines(text: str) -> str:
+    """CRLF and lone CR become LF (each still one line); a leading BOM goes."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def parse_note(text: str) -> ParsedNote:
+    """Parse a note. Never raises on content."""
+    text = normalise_newlines(text)
+    lines = text.split("\n")
+    note = ParsedNote()
+    yaml_text, closing = split_frontmatter(lines)
+    body_lines = lines
+    if yaml_text is not None:
+        # Frontmatter lines become blank body lines, so markdown-it's line numbers stay true;
+        # text after the closing `---` on its line is body.
+        body_lines = [""] * closing + [lines[closing][3:]] + lines[closing + 1 :]
+        try:
+            note.properties = load_properties(yaml_text) or {}
+        except YamlError as exc:
+            line = 2 + exc.line if exc.line is not None else 1
+            note.frontmatter_error = (str(exc), min(line, closing + 1))
+        note.tags, note.ignored_tags = _frontmatter_tags(note.properties)
+        note.property_status = _property_status(note.properties)
+        note.links, note.urls = _property_links(note.properties, lines, closing)
+
+    body = "\n".join(body_lines)
+    blocks = block_structure(body)
+    note.headings = blocks.headings
+    note.fields = find_fields(body_lines, blocks)
+    roles = _line_roles(note, len(body_lines))
+    _scan_body(body_lines, blocks, roles, note)
+
+    status_field = note.fields.get("status")
+    if status_field is not None:
+        line = body_lines[status_field.line - 1]
+        value_start = line.index(":") + 1
+        first = next(
+            (tag for tag in syntax.scan_inline(line)[2] if tag.offset >= value_start), None
+        )
+        note.footer_status = first.name.lower() if first else None
+    return note
+
+
+def _line_roles(note: ParsedNote, line_count: int) -> dict[int, str]:
+    """1-based line -> the role of links written on it (fields win over sections)."""
+    roles: dict[int, str] = {}
+    for role, name in ((PREVIOUS, PREVIOUS_SECTION), (NEXT, NEXT_SECTION)):
+        for line in section_lines(note.headings, name, line_count):
+            roles[line] = role
+    for key, role in _FIELD_ROLES.items():
+        found = note.fields.get(key)
+        if found is not None:
+            for line in range(found.line, found.end_line + 1):
+                roles[line] = role
+    return roles
+
+
+def _scan_body(lines: list[str], blocks: Blocks, roles: dict[int, str], note: ParsedNote):
+    """Scan each run of indexed lines for links, URLs and tags."""
+    start = 0
+    while start < len(lines):
+        if start in blocks.masked:
+            start += 1
+            continue
+        end = start
+        while end < len(lines) and end not in blocks.masked:
+            end += 1
+        segment = "\n".join(lines[start:end])
+        if "[" in segment or "#" in segment or "://" in segment:
+            line_starts = [0]
+            for line in lines[start : end - 1]:
+                line_starts.append(line_starts[-1] + len(line) + 1)
+
+            def line_of(offset: int, first=start, starts=line_starts) -> int:
+                return first + bisect.bisect_right(starts, offset)
+
+            raw_links, raw_urls, raw_tags = syntax.scan_inline(segment)
+            for raw in raw_links:
+                line = line_of(raw.offset)
+                role = roles.get(line, LINK)
+                note.links.append(Link(raw.target, raw.subpath, raw.alias, raw.form, line, role))
+            for raw in raw_urls:
+                line = line_of(raw.offset)
+                note.urls.append(Url(raw.url, line, roles.get(line, LINK)))
+            for raw in raw_tags:
+                note.tags.append(Tag(raw.name, line_of(raw.offset)))
+        start = end

@@ -1,0 +1,96 @@
+"""Link resolution exactly as OBSIDIAN_SPEC §5 observes it. Pure: paths in, path out.
+
+1. strip subpath and alias (done by the parser); an empty path is the note itself;
+2. no extension means `.md`; extensions compare without case;
+3. an exact vault path wins;
+4. `./x` and `../x` resolve against the source's folder, with no fallback;
+5. otherwise match the file name without case; a link with folders matches a path suffix;
+6. ties: the source's own folder first, then the shortest path (equal lengths: UNVERIFIED,
+   the alphabetically first, so the answer is deterministic);
+7. else unresolved. Aliases never resolve.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where a link goes (a vault path, or None) and every candidate that matched by name."""
+
+    path: str | None
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.candidates) > 1
+
+
+class Resolver:
+    """Resolves link paths against every file of a vault (notes and attachments)."""
+
+    def __init__(self, paths):
+        self._by_lower_path: dict[str, list[str]] = {}
+        self._by_lower_name: dict[str, list[str]] = {}
+        for path in sorted(paths):
+            lower = path.lower()
+            self._by_lower_path.setdefault(lower, []).append(path)
+            self._by_lower_name.setdefault(posixpath.basename(lower), []).append(path)
+
+    def _exact(self, path: str) -> str | None:
+        found = self._by_lower_path.get(path.lower())
+        if not found:
+            return None
+        return path if path in found else found[0]
+
+    def _with_extension(self, linkpath: str) -> list[str]:
+        """The file paths a link path can mean: `x.md` for a bare `x`, else the path as
+        written (`img.png`, `Note.md`)."""
+        if linkpath.lower().endswith(".md"):
+            return [linkpath]
+        return [linkpath + ".md", linkpath]
+
+    def resolve(self, linkpath: str, source: str) -> Resolution:
+        """Resolve ``linkpath`` (no #subpath, no |alias) written in the file ``source``."""
+        if not linkpath:
+            return Resolution(source)
+        linkpath = linkpath.replace("\\", "/")
+        folder = posixpath.dirname(source)
+        if linkpath.startswith(("./", "../")):
+            joined = posixpath.normpath(posixpath.join(folder, linkpath))
+            if joined.startswith("../") or joined == "..":
+                return Resolution(None)
+            for candidate in self._with_extension(joined):
+                found = self._exact(candidate)
+                if found:
+                    return Resolution(found)
+            return Resolution(None)
+        linkpath = linkpath.lstrip("/")
+        for candidate in self._with_extension(linkpath):
+            found = self._exact(candidate)
+            if found:
+                # a bare name that also exists elsewhere is fragile; a written path is not
+                others = () if "/" in linkpath else tuple(self._name_matches(candidate))
+                return Resolution(found, others)
+        for candidate in self._with_extension(linkpath):
+            matches = self._name_matches(candidate)
+            if matches:
+                return Resolution(self._best(matches, folder), tuple(matches))
+        return Resolution(None)
+
+    def _name_matches(self, candidate: str) -> list[str]:
+        lower = candidate.lower()
+        matches = self._by_lower_name.get(posixpath.basename(lower), [])
+        if "/" in lower:
+            suffix = "/" + lower
+            matches = [m for m in matches if ("/" + m.lower()).endswith(suffix)]
+        return matches
+
+    @staticmethod
+    def _best(matches: list[str], folder: str) -> str:
+        same_folder = [m for m in matches if posixpath.dirname(m) == folder]
+        if same_folder:
+            return same_folder[0]
+        return min(matches, key=lambda m: (len(m), m))

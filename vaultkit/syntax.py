@@ -1,0 +1,216 @@
+"""Obsidian's inline syntax: tags, wikilinks, Markdown links, URLs (OBSIDIAN_SPEC §3, §4).
+
+These functions work on a stretch of text that block parsing already found to be
+Markdown (not a code block, not an HTML block). They return matches with character
+offsets; ``parse.py`` turns offsets into line numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+# §3.1: after '#', characters outside whitespace, U+2000–U+206F, U+2E00–U+2E7F and this
+# punctuation. The tag ends at the first excluded character.
+_TAG_CHAR = r"""[^\s\u2000-\u206F\u2E00-\u2E7F'!"#$%&()*+,.:;<=>?@^`{|}~\[\]\\]"""
+# '#' must follow the start, whitespace (NBSP and U+3000 included) or an inline token
+# boundary: emphasis markers and '[' ([OBS] `\[\[#Escaped` and [3P] `**#x**`, `[#x](y)`).
+_TAG_RE = re.compile(r"(?<![^\s*_\[])#(" + _TAG_CHAR + "+)")
+TAG_GRAMMAR = re.compile(_TAG_CHAR + "+")
+_ALL_DIGITS = re.compile(r"[0-9]+")
+
+# §4.1: a single ']' does not end a link, and '[[' inside restarts it ("[[a [[b]] c]]"
+# records only b). A backslash before '[[' escapes it.
+_WIKILINK_RE = re.compile(r"(?<!\\)(!?)\[\[((?:[^\n\[\]]|\](?!\])|\[(?!\[))+?)\]\]")
+_MD_LINK_RE = re.compile(
+    r"(?<!\\)(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]"
+    r"\(\s*(<[^<>\n]*>|(?:[^\s()]|\([^\s()]*\))*)"
+    r"""(?:\s+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?\s*\)"""
+)
+_URL_RE = re.compile(r"(?<![\w/.])(?:https?|ftp)://[^\s<>\[\]\"'`]+", re.IGNORECASE)
+_SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+# Regions Obsidian does not index, masked before scanning (§3.2). Code spans cannot cross
+# a blank line (a paragraph break); '$$' display math can.
+_HTML_COMMENT_RE = re.compile(r"<!--[\s\S]*?-->")
+_DISPLAY_MATH_RE = re.compile(r"(?<!\\)\$\$[\s\S]+?\$\$")
+_INLINE_MATH_RE = re.compile(r"(?<![\\$])\$(?=[^\s$])(?:[^$\n]*?[^\s$\\])?\$(?![\d$])")
+_BACKTICKS_RE = re.compile(r"`+")
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+
+
+def normalise_tag(raw: str) -> str | None:
+    """The tag a run of tag characters makes, or None: trailing '/' dropped (UNVERIFIED for
+    ``#a/``; Obsidian forbids it since 1.5), all-digit tags rejected."""
+    name = raw.rstrip("/")
+    if not name or _ALL_DIGITS.fullmatch(name):
+        return None
+    return name
+
+
+def is_valid_tag(name: str) -> bool:
+    """True when ``name`` (without '#') is a whole tag under Obsidian's grammar."""
+    return bool(TAG_GRAMMAR.fullmatch(name)) and normalise_tag(name) == name
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """Replace text[start:end] by spaces, keeping newlines so offsets and lines stay true."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
+def _mask_code_spans(text: str) -> str:
+    runs = list(_BACKTICKS_RE.finditer(text))
+    i = 0
+    while i < len(runs):
+        opener = runs[i]
+        closer_index = next(
+            (
+                j
+                for j in range(i + 1, len(runs))
+                if len(runs[j].group()) == len(opener.group())
+            ),
+            None,
+        )
+        if closer_index is None:
+            i += 1
+            continue
+        closer = runs[closer_index]
+        if _BLANK_LINE_RE.search(text, opener.end(), closer.start()):
+            i += 1
+            continue
+        text = _blank(text, opener.start(), closer.end())
+        i = closer_index + 1
+    return text
+
+
+def mask_unindexed(text: str) -> str:
+    """Blank out inline code, math and HTML comments; ``%% %%`` comments stay (indexed)."""
+    if "`" in text:
+        text = _mask_code_spans(text)
+    if "<!--" in text:
+        text = _HTML_COMMENT_RE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+    if "$" in text:
+        text = _DISPLAY_MATH_RE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+        text = _INLINE_MATH_RE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+    return text
+
+
+@dataclass(frozen=True)
+class RawLink:
+    target: str  # the path part, decoded, without subpath
+    subpath: str
+    alias: str | None
+    form: str  # wikilink | embed | markdown
+    offset: int
+
+
+@dataclass(frozen=True)
+class RawUrl:
+    url: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class RawTag:
+    name: str
+    offset: int
+
+
+def split_linktext(linktext: str) -> tuple[str, str]:
+    """Split ``path#subpath`` at the first '#' (Obsidian's parseLinktext)."""
+    path, _, subpath = linktext.partition("#")
+    return path, subpath
+
+
+def parse_wikilink_body(body: str) -> tuple[str, str, str | None]:
+    """``Note#Heading|Alias`` -> (path, subpath, alias). Split at the first '|'; a table's
+    escaped ``\\|`` leaves a trailing backslash on the target, which no file name has."""
+    linktext, pipe, alias = body.partition("|")
+    linktext = linktext.rstrip("\\")
+    path, subpath = split_linktext(linktext)
+    # UNVERIFIED ([[ Note ]]): Obsidian-like reading trims the spaces inside the brackets.
+    return path.strip(), subpath.strip(), alias if pipe else None
+
+
+def scan_inline(text: str) -> tuple[list[RawLink], list[RawUrl], list[RawTag]]:
+    """Find links, external URLs and tags in Markdown text that is not code."""
+    text = mask_unindexed(text)
+    links: list[RawLink] = []
+    urls: list[RawUrl] = []
+    if "[[" in text:
+        for match in list(_WIKILINK_RE.finditer(text)):
+            path, subpath, alias = parse_wikilink_body(match.group(2))
+            if path or subpath:
+                form = "embed" if match.group(1) else "wikilink"
+                links.append(RawLink(path, subpath, alias, form, match.start()))
+            text = _blank(text, match.start(), match.end())
+    if "](" in text:
+        for match in list(_MD_LINK_RE.finditer(text)):
+            destination = _destination(match)
+            if _SCHEME_RE.match(destination):
+                if destination.lower().startswith(("http:", "https:", "ftp:")):
+                    urls.append(RawUrl(destination, match.start()))
+            elif destination:
+                path, subpath = split_linktext(destination)
+                links.append(
+                    RawLink(unquote(path), unquote(subpath), None, "markdown", match.start())
+                )
+            # the link text keeps its tags ([#x](y) is a tag); the destination goes
+            text = _blank(text, match.start(3) - 1, match.end())
+    if "://" in text:
+        for match in list(_URL_RE.finditer(text)):
+            url = _trim_url(match.group())
+            urls.append(RawUrl(url, match.start()))
+            text = _blank(text, match.start(), match.start() + len(url))
+    tags = []
+    if "#" in text:
+        for match in _TAG_RE.finditer(text):
+            name = normalise_tag(match.group(1))
+            if name:
+                tags.append(RawTag(name, match.start()))
+    links.sort(key=lambda link: link.offset)
+    urls.sort(key=lambda url: url.offset)
+    return links, urls, tags
+
+
+def _destination(match: re.Match) -> str:
+    """A Markdown link's destination without the angle brackets of ``(<a b.md>)``."""
+    destination = match.group(3)
+    if destination.startswith("<"):
+        destination = destination[1:-1]
+    return destination.strip()
+
+
+def _trim_url(url: str) -> str:
+    """Drop sentence punctuation after a bare URL, and a ')' that closes outer text."""
+    url = url.rstrip(".,;:!?*_~")
+    while url.endswith(")") and url.count(")") > url.count("("):
+        url = url[:-1].rstrip(".,;:!?*_~")
+    return url
+
+
+def find_tags(text: str) -> list[str]:
+    """Tags in a short text such as a footer value (already known to be outside code)."""
+    return [tag.name for tag in scan_inline(text)[2]]
+
+
+def parse_property_link(value: str) -> RawLink | None:
+    """A property value that is a whole link: ``"[[Note]]"`` or ``"[x](Note.md)"``.
+
+    UNVERIFIED whether Obsidian records a link inside longer text ("see [[X]]"); the
+    Obsidian-like reading taken here records only a value that is one link."""
+    value = value.strip()
+    match = _WIKILINK_RE.fullmatch(value)
+    if match:
+        path, subpath, alias = parse_wikilink_body(match.group(2))
+        if path or subpath:
+            return RawLink(path, subpath, alias, "property", 0)
+        return None
+    match = _MD_LINK_RE.fullmatch(value)
+    if match and not match.group(1):
+        destination = _destination(match)
+        if destination and not _SCHEME_RE.match(destination):
+            path, subpath = split_linktext(destination)
+            return RawLink(unquote(path), unquote(subpath), None, "property", 0)
+    return None

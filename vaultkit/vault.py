@@ -1,0 +1,168 @@
+"""The read side: the only module that reads the vault from disk.
+
+It walks the vault as Obsidian does (dot-paths invisible, symlink loops and links back
+into the vault ignored), reads every note, and hands the text to the pure parser. A note
+that cannot be read becomes a problem for ``check``; every other note is still read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import WARNING, ParsedNote, Problem
+from .parse import parse_note
+
+CONFIG_FOLDER = ".obsidian"
+
+
+@dataclass
+class Note:
+    """One Markdown file of the vault and what it says."""
+
+    path: str  # vault-relative, '/'-separated, with '.md'
+    parsed: ParsedNote
+    mtime_ns: int
+    size: int
+
+    @property
+    def id(self) -> str:
+        return self.path[:-3]
+
+    @property
+    def title(self) -> str:
+        return self.id.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Vault:
+    """Everything read from a vault folder; the rest of vaultkit never touches the disk."""
+
+    root: Path
+    notes: dict[str, Note] = field(default_factory=dict)  # by path
+    files: list[str] = field(default_factory=list)  # every file, notes and attachments
+    templates_folder: str | None = None
+    app_settings: dict = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def find_vault_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` that holds ``.obsidian/``, else ``start``."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FOLDER).is_dir():
+            return folder
+    return start
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_settings(root: Path) -> tuple[str | None, dict]:
+    """The Templates plugin's folder and the app settings (link format)."""
+    templates = _read_json(root / CONFIG_FOLDER / "templates.json")
+    folder = templates.get("folder")
+    folder = folder.strip().strip("/") if isinstance(folder, str) else ""
+    return folder or None, _read_json(root / CONFIG_FOLDER / "app.json")
+
+
+def walk_files(root: Path) -> list[str]:
+    """Every file of the vault as a sorted vault-relative path, skipping dot-paths.
+
+    Symlinked folders are followed once; a link that loops or points back into the vault
+    is skipped, as Obsidian does."""
+    root = root.resolve()
+    found: list[str] = []
+    seen_dirs = {root}
+
+    def visit(folder: Path, prefix: str):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            relative = prefix + entry.name
+            try:
+                is_dir = entry.is_dir()
+                is_link = entry.is_symlink()
+            except OSError:
+                continue
+            if is_dir:
+                if is_link:
+                    try:
+                        target = Path(entry.path).resolve(strict=True)
+                    except (OSError, RuntimeError):
+                        continue
+                    if target in seen_dirs or target.is_relative_to(root):
+                        continue
+                    seen_dirs.add(target)
+                visit(Path(entry.path), relative + "/")
+            else:
+                found.append(relative)
+
+    visit(root, "")
+    found.sort()
+    return found
+
+
+def decode_note(data: bytes) -> tuple[str | None, str | None]:
+    """(text, problem): UTF-8 text, or text with U+FFFD for bad bytes plus a problem, or
+    None for a file with NUL bytes (binary content, not a note)."""
+    if b"\0" in data:
+        return None, "contains NUL bytes, so it is not a text note; vaultkit skipped it"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return data.decode("utf-8", errors="replace"), (
+            f"is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "read with replacement characters. Re-save it as UTF-8"
+        )
+
+
+def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
+    """Read and parse one note; a vanished file gives (None, None)."""
+    full = root / path
+    try:
+        with open(full, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            data = handle.read()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return None, Problem("unreadable-note", WARNING, path[:-3], None, f"cannot be read: {reason}")
+    text, trouble = decode_note(data)
+    problem = Problem("unreadable-note", WARNING, path[:-3], None, trouble) if trouble else None
+    parsed = parse_note(text) if text is not None else ParsedNote()
+    return Note(path, parsed, stat.st_mtime_ns, stat.st_size), problem
+
+
+def load_vault(root: Path, progress=None) -> Vault:
+    """Read a whole vault. ``progress(done, total)`` is called while notes are read."""
+    root = Path(root).resolve()
+    templates_folder, app_settings = read_settings(root)
+    vault = Vault(root, templates_folder=templates_folder, app_settings=app_settings)
+    files = walk_files(root)
+    note_paths = [p for p in files if p.lower().endswith(".md")]
+    vanished = set()
+    for done, path in enumerate(note_paths, 1):
+        note, problem = read_note(root, path)
+        if note is not None:
+            vault.notes[path] = note
+        elif problem is None:
+            vanished.add(path)
+        if problem is not None:
+            vault.problems.append(problem)
+        if progress is not None:
+            progress(done, len(note_paths))
+    vault.files = [p for p in files if p not in vanished]
+    return vault
