@@ -36,8 +36,9 @@ class Session:
         if self.vault_option:
             root = Path(self.vault_option).expanduser()
             if not root.is_dir():
-                raise VaultkitError("no such vault folder (check --vault or $VAULTKIT_VAULT)",
-                                    str(root))
+                raise VaultkitError(
+                    "no such vault folder (check --vault or $VAULTKIT_VAULT)", str(root)
+                )
             return root.resolve()
         return find_vault_root(Path.cwd())
 
@@ -81,9 +82,14 @@ pass_session = click.make_pass_decorator(Session)
 
 
 @click.group(context_settings=CONTEXT)
-@click.option("--vault", "vault_option", envvar="VAULTKIT_VAULT", metavar="PATH",
-              help="Vault folder. Default: $VAULTKIT_VAULT, else the nearest folder above "
-                   "the current one that holds .obsidian/, else the current folder.")
+@click.option(
+    "--vault",
+    "vault_option",
+    envvar="VAULTKIT_VAULT",
+    metavar="PATH",
+    help="Vault folder. Default: $VAULTKIT_VAULT, else the nearest folder above "
+    "the current one that holds .obsidian/, else the current folder.",
+)
 @click.option("--debug", is_flag=True, help="Show a full traceback on unexpected errors.")
 @click.version_option(__version__, prog_name="vaultkit")
 @click.pass_context
@@ -105,11 +111,19 @@ def cli(ctx: click.Context, vault_option: str | None, debug: bool):
 
 @cli.command(name="list")
 @click.option("--status", "status_filter", metavar="S", help="Only notes with this status.")
-@click.option("--tag", "tag_filter", metavar="T", help="Only notes with this tag (nested tags count).")
-@click.option("--all", "all_notes", is_flag=True,
-              help="Every note that has a status, not only experiments.")
-@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option(
+    "--tag", "tag_filter", metavar="T", help="Only notes with this tag (nested tags count)."
+)
+@click.option(
+    "--all", "all_notes", is_flag=True, help="Every note that has a status, not only experiments."
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
 @pass_session
 def list_command(session: Session, status_filter, tag_filter, all_notes, output):
     """List the experiments with their status and previous experiment.
@@ -124,7 +138,8 @@ def list_command(session: Session, status_filter, tag_filter, all_notes, output)
     model = session.model()
     if all_notes:
         chosen = [
-            n for n, note in model.notes.items()
+            n
+            for n, note in model.notes.items()
             if note.parsed.status and not is_template(note, model.vault.templates_folder)
         ]
     else:
@@ -146,10 +161,19 @@ def list_command(session: Session, status_filter, tag_filter, all_notes, output)
 
 @cli.command()
 @click.argument("note", required=False)
-@click.option("--format", "output", type=click.Choice(["text", "json", "mermaid", "dot"]),
-              default="text", show_default=True)
-@click.option("--depth", type=click.IntRange(min=0), metavar="N",
-              help="Show at most N generations below each root.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json", "mermaid", "dot"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Show at most N generations below each root.",
+)
 @pass_session
 def lineage(session: Session, note, output, depth):
     """Show how experiments grew out of each other.
@@ -187,8 +211,12 @@ def lineage(session: Session, note, output, depth):
     ancestors, descendants, edges = model.chain(note_id)
     chain = {note_id, *ancestors, *descendants}
     if output == "json":
-        data = {"id": note_id, "ancestors": ancestors, "descendants": descendants,
-                "edges": [list(e) for e in edges]}
+        data = {
+            "id": note_id,
+            "ancestors": ancestors,
+            "descendants": descendants,
+            "edges": [list(e) for e in edges],
+        }
         click.echo(formats.to_json(data), nl=False)
     elif output == "text":
         own = [ln for ln in lineages if note_id in ln.members]
@@ -199,8 +227,9 @@ def lineage(session: Session, note, output, depth):
 
 
 @cli.command()
-@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @pass_session
 def check(session: Session, output):
     """Find broken links, lineage cycles, bad properties and missing statuses.
@@ -214,15 +243,21 @@ def check(session: Session, output):
       vaultkit check --format json | jq '.problems[] | select(.severity == "error")'
     """
     problems = check_model(session.model())
-    click.echo(formats.check_json(problems) if output == "json" else formats.check_text(problems),
-               nl=False)
+    click.echo(
+        formats.check_json(problems) if output == "json" else formats.check_text(problems), nl=False
+    )
     if any(p.severity == "error" for p in problems):
         sys.exit(1)
 
 
 @cli.command()
-@click.option("--format", "output", type=click.Choice(["json", "graphml", "dot"]), default="json",
-              show_default=True)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["json", "graphml", "dot"]),
+    default="json",
+    show_default=True,
+)
 @pass_session
 def graph(session: Session, output):
     """Print the whole typed link graph: notes, and links typed previous, next, related,
@@ -235,8 +270,11 @@ def graph(session: Session, output):
       vaultkit graph --format dot | dot -Tsvg > vault.svg
     """
     typed = formats.typed_graph(session.model())
-    render = {"json": formats.graph_json, "graphml": formats.graph_graphml,
-              "dot": formats.graph_dot}[output]
+    render = {
+        "json": formats.graph_json,
+        "graphml": formats.graph_graphml,
+        "dot": formats.graph_dot,
+    }[output]
     click.echo(render(typed), nl=False)
 
 

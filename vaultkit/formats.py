@@ -50,14 +50,26 @@ def list_json(records: list[dict]) -> str:
 
 def list_csv(records: list[dict]) -> str:
     out = io.StringIO()
-    columns = ["id", "path", "title", "status", "tags", "previous", "next", "related",
-               "references", "modified"]
+    columns = [
+        "id",
+        "path",
+        "title",
+        "status",
+        "tags",
+        "previous",
+        "next",
+        "related",
+        "references",
+        "modified",
+    ]
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for record in records:
         writer.writerow(
-            ["; ".join(v) if isinstance(v, list) else ("" if v is None else v)
-             for v in (record[c] for c in columns)]
+            [
+                "; ".join(v) if isinstance(v, list) else ("" if v is None else v)
+                for v in (record[c] for c in columns)
+            ]
         )
     return out.getvalue()
 
@@ -71,7 +83,9 @@ def list_table(records: list[dict], noun: str) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip() for r in rows]
     counts = Counter(record["status"] or "no status" for record in records)
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    summary = ", ".join(
+        f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
     plural = noun if len(records) == 1 else noun + "s"
     return "\n".join(lines) + f"\n\n{len(records)} {plural}: {summary}\n"
 
@@ -84,8 +98,13 @@ def _marker(model: VaultModel, note_id: str) -> str:
     return f"[{status}]" if status else "[no status]"
 
 
-def lineage_tree(model: VaultModel, lineage: Lineage, depth: int | None,
-                 keep: set[str] | None = None, focus: str | None = None) -> str:
+def lineage_tree(
+    model: VaultModel,
+    lineage: Lineage,
+    depth: int | None,
+    keep: set[str] | None = None,
+    focus: str | None = None,
+) -> str:
     """A lineage as an indented tree from its roots; a merge is printed once in full and
     then referred to. ``keep`` limits the tree to some members (a note's chain)."""
     members = set(lineage.members) if keep is None else set(lineage.members) & keep
@@ -108,7 +127,9 @@ def lineage_tree(model: VaultModel, lineage: Lineage, depth: int | None,
                 more = "  " if not connector else ("    " if connector == "└── " else "│   ")
                 lines.append(f"{prefix}{more}… {len(children)} more below (raise --depth)")
             return
-        child_prefix = prefix + ("" if not connector else ("    " if connector == "└── " else "│   "))
+        child_prefix = prefix + (
+            "" if not connector else ("    " if connector == "└── " else "│   ")
+        )
         for index, child in enumerate(children):
             last = index == len(children) - 1
             visit(child, child_prefix, "└── " if last else "├── ", level + 1)
@@ -118,8 +139,13 @@ def lineage_tree(model: VaultModel, lineage: Lineage, depth: int | None,
     return "\n".join(lines) + "\n"
 
 
-def lineage_text(model: VaultModel, lineages: list[Lineage], depth: int | None,
-                 keep: set[str] | None = None, focus: str | None = None) -> str:
+def lineage_text(
+    model: VaultModel,
+    lineages: list[Lineage],
+    depth: int | None,
+    keep: set[str] | None = None,
+    focus: str | None = None,
+) -> str:
     if not lineages:
         return "No experiments found.\n"
     return "\n".join(lineage_tree(model, lineage, depth, keep, focus) for lineage in lineages)
@@ -237,8 +263,7 @@ def typed_graph(model: VaultModel) -> nx.MultiDiGraph:
                 continue
             if target not in graph:
                 graph.add_node(target, kind="file", path=target, status="", tags=[])
-            graph.add_edge(source, target, type=resolved.link.role or LINK,
-                           line=resolved.link.line)
+            graph.add_edge(source, target, type=resolved.link.role or LINK, line=resolved.link.line)
     return graph
 
 
@@ -249,7 +274,9 @@ def graph_json(graph: nx.MultiDiGraph) -> str:
 def graph_graphml(graph: nx.MultiDiGraph) -> str:
     flat = nx.MultiDiGraph()
     for node, data in graph.nodes(data=True):
-        flat.add_node(node, **{k: " ".join(v) if isinstance(v, list) else v for k, v in data.items()})
+        flat.add_node(
+            node, **{k: " ".join(v) if isinstance(v, list) else v for k, v in data.items()}
+        )
     flat.add_edges_from(graph.edges(keys=True, data=True))
     return "\n".join(nx.generate_graphml(flat)) + "\n"
 
@@ -260,6 +287,8 @@ def graph_dot(graph: nx.MultiDiGraph) -> str:
         shape = "box" if data["kind"] == "experiment" else "ellipse"
         lines.append(f"  {_dot_quote(node)} [shape={shape}];")
     for source, target, data in graph.edges(data=True):
-        lines.append(f"  {_dot_quote(source)} -> {_dot_quote(target)} [label={_dot_quote(data['type'])}];")
+        lines.append(
+            f"  {_dot_quote(source)} -> {_dot_quote(target)} [label={_dot_quote(data['type'])}];"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"

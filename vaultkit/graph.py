@@ -69,7 +69,11 @@ class Lineage:
     edges: list[tuple[str, str]]  # (child, parent)
 
     def as_json(self) -> dict:
-        return {"roots": self.roots, "members": self.members, "edges": [list(e) for e in self.edges]}
+        return {
+            "roots": self.roots,
+            "members": self.members,
+            "edges": [list(e) for e in self.edges],
+        }
 
 
 @dataclass
@@ -108,7 +112,9 @@ class VaultModel:
         for component in nx.weakly_connected_components(self.lineage):
             members = sorted(component)
             roots = [m for m in members if self.lineage.in_degree(m) == 0]
-            edges = sorted((child, parent) for parent, child in self.lineage.subgraph(members).edges)
+            edges = sorted(
+                (child, parent) for parent, child in self.lineage.subgraph(members).edges
+            )
             result.append(Lineage(roots, members, edges))
         result.sort(key=lambda lineage: (lineage.roots or lineage.members)[0])
         return result
@@ -146,7 +152,11 @@ def build_model(vault: Vault) -> VaultModel:
         for resolved in model.links[child]:
             parent = resolved.target
             # `[[#Heading]]` points into the note itself: not a parent
-            if resolved.link.role == PREVIOUS and parent in model.experiments and resolved.link.target:
+            if (
+                resolved.link.role == PREVIOUS
+                and parent in model.experiments
+                and resolved.link.target
+            ):
                 model.lineage.add_edge(parent, child)
     return model
 

@@ -133,7 +133,8 @@ def split_frontmatter(lines: list[str]) -> tuple[str | None, int]:
 
 
 def _frontmatter_tags(properties: dict) -> tuple[list[Tag], str | None]:
-    """Tags from the first key matching /^tags$/i, as Obsidian ≥ 1.9.4 reads them."""
+    """Tags from the first key matching /^tags$/i, as Obsidian ≥ 1.9.4 reads them, and the
+    first value it drops (`a, b`, an item with a space or a character tags cannot hold)."""
     key = next((k for k in properties if isinstance(k, str) and k.lower() == "tags"), None)
     if key is None:
         return [], None
@@ -149,7 +150,7 @@ def _frontmatter_tags(properties: dict) -> tuple[list[Tag], str | None]:
             continue
         if syntax.is_valid_tag(name):
             tags.append(Tag(name, None))
-        elif isinstance(value, str) or " " in name:
+        elif ignored is None:
             ignored = item
     return tags, ignored
 

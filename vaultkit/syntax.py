@@ -65,11 +65,7 @@ def _mask_code_spans(text: str) -> str:
     while i < len(runs):
         opener = runs[i]
         closer_index = next(
-            (
-                j
-                for j in range(i + 1, len(runs))
-                if len(runs[j].group()) == len(opener.group())
-            ),
+            (j for j in range(i + 1, len(runs)) if len(runs[j].group()) == len(opener.group())),
             None,
         )
         if closer_index is None:

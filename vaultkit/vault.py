@@ -94,6 +94,7 @@ def walk_files(root: Path) -> list[str]:
             try:
                 is_dir = entry.is_dir()
                 is_link = entry.is_symlink()
+                is_file = entry.is_file()  # FIFOs and sockets would block a reader
             except OSError:
                 continue
             if is_dir:
@@ -106,7 +107,7 @@ def walk_files(root: Path) -> list[str]:
                         continue
                     seen_dirs.add(target)
                 visit(Path(entry.path), relative + "/")
-            else:
+            elif is_file:
                 found.append(relative)
 
     visit(root, "")
@@ -139,7 +140,9 @@ def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
         return None, None
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        return None, Problem("unreadable-note", WARNING, path[:-3], None, f"cannot be read: {reason}")
+        return None, Problem(
+            "unreadable-note", WARNING, path[:-3], None, f"cannot be read: {reason}"
+        )
     text, trouble = decode_note(data)
     problem = Problem("unreadable-note", WARNING, path[:-3], None, trouble) if trouble else None
     parsed = parse_note(text) if text is not None else ParsedNote()
