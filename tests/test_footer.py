@@ -34,7 +34,7 @@ TEMPLATE_FOOTER = """# Next experiment
 
 - What will be tested next? [[EXP-014 focal loss]]
 
-# 
+#
 
 ---
 Status: #writing
@@ -52,7 +52,7 @@ Related:
 LIST_FOOTER = """Some text [[Plain]]
 
 ---
-- Status: #done 
+- Status: #done<SP>
 - Tags: #model_training #tips_and_tricks
 - References:
     - [Source](https://example.com/source)
@@ -60,7 +60,7 @@ LIST_FOOTER = """Some text [[Plain]]
 - Related:
     - [[Rel note]]
 - Author: Lan
-"""
+""".replace("<SP>", " ")  # the trailing space real vaults have
 
 
 def test_template_footer_fields_and_roles():
@@ -76,7 +76,9 @@ def test_template_footer_fields_and_roles():
         ("Paper notes", REFERENCES),
         ("Dataset v3 notes", RELATED),
     ]
-    assert [(u.url, u.role) for u in note.urls] == [("https://arxiv.org/abs/1708.02002", REFERENCES)]
+    assert [(u.url, u.role) for u in note.urls] == [
+        ("https://arxiv.org/abs/1708.02002", REFERENCES)
+    ]
     assert note.status == "writing"
     assert note.tag_names == ["writing", "model_training", "document"]
 

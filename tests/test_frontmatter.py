@@ -18,7 +18,7 @@ YAML_MEANING = [
     ("n: ~\nm: null\ne:", {"n": None, "m": None, "e": None}),
     ("status: #writing", {"status": None}),
     ("link: [[Note]]", {"link": [["Note"]]}),
-    ("link: \"[[Note]]\"", {"link": "[[Note]]"}),
+    ('link: "[[Note]]"', {"link": "[[Note]]"}),
     ("- #foo", None),  # a list, not properties -> invalid
     ('{"tags":"journal","publish":false}', {"tags": "journal", "publish": False}),
     ("<<: {a: 1}", {"<<": {"a": 1}}),  # YAML 1.2 has no merge keys

@@ -72,7 +72,10 @@ def test_urls_are_collected_without_trailing_punctuation():
 PROPERTY_LINKS = [
     ('up: "[[Note]]"', [("Note", "", None, "link")]),
     ("up: [[Note]]", []),  # unquoted: a nested YAML list, not a link
-    ('related:\n  - "[[A]]"\n  - "[[B|b]]"', [("A", "", None, "related"), ("B", "", "b", "related")]),
+    (
+        'related:\n  - "[[A]]"\n  - "[[B|b]]"',
+        [("A", "", None, "related"), ("B", "", "b", "related")],
+    ),
     ('previous: "[[EXP-1]]"', [("EXP-1", "", None, "previous")]),
     ('previous_experiment: "[[EXP-1]]"', [("EXP-1", "", None, "previous")]),
     ('self: "[[#Heading]]"', [("", "Heading", None, "link")]),

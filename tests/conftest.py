@@ -1,0 +1,78 @@
+"""Shared fixtures: a small lineage vault written on the fly, and the shared corpora."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SEED_TEMPLATE = REPO / "vault_template" / "Templates" / "Model Training.md"
+CORPORA = Path(os.environ.get("VAULTKIT_CORPORA", REPO.parent / "shared" / "corpora"))
+FIXED_MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+
+def experiment(previous: str, status: str, extra: str = "", tags="#model_training #document"):
+    """An experiment note in the team's template shape."""
+    return (
+        f"# Previous experiment\n\n- What is the previous experiment? {previous}\n\n"
+        f"# Metrics\n\n| metric | value |\n|---|---|\n| mAP | 0.61 |\n\n{extra}"
+        f"---\nStatus: #{status}\n\nTags: {tags}\n\nReferences:\n- \n\nRelated:\n- \n"
+    )
+
+
+LINEAGE_VAULT = {
+    ".obsidian/templates.json": '{"folder": "Templates"}',
+    "Templates/Model Training.md": SEED_TEMPLATE.read_text(encoding="utf-8"),
+    "Experiments/EXP-001 baseline.md": (
+        "# Previous experiment\n\n- None: first run\n\n"
+        "# Next experiment\n\n- [[EXP-002 mosaic]]\n\n"
+        "---\nStatus: #done\n\nTags: #model_training #document\n\n"
+        "References:\n- https://arxiv.org/abs/1708.02002\n\nRelated:\n- [[Dataset]]\n"
+    ),
+    "Experiments/EXP-002 mosaic.md": experiment("[[EXP-001 baseline]]", "done"),
+    "Experiments/EXP-003 focal.md": experiment("[[EXP-001 baseline]]", "writing"),
+    "Experiments/EXP-004 merge.md": experiment(
+        "[[EXP-002 mosaic]] and [[EXP-003 focal]]", "writing"
+    ),
+    "Experiments/EXP-005 dangling.md": experiment("[[EXP-099 missing]]", "writing"),
+    "Experiments/EXP-008 no status.md": experiment("[[Tips]]", "writing").replace(
+        "Status: #writing", "Status:"
+    ),
+    "Cycle/EXP-020 loop a.md": experiment("[[EXP-021 loop b]]", "writing"),
+    "Cycle/EXP-021 loop b.md": experiment("[[EXP-020 loop a]]", "writing"),
+    "Knowledge/Tips.md": "# Tips\n\n- Use focal loss\n\n---\n- Status: #done \n"
+    "- Tags: #model_training #tips_and_tricks\n",
+    "Notes/Dataset.md": "# Dataset v3\n",
+    "Archive/Dataset.md": "# Dataset v2\n",
+}
+
+
+def write_vault(root: Path, files: dict[str, str | bytes]) -> Path:
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8", newline="")
+        os.utime(path, (FIXED_MTIME, FIXED_MTIME))
+    return root
+
+
+@pytest.fixture
+def lineage_vault(tmp_path) -> Path:
+    """The lineage vault, plus a CRLF + BOM note and a cp1252 note made on the fly."""
+    files = dict(LINEAGE_VAULT)
+    crlf = "---\nstatus: done\n---\n" + experiment("[[EXP-003 focal]]", "writing")
+    files["Experiments/EXP-006 crlf bom.md"] = ("\ufeff" + crlf.replace("\n", "\r\n")).encode()
+    cp1252 = experiment("[[EXP-001 baseline]]", "done", "# Résumé\n\nCafé data\n\n")
+    files["Experiments/EXP-007 cp1252.md"] = cp1252.encode("cp1252")
+    return write_vault(tmp_path / "vault", files)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_vault(monkeypatch):
+    """No test reads the developer's own vault through the environment."""
+    monkeypatch.delenv("VAULTKIT_VAULT", raising=False)

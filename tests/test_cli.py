@@ -1,0 +1,302 @@
+"""The commands on the lineage vault: exact JSON, exact text, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from vaultkit.cli import cli
+
+MODIFIED = "2023-11-14T22:13:20Z"
+
+
+def run(vault, *args):
+    return CliRunner().invoke(cli, ["--vault", str(vault), *args])
+
+
+def record(note_id, status, previous=(), tags=None, **extra):
+    base = {
+        "id": note_id,
+        "path": note_id + ".md",
+        "title": note_id.rsplit("/", 1)[-1],
+        "status": status,
+        "tags": tags if tags is not None else [status, "model_training", "document"],
+        "previous": list(previous),
+        "next": [],
+        "related": [],
+        "references": [],
+        "modified": MODIFIED,
+        "metrics": {},
+    }
+    base.update(extra)
+    return base
+
+
+A, B = "Cycle/EXP-020 loop a", "Cycle/EXP-021 loop b"
+E1, E2, E3 = (
+    "Experiments/EXP-001 baseline",
+    "Experiments/EXP-002 mosaic",
+    "Experiments/EXP-003 focal",
+)
+E4, E5 = "Experiments/EXP-004 merge", "Experiments/EXP-005 dangling"
+E6, E7 = "Experiments/EXP-006 crlf bom", "Experiments/EXP-007 cp1252"
+E8 = "Experiments/EXP-008 no status"
+
+
+def test_list_json_is_exact(lineage_vault):
+    result = run(lineage_vault, "list", "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == [
+        record(A, "writing", [B]),
+        record(B, "writing", [A]),
+        record(
+            E1,
+            "done",
+            next=[E2],
+            related=["Notes/Dataset"],
+            references=["https://arxiv.org/abs/1708.02002"],
+        ),
+        record(E2, "done", [E1]),
+        record(E3, "writing", [E1]),
+        record(E4, "writing", [E2, E3]),
+        record(E5, "writing"),
+        record(E6, "writing", [E3]),
+        record(E7, "done", [E1]),
+        record(E8, None, ["Knowledge/Tips"], tags=["model_training", "document"]),
+    ]
+
+
+def test_list_filters_and_all(lineage_vault):
+    done = json.loads(run(lineage_vault, "list", "--status", "#Done", "--format", "json").output)
+    assert [r["id"] for r in done] == [E1, E2, E7]
+    everything = json.loads(run(lineage_vault, "list", "--all", "--format", "json").output)
+    ids = [r["id"] for r in everything]
+    assert "Knowledge/Tips" in ids  # a knowledge note with a status is in the writing queue
+    assert "Templates/Model Training" not in ids  # templates are not work
+    assert E8 not in ids  # no status
+    tagged = run(lineage_vault, "list", "--all", "--tag", "tips_and_tricks", "--format", "json")
+    assert [r["id"] for r in json.loads(tagged.output)] == ["Knowledge/Tips"]
+
+
+def test_knowledge_note_and_template_are_not_experiments(lineage_vault):
+    ids = [r["id"] for r in json.loads(run(lineage_vault, "list", "--format", "json").output)]
+    assert "Knowledge/Tips" not in ids
+    assert "Templates/Model Training" not in ids
+
+
+def test_list_table(lineage_vault):
+    result = run(lineage_vault, "list", "--status", "done")
+    assert result.output == (
+        "STATUS  NOTE                          PREVIOUS\n"
+        "done    Experiments/EXP-001 baseline  -\n"
+        "done    Experiments/EXP-002 mosaic    Experiments/EXP-001 baseline\n"
+        "done    Experiments/EXP-007 cp1252    Experiments/EXP-001 baseline\n"
+        "\n"
+        "3 experiments: 3 done\n"
+    )
+
+
+def test_list_csv(lineage_vault):
+    result = run(
+        lineage_vault, "list", "--status", "writing", "--tag", "model_training", "--format", "csv"
+    )
+    lines = result.output.splitlines()
+    assert lines[0] == "id,path,title,status,tags,previous,next,related,references,modified"
+    assert lines[4] == (
+        "Experiments/EXP-004 merge,Experiments/EXP-004 merge.md,EXP-004 merge,writing,"
+        "writing; model_training; document,"
+        "Experiments/EXP-002 mosaic; Experiments/EXP-003 focal,,,,2023-11-14T22:13:20Z"
+    )
+
+
+def test_lineage_json_for_a_merge(lineage_vault):
+    result = run(lineage_vault, "lineage", "EXP-004 merge", "--format", "json")
+    assert json.loads(result.output) == {
+        "id": E4,
+        "ancestors": [E1, E2, E3],
+        "descendants": [],
+        "edges": [[E2, E1], [E3, E1], [E4, E2], [E4, E3]],
+    }
+
+
+def test_lineage_json_for_a_root_lists_every_descendant(lineage_vault):
+    result = run(lineage_vault, "lineage", "experiments/exp-001 BASELINE", "--format", "json")
+    data = json.loads(result.output)
+    assert data["ancestors"] == []
+    assert data["descendants"] == [E2, E3, E4, E6, E7]
+    assert data["edges"] == [[E2, E1], [E3, E1], [E4, E2], [E4, E3], [E6, E3], [E7, E1]]
+
+
+def test_lineage_json_in_a_cycle_terminates(lineage_vault):
+    data = json.loads(run(lineage_vault, "lineage", "EXP-020 loop a", "--format", "json").output)
+    assert data == {"id": A, "ancestors": [B], "descendants": [B], "edges": [[A, B], [B, A]]}
+
+
+def test_all_lineages_json(lineage_vault):
+    data = json.loads(run(lineage_vault, "lineage", "--format", "json").output)
+    assert data == {
+        "lineages": [
+            {"roots": [], "members": [A, B], "edges": [[A, B], [B, A]]},
+            {
+                "roots": [E1],
+                "members": [E1, E2, E3, E4, E6, E7],
+                "edges": [[E2, E1], [E3, E1], [E4, E2], [E4, E3], [E6, E3], [E7, E1]],
+            },
+            {"roots": [E5], "members": [E5], "edges": []},
+            {"roots": [E8], "members": [E8], "edges": []},
+        ]
+    }
+
+
+def test_lineage_text_tree(lineage_vault):
+    result = run(lineage_vault, "lineage", "EXP-003 focal")
+    assert result.output == (
+        "Experiments/EXP-001 baseline  [done]\n"
+        "└── Experiments/EXP-003 focal  [writing]  <- this note\n"
+        "    ├── Experiments/EXP-004 merge  [writing]\n"
+        "    └── Experiments/EXP-006 crlf bom  [writing]\n"
+    )
+
+
+def test_lineage_text_depth_and_merge_shown_once(lineage_vault):
+    full = run(lineage_vault, "lineage").output
+    assert "│   ├── Experiments/EXP-004 merge  [writing]  (shown above)\n" in full
+    shallow = run(lineage_vault, "lineage", "EXP-001 baseline", "--depth", "1").output
+    assert shallow == (
+        "Experiments/EXP-001 baseline  [done]  <- this note\n"
+        "├── Experiments/EXP-002 mosaic  [done]\n"
+        "│   … 1 more below (raise --depth)\n"
+        "├── Experiments/EXP-003 focal  [writing]\n"
+        "│   … 2 more below (raise --depth)\n"
+        "└── Experiments/EXP-007 cp1252  [done]\n"
+    )
+
+
+def test_lineage_mermaid_and_dot(lineage_vault):
+    mermaid = run(lineage_vault, "lineage", "EXP-002 mosaic", "--format", "mermaid").output
+    assert mermaid == (
+        "flowchart LR\n"
+        '  n1["EXP-001 baseline"]\n'
+        '  n2["EXP-002 mosaic"]\n'
+        '  n3["EXP-004 merge"]\n'
+        "  n1 --> n2\n"
+        "  n2 --> n3\n"
+        "  class n1,n2,n3 internal-link;\n"
+        "  classDef done fill:#d3f9d8,stroke:#2b8a3e;\n"
+        "  class n1,n2 done;\n"
+        "  classDef writing fill:#fff3bf,stroke:#e67700;\n"
+        "  class n3 writing;\n"
+    )
+    dot = run(lineage_vault, "lineage", "EXP-002 mosaic", "--format", "dot").output
+    assert '"Experiments/EXP-001 baseline" -> "Experiments/EXP-002 mosaic";' in dot
+    assert '[label="EXP-004 merge\\n[writing]"]' in dot
+
+
+def test_check_json_is_exact_and_exits_1_on_errors(lineage_vault):
+    result = run(lineage_vault, "check", "--format", "json")
+    assert result.exit_code == 1
+    problems = json.loads(result.output)["problems"]
+    assert [(p["code"], p["severity"], p["note"], p["line"]) for p in problems] == [
+        ("lineage-cycle", "error", A, 3),
+        ("ambiguous-link", "warning", E1, 18),
+        ("dangling-link", "error", E5, 3),
+        ("status-conflict", "warning", E6, 15),
+        ("unreadable-note", "warning", E7, None),
+        ("missing-status", "warning", E8, None),
+        ("previous-not-experiment", "warning", E8, 3),
+    ]
+    messages = {p["code"]: p["message"] for p in problems}
+    assert messages["lineage-cycle"] == (
+        "Previous experiment links go round in a circle: "
+        f"{A} -> {B} -> {A}; remove one of these links"
+    )
+    assert "'EXP-099 missing'" in messages["dangling-link"]
+    assert "Archive/Dataset.md, Notes/Dataset.md" in messages["ambiguous-link"]
+    assert "byte 0xe9" in messages["unreadable-note"]
+
+
+def test_check_text_groups_by_note(lineage_vault):
+    output = run(lineage_vault, "check").output
+    assert output.startswith("Cycle/EXP-020 loop a\n  3:     error   lineage-cycle ")
+    assert output.endswith("\n2 errors, 5 warnings in 6 notes\n")
+
+
+def test_check_exits_0_with_warnings_only(tmp_path):
+    (tmp_path / "Note.md").write_text("[[Missing]]\n")
+    result = run(tmp_path, "check")
+    assert result.exit_code == 0
+    assert "1 warning" in result.output
+
+
+def test_unknown_note_names_the_closest(lineage_vault):
+    result = run(lineage_vault, "lineage", "EXP-003 focl")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no note named 'EXP-003 focl'; closest: ")
+    assert E3 in result.output
+
+
+def test_ambiguous_note_lists_candidates(lineage_vault):
+    result = run(lineage_vault, "lineage", "Dataset")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: 'Dataset' names 2 notes; give the folder too: Archive/Dataset, Notes/Dataset\n"
+    )
+
+
+def test_lineage_of_a_note_that_is_not_an_experiment(lineage_vault):
+    result = run(lineage_vault, "lineage", "Tips")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Knowledge/Tips: is not an experiment")
+
+
+def test_graph_json_is_networkx_node_link(lineage_vault):
+    import networkx as nx
+
+    data = json.loads(run(lineage_vault, "graph").output)
+    graph = nx.node_link_graph(data, edges="links")
+    assert graph.nodes[E4]["kind"] == "experiment"
+    assert graph.nodes["Knowledge/Tips"]["kind"] == "note"
+    typed = {(s, t, d["type"]) for s, t, d in graph.edges(data=True)}
+    assert (E4, E2, "previous") in typed
+    assert (E1, E2, "next") in typed
+    assert (E1, "Notes/Dataset", "related") in typed
+
+
+@pytest.mark.parametrize("output", ["graphml", "dot"])
+def test_graph_other_formats(lineage_vault, output):
+    result = run(lineage_vault, "graph", "--format", output)
+    assert result.exit_code == 0
+    assert "EXP-004 merge" in result.output
+
+
+def test_vault_from_environment_and_missing_vault(lineage_vault, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAULTKIT_VAULT", str(lineage_vault))
+    result = CliRunner().invoke(cli, ["list", "--status", "done"])
+    assert "3 experiments: 3 done" in result.output
+    missing = run(tmp_path / "nope", "list")
+    assert missing.exit_code == 1
+    assert (
+        missing.output
+        == f"Error: {tmp_path / 'nope'}: no such vault folder (check --vault or $VAULTKIT_VAULT)\n"
+    )
+
+
+def test_vault_found_from_a_subfolder(lineage_vault, monkeypatch):
+    (lineage_vault / ".obsidian").mkdir(exist_ok=True)
+    monkeypatch.chdir(lineage_vault / "Experiments")
+    result = CliRunner().invoke(cli, ["list", "--status", "done", "--format", "json"])
+    assert [r["id"] for r in json.loads(result.output)] == [E1, E2, E7]
+
+
+def test_usage_error_exits_2(lineage_vault):
+    assert run(lineage_vault, "list", "--format", "xml").exit_code == 2
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_has_help_with_an_example(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output
+    assert "vaultkit " + command in result.output
