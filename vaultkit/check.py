@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .graph import VaultModel
+from .graph import VaultModel, is_template
 from .model import ERROR, PREVIOUS, WARNING, Problem
 
 
@@ -22,13 +22,17 @@ def check_model(model: VaultModel) -> list[Problem]:
         experiment = note_id in model.experiments
         if parsed.frontmatter_error:
             message, line = parsed.frontmatter_error
+            # A template's {{date}} placeholders break its own YAML until quoted; Obsidian's
+            # help says to quote them, but the notes made from it are what matters.
+            template = is_template(note, model.vault.templates_folder)
+            hint = '; quote template variables, e.g. date: "{{date}}"' if template else ""
             problems.append(
                 Problem(
                     "invalid-frontmatter",
-                    ERROR,
+                    WARNING if template else ERROR,
                     note_id,
                     line,
-                    f"properties are not valid YAML, so Obsidian ignores them all: {message}",
+                    f"properties are not valid YAML, so Obsidian ignores them all: {message}{hint}",
                 )
             )
         if parsed.ignored_tags is not None:
