@@ -56,8 +56,10 @@ _FULL_MD = MarkdownIt("commonmark").enable("table").disable(["inline", "text_joi
 # tokens we use (code, HTML, headings, rules) come out the same unless one of the shapes
 # below occurs; then the note is parsed again with every rule (`_needs_full_parse`).
 _FAST_MD = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join", "list"])
+# A block (heading, fence, HTML, quote) opened on a list marker's line or on an indented
+# line, which may sit inside a list item.
 _BLOCK_IN_LIST_ITEM_RE = re.compile(
-    r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+(?:#{1,6}(?:[ \t]|$)|```|~~~|<|>)", re.M
+    r"^(?:[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+|[ \t]+)(?:#{1,6}(?:[ \t]|$)|```|~~~|<|>)", re.M
 )
 
 

@@ -76,15 +76,15 @@ def read_settings(root: Path) -> tuple[str | None, dict]:
 def walk_files(root: Path) -> list[str]:
     """Every file of the vault as a sorted vault-relative path, skipping dot-paths.
 
-    Symlinked folders are followed once; a link that loops or points back into the vault
-    is skipped, as Obsidian does."""
+    Symlinked folders are followed once (the first link by name wins); a link that loops
+    or points back into the vault is skipped, as Obsidian does."""
     root = root.resolve()
     found: list[str] = []
     seen_dirs = {root}
 
     def visit(folder: Path, prefix: str):
         try:
-            entries = list(os.scandir(folder))
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)  # same order everywhere
         except OSError:
             return
         for entry in entries:

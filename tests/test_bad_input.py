@@ -1,0 +1,140 @@
+"""PRODUCT.md "Bad input": every bad note becomes a problem or is skipped, the rest is read,
+and no traceback reaches the user."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from vaultkit import vault as vault_module
+from vaultkit.check import check_model
+from vaultkit.graph import build_model
+from vaultkit.vault import load_vault
+
+from .conftest import experiment, write_vault
+
+GOOD = experiment("[[EXP-001 baseline]]", "writing")
+
+
+def problems_of(root):
+    model = build_model(load_vault(root))
+    return model, [(p.code, p.severity, p.note) for p in check_model(model)]
+
+
+@pytest.fixture
+def bad_vault(tmp_path):
+    root = write_vault(
+        tmp_path / "vault",
+        {
+            "EXP-001 baseline.md": experiment("none", "done"),
+            "EXP-002 good.md": GOOD,
+            "bad yaml.md": "---\na: [1\n---\n#model_training #document\nStatus: #done\n",
+            "latin1.md": "caf\xe9 #tag\n".encode("latin-1"),
+            "binary.md": b"\x00\x01\x02 #hidden",
+            "empty.md": b"",
+            "huge.md": ("word " * 200 + "#big\n") * 5000,  # ~5 MB
+        },
+    )
+    os.symlink(root, root / "loop")  # a link back into the vault
+    os.symlink(tmp_path / "vault" / "missing-target", root / "broken-link.md")
+    os.mkfifo(root / "pipe.md")  # would block a naive reader
+    return root
+
+
+def test_each_bad_note_is_a_problem_or_skipped_and_the_rest_is_read(bad_vault):
+    model, problems = problems_of(bad_vault)
+    assert "EXP-002 good" in model.experiments
+    assert model.lineages()[0].edges == [("EXP-002 good", "EXP-001 baseline")]
+    assert ("invalid-frontmatter", "error", "bad yaml") in problems
+    assert ("unreadable-note", "warning", "latin1") in problems
+    assert ("unreadable-note", "warning", "binary") in problems
+    assert model.notes["latin1"].parsed.tag_names == ["tag"]
+    assert model.notes["empty"].parsed.tags == []
+    assert model.notes["huge"].parsed.tag_names == ["big"]
+    assert "pipe" not in model.notes
+    assert not any(path.startswith("loop/") for path in model.vault.files)
+
+
+def test_note_deleted_while_the_vault_is_read(bad_vault, monkeypatch):
+    real_walk = vault_module.walk_files
+    monkeypatch.setattr(vault_module, "walk_files", lambda root: [*real_walk(root), "vanished.md"])
+    model = build_model(load_vault(bad_vault))
+    assert "vanished" not in model.notes
+    assert "vanished.md" not in model.vault.files
+
+
+def test_note_locked_against_reading(bad_vault, monkeypatch):
+    real_open = open
+
+    def locked_open(path, *args, **kwargs):
+        if str(path).endswith("EXP-002 good.md"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(vault_module, "open", locked_open, raising=False)
+    model, problems = problems_of(bad_vault)
+    assert ("unreadable-note", "warning", "EXP-002 good") in problems
+    message = next(p.message for p in check_model(model) if p.note == "EXP-002 good")
+    assert message == "cannot be read: Permission denied"
+    assert "EXP-001 baseline" in model.experiments
+
+
+def test_symlinked_folder_outside_the_vault_is_read_once(tmp_path):
+    outside = write_vault(tmp_path / "outside", {"Shared.md": "#shared\n"})
+    root = write_vault(tmp_path / "vault", {"Home.md": "[[Shared]]\n"})
+    os.symlink(outside, root / "linked")
+    os.symlink(outside, root / "linked-again")
+    os.symlink(root / "linked", outside / "back")  # a loop through the outside folder
+    model = build_model(load_vault(root))
+    assert sorted(model.notes) == ["Home", "linked/Shared"]
+    assert [r.target for r in model.links["Home"]] == ["linked/Shared"]
+
+
+def test_dot_paths_are_invisible(tmp_path):
+    root = write_vault(
+        tmp_path / "vault",
+        {
+            ".obsidian/x.md": "#hidden",
+            ".trash/old.md": "#hidden",
+            ".draft.md": "#hidden",
+            "sub/.hidden/n.md": "#hidden",
+            "node_modules/pkg.md": "#visible",
+            "Note.md": "#visible",
+        },
+    )
+    model = build_model(load_vault(root))
+    assert sorted(model.notes) == ["Note", "node_modules/pkg"]
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "vaultkit", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_the_real_process_prints_no_traceback_on_bad_input(bad_vault):
+    result = run_cli("--vault", str(bad_vault), "check", "--format", "json")
+    assert result.returncode == 1  # the invalid YAML is an error
+    assert "Traceback" not in result.stderr
+    codes = {p["code"] for p in json.loads(result.stdout)["problems"]}
+    assert {"invalid-frontmatter", "unreadable-note"} <= codes
+
+
+def test_errors_print_path_and_exit_1_usage_errors_exit_2(tmp_path):
+    missing = run_cli("--vault", str(tmp_path / "nope"), "list")
+    assert missing.returncode == 1
+    assert missing.stderr == (
+        f"Error: {tmp_path / 'nope'}: no such vault folder (check --vault or $VAULTKIT_VAULT)\n"
+    )
+    usage = run_cli("list", "--bogus")
+    assert usage.returncode == 2
+    assert "No such option '--bogus'" in usage.stderr
+    assert run_cli("--help").returncode == 0

@@ -1,0 +1,128 @@
+"""Hypothesis: the parser never raises, its tags obey the grammar, and the fast block path
+agrees with markdown-it's full parse."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vaultkit.parse import block_structure, full_block_structure, parse_note
+from vaultkit.resolve import Resolver
+from vaultkit.syntax import TAG_GRAMMAR
+
+# Pieces that exercise every rule: fences, lists, headings, comments, links, tags, YAML.
+PIECES = [
+    "---",
+    "- ",
+    "* ",
+    "1. ",
+    "  ",
+    "    ",
+    "\t",
+    "> ",
+    "#",
+    "# ",
+    "## ",
+    "```",
+    "~~~",
+    "`",
+    "$$",
+    "$",
+    "%%",
+    "<!--",
+    "-->",
+    "<div>",
+    "</div>",
+    "[[",
+    "]]",
+    "[",
+    "](",
+    ")",
+    "|",
+    "\\",
+    "!",
+    "#tag",
+    "#2024",
+    "Status: ",
+    "Related:",
+    "tags: ",
+    "[[Note#H|a]]",
+    "https://x.org/p#f",
+    "===",
+    "a",
+    "word ",
+    ":",
+    "\u00a0",
+    "\u2014",
+    "🚀",
+    "\r\n",
+    "\r",
+    "\n",
+    "\n\n",
+    "\ufeff",
+]
+markdownish = st.lists(st.sampled_from(PIECES) | st.text(max_size=5), max_size=60).map("".join)
+
+LINE_SHAPES = [
+    "",
+    "text",
+    "- item",
+    "  - nested",
+    "    indented",
+    "\tTab",
+    "1. one",
+    "- ```",
+    "```",
+    "```py",
+    "~~~",
+    "  ```",
+    "# H",
+    "- # H",
+    "---",
+    "===",
+    "- ---",
+    "> quote",
+    "> ```",
+    "<div>",
+    "</div>",
+    "<!-- c -->",
+    "| a | b |",
+    "|---|---|",
+    "    ```",
+    "* * *",
+    "- [ ] task",
+]
+block_text = st.lists(st.sampled_from(LINE_SHAPES), max_size=25).map("\n".join)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(), markdownish))
+def test_parser_never_raises_and_tags_obey_the_grammar(text):
+    note = parse_note(text)
+    line_count = text.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
+    for tag in note.tags:
+        assert TAG_GRAMMAR.fullmatch(tag.name), tag
+        assert not tag.name.isascii() or not tag.name.isdigit()
+        assert not tag.name.endswith("/")
+        assert tag.line is None or 1 <= tag.line <= line_count
+    for link in note.links:
+        assert 1 <= link.line <= line_count
+
+
+@settings(max_examples=600)
+@given(block_text)
+def test_fast_block_path_agrees_with_full_markdown_it_parse(text):
+    assert block_structure(text) == full_block_structure(text)
+
+
+paths = st.lists(
+    st.from_regex(r"([a-zA-Z ]{1,6}/){0,2}[a-zA-Z .]{1,8}\.(md|png)", fullmatch=True),
+    max_size=12,
+)
+
+
+@settings(max_examples=300)
+@given(paths, st.text(max_size=20), st.sampled_from(["", "a/", "a/b/"]))
+def test_resolution_only_returns_files_of_the_vault(files, linkpath, folder):
+    result = Resolver(files).resolve(linkpath, folder + "src.md")
+    assert result.path is None or result.path in files or result.path == folder + "src.md"
