@@ -22,11 +22,11 @@ demo: $(STAMP)
 	@echo "Open $(EXAMPLE) as a vault in Obsidian to see the same notes."
 
 test: $(STAMP)
-	$(BIN)/ruff check vaultkit tests
+	$(BIN)/ruff check vaultkit tests benchmarks
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check vaultkit tests
+	$(BIN)/ruff check vaultkit tests benchmarks
 	$(BIN)/ruff format --check vaultkit tests
 
 clean:

@@ -91,6 +91,23 @@ LINE_SHAPES = [
     "    ```",
     "* * *",
     "- [ ] task",
+    "a | b",
+    "--|--",
+    "|---|",
+    "| x |",
+    "[ref]: https://x.org",
+    "> [!note]",
+    "  > q",
+    "- ",
+    "-",
+    "--",
+    "2. two",
+    "+ plus",
+    "   ```",
+    "\t```",
+    "## H ##",
+    "$$",
+    "%%",
 ]
 block_text = st.lists(st.sampled_from(LINE_SHAPES), max_size=25).map("\n".join)
 

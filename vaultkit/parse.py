@@ -52,14 +52,22 @@ _LIST_ITEM_RE = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)
 # -- block structure ------------------------------------------------------------------
 
 _FULL_MD = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
-# Lists are two thirds of block-parsing time on template notes. Without the list rule the
-# tokens we use (code, HTML, headings, rules) come out the same unless one of the shapes
-# below occurs; then the note is parsed again with every rule (`_needs_full_parse`).
-_FAST_MD = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join", "list"])
-# A block (heading, fence, HTML, quote) opened on a list marker's line or on an indented
-# line, which may sit inside a list item.
-_BLOCK_IN_LIST_ITEM_RE = re.compile(
-    r"^(?:[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+|[ \t]+)(?:#{1,6}(?:[ \t]|$)|```|~~~|<|>)", re.M
+# Block parsing is most of a note's cost, and the list, table, quote, HTML and reference
+# rules are most of that. Without them the tokens used here (code, headings, rules) come
+# out the same unless one of the shapes below occurs; then the note is parsed with every
+# rule. tests/test_properties.py checks the two agree.
+_FAST_MD = MarkdownIt("commonmark").disable(
+    ["inline", "text_join", "list", "table", "blockquote", "html_block", "reference"]
+)
+_NEEDS_FULL_RE = re.compile(
+    # a heading, fence, HTML block or quote opened on a list marker's line or an indented
+    # line (which may sit inside a list item)
+    r"^(?:[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+|[ \t]+)(?:#{1,6}(?:[ \t]|$)|```|~~~|<|>)"
+    # quotes, HTML blocks, link reference definitions
+    r"|^ {0,3}[<>\[]"
+    # an indented line in the run of lines after a table row (code only after a table)
+    r"|^[^\n]*\|[^\n]*\n(?:[ \t]*\S[^\n]*\n)*?(?: {4}|\t)",
+    re.M,
 )
 
 
@@ -88,8 +96,6 @@ def _blocks_from_tokens(tokens) -> Blocks:
 
 
 def _needs_full_parse(body: str, tokens) -> bool:
-    if _BLOCK_IN_LIST_ITEM_RE.search(body):
-        return True
     lines = None
     for token in tokens:
         if token.type == "code_block":
@@ -99,18 +105,20 @@ def _needs_full_parse(body: str, tokens) -> bool:
             if token.type == "fence" and lines[token.map[0]][:1] in (" ", "\t"):
                 return True  # a fence inside a list item ends with the item
             if token.markup in ("=", "-") and any(
-                _LIST_ITEM_RE.match(line) for line in lines[token.map[0] : token.map[1] - 1]
+                _LIST_ITEM_RE.match(line) or "|" in line
+                for line in lines[token.map[0] : token.map[1] - 1]
             ):
-                return True  # `- item` + `---` is a setext heading only without lists
+                return True  # `- item` or a table row + `---` is a rule, not a heading
     return False
 
 
 def block_structure(body: str) -> Blocks:
-    """Code, HTML blocks, headings and rules of a Markdown body, via markdown-it-py."""
-    tokens = _FAST_MD.parse(body)
-    if _needs_full_parse(body, tokens):
-        tokens = _FULL_MD.parse(body)
-    return _blocks_from_tokens(tokens)
+    """Code, headings and rules of a Markdown body, via markdown-it-py."""
+    if not _NEEDS_FULL_RE.search(body):
+        tokens = _FAST_MD.parse(body)
+        if not _needs_full_parse(body, tokens):
+            return _blocks_from_tokens(tokens)
+    return _blocks_from_tokens(_FULL_MD.parse(body))
 
 
 def full_block_structure(body: str) -> Blocks:

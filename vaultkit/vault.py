@@ -149,6 +149,31 @@ def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
     return Note(path, parsed, stat.st_mtime_ns, stat.st_size), problem
 
 
+PARALLEL_THRESHOLD = 1000  # notes; below this, starting worker processes costs more than it saves
+CHUNK_SIZE = 250
+
+
+def _read_chunk(root: Path, paths: list[str]) -> list[tuple[str, Note | None, Problem | None]]:
+    return [(path, *read_note(root, path)) for path in paths]
+
+
+def _read_all(root: Path, paths: list[str]):
+    """Yield (path, note, problem) for every path; in worker processes for big vaults."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(paths) < PARALLEL_THRESHOLD or workers < 2:
+        for path in paths:
+            yield (path, *read_note(root, path))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [paths[i : i + CHUNK_SIZE] for i in range(0, len(paths), CHUNK_SIZE)]
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for results in pool.map(_read_chunk, [root] * len(chunks), chunks):
+            yield from results
+
+
 def load_vault(root: Path, progress=None) -> Vault:
     """Read a whole vault. ``progress(done, total)`` is called while notes are read."""
     root = Path(root).resolve()
@@ -157,8 +182,7 @@ def load_vault(root: Path, progress=None) -> Vault:
     files = walk_files(root)
     note_paths = [p for p in files if p.lower().endswith(".md")]
     vanished = set()
-    for done, path in enumerate(note_paths, 1):
-        note, problem = read_note(root, path)
+    for done, (path, note, problem) in enumerate(_read_all(root, note_paths), 1):
         if note is not None:
             vault.notes[path] = note
         elif problem is None:
