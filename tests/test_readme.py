@@ -1,0 +1,32 @@
+"""The README cannot go stale: its example runs are re-run, and every command is in it."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+from click.testing import CliRunner
+
+from vaultkit.cli import cli
+
+from .conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+EXAMPLES = re.findall(r"```console\n\$ vaultkit (--vault examples/\S+ .+?)\n(.*?)```", README, re.S)
+
+
+def test_readme_has_runnable_examples():
+    assert len(EXAMPLES) >= 2
+
+
+@pytest.mark.parametrize(("command", "expected"), EXAMPLES)
+def test_readme_example_output_is_what_vaultkit_prints(command, expected, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(cli, shlex.split(command))
+    assert result.output == expected
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_is_documented(command):
+    assert f"### `vaultkit {command}" in README
