@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-EXAMPLE := examples/defect-detector
+DEMO := vaultkit-demo
 
 .PHONY: demo test lint bench clean
 
@@ -13,13 +13,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== vaultkit lineage (example vault: $(EXAMPLE)) =="
-	@$(BIN)/vaultkit --vault $(EXAMPLE) lineage
-	@echo
-	@echo "== vaultkit list =="
-	@$(BIN)/vaultkit --vault $(EXAMPLE) list
-	@echo
-	@echo "Open $(EXAMPLE) as a vault in Obsidian to see the same notes."
+	@if [ -d $(DEMO) ]; then \
+		echo "$(DEMO)/ exists: rebuilding its index and lineage notes (delete it for a fresh demo)"; \
+		$(BIN)/vaultkit --vault $(DEMO) build && $(BIN)/vaultkit --vault $(DEMO) lineage; \
+	else \
+		$(BIN)/vaultkit demo $(DEMO); \
+	fi
 
 test: $(STAMP)
 	$(BIN)/ruff check vaultkit tests benchmarks

@@ -184,10 +184,10 @@ def test_lineage_mermaid_and_dot(lineage_vault):
         "  n1 --> n2\n"
         "  n2 --> n3\n"
         "  class n1,n2,n3 internal-link;\n"
-        "  classDef done fill:#d3f9d8,stroke:#2b8a3e;\n"
-        "  class n1,n2 done;\n"
-        "  classDef writing fill:#fff3bf,stroke:#e67700;\n"
-        "  class n3 writing;\n"
+        "  classDef st_done fill:#d3f9d8,stroke:#2b8a3e;\n"
+        "  class n1,n2 st_done;\n"
+        "  classDef st_writing fill:#fff3bf,stroke:#e67700;\n"
+        "  class n3 st_writing;\n"
     )
     dot = run(lineage_vault, "lineage", "EXP-002 mosaic", "--format", "dot").output
     assert '"Experiments/EXP-001 baseline" -> "Experiments/EXP-002 mosaic";' in dot

@@ -9,11 +9,14 @@ import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
+from vaultkit.create import demo_vault
 
 from .conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
-EXAMPLES = re.findall(r"```console\n\$ vaultkit (--vault examples/\S+ .+?)\n(.*?)```", README, re.S)
+EXAMPLES = re.findall(
+    r"```console\n\$ vaultkit (--vault vaultkit-demo .+?)\n(.*?)```", README, re.S
+)
 
 
 def test_readme_has_runnable_examples():
@@ -21,8 +24,9 @@ def test_readme_has_runnable_examples():
 
 
 @pytest.mark.parametrize(("command", "expected"), EXAMPLES)
-def test_readme_example_output_is_what_vaultkit_prints(command, expected, monkeypatch):
-    monkeypatch.chdir(REPO)
+def test_readme_example_output_is_what_vaultkit_prints(command, expected, monkeypatch, tmp_path):
+    demo_vault(tmp_path / "vaultkit-demo")
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, shlex.split(command))
     assert result.output == expected
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from . import __version__, formats
+from .build import apply, diff, plan_build
 from .check import check_model
+from .create import demo_vault, init_vault, new_experiment, obsidian_uri
 from .errors import AmbiguousNote, NoteNotFound, VaultkitError
 from .graph import (
     VaultModel,
@@ -276,6 +279,161 @@ def graph(session: Session, output):
         "dot": formats.graph_dot,
     }[output]
     click.echo(render(typed), nl=False)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+def init(path: Path):
+    """Create a new vault for experiment notes at PATH.
+
+    It gets the Templates plugin pointed at Templates/, the experiment template, an
+    Experiments/ folder, a welcome note and a .gitignore for vaultkit's cache.
+
+    \b
+    Examples:
+      vaultkit init ~/ml-notes
+      vaultkit --vault ~/ml-notes new-experiment "EXP-001 baseline"
+    """
+    created = init_vault(path)
+    click.echo(f"Created a vault at {path.resolve()} ({len(created)} files).")
+    click.echo("Open it in Obsidian with 'Open folder as vault', then start an experiment:")
+    click.echo(f'  vaultkit --vault "{path}" new-experiment "EXP-001 baseline"')
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path), default="vaultkit-demo", required=False)
+def demo(path: Path):
+    """Create a demo vault at PATH (default: ./vaultkit-demo) with a small defect-detector
+    project, two lineages, a branch and a merge, then build its index and lineage notes.
+
+    \b
+    Examples:
+      vaultkit demo
+      vaultkit demo /tmp/demo-vault
+    """
+    demo_vault(path)
+    model = build_model(load_vault(path))
+    report = apply(model, plan_build(model))
+    root = path.resolve()
+    index = model.vault.config.index_path
+    click.echo(f"Demo vault: {root}")
+    click.echo(
+        f"  {len(model.experiments)} experiments in {len(model.lineages())} lineages; "
+        f"wrote {len(report.written)} generated files"
+    )
+    click.echo("")
+    click.echo("Open it in Obsidian ('Open folder as vault'), then open:")
+    click.echo(f"  {index[:-3]}  (every experiment by status)")
+    click.echo(f"  {model.vault.config.lineage_folder}/  (one note and one canvas per lineage)")
+    click.echo("Allow Mermaid diagrams when Obsidian asks (1.13+) to see the lineage charts.")
+    click.echo("")
+    click.echo("Then try:")
+    click.echo(f'  vaultkit --vault "{path}" lineage')
+    click.echo(
+        f'  vaultkit --vault "{path}" new-experiment "EXP-005 tiled inference" '
+        '--previous "EXP-004 mosaic and focal loss"'
+    )
+
+
+@cli.command(name="new-experiment")
+@click.argument("title")
+@click.option(
+    "--previous",
+    "previous",
+    multiple=True,
+    metavar="NOTE",
+    help="The experiment this one grows out of (repeat for a merge).",
+)
+@click.option(
+    "--related",
+    "related",
+    multiple=True,
+    metavar="NOTE",
+    help="A note to list under Related: (repeatable).",
+)
+@click.option(
+    "--folder",
+    metavar="DIR",
+    help="Folder for the note. Default: the experiments folder (Experiments/).",
+)
+@click.option(
+    "--template",
+    "template",
+    metavar="NOTE",
+    help="Template note. Default: the vault's experiment template.",
+)
+@click.option("--open", "open_note", is_flag=True, help="Open the new note in Obsidian.")
+@pass_session
+def new_experiment_command(session: Session, title, previous, related, folder, template, open_note):
+    """Start the next experiment note from the template, linked to where it came from.
+
+    The note gets TITLE as its name, the template's {{title}}/{{date}}/{{time}} filled in,
+    'Status: #writing', and links to each --previous experiment; each of those gets a link
+    to the new note in its 'Next experiment' section and nothing else changes. Prints the
+    new note's path.
+
+    \b
+    Examples:
+      vaultkit new-experiment "EXP-014 focal loss" --previous "EXP-013 mosaic"
+      vaultkit new-experiment "EXP-020 merge" --previous EXP-014 --previous EXP-017 --open
+    """
+    model = session.model()
+    parents = [session.note(name) for name in previous]
+    for parent in parents:
+        if parent not in model.experiments:
+            click.echo(f"Warning: {parent} is not an experiment; linking it anyway", err=True)
+    created = new_experiment(
+        model,
+        title,
+        parents,
+        [session.note(name) for name in related],
+        folder,
+        session.note(template) if template else None,
+        datetime.now(),
+    )
+    click.echo(created.path)
+    for parent in created.parents_updated:
+        click.echo(f"  linked from {parent} (Next experiment)", err=True)
+    for parent in created.parents_already_linked:
+        click.echo(f"  {parent} already links to it", err=True)
+    if open_note:
+        uri = obsidian_uri(model.vault.root, created.path)
+        if not click.launch(uri) == 0:
+            click.echo(f"Open this in Obsidian: {uri}", err=True)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print what would change as a diff; write nothing.")
+@pass_session
+def build(session: Session, dry_run):
+    """Write the index note and one lineage note and canvas per lineage.
+
+    Generated text lives between <!-- vaultkit:begin NAME --> and <!-- vaultkit:end NAME -->;
+    your text outside the markers is kept byte for byte. A file is written only when its
+    bytes change, atomically.
+
+    \b
+    Examples:
+      vaultkit build
+      vaultkit build --dry-run | less
+    """
+    model = session.model()
+    plan = plan_build(model)
+    for path, why in plan.skipped:
+        click.echo(f"Warning: {path}: {why}", err=True)
+    if dry_run:
+        changes = diff(plan)
+        click.echo(changes if changes else "Nothing to change.\n", nl=False)
+        return
+    report = apply(model, plan)
+    for path in report.written:
+        click.echo(f"wrote   {path}")
+    for path in report.deleted:
+        click.echo(f"removed {path}")
+    click.echo(
+        f"{len(report.written)} written, {len(report.deleted)} removed, "
+        f"{report.unchanged} unchanged"
+    )
 
 
 def main():

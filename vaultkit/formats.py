@@ -164,7 +164,8 @@ def lineage_mermaid(model: VaultModel, members: list[str], edges: list[tuple[str
     ids = {member: f"n{index}" for index, member in enumerate(sorted(members), 1)}
     lines = ["flowchart LR"]
     for member in sorted(members):
-        lines.append(f"  {ids[member]}[{mermaid_label(member.rsplit('/', 1)[-1])}]")
+        # the node's text is what Obsidian opens on a click: a name that resolves to it
+        lines.append(f"  {ids[member]}[{mermaid_label(model.link_name(member))}]")
     for child, parent in sorted(edges):
         lines.append(f"  {ids[parent]} --> {ids[child]}")
     by_status = defaultdict(list)
@@ -174,24 +175,26 @@ def lineage_mermaid(model: VaultModel, members: list[str], edges: list[tuple[str
     if ids:
         lines.append(f"  class {','.join(ids.values())} internal-link;")
     for status, nodes in sorted(by_status.items()):
-        lines.append(f"  classDef {status} {STATUS_STYLES.get(status, STATUS_STYLES['other'])};")
+        style = STATUS_STYLES.get(status, STATUS_STYLES["st_other"])
+        lines.append(f"  classDef {status} {style};")
         lines.append(f"  class {','.join(nodes)} {status};")
     return "\n".join(lines) + "\n"
 
 
 STATUS_STYLES = {
-    "done": "fill:#d3f9d8,stroke:#2b8a3e",
-    "writing": "fill:#fff3bf,stroke:#e67700",
-    "nostatus": "fill:#f1f3f5,stroke:#868e96",
-    "other": "fill:#e7f5ff,stroke:#1971c2",
+    "st_done": "fill:#d3f9d8,stroke:#2b8a3e",
+    "st_writing": "fill:#fff3bf,stroke:#e67700",
+    "st_none": "fill:#f1f3f5,stroke:#868e96",
+    "st_other": "fill:#e7f5ff,stroke:#1971c2",
 }
 
 
 def _css_class(status: str | None) -> str:
+    """A Mermaid class name for a status; prefixed so no status can be a keyword."""
     if not status:
-        return "nostatus"
+        return "st_none"
     cleaned = "".join(ch if ch.isalnum() else "_" for ch in status)
-    return cleaned if cleaned.isascii() and cleaned[:1].isalpha() else "other"
+    return "st_" + cleaned if cleaned.isascii() else "st_other"
 
 
 def _dot_quote(text: str) -> str:

@@ -16,7 +16,6 @@ from .parse import PREVIOUS_SECTION, normalise_heading
 from .resolve import Resolution, Resolver
 from .vault import Note, Vault
 
-EXPERIMENT_TAG = "model_training"
 DOCUMENT_TAG = "document"
 TEMPLATE_TAGS = ("template", "document_template")
 
@@ -35,11 +34,13 @@ def is_template(note: Note, templates_folder: str | None) -> bool:
     return any(has_tag(tags, t) for t in TEMPLATE_TAGS) or in_folder(note.path, templates_folder)
 
 
-def is_experiment(note: Note, templates_folder: str | None) -> bool:
+def is_experiment(note: Note, vault: Vault) -> bool:
     """Tagged #model_training, a document (#document or a Previous-experiment heading),
-    and not a template (tag or templates folder)."""
+    not a template (tag or templates folder), and not a note vaultkit generates."""
     tags = note.parsed.tag_names
-    if not has_tag(tags, EXPERIMENT_TAG) or is_template(note, templates_folder):
+    if not has_tag(tags, vault.config.experiment_tag) or is_template(note, vault.templates_folder):
+        return False
+    if vault.config.is_generated(note.path):
         return False
     if has_tag(tags, DOCUMENT_TAG):
         return True
@@ -85,6 +86,16 @@ class VaultModel:
     experiments: set[str] = field(default_factory=set)
     links: dict[str, list[ResolvedLink]] = field(default_factory=dict)  # by source id
     lineage: nx.DiGraph = field(default_factory=nx.DiGraph)  # parent -> child, experiments
+    resolver: Resolver = field(default_factory=lambda: Resolver([]))
+
+    def link_name(self, note_id: str) -> str:
+        """The shortest text that links to the note from anywhere: its name when no other
+        file shares it, else its full path."""
+        name = note_id.rsplit("/", 1)[-1]
+        note = self.notes.get(note_id)
+        path = note.path if note else note_id
+        resolution = self.resolver.resolve(name, "")
+        return name if resolution.path == path and len(resolution.candidates) <= 1 else note_id
 
     def parents(self, note: str) -> list[str]:
         return sorted(self.lineage.predecessors(note)) if note in self.lineage else []
@@ -135,11 +146,11 @@ class VaultModel:
 
 def build_model(vault: Vault) -> VaultModel:
     """Resolve every link, pick out the experiments, and join them into lineages."""
-    model = VaultModel(vault)
     resolver = Resolver(vault.files)
+    model = VaultModel(vault, resolver=resolver)
     for note in vault.notes.values():
         model.notes[note.id] = note
-        if is_experiment(note, vault.templates_folder):
+        if is_experiment(note, vault):
             model.experiments.add(note.id)
     for note in vault.notes.values():
         resolved = []

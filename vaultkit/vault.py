@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import CONFIG_PATH, Config, ConfigError, parse_config
+from .errors import VaultkitError
 from .model import WARNING, ParsedNote, Problem
 from .parse import parse_note
 
@@ -43,9 +45,15 @@ class Vault:
     root: Path
     notes: dict[str, Note] = field(default_factory=dict)  # by path
     files: list[str] = field(default_factory=list)  # every file, notes and attachments
-    templates_folder: str | None = None
+    template_settings: dict = field(default_factory=dict)
     app_settings: dict = field(default_factory=dict)
+    config: Config = field(default_factory=Config)
     problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def templates_folder(self) -> str | None:
+        folder = self.template_settings.get("folder")
+        return folder.strip().strip("/") or None if isinstance(folder, str) else None
 
 
 def find_vault_root(start: Path) -> Path:
@@ -57,7 +65,7 @@ def find_vault_root(start: Path) -> Path:
     return start
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -65,12 +73,28 @@ def _read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def read_settings(root: Path) -> tuple[str | None, dict]:
-    """The Templates plugin's folder and the app settings (link format)."""
-    templates = _read_json(root / CONFIG_FOLDER / "templates.json")
-    folder = templates.get("folder")
-    folder = folder.strip().strip("/") if isinstance(folder, str) else ""
-    return folder or None, _read_json(root / CONFIG_FOLDER / "app.json")
+def read_settings(root: Path) -> tuple[dict, dict]:
+    """The Templates plugin's settings (folder, date and time formats) and the app
+    settings (link format)."""
+    return (
+        read_json(root / CONFIG_FOLDER / "templates.json"),
+        read_json(root / CONFIG_FOLDER / "app.json"),
+    )
+
+
+def read_config(root: Path) -> Config:
+    """`.vaultkit/config.toml`, or the defaults when there is none."""
+    path = root / CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VaultkitError(f"cannot be read: {exc}", str(path)) from None
+    try:
+        return parse_config(text)
+    except ConfigError as exc:
+        raise VaultkitError(str(exc), str(path)) from None
 
 
 def walk_files(root: Path) -> list[str]:
@@ -174,11 +198,24 @@ def _read_all(root: Path, paths: list[str]):
             yield from results
 
 
+def read_text_file(root: Path, path: str) -> bytes | None:
+    """The bytes of a vault file, or None when it does not exist."""
+    try:
+        return (root / path).read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
 def load_vault(root: Path, progress=None) -> Vault:
     """Read a whole vault. ``progress(done, total)`` is called while notes are read."""
     root = Path(root).resolve()
-    templates_folder, app_settings = read_settings(root)
-    vault = Vault(root, templates_folder=templates_folder, app_settings=app_settings)
+    template_settings, app_settings = read_settings(root)
+    vault = Vault(
+        root,
+        template_settings=template_settings,
+        app_settings=app_settings,
+        config=read_config(root),
+    )
     files = walk_files(root)
     note_paths = [p for p in files if p.lower().endswith(".md")]
     vanished = set()

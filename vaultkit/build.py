@@ -1,0 +1,160 @@
+"""``build``: the index, lineage notes and canvases, planned from the model and written
+only where bytes change. Stale lineage notes go, unless they hold a person's text."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+
+from . import blocks, render
+from .check import check_model
+from .config import link_style
+from .graph import VaultModel
+from .vault import read_text_file
+from .write import delete, write_if_changed
+
+STALE_NOTICE = (
+    "This lineage no longer exists: its experiments were merged into another lineage or "
+    "deleted. vaultkit keeps this note because it holds your text outside this block; "
+    "delete the note when you no longer need it."
+)
+
+
+@dataclass
+class Plan:
+    """What a build would do: new contents by vault path, and paths to remove."""
+
+    writes: dict[str, bytes] = field(default_factory=dict)
+    deletes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    current: dict[str, bytes | None] = field(default_factory=dict)
+
+    def changes(self) -> dict[str, bytes | None]:
+        """Paths whose bytes would change -> new bytes (None = removed)."""
+        changed: dict[str, bytes | None] = {
+            path: data for path, data in self.writes.items() if self.current.get(path) != data
+        }
+        changed.update({path: None for path in self.deletes})
+        return dict(sorted(changed.items()))
+
+
+def _text_with_block(current: bytes | None, name: str, content: str) -> str:
+    text = "" if current is None else current.decode("utf-8")
+    return blocks.upsert_block(text, name, content)
+
+
+def plan_build(model: VaultModel) -> Plan:
+    """Everything ``build`` would write, without writing it."""
+    vault = model.vault
+    config = vault.config
+    renderer = render.Renderer(model, check_model(model), link_style(vault.app_settings))
+    plan = Plan()
+
+    def read(path: str) -> bytes | None:
+        if path not in plan.current:
+            plan.current[path] = read_text_file(vault.root, path)
+        return plan.current[path]
+
+    def put_block(path: str, name: str, content: str):
+        try:
+            plan.writes[path] = _text_with_block(read(path), name, content).encode("utf-8")
+        except UnicodeDecodeError:
+            plan.skipped.append((path, "is not UTF-8; vaultkit leaves it alone"))
+        except blocks.ManagedBlockError as exc:
+            plan.skipped.append((path, exc.message))
+
+    put_block(config.index_path, render.INDEX_BLOCK, renderer.index(config.index_path))
+    for index, path in renderer.lineage_paths.items():
+        put_block(path, render.LINEAGE_BLOCK, renderer.lineage_note(index))
+        canvas_path = path[:-3] + ".canvas"
+        existing = read(canvas_path)
+        try:
+            old = json.loads(existing) if existing is not None else None
+            if old is not None and not isinstance(old, dict):
+                raise ValueError("not a JSON object")
+        except ValueError:
+            plan.skipped.append((canvas_path, "is not valid JSON Canvas; fix or delete it"))
+            continue
+        canvas = renderer.canvas(index, old)
+        plan.writes[canvas_path] = render.canvas_text(canvas).encode("utf-8")
+    _plan_stale(model, plan, read)
+    return plan
+
+
+def _plan_stale(model: VaultModel, plan: Plan, read) -> None:
+    """Lineage notes and canvases from lineages that no longer exist."""
+    folder = model.vault.config.lineage_folder.strip("/").lower() + "/"
+    for path in model.vault.files:
+        if not path.lower().startswith(folder) or path in plan.writes:
+            continue
+        if path.lower().endswith(".md"):
+            data = read(path)
+            try:
+                text = data.decode("utf-8") if data is not None else ""
+                if blocks.block_content(text, render.LINEAGE_BLOCK) is None:
+                    continue  # a person's own note in the lineage folder
+                if blocks.outside_text(text, render.LINEAGE_BLOCK).strip():
+                    plan.writes[path] = blocks.upsert_block(
+                        text, render.LINEAGE_BLOCK, STALE_NOTICE
+                    ).encode("utf-8")
+                else:
+                    plan.deletes.append(path)
+            except (UnicodeDecodeError, blocks.ManagedBlockError):
+                continue
+        elif path.lower().endswith(".canvas"):
+            data = read(path)
+            try:
+                canvas = json.loads(data) if data is not None else None
+            except ValueError:
+                continue
+            if not isinstance(canvas, dict):
+                continue
+            items = [*canvas.get("nodes", []), *canvas.get("edges", [])]
+            if not any(isinstance(i, dict) and render.is_generated_canvas_item(i) for i in items):
+                continue
+            kept = render.merge_canvas(canvas, [], [])
+            if kept["nodes"] or kept["edges"]:
+                plan.writes[path] = render.canvas_text(kept).encode("utf-8")
+            else:
+                plan.deletes.append(path)
+
+
+def diff(plan: Plan) -> str:
+    """A unified diff of every change the plan makes."""
+    out = []
+    for path, new in plan.changes().items():
+        old = plan.current.get(path)
+        old_lines = old.decode("utf-8", "replace").splitlines(keepends=True) if old else []
+        new_lines = new.decode("utf-8").splitlines(keepends=True) if new is not None else []
+        out.extend(
+            difflib.unified_diff(
+                old_lines,
+                new_lines,
+                fromfile=f"a/{path}" if old is not None else "/dev/null",
+                tofile=f"b/{path}" if new is not None else "/dev/null",
+            )
+        )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+
+@dataclass
+class BuildReport:
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def apply(model: VaultModel, plan: Plan) -> BuildReport:
+    """Carry out a plan: atomic writes where bytes differ, removals of stale files."""
+    report = BuildReport(skipped=list(plan.skipped))
+    for path, data in sorted(plan.writes.items()):
+        if write_if_changed(model.vault.root, path, data):
+            report.written.append(path)
+        else:
+            report.unchanged += 1
+    for path in sorted(plan.deletes):
+        if delete(model.vault.root, path):
+            report.deleted.append(path)
+    return report

@@ -1,0 +1,303 @@
+"""Edits to a note's text that touch nothing else: a new experiment from the template,
+links added to a section, the status changed where it is written. Pure: text in, text
+out, the note's own line endings kept."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from . import syntax
+from .blocks import newline_of
+from .errors import VaultkitError
+from .parse import (
+    NEXT_SECTION,
+    PREVIOUS_SECTION,
+    block_structure,
+    normalise_heading,
+    normalise_newlines,
+    parse_note,
+    split_frontmatter,
+)
+
+UNLINKABLE = '*"\\/<>:|?#^[]'
+_WHY = {
+    "/": "it separates folders",
+    "\\": "it separates folders on Windows",
+    "#": "it starts a heading link",
+    "^": "it starts a block link",
+    "|": "it starts a link's display text",
+    "[": "it breaks [[links]]",
+    "]": "it breaks [[links]]",
+    ":": "macOS and Windows cannot store it in a file name",
+}
+
+
+def check_title(title: str) -> None:
+    """Refuse a title that Obsidian cannot link or a file system cannot store."""
+    if not title.strip():
+        raise VaultkitError("the title is empty")
+    for char in title:
+        if char in UNLINKABLE:
+            why = _WHY.get(char, "Windows cannot store it in a file name")
+            raise VaultkitError(
+                f"the title {title!r} contains {char!r}, which Obsidian cannot link: {why}. "
+                "Use letters, digits, spaces, '-', '_', '.', '(' or ')'"
+            )
+    if title != title.strip() or title.startswith("."):
+        raise VaultkitError(
+            f"the title {title!r} starts or ends with a space or starts with '.', which hides "
+            "or breaks the note in Obsidian"
+        )
+
+
+# -- Moment.js formats ({{date:FORMAT}}) -------------------------------------------------
+
+_MOMENT_TOKENS = re.compile(
+    r"\[[^\]]*\]|YYYY|YY|MMMM|MMM|MM|M|Do|DD|D|dddd|ddd|dd|d|HH|H|hh|h|mm|m|ss|s|A|a"
+)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def moment_format(fmt: str, when: datetime) -> str:
+    """Format ``when`` with Moment.js tokens, as Obsidian's Templates plugin does
+    (English names; ``[text]`` is literal)."""
+    hour12 = when.hour % 12 or 12
+    values = {
+        "YYYY": f"{when.year:04d}",
+        "YY": f"{when.year % 100:02d}",
+        "MMMM": when.strftime("%B"),
+        "MMM": when.strftime("%b"),
+        "MM": f"{when.month:02d}",
+        "M": str(when.month),
+        "Do": _ordinal(when.day),
+        "DD": f"{when.day:02d}",
+        "D": str(when.day),
+        "dddd": when.strftime("%A"),
+        "ddd": when.strftime("%a"),
+        "dd": when.strftime("%a")[:2],
+        "d": str((when.weekday() + 1) % 7),
+        "HH": f"{when.hour:02d}",
+        "H": str(when.hour),
+        "hh": f"{hour12:02d}",
+        "h": str(hour12),
+        "mm": f"{when.minute:02d}",
+        "m": str(when.minute),
+        "ss": f"{when.second:02d}",
+        "s": str(when.second),
+        "A": "AM" if when.hour < 12 else "PM",
+        "a": "am" if when.hour < 12 else "pm",
+    }
+
+    def token(match: re.Match) -> str:
+        text = match.group()
+        return text[1:-1] if text.startswith("[") else values[text]
+
+    return _MOMENT_TOKENS.sub(token, fmt)
+
+
+_VARIABLE = re.compile(r"\{\{\s*(title|date|time)\s*(?::([^}]*))?\}\}", re.IGNORECASE)
+
+
+def fill_template(
+    text: str,
+    title: str,
+    when: datetime,
+    date_format: str = "YYYY-MM-DD",
+    time_format: str = "HH:mm",
+) -> str:
+    """Replace {{title}}, {{date}}, {{time}}, {{date:FORMAT}} and {{time:FORMAT}}."""
+
+    def variable(match: re.Match) -> str:
+        name, fmt = match.group(1).lower(), match.group(2)
+        if name == "title":
+            return title
+        default = date_format if name == "date" else time_format
+        return moment_format(fmt.strip() if fmt else default, when)
+
+    return _VARIABLE.sub(variable, text)
+
+
+# -- line editing ------------------------------------------------------------------------
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def _section_span(text: str, name: str) -> tuple[int, int] | None:
+    """0-based [first line after the heading, first line after the section)."""
+    note = parse_note(text)
+    headings = note.headings
+    for index, heading in enumerate(headings):
+        if normalise_heading(heading.text) != name:
+            continue
+        end = len(_lines(text))
+        for later in headings[index + 1 :]:
+            if later.level <= heading.level:
+                end = later.line - 1
+                break
+        return heading.line, end
+    return None
+
+
+def drop_template_tags(text: str) -> str:
+    """Remove the template's own #template and #document_template tags (body and the
+    frontmatter `tags` list) so the new note is not a template."""
+    body = re.sub(r"[ \t]*(?<!\S)#(?:document_template|template)(?![^\s])", "", text)
+    lines = _lines(body)
+    yaml, closing = split_frontmatter([line.rstrip("\r\n") for line in lines])
+    if yaml is not None:
+        for index in range(1, closing):
+            if re.fullmatch(
+                r"\s*-\s*[\"']?#?(?:document_template|template)[\"']?\s*",
+                lines[index].rstrip("\r\n"),
+            ):
+                lines[index] = ""
+    return "".join(lines)
+
+
+def add_links_to_section(
+    text: str, section: str, links: list[str], question: str | None = None
+) -> str:
+    """Add ``links`` to a section: on the template's question line (``question`` found in
+    it, ending '?') when given and still unanswered, else as new list items after the
+    section's last line. A missing section is created before the footer rule."""
+    if not links:
+        return text
+    newline = newline_of(text) if text else "\n"
+    lines = _lines(text)
+    span = _section_span(text, section)
+    if span is None:
+        return _add_section(text, section, links, newline)
+    start, end = span
+    for index in range(start, min(end, len(lines))):
+        stripped = lines[index].rstrip("\r\n")
+        if question and question in stripped.lower() and stripped.rstrip().endswith("?"):
+            ending = lines[index][len(stripped) :]
+            lines[index] = stripped.rstrip() + " " + ", ".join(links) + (ending or newline)
+            return "".join(lines)
+    last = start - 1
+    for index in range(start, min(end, len(lines))):
+        if lines[index].strip():
+            last = index
+    if last >= 0 and not lines[last].endswith(("\n", "\r")):
+        lines[last] += newline
+    new = [f"- {link}{newline}" for link in links]
+    if last == start - 1:
+        new = [newline] + new
+    lines[last + 1 : last + 1] = new
+    return "".join(lines)
+
+
+def _add_section(text: str, section: str, links: list[str], newline: str) -> str:
+    heading = "Previous experiment" if section == PREVIOUS_SECTION else "Next experiment"
+    block = [f"# {heading}{newline}", newline] + [f"- {link}{newline}" for link in links]
+    lines = _lines(text)
+    rules = _footer_rule(text)
+    if rules is not None:
+        lines[rules:rules] = block + [newline]
+        return "".join(lines)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += newline
+    prefix = [newline] if lines and lines[-1].strip() else []
+    return "".join(lines + prefix + block)
+
+
+def _footer_rule(text: str) -> int | None:
+    """0-based line of the `---` that opens the footer (the last rule, after every heading)."""
+    body = normalise_newlines(text)
+    blocks = block_structure(body)
+    if not blocks.rules:
+        return None
+    last_rule = blocks.rules[-1]
+    if any(h.line - 1 > last_rule for h in blocks.headings):
+        return None
+    return last_rule
+
+
+def add_previous_links(text: str, links: list[str]) -> str:
+    return add_links_to_section(text, PREVIOUS_SECTION, links, "previous experiment")
+
+
+def add_next_link(text: str, link: str) -> str:
+    """A parent's only change: one new list item in its Next-experiment section."""
+    return add_links_to_section(text, NEXT_SECTION, [link])
+
+
+def add_related_links(text: str, links: list[str]) -> str:
+    """Fill the footer's `Related:` list: its empty `- ` item first, then new items."""
+    if not links:
+        return text
+    note = parse_note(text)
+    related = note.fields.get("related")
+    newline = newline_of(text)
+    lines = _lines(text)
+    if related is None:
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += newline
+        return (
+            "".join(lines)
+            + f"{newline}Related:{newline}"
+            + "".join(f"- {link}{newline}" for link in links)
+        )
+    first, last = related.line - 1, related.end_line - 1
+    pending = list(links)
+    for index in range(first + 1, last + 1):
+        if re.fullmatch(r"\s*[-*+]\s*", lines[index].rstrip("\r\n")) and pending:
+            indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
+            lines[index] = f"{indent}- {pending.pop(0)}{newline}"
+    if pending:
+        if not lines[last].endswith(("\n", "\r")):
+            lines[last] += newline
+        lines[last + 1 : last + 1] = [f"- {link}{newline}" for link in pending]
+    return "".join(lines)
+
+
+def set_status(text: str, status: str) -> str:
+    """Set the status where it is written: the first tag on the `Status:` line, else the
+    `status` property; a note with neither gets a footer `Status:` line."""
+    note = parse_note(text)
+    lines = _lines(text)
+    newline = newline_of(text) if text else "\n"
+    field = note.fields.get("status")
+    if field is not None:
+        index = field.line - 1
+        raw = lines[index]
+        content = raw.rstrip("\r\n")
+        ending = raw[len(content) :]
+        colon = content.index(":") + 1
+        tags = [t for t in syntax.scan_inline(content)[2] if t.offset >= colon]
+        if tags:
+            tag = tags[0]
+            content = (
+                content[: tag.offset] + f"#{status}" + content[tag.offset + 1 + len(tag.name) :]
+            )
+        else:
+            head, rest = content[:colon], content[colon:]
+            content = f"{head} #{status}" + (rest if rest.strip() else rest.rstrip())
+        lines[index] = content + ending
+        return "".join(lines)
+    plain = [line.rstrip("\r\n") for line in lines]
+    yaml, closing = split_frontmatter(plain)
+    if yaml is not None and note.property_status is not None:
+        for index in range(1, closing):
+            match = re.match(r"^(status\s*:\s*)(.*?)(\s*)$", plain[index], re.IGNORECASE)
+            if match:
+                value = match.group(2)
+                quote = value[0] if value[:1] in ("'", '"') else ""
+                new = (
+                    f"{quote}#{status}{quote}"
+                    if value.strip(quote).startswith("#")
+                    else (f"{quote}{status}{quote}")
+                )
+                ending = lines[index][len(plain[index]) :]
+                lines[index] = match.group(1) + new + match.group(3) + ending
+                return "".join(lines)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += newline
+    return "".join(lines) + f"{newline}---{newline}Status: #{status}{newline}"

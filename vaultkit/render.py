@@ -1,0 +1,319 @@
+"""The notes vaultkit writes into the vault: the index, one note per lineage, and a JSON
+Canvas beside each. Pure: model in, text out; the same vault gives the same bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from collections import defaultdict
+
+import networkx as nx
+
+from .config import LinkStyle
+from .formats import iso_utc, lineage_mermaid
+from .graph import Lineage, VaultModel
+from .links import format_link
+from .model import ERROR, Problem
+from .resolve import Resolver
+
+INDEX_BLOCK = "index"
+LINEAGE_BLOCK = "lineage"
+FORBIDDEN_IN_NAMES = re.compile(r'[*"\\/<>:|?#^\[\]]')
+DATE_PROPERTIES = ("updated", "modified", "last_modified", "date", "created")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def last_change(model: VaultModel, note_id: str) -> str:
+    """YYYY-MM-DD: a date property the team keeps (`updated`, `modified`, …), else the
+    file's modification day. (File times differ between clones; a property does not.)"""
+    note = model.notes[note_id]
+    lowered = {str(k).lower(): v for k, v in note.parsed.properties.items()}
+    for key in DATE_PROPERTIES:
+        value = lowered.get(key)
+        if isinstance(value, str) and _DATE_RE.match(value):
+            return value[:10]
+    return iso_utc(note.mtime_ns)[:10]
+
+
+def status_order(status: str | None) -> tuple:
+    """writing first, done last, other statuses between (alphabetical), no status before done."""
+    if status == "writing":
+        return (0, "")
+    if status == "done":
+        return (3, "")
+    if status is None:
+        return (2, "")
+    return (1, status)
+
+
+def lineage_names(model: VaultModel, lineages: list[Lineage], folder: str) -> dict[int, str]:
+    """Each lineage's note path, named after its first root ("EXP-001 baseline lineage").
+    Names are safe to link and shared with no other note, so a generated note never makes
+    a person's [[link]] ambiguous."""
+    folder_prefix = folder.strip("/").lower() + "/"
+    taken = {
+        posixpath.splitext(posixpath.basename(path))[0].lower()
+        for path in model.vault.files
+        if not path.lower().startswith(folder_prefix)
+    }
+    paths: dict[int, str] = {}
+    for index, lineage in enumerate(lineages):
+        root = (lineage.roots or lineage.members)[0]
+        title = FORBIDDEN_IN_NAMES.sub("-", root.rsplit("/", 1)[-1]).strip() + " lineage"
+        name = title
+        if name.lower() in taken:
+            where = FORBIDDEN_IN_NAMES.sub("-", root.rsplit("/", 1)[0] if "/" in root else "root")
+            name = f"{title} ({where.replace('/', '-')})"
+        counter = 2
+        while name.lower() in taken:
+            name = f"{title} ({counter})"
+            counter += 1
+        taken.add(name.lower())
+        paths[index] = f"{folder.strip('/')}/{name}.md"
+    return paths
+
+
+class Renderer:
+    """Renders the generated notes of one model with the vault's link style."""
+
+    def __init__(self, model: VaultModel, problems: list[Problem], style: LinkStyle):
+        self.model = model
+        self.style = style
+        self.lineages = model.lineages()
+        config = model.vault.config
+        self.lineage_paths = lineage_names(model, self.lineages, config.lineage_folder)
+        # Links are written as if every generated file already existed, so the next build
+        # (when they do) writes the same bytes.
+        generated = [config.index_path, *self.lineage_paths.values()]
+        generated += [p[:-3] + ".canvas" for p in self.lineage_paths.values()]
+        self.resolver = Resolver(sorted({*model.vault.files, *generated}))
+        self.lineage_of = {m: i for i, ln in enumerate(self.lineages) for m in ln.members}
+        self.problems: dict[str, list[Problem]] = defaultdict(list)
+        for problem in problems:
+            if problem.note is not None:
+                self.problems[problem.note].append(problem)
+
+    def link(self, target_id: str, source_path: str, in_table: bool = False) -> str:
+        note = self.model.notes.get(target_id)
+        target = note.path if note else target_id
+        return format_link(target, source_path, self.style, self.resolver, in_table)
+
+    def _problem_cell(self, note_id: str) -> str:
+        found = self.problems.get(note_id, [])
+        if not found:
+            return "—"
+        ordered = sorted(found, key=lambda p: (p.severity != ERROR, p.code))
+        return ", ".join(dict.fromkeys(p.code for p in ordered))
+
+    # -- index ----------------------------------------------------------------------
+
+    def index(self, index_path: str) -> str:
+        """The index block: counts per status, then one table per status, newest first."""
+        experiments = sorted(self.model.experiments)
+        by_status: dict[str | None, list[str]] = defaultdict(list)
+        for note_id in experiments:
+            by_status[self.model.notes[note_id].parsed.status].append(note_id)
+        statuses = sorted(by_status, key=status_order)
+        tag = self.model.vault.config.experiment_tag
+        lines = [
+            "# Experiment index",
+            "",
+            f"{len(experiments)} experiment{'s' * (len(experiments) != 1)} in "
+            f"{len(self.lineages)} lineage{'s' * (len(self.lineages) != 1)}. Generated by "
+            f"vaultkit from the notes tagged `#{tag}`; write your own text outside the "
+            "vaultkit markers.",
+            "",
+        ]
+        if not experiments:
+            lines.append('No experiments yet: `vaultkit new-experiment "EXP-001 baseline"`.')
+            return "\n".join(lines)
+        lines += ["| status | experiments |", "|---|---|"]
+        lines += [f"| {status or 'no status'} | {len(by_status[status])} |" for status in statuses]
+        for status in statuses:
+            members = sorted(
+                by_status[status], key=lambda n: (last_change(self.model, n), n), reverse=True
+            )
+            lines += [
+                "",
+                f"## {status or 'no status'} ({len(members)})",
+                "",
+                "| experiment | previous | lineage | last change | problems |",
+                "|---|---|---|---|---|",
+            ]
+            for note_id in members:
+                previous = (
+                    ", ".join(self.link(p, index_path, True) for p in self.model.parents(note_id))
+                    or "—"
+                )
+                lineage_path = self.lineage_paths[self.lineage_of[note_id]]
+                lines.append(
+                    f"| {self.link(note_id, index_path, True)} | {previous} "
+                    f"| {self.link(lineage_path, index_path, True)} "
+                    f"| {last_change(self.model, note_id)} | {self._problem_cell(note_id)} |"
+                )
+        return "\n".join(lines)
+
+    # -- lineage notes --------------------------------------------------------------
+
+    def ordered_members(self, lineage: Lineage) -> list[str]:
+        """Parents before children; a cycle falls back to id order."""
+        graph = self.model.lineage.subgraph(lineage.members)
+        try:
+            return list(nx.lexicographical_topological_sort(graph))
+        except nx.NetworkXUnfeasible:
+            return list(lineage.members)
+
+    def lineage_note(self, index: int) -> str:
+        lineage = self.lineages[index]
+        path = self.lineage_paths[index]
+        canvas = path[:-3] + ".canvas"
+        root = (lineage.roots or lineage.members)[0]
+        statuses = defaultdict(int)
+        for member in lineage.members:
+            statuses[self.model.notes[member].parsed.status or "no status"] += 1
+        counts = ", ".join(
+            f"{n} {s}"
+            for s, n in sorted(
+                statuses.items(),
+                key=lambda kv: status_order(None if kv[0] == "no status" else kv[0]),
+            )
+        )
+        roots = ", ".join(self.link(r, path) for r in lineage.roots) or "none (a cycle)"
+        size = len(lineage.members)
+        lines = [
+            f"# Lineage: {root.rsplit('/', 1)[-1]}",
+            "",
+            f"{size} experiment{'s' * (size != 1)} ({counts}). Roots: {roots}. "
+            f"Canvas: {format_link(canvas, path, self.style, self.resolver)}",
+            "",
+            "```mermaid",
+            lineage_mermaid(self.model, lineage.members, lineage.edges).rstrip("\n"),
+            "```",
+            "",
+            "## Tree",
+            "",
+        ]
+        lines += self._outline(lineage, path)
+        lines += [
+            "",
+            "## Chain",
+            "",
+            "| # | experiment | status | previous | last change |",
+            "|---|---|---|---|---|",
+        ]
+        for number, member in enumerate(self.ordered_members(lineage), 1):
+            previous = ", ".join(self.link(p, path, True) for p in self.model.parents(member))
+            lines.append(
+                f"| {number} | {self.link(member, path, True)} "
+                f"| {self.model.notes[member].parsed.status or '—'} | {previous or '—'} "
+                f"| {last_change(self.model, member)} |"
+            )
+        return "\n".join(lines)
+
+    def _outline(self, lineage: Lineage, path: str) -> list[str]:
+        """The tree as nested list items of real wikilinks; a merge appears under each
+        parent, expanded once."""
+        lines: list[str] = []
+        expanded: set[str] = set()
+
+        def visit(note_id: str, depth: int):
+            status = self.model.notes[note_id].parsed.status or "no status"
+            item = f"{'    ' * depth}- {self.link(note_id, path)} · {status}"
+            if note_id in expanded:
+                lines.append(item + " · (continued above)")
+                return
+            expanded.add(note_id)
+            lines.append(item)
+            for child in self.model.children(note_id):
+                visit(child, depth + 1)
+
+        for start in lineage.roots or lineage.members[:1]:
+            visit(start, 0)
+        return lines
+
+    # -- canvas ---------------------------------------------------------------------
+
+    def canvas(self, index: int, existing: dict | None) -> dict:
+        """The lineage as JSON Canvas 1.0, left to right. Nodes a person moved or resized
+        keep their place; cards and edges a person added stay."""
+        lineage = self.lineages[index]
+        depth = _depths(self.model.lineage.subgraph(lineage.members), lineage)
+        rows: dict[int, int] = defaultdict(int)
+        generated_nodes, generated_edges = [], []
+        for member in self.ordered_members(lineage):
+            level = depth[member]
+            node = {
+                "id": canvas_id("node", member),
+                "type": "file",
+                "file": self.model.notes[member].path,
+                "x": level * 480,
+                "y": rows[level] * 300,
+                "width": 400,
+                "height": 240,
+            }
+            rows[level] += 1
+            color = CANVAS_COLORS.get(self.model.notes[member].parsed.status or "")
+            if color:
+                node["color"] = color
+            generated_nodes.append(node)
+        for child, parent in lineage.edges:
+            generated_edges.append(
+                {
+                    "id": canvas_id("edge", f"{parent}->{child}"),
+                    "fromNode": canvas_id("node", parent),
+                    "fromSide": "right",
+                    "toNode": canvas_id("node", child),
+                    "toSide": "left",
+                }
+            )
+        return merge_canvas(existing, generated_nodes, generated_edges)
+
+
+CANVAS_COLORS = {"done": "4", "writing": "3"}
+CANVAS_PREFIX = "vk"
+
+
+def canvas_id(kind: str, key: str) -> str:
+    """Stable 16-character ids, like Obsidian's, derived from the note path."""
+    return CANVAS_PREFIX + hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:14]
+
+
+def is_generated_canvas_item(item: dict) -> bool:
+    return str(item.get("id", "")).startswith(CANVAS_PREFIX) and len(str(item.get("id"))) == 16
+
+
+def merge_canvas(existing: dict | None, nodes: list[dict], edges: list[dict]) -> dict:
+    """Generated nodes and edges merged into a canvas a person may have edited."""
+    existing = existing or {}
+    old_nodes = [n for n in existing.get("nodes", []) if isinstance(n, dict)]
+    old_edges = [e for e in existing.get("edges", []) if isinstance(e, dict)]
+    placed = {n["id"]: n for n in old_nodes if is_generated_canvas_item(n)}
+    for node in nodes:
+        old = placed.get(node["id"])
+        if old:
+            for key in ("x", "y", "width", "height"):
+                if isinstance(old.get(key), int):
+                    node[key] = old[key]
+    merged_nodes = nodes + [n for n in old_nodes if not is_generated_canvas_item(n)]
+    merged_edges = edges + [e for e in old_edges if not is_generated_canvas_item(e)]
+    return {"nodes": merged_nodes, "edges": merged_edges}
+
+
+def canvas_text(canvas: dict) -> str:
+    return json.dumps(canvas, indent="\t", ensure_ascii=False) + "\n"
+
+
+def _depths(graph: nx.DiGraph, lineage: Lineage) -> dict[str, int]:
+    """Generation of each member: the longest chain of parents above it (cycles cut)."""
+    depth = {member: 0 for member in lineage.members}
+    try:
+        for member in nx.topological_sort(graph):
+            for child in graph.successors(member):
+                depth[child] = max(depth[child], depth[member] + 1)
+    except nx.NetworkXUnfeasible:
+        for start in lineage.roots or lineage.members[:1]:
+            for node, level in nx.single_source_shortest_path_length(graph, start).items():
+                depth[node] = max(depth[node], level)
+    return depth
