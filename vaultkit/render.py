@@ -132,9 +132,8 @@ class Renderer:
         lines += ["| status | experiments |", "|---|---|"]
         lines += [f"| {status or 'no status'} | {len(by_status[status])} |" for status in statuses]
         for status in statuses:
-            members = sorted(
-                by_status[status], key=lambda n: (last_change(self.model, n), n), reverse=True
-            )
+            members = sorted(by_status[status])  # newest first, then by id
+            members.sort(key=lambda n: last_change(self.model, n), reverse=True)
             lines += [
                 "",
                 f"## {status or 'no status'} ({len(members)})",

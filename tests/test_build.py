@@ -1,0 +1,284 @@
+"""``build``: golden files, user text kept byte for byte, nothing written twice, atomic
+writes, stale lineages, canvases that keep what a person moved."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vaultkit import write as write_module
+from vaultkit.blocks import begin_marker, end_marker
+from vaultkit.build import apply, plan_build
+from vaultkit.cli import cli
+from vaultkit.graph import build_model
+from vaultkit.vault import load_vault
+
+from .conftest import LINEAGE_VAULT, experiment, write_vault
+
+GOLDEN = Path(__file__).parent / "golden" / "lineage-vault"
+GENERATED = [
+    "Experiment Index.md",
+    "Lineages/EXP-001 baseline lineage.md",
+    "Lineages/EXP-001 baseline lineage.canvas",
+    "Lineages/EXP-020 loop a lineage.md",
+]
+
+
+def build(root: Path):
+    model = build_model(load_vault(root))
+    return apply(model, plan_build(model))
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def vault(tmp_path):
+    return write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
+
+
+@pytest.mark.parametrize("path", GENERATED)
+def test_golden_files(vault, path):
+    build(vault)
+    produced = (vault / path).read_text(encoding="utf-8")
+    golden = GOLDEN / path
+    if os.environ.get("VAULTKIT_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(produced, encoding="utf-8")
+    assert produced == golden.read_text(encoding="utf-8")
+
+
+def test_second_build_writes_nothing(vault):
+    first = build(vault)
+    assert len(first.written) == 9
+    before = snapshot(vault)
+    second = build(vault)
+    assert second.written == [] and second.deleted == []
+    assert snapshot(vault) == before
+
+
+def test_generated_notes_are_not_experiments_and_add_no_edges(vault):
+    before = build_model(load_vault(vault))
+    build(vault)
+    after = build_model(load_vault(vault))
+    assert after.experiments == before.experiments
+    assert sorted(after.lineage.edges) == sorted(before.lineage.edges)
+
+
+def test_user_text_around_the_block_is_kept_byte_for_byte(vault):
+    index = vault / "Experiment Index.md"
+    mine_before = "\ufeff# Our index\r\n\r\nNotes we keep by hand.  \r\n\r\n"
+    mine_after = "\r\n## After\r\nmore text without final newline"
+    placeholder = f"{begin_marker('index')}\r\nold\r\n{end_marker('index')}"
+    index.write_bytes((mine_before + placeholder + mine_after).encode())
+    build(vault)
+    text = index.read_bytes().decode()
+    assert text.startswith(mine_before + begin_marker("index") + "\r\n# Experiment index\r\n")
+    assert text.endswith(end_marker("index") + mine_after)
+
+
+def test_a_note_without_markers_gets_the_block_appended(vault):
+    index = vault / "Experiment Index.md"
+    index.write_text("My own index intro.\n", encoding="utf-8")
+    build(vault)
+    text = index.read_text(encoding="utf-8")
+    assert text.startswith("My own index intro.\n\n" + begin_marker("index") + "\n")
+    assert text.endswith(end_marker("index") + "\n")
+
+
+text_around = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200).filter(
+    lambda t: "vaultkit:" not in t
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(before=text_around, after=text_around)
+def test_any_user_text_survives_build_and_a_second_build_writes_nothing(
+    tmp_path_factory, before, after
+):
+    root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
+    lineage = root / "Lineages" / "EXP-001 baseline lineage.md"
+    lineage.parent.mkdir()
+    block = f"{begin_marker('lineage')}\nstale\n{end_marker('lineage')}"
+    lineage.write_bytes((before + block + after).encode("utf-8"))
+    build(root)
+    data = lineage.read_bytes().decode("utf-8")
+    assert data.startswith(before + begin_marker("lineage"))
+    assert data.endswith(end_marker("lineage") + after)
+    state = snapshot(root)
+    assert build(root).written == []
+    assert snapshot(root) == state
+
+
+def test_broken_markers_leave_the_note_alone_and_say_why(vault):
+    index = vault / "Experiment Index.md"
+    broken = f"{end_marker('index')}\nmine\n{begin_marker('index')}\n"
+    index.write_text(broken, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--vault", str(vault), "build"])
+    assert result.exit_code == 0
+    assert index.read_text(encoding="utf-8") == broken
+    assert "Experiment Index.md: the 'index' block markers are broken" in result.output
+
+
+def test_a_failed_write_leaves_the_old_file_intact(vault, monkeypatch):
+    build(vault)
+    index = vault / "Experiment Index.md"
+    old = index.read_bytes()
+    (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
+
+    def broken_replace(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(write_module.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        build(vault)
+    assert index.read_bytes() == old
+    leftovers = [p for p in vault.rglob("*") if p.name.endswith(".vaultkit-tmp")]
+    assert leftovers == []
+
+
+def test_a_failed_write_half_way_through_the_data(vault, monkeypatch):
+    build(vault)
+    index = vault / "Experiment Index.md"
+    old = index.read_bytes()
+    (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):
+        real_fsync(fd)
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(write_module.os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        build(vault)
+    assert index.read_bytes() == old
+    assert not [p for p in vault.rglob("*") if p.name.endswith(".vaultkit-tmp")]
+
+
+def test_dry_run_prints_a_diff_and_writes_nothing(vault):
+    before = snapshot(vault)
+    result = CliRunner().invoke(cli, ["--vault", str(vault), "build", "--dry-run"])
+    assert result.exit_code == 0
+    assert "--- /dev/null\n+++ b/Experiment Index.md\n" in result.output
+    assert "+| [[EXP-004 merge]] | [[EXP-002 mosaic]], [[EXP-003 focal]] |" in result.output
+    assert snapshot(vault) == before
+    build(vault)
+    again = CliRunner().invoke(cli, ["--vault", str(vault), "build", "--dry-run"])
+    assert again.output == "Nothing to change.\n"
+
+
+def test_a_lineage_that_disappears_leaves_no_stale_note(vault):
+    build(vault)
+    stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
+    assert stale.exists()
+    (vault / "Experiments" / "EXP-005 dangling.md").unlink()
+    report = build(vault)
+    assert sorted(report.deleted) == [
+        "Lineages/EXP-005 dangling lineage.canvas",
+        "Lineages/EXP-005 dangling lineage.md",
+    ]
+    assert not stale.exists()
+
+
+def test_a_stale_lineage_note_with_user_text_is_kept_with_a_notice(vault):
+    build(vault)
+    stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
+    stale.write_text("My analysis of this line.\n\n" + stale.read_text(encoding="utf-8"))
+    canvas = vault / "Lineages" / "EXP-005 dangling lineage.canvas"
+    data = json.loads(canvas.read_text())
+    data["nodes"].append(
+        {"id": "mycard", "type": "text", "text": "keep", "x": 0, "y": 0, "width": 10, "height": 10}
+    )
+    canvas.write_text(json.dumps(data))
+    (vault / "Experiments" / "EXP-005 dangling.md").unlink()
+    report = build(vault)
+    assert report.deleted == []
+    text = stale.read_text(encoding="utf-8")
+    assert text.startswith("My analysis of this line.\n\n" + begin_marker("lineage"))
+    assert "This lineage no longer exists" in text
+    assert json.loads(canvas.read_text())["nodes"] == [data["nodes"][-1]]
+
+
+def test_users_own_notes_in_the_lineage_folder_are_left_alone(vault):
+    mine = write_vault(vault, {"Lineages/My notes.md": "# Thoughts\n"})
+    build(mine)
+    assert (vault / "Lineages" / "My notes.md").read_text() == "# Thoughts\n"
+
+
+def test_canvas_keeps_moved_nodes_and_user_cards(vault):
+    build(vault)
+    canvas_path = vault / "Lineages" / "EXP-001 baseline lineage.canvas"
+    canvas = json.loads(canvas_path.read_text())
+    moved = canvas["nodes"][1]
+    moved["x"], moved["y"] = -777, 555
+    canvas["nodes"].append(
+        {"id": "note1", "type": "text", "text": "ideas", "x": 5, "y": 5, "width": 100, "height": 60}
+    )
+    canvas["edges"].append({"id": "e-mine", "fromNode": "note1", "toNode": moved["id"]})
+    canvas_path.write_text(json.dumps(canvas))
+    (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
+    build(vault)
+    after = json.loads(canvas_path.read_text())
+    by_id = {n["id"]: n for n in after["nodes"]}
+    assert (by_id[moved["id"]]["x"], by_id[moved["id"]]["y"]) == (-777, 555)
+    assert by_id["note1"]["text"] == "ideas"
+    assert any(e["id"] == "e-mine" for e in after["edges"])
+    assert any(n.get("file") == "Experiments/EXP-009 new.md" for n in after["nodes"])
+
+
+def test_canvas_is_json_canvas_1_0(vault):
+    build(vault)
+    canvas = json.loads((vault / "Lineages" / "EXP-001 baseline lineage.canvas").read_text())
+    ids = [n["id"] for n in canvas["nodes"]] + [e["id"] for e in canvas["edges"]]
+    assert len(ids) == len(set(ids))
+    for node in canvas["nodes"]:
+        assert node["type"] == "file" and node["file"].endswith(".md")
+        assert all(isinstance(node[k], int) for k in ("x", "y", "width", "height"))
+    node_ids = {n["id"] for n in canvas["nodes"]}
+    assert all(e["fromNode"] in node_ids and e["toNode"] in node_ids for e in canvas["edges"])
+
+
+def test_writes_never_leave_the_vault(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
+    os.symlink(outside, root / "Lineages")
+    result = CliRunner().invoke(cli, ["--vault", str(root), "build"])
+    assert result.exit_code == 1
+    assert "outside the vault" in result.output
+    assert list(outside.iterdir()) == []
+
+
+def test_config_moves_the_index_and_lineage_folder(vault):
+    write_vault(
+        vault,
+        {
+            ".vaultkit/config.toml": 'index_note = "Meta/All experiments"\n'
+            'lineage_folder = "Meta/Lines"\n'
+        },
+    )
+    report = build(vault)
+    assert "Meta/All experiments.md" in report.written
+    assert "Meta/Lines/EXP-001 baseline lineage.md" in report.written
+
+
+def test_bad_config_names_the_file_and_key(vault):
+    write_vault(vault, {".vaultkit/config.toml": "index = 3\n"})
+    result = CliRunner().invoke(cli, ["--vault", str(vault), "build"])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: {vault / '.vaultkit/config.toml'}: unknown key 'index'"
+    )
