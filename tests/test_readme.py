@@ -33,4 +33,4 @@ def test_readme_example_output_is_what_vaultkit_prints(command, expected, monkey
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
 def test_every_command_is_documented(command):
-    assert f"### `vaultkit {command}" in README
+    assert f"`vaultkit {command}" in README

@@ -147,8 +147,9 @@ def new_experiment(
     result = NewExperiment(path, template_path or "packaged")
     for parent in previous:
         parent_path = model.notes[parent].path
-        already = any(
-            r.link.role == NEXT and r.resolution.path == path for r in model.links.get(parent, [])
+        already = any(  # resolved again: the link may have waited for this very note
+            r.link.role == NEXT and resolver.resolve(r.link.target, parent_path).path == path
+            for r in model.links.get(parent, [])
         )
         if already:
             result.parents_already_linked.append(parent_path)

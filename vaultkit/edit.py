@@ -130,9 +130,10 @@ def _lines(text: str) -> list[str]:
 
 
 def _section_span(text: str, name: str) -> tuple[int, int] | None:
-    """0-based [first line after the heading, first line after the section)."""
-    note = parse_note(text)
-    headings = note.headings
+    """0-based [first line after the heading, first line after the section); the section
+    also ends at the footer's `---` rule."""
+    headings = parse_note(text).headings
+    footer = _footer_rule(text)
     for index, heading in enumerate(headings):
         if normalise_heading(heading.text) != name:
             continue
@@ -141,6 +142,8 @@ def _section_span(text: str, name: str) -> tuple[int, int] | None:
             if later.level <= heading.level:
                 end = later.line - 1
                 break
+        if footer is not None and heading.line - 1 < footer < end:
+            end = footer
         return heading.line, end
     return None
 
@@ -209,15 +212,14 @@ def _add_section(text: str, section: str, links: list[str], newline: str) -> str
 
 
 def _footer_rule(text: str) -> int | None:
-    """0-based line of the `---` that opens the footer (the last rule, after every heading)."""
-    body = normalise_newlines(text)
-    blocks = block_structure(body)
+    """0-based line of the `---` that opens the footer: the last rule, when footer fields
+    (Status, Tags, References, Related) follow it."""
+    blocks = block_structure(normalise_newlines(text))
     if not blocks.rules:
         return None
     last_rule = blocks.rules[-1]
-    if any(h.line - 1 > last_rule for h in blocks.headings):
-        return None
-    return last_rule
+    fields = parse_note(text).fields.values()
+    return last_rule if any(f.line - 1 > last_rule for f in fields) else None
 
 
 def add_previous_links(text: str, links: list[str]) -> str:

@@ -1,0 +1,320 @@
+"""``new-experiment``: template filled, linked both ways, parents changed by exactly the
+added lines, links in the vault's format, refusals."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from datetime import datetime
+
+import pytest
+from click.testing import CliRunner
+
+from vaultkit.cli import cli
+from vaultkit.edit import fill_template, moment_format
+from vaultkit.graph import build_model
+from vaultkit.vault import load_vault
+
+from .conftest import LINEAGE_VAULT, SEED_TEMPLATE, experiment, write_vault
+
+
+def run(vault, *args):
+    return CliRunner().invoke(cli, ["--vault", str(vault), *args])
+
+
+@pytest.fixture
+def vault(tmp_path):
+    files = dict(LINEAGE_VAULT)
+    files[".obsidian/templates.json"] = json.dumps(
+        {"folder": "Templates", "dateFormat": "DD/MM/YYYY", "timeFormat": "HH:mm"}
+    )
+    return write_vault(tmp_path / "vault", files)
+
+
+def added_lines(before: str, after: str) -> list[str]:
+    diff = list(difflib.ndiff(before.splitlines(keepends=True), after.splitlines(keepends=True)))
+    assert not [line for line in diff if line.startswith("- ")], "a line was changed or removed"
+    return [line[2:] for line in diff if line.startswith("+ ")]
+
+
+def test_round_trip_parses_back_as_a_writing_experiment(vault):
+    parent = vault / "Experiments" / "EXP-001 baseline.md"
+    before = parent.read_text()
+    result = run(vault, "new-experiment", "EXP-030 tiled", "--previous", "EXP-001 baseline")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Experiments/EXP-030 tiled.md\n"
+    assert "linked from Experiments/EXP-001 baseline.md" in result.stderr
+    model = build_model(load_vault(vault))
+    new = "Experiments/EXP-030 tiled"
+    assert new in model.experiments
+    assert model.notes[new].parsed.status == "writing"
+    assert model.parents(new) == ["Experiments/EXP-001 baseline"]
+    assert "template" not in model.notes[new].parsed.tag_names
+    assert "document_template" not in model.notes[new].parsed.tag_names
+    assert added_lines(before, parent.read_text()) == ["- [[EXP-030 tiled]]\n"]
+    assert model.targets("Experiments/EXP-001 baseline", "next") == [
+        "Experiments/EXP-002 mosaic",
+        new,
+    ]
+
+
+def test_new_note_is_the_template_with_only_the_expected_changes(vault):
+    run(
+        vault,
+        "new-experiment",
+        "EXP-031 x",
+        "--previous",
+        "EXP-002 mosaic",
+        "--previous",
+        "EXP-003 focal",
+        "--related",
+        "Tips",
+    )
+    template = SEED_TEMPLATE.read_text()
+    created = (vault / "Experiments" / "EXP-031 x.md").read_text()
+    diff = [
+        line
+        for line in difflib.unified_diff(
+            template.splitlines(), created.splitlines(), lineterm="", n=0
+        )
+        if not line.startswith("@@")
+    ]
+    assert diff[2:] == [
+        "-- What is the previous experiment?",
+        "+- What is the previous experiment? [[EXP-002 mosaic]], [[EXP-003 focal]]",
+        "-Tags: #model_training #document #document_template #template",
+        "+Tags: #model_training #document",
+        "-- ",
+        "+- [[Tips]]",
+    ]
+
+
+def test_running_twice_refuses_and_adds_nothing_twice(vault):
+    parent = vault / "Experiments" / "EXP-001 baseline.md"
+    run(vault, "new-experiment", "EXP-030 tiled", "--previous", "EXP-001 baseline")
+    once = parent.read_bytes()
+    again = run(vault, "new-experiment", "EXP-030 tiled", "--previous", "EXP-001 baseline")
+    assert again.exit_code == 1
+    assert again.stderr == (
+        "Error: Experiments/EXP-030 tiled.md: already exists; vaultkit never overwrites a note\n"
+    )
+    assert parent.read_bytes() == once
+
+
+def test_parent_already_linking_to_the_new_note_is_not_changed(vault):
+    parent = vault / "Experiments" / "EXP-001 baseline.md"
+    before = parent.read_bytes()  # its Next experiment section already links EXP-002 mosaic
+    (vault / "Experiments" / "EXP-002 mosaic.md").unlink()
+    result = run(vault, "new-experiment", "EXP-002 mosaic", "--previous", "EXP-001 baseline")
+    assert result.exit_code == 0
+    assert parent.read_bytes() == before
+    assert "already links to it" in result.stderr
+
+
+def test_parent_without_next_section_gets_one_before_its_footer(vault):
+    parent = vault / "Experiments" / "EXP-003 focal.md"
+    before = parent.read_text()
+    run(vault, "new-experiment", "EXP-032 y", "--previous", "EXP-003 focal")
+    assert parent.read_text() == before.replace(
+        "\n\n---\nStatus", "\n\n# Next experiment\n\n- [[EXP-032 y]]\n\n---\nStatus"
+    )
+
+
+def test_crlf_parent_stays_crlf(vault):
+    parent = vault / "Experiments" / "EXP-002 mosaic.md"
+    parent.write_bytes(parent.read_bytes().replace(b"\n", b"\r\n"))
+    before = parent.read_bytes()
+    run(vault, "new-experiment", "EXP-033 z", "--previous", "EXP-002 mosaic")
+    after = parent.read_bytes()
+    assert b"\n" not in after.replace(b"\r\n", b"")
+    assert len(after) - len(before) == len(b"# Next experiment\r\n\r\n- [[EXP-033 z]]\r\n\r\n")
+
+
+def test_template_variables_use_the_vault_formats(vault):
+    write_vault(
+        vault,
+        {
+            "Templates/Model Training.md": (
+                '---\ncreated: "{{date}}"\n---\n# {{title}}\n'
+                "At {{time}} on {{date:dddd D MMMM YYYY}}, {{time:HH[h]mm}}\n"
+                "#model_training #document #template\n"
+            )
+        },
+    )
+    run(vault, "new-experiment", "EXP-034 vars")
+    text = (vault / "Experiments" / "EXP-034 vars.md").read_text()
+    assert text.startswith('---\ncreated: "')
+    day = datetime.now().strftime("%d/%m/%Y")
+    assert f'created: "{day}"' in text
+    assert "# EXP-034 vars\n" in text
+    assert "#template" not in text
+    assert text.rstrip().endswith("Status: #writing")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("YYYY-MM-DD", "2024-03-07"),
+        ("YY/M/D", "24/3/7"),
+        ("ddd DD MMM", "Thu 07 Mar"),
+        ("dddd, MMMM Do", "Thursday, March 7th"),
+        ("HH:mm:ss", "09:05:04"),
+        ("H[h]mm", "9h05"),
+        ("h:mm a", "9:05 am"),
+    ],
+)
+def test_moment_tokens(fmt, expected):
+    assert moment_format(fmt, datetime(2024, 3, 7, 9, 5, 4)) == expected
+
+
+def test_fill_template_defaults():
+    when = datetime(2024, 3, 7, 9, 5)
+    assert fill_template("{{title}} {{date}} {{time}} {{ DATE }}", "T", when) == (
+        "T 2024-03-07 09:05 2024-03-07"
+    )
+
+
+LINK_FORMATS = [
+    ({"newLinkFormat": "shortest"}, "- [[EXP-035 fmt]]\n"),
+    ({"newLinkFormat": "absolute"}, "- [[Experiments/EXP-035 fmt]]\n"),
+    ({"newLinkFormat": "relative"}, "- [[./EXP-035 fmt]]\n"),
+    (
+        {"newLinkFormat": "shortest", "useMarkdownLinks": True},
+        "- [EXP-035 fmt](EXP-035%20fmt.md)\n",
+    ),
+    (
+        {"newLinkFormat": "absolute", "useMarkdownLinks": True},
+        "- [EXP-035 fmt](Experiments/EXP-035%20fmt.md)\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("app", "parent_line"), LINK_FORMATS)
+def test_links_follow_the_vault_link_format(vault, app, parent_line):
+    write_vault(vault, {".obsidian/app.json": json.dumps(app)})
+    parent = vault / "Experiments" / "EXP-001 baseline.md"
+    before = parent.read_text()
+    run(vault, "new-experiment", "EXP-035 fmt", "--previous", "EXP-001 baseline")
+    assert added_lines(before, parent.read_text()) == [parent_line]
+    model = build_model(load_vault(vault))
+    assert model.parents("Experiments/EXP-035 fmt") == ["Experiments/EXP-001 baseline"]
+    assert "Experiments/EXP-035 fmt" in model.targets("Experiments/EXP-001 baseline", "next")
+
+
+def test_relative_links_across_folders(vault):
+    write_vault(vault, {".obsidian/app.json": '{"newLinkFormat": "relative"}'})
+    run(
+        vault,
+        "new-experiment",
+        "EXP-036 rel",
+        "--folder",
+        "Deep/Er",
+        "--previous",
+        "EXP-020 loop a",
+    )
+    text = (vault / "Deep" / "Er" / "EXP-036 rel.md").read_text()
+    assert "[[../../Cycle/EXP-020 loop a]]" in text
+    assert "- [[../Deep/Er/EXP-036 rel]]\n" in (vault / "Cycle" / "EXP-020 loop a.md").read_text()
+
+
+def test_shortest_link_uses_the_path_when_the_name_is_taken(vault):
+    write_vault(vault, {"Archive/EXP-037 dup.md": "# old\n"})
+    parent = vault / "Experiments" / "EXP-001 baseline.md"
+    before = parent.read_text()
+    run(vault, "new-experiment", "EXP-037 dup", "--previous", "EXP-001 baseline")
+    assert added_lines(before, parent.read_text()) == ["- [[Experiments/EXP-037 dup]]\n"]
+
+
+@pytest.mark.parametrize(
+    ("title", "char"),
+    [
+        ("EXP: colon", ":"),
+        ("a/b", "/"),
+        ("what?", "?"),
+        ("x#1", "#"),
+        ("a|b", "|"),
+        ("[x]", "["),
+        ("a^b", "^"),
+        ('say "hi"', '"'),
+        ("a*b", "*"),
+        ("a<b", "<"),
+        ("a\\b", "\\"),
+    ],
+)
+def test_titles_obsidian_cannot_link_are_refused(vault, title, char):
+    result = run(vault, "new-experiment", title)
+    assert result.exit_code == 1
+    assert f"contains {char!r}, which Obsidian cannot link" in result.stderr
+    assert not list((vault / "Experiments").glob("*x*b*"))
+
+
+def test_folder_leaving_the_vault_is_refused(vault, tmp_path):
+    result = run(vault, "new-experiment", "EXP-038 out", "--folder", "../outside")
+    assert result.exit_code == 1
+    assert "leaves the vault" in result.stderr
+    assert not (tmp_path / "outside").exists()
+
+
+def test_unknown_previous_names_the_closest(vault):
+    result = run(vault, "new-experiment", "EXP-039", "--previous", "EXP-004 merg")
+    assert result.exit_code == 1
+    assert "no note named 'EXP-004 merg'; closest: Experiments/EXP-004 merge" in result.stderr
+    assert not (vault / "Experiments" / "EXP-039.md").exists()
+
+
+def test_vault_template_with_highest_version_wins(vault):
+    write_vault(
+        vault,
+        {
+            "Docs/ML document template v.1.md": "v1 #model_training #document_template\n",
+            "Docs/ML document template v.2.md": "v2 #model_training #document_template\n",
+        },
+    )
+    (vault / "Templates" / "Model Training.md").unlink()
+    run(vault, "new-experiment", "EXP-040 v")
+    assert (vault / "Experiments" / "EXP-040 v.md").read_text().startswith("v2 #model_training")
+
+
+def test_packaged_template_when_the_vault_has_none(tmp_path):
+    root = write_vault(tmp_path / "v", {"Home.md": "hello\n"})
+    result = run(root, "new-experiment", "EXP-001 first")
+    assert result.exit_code == 0
+    model = build_model(load_vault(root))
+    assert model.notes["Experiments/EXP-001 first"].parsed.status == "writing"
+    assert "Experiments/EXP-001 first" in model.experiments
+
+
+def test_open_prints_the_obsidian_uri_when_no_opener(vault, monkeypatch):
+    monkeypatch.setattr("click.launch", lambda url, **kw: 1)
+    result = run(vault, "new-experiment", "EXP-041 open me", "--open")
+    assert (
+        "Open this in Obsidian: obsidian://open?vault=vault&file=Experiments%2FEXP-041%20open%20me"
+        in (result.stderr)
+    )
+
+
+def test_init_and_demo(tmp_path):
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "new")])
+    assert result.exit_code == 0
+    assert (tmp_path / "new" / "Templates" / "Model Training.md").read_bytes() == (
+        SEED_TEMPLATE.read_bytes()
+    )
+    assert (
+        json.loads((tmp_path / "new" / ".obsidian" / "templates.json").read_text())["folder"]
+        == "Templates"
+    )
+    assert ".vaultkit/cache/" in (tmp_path / "new" / ".gitignore").read_text()
+    again = CliRunner().invoke(cli, ["init", str(tmp_path / "new")])
+    assert again.exit_code == 1 and "already exists and is not empty" in again.output
+    demo = CliRunner().invoke(cli, ["demo", str(tmp_path / "demo")])
+    assert demo.exit_code == 0
+    assert "6 experiments in 2 lineages" in demo.output
+    model = build_model(load_vault(tmp_path / "demo"))
+    assert {model.notes[e].parsed.status for e in model.experiments} == {"done", "writing"}
+    assert any(len(model.parents(e)) == 2 for e in model.experiments)  # a merge
+    index = (tmp_path / "demo" / "Experiment Index.md").read_text()
+    assert all(f"[[{model.notes[e].title}]]" in index for e in model.experiments)
+
+
+def test_experiment_helper_is_an_experiment():
+    assert "#model_training #document" in experiment("x", "done")
