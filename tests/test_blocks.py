@@ -1,0 +1,77 @@
+"""Managed blocks and Mermaid text: pure functions, exact strings."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vaultkit.blocks import ManagedBlockError, block_content, outside_text, upsert_block
+from vaultkit.formats import mermaid_label
+
+BEGIN, END = "<!-- vaultkit:begin x -->", "<!-- vaultkit:end x -->"
+
+UPSERTS = [
+    ("", f"{BEGIN}\nnew\n{END}\n"),
+    ("mine", f"mine\n\n{BEGIN}\nnew\n{END}\n"),
+    ("mine\n", f"mine\n\n{BEGIN}\nnew\n{END}\n"),
+    ("mine\n\n", f"mine\n\n{BEGIN}\nnew\n{END}\n"),
+    (f"a\n{BEGIN}\nold\n{END}\nb", f"a\n{BEGIN}\nnew\n{END}\nb"),
+    (f"a\r\n{BEGIN}\r\nold\r\n{END}\r\nb", f"a\r\n{BEGIN}\r\nnew\r\n{END}\r\nb"),
+    (f"{BEGIN}{END}", f"{BEGIN}\nnew\n{END}"),
+    ("crlf\r\n", f"crlf\r\n\r\n{BEGIN}\r\nnew\r\n{END}\r\n"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), UPSERTS)
+def test_upsert(text, expected):
+    assert upsert_block(text, "x", "new") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"{END}\n{BEGIN}", f"{BEGIN}\n{BEGIN}\n{END}", f"{BEGIN}\nno end", f"{END} alone"],
+)
+def test_broken_markers_raise_instead_of_guessing(text):
+    with pytest.raises(ManagedBlockError):
+        upsert_block(text, "x", "new")
+
+
+def test_other_blocks_are_not_touched():
+    text = "<!-- vaultkit:begin y -->\nkeep\n<!-- vaultkit:end y -->\n"
+    assert upsert_block(text, "x", "new").startswith(text)
+
+
+user_text = st.text().filter(lambda t: "vaultkit:" not in t)
+
+
+@given(user_text, user_text, st.text(), st.text())
+def test_outside_text_is_kept_and_replacing_twice_equals_once(before, after, old, new):
+    old = old.replace("vaultkit:", "")
+    new = new.replace("vaultkit:", "")
+    text = f"{before}{BEGIN}{old}{END}{after}"
+    once = upsert_block(text, "x", new)
+    assert once.startswith(before + BEGIN) and once.endswith(END + after)
+    assert upsert_block(once, "x", new) == once
+    assert outside_text(once, "x") == before + after
+
+
+def test_block_content_reads_back_what_was_written():
+    text = upsert_block("mine\r\n", "x", "line 1\nline 2")
+    assert block_content(text, "x") == "line 1\nline 2"
+    assert block_content("no block", "x") is None
+
+
+MERMAID_LABELS = [
+    ("EXP-001 baseline", '"EXP-001 baseline"'),
+    ('say "hi"', '"say #quot;hi#quot;"'),
+    ("run #2", '"run #35;2"'),
+    ("a #59; b", '"a #35;59; b"'),  # an entity-looking text stays literal
+    ("end", '"end"'),
+    ("lr=3e-4 (warmup) [x] {y} <z> |w|;", '"lr=3e-4 (warmup) [x] {y} <z> |w|;"'),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MERMAID_LABELS)
+def test_mermaid_labels_are_quoted_and_escaped(text, expected):
+    assert mermaid_label(text) == expected
