@@ -84,6 +84,13 @@ def _progress_printer():
 pass_session = click.make_pass_decorator(Session)
 
 
+def format_option(choices: list[str]):
+    """``--format`` with the first choice as the default."""
+    return click.option(
+        "--format", "output", type=click.Choice(choices), default=choices[0], show_default=True
+    )
+
+
 @click.group(context_settings=CONTEXT)
 @click.option(
     "--vault",
@@ -120,13 +127,7 @@ def cli(ctx: click.Context, vault_option: str | None, debug: bool):
 @click.option(
     "--all", "all_notes", is_flag=True, help="Every note that has a status, not only experiments."
 )
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@format_option(["table", "json", "csv"])
 @pass_session
 def list_command(session: Session, status_filter, tag_filter, all_notes, output):
     """List the experiments with their status and previous experiment.
@@ -164,13 +165,7 @@ def list_command(session: Session, status_filter, tag_filter, all_notes, output)
 
 @cli.command()
 @click.argument("note", required=False)
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["text", "json", "mermaid", "dot"]),
-    default="text",
-    show_default=True,
-)
+@format_option(["text", "json", "mermaid", "dot"])
 @click.option(
     "--depth",
     type=click.IntRange(min=0),
@@ -230,9 +225,7 @@ def lineage(session: Session, note, output, depth):
 
 
 @cli.command()
-@click.option(
-    "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option(["text", "json"])
 @pass_session
 def check(session: Session, output):
     """Find broken links, lineage cycles, bad properties and missing statuses.
@@ -254,13 +247,7 @@ def check(session: Session, output):
 
 
 @cli.command()
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["json", "graphml", "dot"]),
-    default="json",
-    show_default=True,
-)
+@format_option(["json", "graphml", "dot"])
 @pass_session
 def graph(session: Session, output):
     """Print the whole typed link graph: notes, and links typed previous, next, related,
