@@ -22,6 +22,7 @@ from .graph import (
     resolve_note_argument,
 )
 from .vault import find_vault_root, load_vault
+from .watch import watch_forever
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 PROGRESS_THRESHOLD = 2000  # notes; smaller vaults read too fast to need a progress line
@@ -421,6 +422,27 @@ def build(session: Session, dry_run):
         f"{len(report.written)} written, {len(report.deleted)} removed, "
         f"{report.unchanged} unchanged"
     )
+
+
+@cli.command()
+@click.option(
+    "--polling",
+    is_flag=True,
+    help="Poll for changes instead of native events (network drives, WSL).",
+)
+@pass_session
+def watch(session: Session, polling):
+    """Build, then keep the index and lineage notes current as notes change.
+
+    Prints one line per update: what changed, which generated notes were rewritten, how
+    long it took. Ctrl-C stops it.
+
+    \b
+    Examples:
+      vaultkit watch
+      vaultkit --vault /mnt/share/ml-vault watch --polling
+    """
+    watch_forever(session.root, polling, click.echo)
 
 
 def main():

@@ -89,6 +89,8 @@ class Renderer:
         generated = [config.index_path, *self.lineage_paths.values()]
         generated += [p[:-3] + ".canvas" for p in self.lineage_paths.values()]
         self.resolver = Resolver(sorted({*model.vault.files, *generated}))
+        self._links: dict[tuple, str] = {}
+        self._order: dict[int, list[str]] = {}
         self.lineage_of = {m: i for i, ln in enumerate(self.lineages) for m in ln.members}
         self.problems: dict[str, list[Problem]] = defaultdict(list)
         for problem in problems:
@@ -96,9 +98,15 @@ class Renderer:
                 self.problems[problem.note].append(problem)
 
     def link(self, target_id: str, source_path: str, in_table: bool = False) -> str:
-        note = self.model.notes.get(target_id)
-        target = note.path if note else target_id
-        return format_link(target, source_path, self.style, self.resolver, in_table)
+        # Shortest and absolute links do not depend on where they are written: one per
+        # target is enough (the index alone writes thousands).
+        where = posixpath.dirname(source_path) if self.style.format == "relative" else ""
+        key = (target_id, where, in_table)
+        if key not in self._links:
+            note = self.model.notes.get(target_id)
+            target = note.path if note else target_id
+            self._links[key] = format_link(target, source_path, self.style, self.resolver, in_table)
+        return self._links[key]
 
     def _problem_cell(self, note_id: str) -> str:
         found = self.problems.get(note_id, [])
@@ -156,13 +164,16 @@ class Renderer:
 
     # -- lineage notes --------------------------------------------------------------
 
-    def ordered_members(self, lineage: Lineage) -> list[str]:
+    def ordered_members(self, index: int) -> list[str]:
         """Parents before children; a cycle falls back to id order."""
-        graph = self.model.lineage.subgraph(lineage.members)
-        try:
-            return list(nx.lexicographical_topological_sort(graph))
-        except nx.NetworkXUnfeasible:
-            return list(lineage.members)
+        if index not in self._order:
+            lineage = self.lineages[index]
+            graph = self.model.lineage.subgraph(lineage.members)
+            try:
+                self._order[index] = list(nx.lexicographical_topological_sort(graph))
+            except nx.NetworkXUnfeasible:
+                self._order[index] = list(lineage.members)
+        return self._order[index]
 
     def lineage_note(self, index: int) -> str:
         lineage = self.lineages[index]
@@ -202,7 +213,7 @@ class Renderer:
             "| # | experiment | status | previous | last change |",
             "|---|---|---|---|---|",
         ]
-        for number, member in enumerate(self.ordered_members(lineage), 1):
+        for number, member in enumerate(self.ordered_members(index), 1):
             previous = ", ".join(self.link(p, path, True) for p in self.model.parents(member))
             lines.append(
                 f"| {number} | {self.link(member, path, True)} "
@@ -241,7 +252,7 @@ class Renderer:
         depth = _depths(self.model.lineage.subgraph(lineage.members), lineage)
         rows: dict[int, int] = defaultdict(int)
         generated_nodes, generated_edges = [], []
-        for member in self.ordered_members(lineage):
+        for member in self.ordered_members(index):
             level = depth[member]
             node = {
                 "id": canvas_id("node", member),
@@ -301,7 +312,12 @@ def merge_canvas(existing: dict | None, nodes: list[dict], edges: list[dict]) ->
 
 
 def canvas_text(canvas: dict) -> str:
-    return json.dumps(canvas, indent="\t", ensure_ascii=False) + "\n"
+    """One node or edge per line: readable in a git diff, and fast to write."""
+    parts = []
+    for key in ("nodes", "edges"):
+        items = ",\n\t\t".join(json.dumps(i, ensure_ascii=False) for i in canvas[key])
+        parts.append(f'\t"{key}": [\n\t\t{items}\n\t]' if items else f'\t"{key}": []')
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 def _depths(graph: nx.DiGraph, lineage: Lineage) -> dict[str, int]:

@@ -1,0 +1,238 @@
+"""``watch`` with real file-system events in tmp_path (watchdog is not mocked): every
+test waits on a condition with a timeout instead of sleeping and then asserting."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from vaultkit.watch import Watcher, is_ignored
+
+from .conftest import LINEAGE_VAULT, experiment, write_vault
+
+INDEX = "Experiment Index.md"
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_leaks():
+    before = set(threading.enumerate())
+    yield
+    assert wait_until(lambda: set(threading.enumerate()) <= before, timeout=5), (
+        set(threading.enumerate()) - before
+    )
+
+
+class Running:
+    """A watcher running in a thread, with the updates it reported."""
+
+    def __init__(self, root: Path, polling=False):
+        self.updates = []
+        self.errors = []
+        self.watcher = Watcher(root, polling=polling, debounce=0.15, report=self.updates.append)
+        self.first = self.watcher.start()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            self.watcher.run()
+        except Exception as exc:  # noqa: BLE001 - surfaced to the test
+            self.errors.append(exc)
+
+    def close(self):
+        self.watcher.close()
+        self.thread.join(timeout=5)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def vault(tmp_path):
+    return write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
+
+
+@pytest.fixture
+def running(vault):
+    run = Running(vault)
+    yield run
+    run.close()
+
+
+def index_text(vault: Path) -> str:
+    return (vault / INDEX).read_text(encoding="utf-8")
+
+
+def test_initial_build_writes_the_generated_notes(running, vault):
+    assert INDEX in running.first.written
+    assert "[[EXP-004 merge]]" in index_text(vault)
+
+
+def test_create_shows_up_in_the_index(running, vault):
+    (vault / "Experiments" / "EXP-030 new.md").write_text(
+        experiment("[[EXP-004 merge]]", "writing")
+    )
+    assert wait_until(lambda: "[[EXP-030 new]]" in index_text(vault))
+    assert running.updates[-1].changed == ["Experiments/EXP-030 new.md"]
+    assert INDEX in running.updates[-1].written
+
+
+def test_status_change_moves_the_note_between_tables(running, vault):
+    note = vault / "Experiments" / "EXP-003 focal.md"
+    note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
+    assert wait_until(lambda: "## done (3)" in index_text(vault))
+
+
+def test_delete_removes_it_and_its_lineage(running, vault):
+    (vault / "Experiments" / "EXP-005 dangling.md").unlink()
+    assert wait_until(lambda: not (vault / "Lineages" / "EXP-005 dangling lineage.md").exists())
+    assert "EXP-005" not in index_text(vault)
+
+
+def test_rename_follows_into_index_and_lineage(running, vault):
+    source = vault / "Experiments" / "EXP-004 merge.md"
+    source.rename(vault / "Experiments" / "EXP-004 merged.md")
+    lineage = vault / "Lineages" / "EXP-001 baseline lineage.md"
+    assert wait_until(lambda: "[[EXP-004 merged]]" in lineage.read_text())
+    assert "[[EXP-004 merge]]" not in index_text(vault)
+
+
+def test_atomic_save_by_an_editor(running, vault):
+    note = vault / "Experiments" / "EXP-002 mosaic.md"
+    temp = vault / "Experiments" / ".EXP-002 mosaic.md.tmp123"
+    temp.write_text(note.read_text().replace("Status: #done", "Status: #writing"))
+    os.replace(temp, note)
+    assert wait_until(lambda: "## writing (6)" in index_text(vault))
+
+
+def test_obsidian_create_then_fill(running, vault):
+    note = vault / "Experiments" / "Untitled.md"
+    note.write_text("")
+    note.write_text(experiment("[[EXP-001 baseline]]", "writing"))
+    assert wait_until(lambda: "[[Untitled]]" in index_text(vault))
+
+
+def test_burst_of_200_files_gives_few_rebuilds(running, vault):
+    count = len(running.updates)
+    for i in range(200):
+        (vault / "Burst" / f"n{i:03d}.md").parent.mkdir(exist_ok=True)
+        (vault / "Burst" / f"n{i:03d}.md").write_text(experiment("[[EXP-001 baseline]]", "done"))
+    assert wait_until(lambda: "[[n199]]" in index_text(vault))
+    assert len(running.updates) - count <= 3  # debounced: not 200 rebuilds
+
+
+def test_nothing_is_written_over_a_quiet_period_after_a_change(running, vault):
+    (vault / "Experiments" / "EXP-031 q.md").write_text(experiment("[[EXP-004 merge]]", "done"))
+    assert wait_until(lambda: "[[EXP-031 q]]" in index_text(vault))
+    generated = [
+        p for p in vault.rglob("*") if p.is_file() and ("Lineages" in p.parts or p.name == INDEX)
+    ]
+    stamps = {p: p.stat().st_mtime_ns for p in generated}
+    updates = len(running.updates)
+    deadline = time.monotonic() + 1.5  # a quiet period: our own writes must not echo
+    assert not wait_until(lambda: len(running.updates) > updates, timeout=1.5)
+    assert time.monotonic() >= deadline - 0.1
+    assert {p: p.stat().st_mtime_ns for p in generated} == stamps
+
+
+def test_invalid_yaml_is_reported_and_the_watcher_keeps_going(running, vault):
+    (vault / "Bad.md").write_text("---\na: [1\n---\n#model_training #document\n")
+    assert wait_until(lambda: any("Bad.md" in u.changed for u in running.updates))
+    (vault / "Experiments" / "EXP-032 after.md").write_text(experiment("x", "done"))
+    assert wait_until(lambda: "[[EXP-032 after]]" in index_text(vault))
+    assert running.errors == []
+
+
+def test_note_deleted_while_being_read(running, vault, monkeypatch):
+    from vaultkit import watch as watch_module
+
+    real_read = watch_module.read_note
+
+    def vanishing_read(root, path):
+        if path.endswith("Ghost.md"):
+            (root / path).unlink(missing_ok=True)
+        return real_read(root, path)
+
+    monkeypatch.setattr(watch_module, "read_note", vanishing_read)
+    (vault / "Ghost.md").write_text("#model_training #document\nStatus: #done\n")
+    (vault / "Experiments" / "EXP-033 alive.md").write_text(experiment("x", "done"))
+    assert wait_until(lambda: "[[EXP-033 alive]]" in index_text(vault))
+    assert "Ghost" not in index_text(vault)
+    assert running.errors == []
+
+
+def test_own_writes_and_dot_paths_are_ignored():
+    assert is_ignored(".obsidian/workspace.json")
+    assert is_ignored("Notes/.EXP-1.md.abc.vaultkit-tmp")
+    assert is_ignored("Notes/EXP-1.md~")
+    assert is_ignored("Notes/.EXP-1.md.swp")
+    assert is_ignored("Notes/4913")
+    assert not is_ignored("Notes/EXP-1.md")
+
+
+def test_polling_observer_works_too(vault):
+    run = Running(vault, polling=True)
+    try:
+        (vault / "Experiments" / "EXP-034 polled.md").write_text(experiment("x", "done"))
+        assert wait_until(lambda: "[[EXP-034 polled]]" in index_text(vault))
+    finally:
+        run.close()
+
+
+def test_vault_folder_disappearing_stops_with_an_error(vault, tmp_path):
+    run = Running(vault)
+    try:
+        moved = tmp_path / "elsewhere"
+        vault.rename(moved)
+        assert wait_until(lambda: run.errors, timeout=10)
+        assert "the vault folder disappeared" in run.errors[0].message
+    finally:
+        run.close()
+
+
+def start_cli(vault: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vaultkit", "--vault", str(vault), "watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()
+    assert "initial build" in line
+    assert "Watching" in process.stdout.readline()
+    return process
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_exit_0_within_a_second(vault, sig):
+    process = start_cli(vault)
+    began = time.monotonic()
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=10)
+    assert time.monotonic() - began < 1.0
+    assert process.returncode == 0
+    assert out.endswith("Stopped watching.\n")
+    assert "Traceback" not in err
+    assert not list(vault.rglob("*.vaultkit-tmp"))
+
+
+def test_cli_exits_1_when_the_vault_disappears(vault, tmp_path):
+    process = start_cli(vault)
+    vault.rename(tmp_path / "gone")
+    out, err = process.communicate(timeout=15)
+    assert process.returncode == 1
+    assert "the vault folder disappeared" in err
