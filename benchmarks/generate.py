@@ -140,15 +140,21 @@ def generate(size: int, root: Path, seed: int = 7) -> Path:
     for i in range(n_experiments):
         topic = TOPICS[i % len(TOPICS)]
         experiments.append((f"EXP-{i:05d} {topic} {rng.choice(WORDS)}", rng.choice(folders)))
+    # Lineages as teams grow them: mostly chains with branches, a merge now and then,
+    # several lines worked on at once; a new line about every 20 experiments.
     parents: dict[int, list[int]] = {}
+    lines: list[list[int]] = []
     for i in range(n_experiments):
-        if i < 10 or rng.random() < 0.05:
-            parents[i] = []  # a new lineage
-        else:
-            first = rng.randint(max(0, i - 40), i - 1)
-            parents[i] = [first] + (
-                [rng.randint(max(0, i - 40), i - 1)] if rng.random() < 0.08 else []
-            )
+        if not lines or rng.random() < 0.05:
+            lines.append([i])
+            parents[i] = []
+            continue
+        line = rng.choice(lines[-8:])
+        recent = line[-6:]
+        parents[i] = [rng.choice(recent)]
+        if len(recent) > 1 and rng.random() < 0.08:
+            parents[i].append(rng.choice(recent))
+        line.append(i)
     children: dict[int, list[int]] = {i: [] for i in range(n_experiments)}
     for child, ps in parents.items():
         for p in set(ps):

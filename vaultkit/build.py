@@ -27,6 +27,8 @@ class Plan:
 
     writes: dict[str, bytes] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)  # generated files known to be current
+    signatures: dict[str, tuple] = field(default_factory=dict)  # lineage note -> signature
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     current: dict[str, bytes | None] = field(default_factory=dict)
 
@@ -44,11 +46,19 @@ def _text_with_block(current: bytes | None, name: str, content: str) -> str:
     return blocks.upsert_block(text, name, content)
 
 
-def plan_build(model: VaultModel) -> Plan:
-    """Everything ``build`` would write, without writing it."""
+def plan_build(
+    model: VaultModel,
+    problems=None,
+    previous: dict[str, tuple] | None = None,
+    link_cache: dict | None = None,
+) -> Plan:
+    """Everything ``build`` would write, without writing it. The watcher passes what it
+    kept from the last build: ``previous`` lineage signatures (an unchanged lineage is
+    not rendered again) and a ``link_cache``."""
     vault = model.vault
     config = vault.config
-    renderer = render.Renderer(model, check_model(model), link_style(vault.app_settings))
+    problems = check_model(model) if problems is None else problems
+    renderer = render.Renderer(model, problems, link_style(vault.app_settings), link_cache)
     plan = Plan()
 
     def read(path: str) -> bytes | None:
@@ -66,8 +76,12 @@ def plan_build(model: VaultModel) -> Plan:
 
     put_block(config.index_path, render.INDEX_BLOCK, renderer.index(config.index_path))
     for index, path in renderer.lineage_paths.items():
-        put_block(path, render.LINEAGE_BLOCK, renderer.lineage_note(index))
         canvas_path = path[:-3] + ".canvas"
+        plan.signatures[path] = renderer.lineage_signature(index)
+        if previous is not None and previous.get(path) == plan.signatures[path]:
+            plan.kept.update((path, canvas_path))
+            continue
+        put_block(path, render.LINEAGE_BLOCK, renderer.lineage_note(index))
         existing = read(canvas_path)
         try:
             old = json.loads(existing) if existing is not None else None
@@ -86,7 +100,7 @@ def _plan_stale(model: VaultModel, plan: Plan, read) -> None:
     """Lineage notes and canvases from lineages that no longer exist."""
     folder = model.vault.config.lineage_folder.strip("/").lower() + "/"
     for path in model.vault.files:
-        if not path.lower().startswith(folder) or path in plan.writes:
+        if not path.lower().startswith(folder) or path in plan.writes or path in plan.kept:
             continue
         if path.lower().endswith(".md"):
             data = read(path)

@@ -14,63 +14,17 @@ def _link_text(link) -> str:
     return f"[[{link.target}]]"
 
 
-def check_model(model: VaultModel) -> list[Problem]:
-    """Every problem in the vault, sorted by note, line and code."""
+def check_model(model: VaultModel, known: dict[str, list[Problem]] | None = None) -> list[Problem]:
+    """Every problem in the vault, sorted by note, line and code. ``known`` caches each
+    note's own problems between calls (the watcher drops the entries of changed notes)."""
     problems = list(model.vault.problems)
-    for note_id, note in model.notes.items():
-        parsed = note.parsed
-        experiment = note_id in model.experiments
-        if parsed.frontmatter_error:
-            message, line = parsed.frontmatter_error
-            # A template's {{date}} placeholders break its own YAML until quoted; Obsidian's
-            # help says to quote them, but the notes made from it are what matters.
-            template = is_template(note, model.vault.templates_folder)
-            hint = '; quote template variables, e.g. date: "{{date}}"' if template else ""
-            problems.append(
-                Problem(
-                    "invalid-frontmatter",
-                    WARNING if template else ERROR,
-                    note_id,
-                    line,
-                    f"properties are not valid YAML, so Obsidian ignores them all: {message}{hint}",
-                )
-            )
-        if parsed.ignored_tags is not None:
-            problems.append(
-                Problem(
-                    "ignored-tags",
-                    WARNING,
-                    note_id,
-                    None,
-                    f"tags: {parsed.ignored_tags!r} is ignored by Obsidian (1.9+); "
-                    "write the tags as a YAML list, one per line",
-                )
-            )
-        if experiment and parsed.status is None:
-            problems.append(
-                Problem(
-                    "missing-status",
-                    WARNING,
-                    note_id,
-                    None,
-                    "experiment has no status; add a footer line such as 'Status: #writing'",
-                )
-            )
-        if parsed.footer_status and parsed.property_status:
-            if parsed.footer_status != parsed.property_status:
-                status_line = parsed.fields["status"].line
-                problems.append(
-                    Problem(
-                        "status-conflict",
-                        WARNING,
-                        note_id,
-                        status_line,
-                        f"footer says #{parsed.footer_status} but the status property says "
-                        f"{parsed.property_status!r}; vaultkit uses the footer",
-                    )
-                )
-        for resolved in model.links.get(note_id, []):
-            problems.extend(_link_problems(model, note_id, experiment, resolved))
+    for note_id in model.notes:
+        found = known.get(note_id) if known is not None else None
+        if found is None:
+            found = note_problems(model, note_id)
+            if known is not None:
+                known[note_id] = found
+        problems.extend(found)
     for cycle in model.cycles():
         first, second = cycle[0], cycle[1]
         line = next(
@@ -127,3 +81,63 @@ def _link_problems(model: VaultModel, note_id: str, experiment: bool, resolved):
             f"Previous experiment links to {resolved.target!r}, which is not an experiment "
             "(needs #model_training and #document or a 'Previous experiment' heading)",
         )
+
+
+def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
+    """The problems of one note: what it says, and where its links go (not cycles)."""
+    problems: list[Problem] = []
+    note = model.notes[note_id]
+    parsed = note.parsed
+    experiment = note_id in model.experiments
+    if parsed.frontmatter_error:
+        message, line = parsed.frontmatter_error
+        # A template's {{date}} placeholders break its own YAML until quoted; Obsidian's
+        # help says to quote them, but the notes made from it are what matters.
+        template = is_template(note, model.vault.templates_folder)
+        hint = '; quote template variables, e.g. date: "{{date}}"' if template else ""
+        problems.append(
+            Problem(
+                "invalid-frontmatter",
+                WARNING if template else ERROR,
+                note_id,
+                line,
+                f"properties are not valid YAML, so Obsidian ignores them all: {message}{hint}",
+            )
+        )
+    if parsed.ignored_tags is not None:
+        problems.append(
+            Problem(
+                "ignored-tags",
+                WARNING,
+                note_id,
+                None,
+                f"tags: {parsed.ignored_tags!r} is ignored by Obsidian (1.9+); "
+                "write the tags as a YAML list, one per line",
+            )
+        )
+    if experiment and parsed.status is None:
+        problems.append(
+            Problem(
+                "missing-status",
+                WARNING,
+                note_id,
+                None,
+                "experiment has no status; add a footer line such as 'Status: #writing'",
+            )
+        )
+    if parsed.footer_status and parsed.property_status:
+        if parsed.footer_status != parsed.property_status:
+            status_line = parsed.fields["status"].line
+            problems.append(
+                Problem(
+                    "status-conflict",
+                    WARNING,
+                    note_id,
+                    status_line,
+                    f"footer says #{parsed.footer_status} but the status property says "
+                    f"{parsed.property_status!r}; vaultkit uses the footer",
+                )
+            )
+    for resolved in model.links.get(note_id, []):
+        problems.extend(_link_problems(model, note_id, experiment, resolved))
+    return problems

@@ -47,6 +47,12 @@ def is_experiment(note: Note, vault: Vault) -> bool:
     return any(normalise_heading(h.text) == PREVIOUS_SECTION for h in note.parsed.headings)
 
 
+def link_name_key(path: str) -> str:
+    """What a link and a file must share to meet: the lower-cased name without `.md`."""
+    name = posixpath.basename(path.replace("\\", "/")).lower()
+    return name[:-3] if name.endswith(".md") else name
+
+
 def note_id(path: str) -> str:
     """Notes are named without `.md`; attachments keep their extension."""
     return path[:-3] if path.lower().endswith(".md") else path
@@ -87,6 +93,79 @@ class VaultModel:
     links: dict[str, list[ResolvedLink]] = field(default_factory=dict)  # by source id
     lineage: nx.DiGraph = field(default_factory=nx.DiGraph)  # parent -> child, experiments
     resolver: Resolver = field(default_factory=lambda: Resolver([]))
+    # Indexes that let ``update`` touch only what a change can affect.
+    files_version: int = 0  # goes up whenever a file appears or goes
+    _files: frozenset[str] = frozenset()
+    _by_name: dict[str, set[str]] = field(default_factory=dict)  # link name -> sources
+    _backlinks: dict[str, set[str]] = field(default_factory=dict)  # target id -> sources
+
+    def update(self, changed_paths: set[str]) -> set[str]:
+        """Bring the model up to date after the vault's notes or files changed at
+        ``changed_paths``; the graph is updated in place. Returns the note ids whose links
+        were resolved again (the notes a change can have affected)."""
+        vault = self.vault
+        files = frozenset(vault.files)
+        added, removed = files - self._files, self._files - files
+        if added or removed:
+            self.resolver = Resolver(vault.files)
+            self._files = files
+            self.files_version += 1
+        affected: set[str] = set()
+        by_path = {note.path: note for note in vault.notes.values()}
+        for path in changed_paths:
+            if not path.lower().endswith(".md"):
+                continue
+            note_id = path[:-3]
+            was_experiment = note_id in self.experiments
+            self.notes.pop(note_id, None)
+            self.experiments.discard(note_id)
+            note = by_path.get(path)
+            if note is not None:
+                self.notes[note_id] = note
+                if is_experiment(note, vault):
+                    self.experiments.add(note_id)
+            affected.add(note_id)
+            if (note_id in self.experiments) != was_experiment:
+                affected |= self._backlinks.get(note_id, set())  # their edges change
+        for path in added | removed:  # a new or lost file changes links by its name
+            affected |= self._by_name.get(link_name_key(path), set())
+        for note_id in sorted(affected):
+            self._relink(note_id)
+        return affected
+
+    def _relink(self, note_id: str) -> None:
+        """Resolve one note's links again and redo its Previous-experiment edges."""
+        for resolved in self.links.pop(note_id, []):
+            self._by_name.get(link_name_key(resolved.link.target), set()).discard(note_id)
+            if resolved.target:
+                self._backlinks.get(resolved.target, set()).discard(note_id)
+        if note_id in self.lineage:
+            self.lineage.remove_edges_from(list(self.lineage.in_edges(note_id)))
+            if note_id not in self.experiments:
+                self.lineage.remove_node(note_id)
+        note = self.notes.get(note_id)
+        if note is None:
+            return
+        resolved_links = []
+        for link in note.parsed.links:
+            resolved = ResolvedLink(note_id, link, self.resolver.resolve(link.target, note.path))
+            resolved_links.append(resolved)
+            self._by_name.setdefault(link_name_key(link.target), set()).add(note_id)
+            if resolved.target:
+                self._backlinks.setdefault(resolved.target, set()).add(note_id)
+        self.links[note_id] = resolved_links
+        if note_id not in self.experiments:
+            return
+        self.lineage.add_node(note_id)
+        for resolved in resolved_links:
+            parent = resolved.target
+            # `[[#Heading]]` points into the note itself: not a parent
+            if (
+                resolved.link.role == PREVIOUS
+                and parent in self.experiments
+                and resolved.link.target
+            ):
+                self.lineage.add_edge(parent, note_id)
 
     def link_name(self, note_id: str) -> str:
         """The shortest text that links to the note from anywhere: its name when no other
@@ -146,29 +225,8 @@ class VaultModel:
 
 def build_model(vault: Vault) -> VaultModel:
     """Resolve every link, pick out the experiments, and join them into lineages."""
-    resolver = Resolver(vault.files)
-    model = VaultModel(vault, resolver=resolver)
-    for note in vault.notes.values():
-        model.notes[note.id] = note
-        if is_experiment(note, vault):
-            model.experiments.add(note.id)
-    for note in vault.notes.values():
-        resolved = []
-        for link in note.parsed.links:
-            resolution = resolver.resolve(link.target, note.path)
-            resolved.append(ResolvedLink(note.id, link, resolution))
-        model.links[note.id] = resolved
-    model.lineage.add_nodes_from(sorted(model.experiments))
-    for child in sorted(model.experiments):
-        for resolved in model.links[child]:
-            parent = resolved.target
-            # `[[#Heading]]` points into the note itself: not a parent
-            if (
-                resolved.link.role == PREVIOUS
-                and parent in model.experiments
-                and resolved.link.target
-            ):
-                model.lineage.add_edge(parent, child)
+    model = VaultModel(vault)
+    model.update(set(vault.notes))
     return model
 
 

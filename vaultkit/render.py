@@ -3,6 +3,7 @@ Canvas beside each. Pure: model in, text out; the same vault gives the same byte
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import posixpath
@@ -28,7 +29,11 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def last_change(model: VaultModel, note_id: str) -> str:
     """YYYY-MM-DD: a date property the team keeps (`updated`, `modified`, …), else the
     file's modification day. (File times differ between clones; a property does not.)"""
-    note = model.notes[note_id]
+    return _last_change(model.notes[note_id])
+
+
+@functools.lru_cache(maxsize=65536)
+def _last_change(note) -> str:
     lowered = {str(k).lower(): v for k, v in note.parsed.properties.items()}
     for key in DATE_PROPERTIES:
         value = lowered.get(key)
@@ -78,7 +83,13 @@ def lineage_names(model: VaultModel, lineages: list[Lineage], folder: str) -> di
 class Renderer:
     """Renders the generated notes of one model with the vault's link style."""
 
-    def __init__(self, model: VaultModel, problems: list[Problem], style: LinkStyle):
+    def __init__(
+        self,
+        model: VaultModel,
+        problems: list[Problem],
+        style: LinkStyle,
+        link_cache: dict | None = None,
+    ):
         self.model = model
         self.style = style
         self.lineages = model.lineages()
@@ -88,8 +99,16 @@ class Renderer:
         # (when they do) writes the same bytes.
         generated = [config.index_path, *self.lineage_paths.values()]
         generated += [p[:-3] + ".canvas" for p in self.lineage_paths.values()]
-        self.resolver = Resolver(sorted({*model.vault.files, *generated}))
-        self._links: dict[tuple, str] = {}
+        missing = set(generated) - set(model.vault.files)
+        self.resolver = (
+            Resolver(sorted({*model.vault.files, *missing})) if missing else model.resolver
+        )
+        # Link texts can be reused across builds while no file appears or goes.
+        self._links: dict = {} if link_cache is None or missing else link_cache
+        version = (model.files_version, style)
+        if self._links.get("version") != version:
+            self._links.clear()
+            self._links["version"] = version
         self._order: dict[int, list[str]] = {}
         self.lineage_of = {m: i for i, ln in enumerate(self.lineages) for m in ln.members}
         self.problems: dict[str, list[Problem]] = defaultdict(list)
@@ -174,6 +193,26 @@ class Renderer:
             except nx.NetworkXUnfeasible:
                 self._order[index] = list(lineage.members)
         return self._order[index]
+
+    def lineage_signature(self, index: int) -> tuple:
+        """Everything a lineage note and canvas are made of; equal signatures, equal text."""
+        lineage = self.lineages[index]
+        members = tuple(
+            (
+                m,
+                self.model.notes[m].path,
+                self.model.notes[m].parsed.status,
+                last_change(self.model, m),
+            )
+            for m in lineage.members
+        )
+        return (
+            members,
+            tuple(lineage.edges),
+            tuple(lineage.roots),
+            self.model.files_version,
+            self.style,
+        )
 
     def lineage_note(self, index: int) -> str:
         lineage = self.lineages[index]

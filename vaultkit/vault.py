@@ -20,7 +20,7 @@ from .parse import parse_note
 CONFIG_FOLDER = ".obsidian"
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a re-read note is a new object
 class Note:
     """One Markdown file of the vault and what it says."""
 

@@ -23,11 +23,12 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from .build import apply, plan_build
+from .check import check_model
 from .errors import VaultkitError
 from .graph import VaultModel, build_model
 from .vault import Vault, load_vault, read_note, walk_files
 
-DEBOUNCE_SECONDS = 0.2
+DEBOUNCE_SECONDS = 0.15
 MAX_DELAY_SECONDS = 2.0  # a stream of events never postpones a rebuild longer than this
 CONTENT_EVENTS = {"created", "modified", "deleted", "moved", "closed"}
 # Editors' swap, backup and temporary files (vim, emacs, JetBrains, Office, rsync).
@@ -67,7 +68,9 @@ class _Inbox(FileSystemEventHandler):
             return
         with self.condition:
             if event.is_directory:
-                self.rescan = True  # a folder moved or vanished: look at every file
+                if event.event_type == "modified":
+                    return  # a folder's own timestamps; its files send their own events
+                self.rescan = True  # a folder appeared, moved or vanished: look at every file
             else:
                 self.changed.update(paths)
             self.condition.notify_all()
@@ -138,6 +141,9 @@ class Watcher:
         self.vault: Vault | None = None
         self.model: VaultModel | None = None
         self.own_writes: dict[str, bytes] = {}
+        self.problems: dict[str, list] = {}  # each note's own problems, kept between builds
+        self.signatures: dict[str, tuple] | None = None  # of the lineage notes last planned
+        self.link_cache: dict = {}
 
     def start(self) -> Update:
         """The first full build, then start watching."""
@@ -149,9 +155,15 @@ class Watcher:
         return update
 
     def _build(self, changed: list[str], began: float) -> Update:
-        self.model = build_model(self.vault)
-        plan = plan_build(self.model)
+        if self.model is None:
+            self.model = build_model(self.vault)
+        else:
+            for note_id in self.model.update(set(changed)):
+                self.problems.pop(note_id, None)
+        problems = check_model(self.model, self.problems)
+        plan = plan_build(self.model, problems, self.signatures, self.link_cache)
         report = apply(self.model, plan)
+        self.signatures = plan.signatures
         for path in report.written:
             self.own_writes[path] = plan.writes[path]
         for path in report.deleted:

@@ -1,0 +1,58 @@
+"""The model updated in place after changes equals the model built from scratch."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vaultkit.graph import VaultModel, build_model
+from vaultkit.vault import load_vault, read_note
+
+from .conftest import LINEAGE_VAULT, experiment, write_vault
+
+NAMES = ["Experiments/EXP-002 mosaic.md", "Experiments/EXP-004 merge.md", "Knowledge/Tips.md",
+         "Experiments/EXP-040 new.md", "Notes/Dataset.md", "Other/EXP-001 baseline.md",
+         "Cycle/EXP-021 loop b.md", "img.png"]
+CONTENTS = [
+    experiment("[[EXP-001 baseline]]", "done"),
+    experiment("[[EXP-040 new]] and [[EXP-003 focal]]", "writing"),
+    experiment("[[Tips]]", "done"),
+    experiment("[[EXP-002 mosaic]]", "writing", tags="#model_training"),
+    "# Tips\n\n#model_training #tips_and_tricks\n![[img.png]]\n",
+    None,  # delete
+]
+
+
+def state(model: VaultModel):
+    return (
+        sorted(model.notes),
+        sorted(model.experiments),
+        sorted(model.lineage.nodes),
+        sorted(model.lineage.edges),
+        {k: [(r.link, r.resolution) for r in v] for k, v in sorted(model.links.items())},
+    )
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(CONTENTS)), min_size=1,
+                max_size=6))
+def test_incremental_update_equals_a_full_build(tmp_path_factory, changes):
+    root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
+    vault = load_vault(root)
+    model = build_model(vault)
+    for path, content in changes:
+        full = root / path
+        if content is None:
+            full.unlink(missing_ok=True)
+        else:
+            full.parent.mkdir(parents=True, exist_ok=True)
+            full.write_text(content)
+        files = set(vault.files)
+        (files.add if full.exists() else files.discard)(path)
+        vault.files = sorted(files)
+        vault.notes.pop(path, None)
+        if full.exists() and path.endswith(".md"):
+            vault.notes[path] = read_note(root, path)[0]
+        model.update({path})
+    assert state(model) == state(build_model(load_vault(root)))
