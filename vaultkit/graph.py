@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import posixpath
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import networkx as nx
 
@@ -58,15 +59,16 @@ def note_id(path: str) -> str:
     return path[:-3] if path.lower().endswith(".md") else path
 
 
-@dataclass(frozen=True)
-class ResolvedLink:
+class ResolvedLink(NamedTuple):
     source: str  # note id
     link: Link
     resolution: Resolution
+    target: str | None  # the id of the note or file it reaches
 
-    @property
-    def target(self) -> str | None:
-        return note_id(self.resolution.path) if self.resolution.path else None
+
+def resolved_link(source: str, link: Link, resolution: Resolution) -> ResolvedLink:
+    target = note_id(resolution.path) if resolution.path else None
+    return ResolvedLink(source, link, resolution, target)
 
 
 @dataclass
@@ -140,7 +142,8 @@ class VaultModel:
             if resolved.target:
                 self._backlinks.get(resolved.target, set()).discard(note_id)
         if note_id in self.lineage:
-            self.lineage.remove_edges_from(list(self.lineage.in_edges(note_id)))
+            for parent in list(self.lineage.pred[note_id]):
+                self.lineage.remove_edge(parent, note_id)
             if note_id not in self.experiments:
                 self.lineage.remove_node(note_id)
         note = self.notes.get(note_id)
@@ -148,7 +151,7 @@ class VaultModel:
             return
         resolved_links = []
         for link in note.parsed.links:
-            resolved = ResolvedLink(note_id, link, self.resolver.resolve(link.target, note.path))
+            resolved = resolved_link(note_id, link, self.resolver.resolve(link.target, note.path))
             resolved_links.append(resolved)
             self._by_name.setdefault(link_name_key(link.target), set()).add(note_id)
             if resolved.target:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Where a link is written decides its edge type in the graph.
 PREVIOUS, NEXT, RELATED, REFERENCES, LINK = "previous", "next", "related", "references", "link"
@@ -11,8 +12,10 @@ EDGE_TYPES = (PREVIOUS, NEXT, RELATED, REFERENCES, LINK)
 ERROR, WARNING = "error", "warning"
 
 
-@dataclass(frozen=True)
-class Link:
+# The records a parse produces are named tuples: cheap to make, and fast to cache.
+
+
+class Link(NamedTuple):
     """One internal link as written: ``[[target#subpath|alias]]``, an embed, a Markdown
     link or a link in a property. ``line`` is 1-based in the file."""
 
@@ -24,8 +27,7 @@ class Link:
     role: str = LINK  # one of EDGE_TYPES
 
 
-@dataclass(frozen=True)
-class Url:
+class Url(NamedTuple):
     """An external address (``https://…``), kept for References."""
 
     url: str
@@ -33,23 +35,20 @@ class Url:
     role: str = LINK
 
 
-@dataclass(frozen=True)
-class Tag:
+class Tag(NamedTuple):
     """A tag as written (without ``#``); compare with ``name.lower()``."""
 
     name: str
     line: int | None  # None for tags that came from a property
 
 
-@dataclass(frozen=True)
-class Heading:
+class Heading(NamedTuple):
     level: int
     text: str
     line: int
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """A footer field such as ``Status: #done``; ``value`` includes the list items under it."""
 
     key: str

@@ -34,10 +34,11 @@ class Resolver:
     def __init__(self, paths):
         self._by_lower_path: dict[str, list[str]] = {}
         self._by_lower_name: dict[str, list[str]] = {}
+        self._known: dict[tuple[str, str | None], Resolution] = {}  # (link, folder) -> answer
         for path in sorted(paths):
             lower = path.lower()
             self._by_lower_path.setdefault(lower, []).append(path)
-            self._by_lower_name.setdefault(posixpath.basename(lower), []).append(path)
+            self._by_lower_name.setdefault(lower.rpartition("/")[2], []).append(path)
 
     def _exact(self, path: str) -> str | None:
         found = self._by_lower_path.get(path.lower())
@@ -56,8 +57,21 @@ class Resolver:
         """Resolve ``linkpath`` (no #subpath, no |alias) written in the file ``source``."""
         if not linkpath:
             return Resolution(source)
-        linkpath = linkpath.replace("\\", "/")
-        folder = posixpath.dirname(source)
+        # The answer depends on the link and, at most, the source's folder: remember it,
+        # for every folder when the folder could not have mattered.
+        found = self._known.get((linkpath, None))
+        if found is not None:
+            return found
+        folder = source.rpartition("/")[0]
+        found = self._known.get((linkpath, folder))
+        if found is None:
+            found = self._resolve(linkpath.replace("\\", "/"), folder)
+            relative = linkpath.startswith(("./", "../"))
+            anywhere = not relative and len(found.candidates) <= 1
+            self._known[(linkpath, None if anywhere else folder)] = found
+        return found
+
+    def _resolve(self, linkpath: str, folder: str) -> Resolution:
         if linkpath.startswith(("./", "../")):
             joined = posixpath.normpath(posixpath.join(folder, linkpath))
             if joined.startswith("../") or joined == "..":
@@ -90,7 +104,7 @@ class Resolver:
 
     @staticmethod
     def _best(matches: list[str], folder: str) -> str:
-        same_folder = [m for m in matches if posixpath.dirname(m) == folder]
+        same_folder = [m for m in matches if m.rpartition("/")[0] == folder]
         if same_folder:
             return same_folder[0]
         return min(matches, key=lambda m: (len(m), m))

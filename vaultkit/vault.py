@@ -7,11 +7,13 @@ that cannot be read becomes a problem for ``check``; every other note is still r
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cache
 from .config import CONFIG_PATH, Config, ConfigError, parse_config
 from .errors import VaultkitError
 from .model import WARNING, ParsedNote, Problem
@@ -28,6 +30,7 @@ class Note:
     parsed: ParsedNote
     mtime_ns: int
     size: int
+    stat_key: tuple = ()  # what the parse cache compares (see cache.py)
 
     @property
     def id(self) -> str:
@@ -49,6 +52,7 @@ class Vault:
     app_settings: dict = field(default_factory=dict)
     config: Config = field(default_factory=Config)
     problems: list[Problem] = field(default_factory=list)
+    cache_stale: bool = False  # the parse cache no longer matches what was read
 
     @property
     def templates_folder(self) -> str | None:
@@ -170,7 +174,7 @@ def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
     text, trouble = decode_note(data)
     problem = Problem("unreadable-note", WARNING, path[:-3], None, trouble) if trouble else None
     parsed = parse_note(text) if text is not None else ParsedNote()
-    return Note(path, parsed, stat.st_mtime_ns, stat.st_size), problem
+    return Note(path, parsed, stat.st_mtime_ns, stat.st_size, cache.stat_key(stat)), problem
 
 
 PARALLEL_THRESHOLD = 1000  # notes; below this, starting worker processes costs more than it saves
@@ -206,8 +210,47 @@ def read_text_file(root: Path, path: str) -> bytes | None:
         return None
 
 
-def load_vault(root: Path, progress=None) -> Vault:
-    """Read a whole vault. ``progress(done, total)`` is called while notes are read."""
+def _cached_notes(root: Path, paths: list[str], entries: cache.Entries):
+    """(notes reused from the cache with their problems, paths that must be read)."""
+    reused, to_read = [], []
+    for path in paths:
+        entry = entries.get(path)
+        try:
+            key = cache.stat_key(os.stat(root / path))
+        except OSError:
+            key = None
+        if entry is None or key is None or entry[0] != key:
+            to_read.append(path)
+            continue
+        _, parsed, trouble = entry
+        problem = Problem("unreadable-note", WARNING, path[:-3], None, trouble) if trouble else None
+        reused.append((path, Note(path, parsed, key[0], key[1], key), problem))
+    return reused, to_read
+
+
+def vault_fingerprint(root: Path) -> str:
+    """A digest of everything a build reads: every file's path and stat key, the
+    settings files' bytes and vaultkit's version. Equal digests, equal build."""
+    import hashlib
+
+    from . import __version__
+    from .config import CONFIG_PATH
+
+    digest = hashlib.sha1(__version__.encode())
+    for settings in (CONFIG_PATH, f"{CONFIG_FOLDER}/app.json", f"{CONFIG_FOLDER}/templates.json"):
+        digest.update(settings.encode() + b"\0" + (read_text_file(root, settings) or b"") + b"\0")
+    for path in walk_files(root):
+        try:
+            key = cache.stat_key(os.stat(root / path))
+        except OSError:
+            key = None
+        digest.update(f"{path}\0{key}\n".encode())
+    return digest.hexdigest()
+
+
+def load_vault(root: Path, progress=None, use_cache: bool = True) -> Vault:
+    """Read a whole vault, reusing cached parses of unchanged notes. ``progress(done,
+    total)`` is called while notes are read."""
     root = Path(root).resolve()
     template_settings, app_settings = read_settings(root)
     vault = Vault(
@@ -218,8 +261,11 @@ def load_vault(root: Path, progress=None) -> Vault:
     )
     files = walk_files(root)
     note_paths = [p for p in files if p.lower().endswith(".md")]
+    entries = cache.decode(read_text_file(root, cache.CACHE_PATH)) if use_cache else {}
+    reused, to_read = _cached_notes(root, note_paths, entries)
     vanished = set()
-    for done, (path, note, problem) in enumerate(_read_all(root, note_paths), 1):
+    results = _read_all(root, to_read)
+    for done, (path, note, problem) in enumerate(itertools.chain(reused, results), 1):
         if note is not None:
             vault.notes[path] = note
         elif problem is None:
@@ -229,4 +275,17 @@ def load_vault(root: Path, progress=None) -> Vault:
         if progress is not None:
             progress(done, len(note_paths))
     vault.files = [p for p in files if p not in vanished]
+    vault.cache_stale = bool(to_read) or len(entries) != len(reused)
     return vault
+
+
+def cache_bytes(vault: Vault) -> bytes:
+    """The parse cache for what was just read (see cache.py)."""
+    troubles = {p.note: p.message for p in vault.problems if p.code == "unreadable-note"}
+    return cache.encode(
+        {
+            path: (note.stat_key, note.parsed, troubles.get(note.id))
+            for path, note in vault.notes.items()
+            if note.stat_key
+        }
+    )

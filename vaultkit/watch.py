@@ -9,6 +9,7 @@ goes on (mkdocs' lesson).
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -281,6 +282,7 @@ def watch_forever(root: Path, polling: bool, echo: Callable[[str], None]) -> Non
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         first = watcher.start()
+        gc.freeze()  # the vault as first read stays; collections need not scan it
         echo(first.line().replace("(start) ->", "initial build ->"))
         echo(
             f"Watching {watcher.root} ({'polling' if polling else 'native events'}); "

@@ -104,3 +104,14 @@ def delete(root: Path, relative: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def save_cache(root: Path, relative: str, data: bytes) -> None:
+    """Write a cache file that ignores itself in git; a vault that cannot take it (read
+    only, a folder linked elsewhere) simply goes without."""
+    folder = relative.rsplit("/", 1)[0]
+    try:
+        write_if_changed(root, f"{folder}/.gitignore", b"# vaultkit's cache\n*\n")
+        write_if_changed(root, relative, data)
+    except (OSError, UnsafePath):
+        pass
