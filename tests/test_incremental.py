@@ -10,9 +10,16 @@ from vaultkit.vault import load_vault, read_note
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
 
-NAMES = ["Experiments/EXP-002 mosaic.md", "Experiments/EXP-004 merge.md", "Knowledge/Tips.md",
-         "Experiments/EXP-040 new.md", "Notes/Dataset.md", "Other/EXP-001 baseline.md",
-         "Cycle/EXP-021 loop b.md", "img.png"]
+NAMES = [
+    "Experiments/EXP-002 mosaic.md",
+    "Experiments/EXP-004 merge.md",
+    "Knowledge/Tips.md",
+    "Experiments/EXP-040 new.md",
+    "Notes/Dataset.md",
+    "Other/EXP-001 baseline.md",
+    "Cycle/EXP-021 loop b.md",
+    "img.png",
+]
 CONTENTS = [
     experiment("[[EXP-001 baseline]]", "done"),
     experiment("[[EXP-040 new]] and [[EXP-003 focal]]", "writing"),
@@ -33,10 +40,12 @@ def state(model: VaultModel):
     )
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(CONTENTS)), min_size=1,
-                max_size=6))
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(CONTENTS)), min_size=1, max_size=6)
+)
 def test_incremental_update_equals_a_full_build(tmp_path_factory, changes):
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     vault = load_vault(root)

@@ -1,0 +1,125 @@
+"""The parse cache: reused only while a note is untouched, never trusted when damaged."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+from click.testing import CliRunner
+
+from vaultkit import cache
+from vaultkit.cli import cli
+from vaultkit.graph import build_model
+from vaultkit.vault import cache_bytes, load_vault
+
+from .conftest import LINEAGE_VAULT, experiment, write_vault
+
+
+def model_state(root):
+    model = build_model(load_vault(root))
+    return (
+        sorted(model.experiments),
+        sorted(model.lineage.edges),
+        {n: (note.parsed.status, note.parsed.tag_names) for n, note in model.notes.items()},
+    )
+
+
+@pytest.fixture
+def vault(tmp_path):
+    root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
+    CliRunner().invoke(cli, ["--vault", str(root), "list"])  # writes the cache
+    assert (root / cache.CACHE_PATH).exists()
+    return root
+
+
+def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
+    from vaultkit import vault as vault_module
+
+    uncached = model_state(vault)
+    parsed = []
+    monkeypatch.setattr(vault_module, "parse_note", lambda text: parsed.append(text))
+    cached = load_vault(vault)
+    assert parsed == []  # every note came from the cache
+    assert not cached.cache_stale
+    monkeypatch.undo()
+    assert model_state(vault) == uncached
+
+
+def test_cache_ignores_itself_in_git(vault):
+    assert (vault / ".vaultkit" / "cache" / ".gitignore").read_text().endswith("*\n")
+
+
+def test_note_changed_with_size_and_mtime_restored_is_read_again(vault):
+    note = vault / "Experiments" / "EXP-003 focal.md"
+    stat = note.stat()
+    text = note.read_text()
+    changed = text.replace("Status: #writing", "Status: #pausing")
+    assert len(changed) == len(text)
+    note.write_text(changed)
+    os.utime(note, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (note.stat().st_size, note.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    fresh = load_vault(vault)
+    assert fresh.notes["Experiments/EXP-003 focal.md"].parsed.status == "pausing"
+    assert fresh.cache_stale
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"",
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: data[:40] + b"\x00" * 100 + data[140:],  # corrupt
+        lambda data: b"not a cache at all",
+        lambda data: cache._MAGIC + pickle.dumps(({"schema": 0, "version": "x"}, {})),  # old
+        lambda data: pickle.dumps({"foreign": True}),  # someone else's pickle
+    ],
+)
+def test_damaged_or_old_caches_are_ignored_and_rebuilt(vault, damage):
+    expected = model_state(vault)
+    path = vault / cache.CACHE_PATH
+    path.write_bytes(damage(path.read_bytes()))
+    loaded = load_vault(vault)
+    assert loaded.cache_stale
+    assert model_state(vault) == expected
+    result = CliRunner().invoke(cli, ["--vault", str(vault), "list"])
+    assert result.exit_code == 0
+    assert cache.decode(path.read_bytes())  # rewritten and usable again
+
+
+class _Boom:
+    def __reduce__(self):
+        return (os.system, ("echo owned > /dev/null",))
+
+
+def test_a_planted_cache_cannot_run_code(vault):
+    header = {"schema": cache.SCHEMA, "version": __import__("vaultkit").__version__}
+    (vault / cache.CACHE_PATH).write_bytes(cache._MAGIC + pickle.dumps((header, {"x": _Boom()})))
+    assert cache.decode((vault / cache.CACHE_PATH).read_bytes()) == {}
+
+
+def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path):
+    root = write_vault(
+        tmp_path / "v", {"bad.md": "caf\xe9".encode("latin-1"), "ok.md": experiment("x", "done")}
+    )
+    first = load_vault(root)
+    (root / cache.CACHE_PATH).parent.mkdir(parents=True)
+    (root / cache.CACHE_PATH).write_bytes(cache_bytes(first))
+    second = load_vault(root)
+    assert not second.cache_stale
+    assert [(p.code, p.note) for p in second.problems] == [("unreadable-note", "bad")]
+
+
+def test_unchanged_vault_skips_the_build_and_a_change_does_not(vault):
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert "written" in first.output
+    again = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert again.output == "Nothing changed since the last build.\n"
+    (vault / "Experiments" / "EXP-050 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
+    third = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert "wrote   Experiment Index.md" in third.output
+    (vault / ".obsidian" / "app.json").write_text('{"newLinkFormat": "absolute"}')
+    fourth = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert "[[Experiments/EXP-050 new]]" in (vault / "Experiment Index.md").read_text()
+    assert "wrote   Experiment Index.md" in fourth.output
