@@ -26,7 +26,21 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check vaultkit tests benchmarks
-	$(BIN)/ruff format --check vaultkit tests
+	$(BIN)/ruff format --check vaultkit tests benchmarks
+
+# Speed figures (not a test: shared machines are noisy). obsidiantools, the peer we compare
+# with, gets its own environment; it is not a vaultkit dependency.
+BENCH_VENV := .venv-bench
+SIZES ?= 1000,10000
+RUNS ?= 5
+
+$(BENCH_VENV)/.installed-stamp:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check obsidiantools
+	touch $@
+
+bench: $(STAMP) $(BENCH_VENV)/.installed-stamp
+	$(BIN)/python benchmarks/run.py --sizes $(SIZES) --runs $(RUNS) --obsidiantools $(BENCH_VENV)/bin/python
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info .pytest_cache .hypothesis benchmarks/vaults

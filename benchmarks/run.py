@@ -1,0 +1,139 @@
+"""``make bench``: one table of vaultkit's speed on generated vaults, and obsidiantools'
+on the same 1k vault in the same run.
+
+Every figure is a whole process (``vaultkit --vault V build``), the median of several
+runs; the machines are shared and noisy, so read ratios rather than absolute seconds.
+
+    python benchmarks/run.py [--sizes 1000,10000,50000] [--runs 5] [--obsidiantools PYTHON]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generate import generate  # noqa: E402
+from watch_latency import measure  # noqa: E402
+
+VAULTKIT = [sys.executable, "-m", "vaultkit"]
+
+
+def timed(command: list[str]) -> tuple[float, int]:
+    """(seconds, peak RSS in MB) of one process, children included."""
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, _, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    if process.returncode not in (None, 0) and usage is None:
+        raise RuntimeError(process.stderr.read().decode())
+    return seconds, usage.ru_maxrss // 1024
+
+
+def build(root: Path) -> tuple[float, int]:
+    return timed([*VAULTKIT, "--vault", str(root), "build"])
+
+
+def clear_generated(root: Path) -> None:
+    shutil.rmtree(root / ".vaultkit", ignore_errors=True)
+    shutil.rmtree(root / "Lineages", ignore_errors=True)
+    (root / "Experiment Index.md").unlink(missing_ok=True)
+
+
+def touch_one(root: Path, round_: int) -> None:
+    note = sorted((root / "Knowledge" / "00").glob("*.md"))[0]
+    note.write_text(note.read_text(encoding="utf-8") + f"\nEdit {round_}.\n", encoding="utf-8")
+
+
+def bench_size(size: int, runs: int, workdir: Path) -> dict:
+    root = workdir / f"{size}"
+    if not root.exists():
+        generate(size, root)
+    notes = sum(1 for _ in root.rglob("*.md"))
+    cold, warm, changed, rss = [], [], [], []
+    for _ in range(runs):
+        clear_generated(root)
+        seconds, peak = build(root)  # nothing cached, nothing generated yet
+        cold.append(seconds)
+        rss.append(peak)
+        build(root)  # the generated notes now exist: settle the cache
+    for _ in range(runs):
+        warm.append(build(root)[0])
+    for round_ in range(runs):
+        touch_one(root, round_)
+        seconds, peak = build(root)
+        changed.append(seconds)
+        rss.append(peak)
+    latency = statistics.median(measure(root, saves=max(5, runs)))
+    median_cold = statistics.median(cold)
+    return {
+        "notes": notes,
+        "cold": median_cold,
+        "warm": statistics.median(warm),
+        "changed": statistics.median(changed),
+        "latency": latency,
+        "rss": max(rss),
+        "rate": notes / median_cold,
+    }
+
+
+OBSIDIANTOOLS_SCRIPT = """
+import sys, time
+from pathlib import Path
+from obsidiantools.api import Vault
+began = time.perf_counter()
+Vault(Path(sys.argv[1])).connect().gather()
+print(time.perf_counter() - began)
+"""
+
+
+def bench_obsidiantools(python: str, root: Path, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([python, "-c", OBSIDIANTOOLS_SCRIPT, str(root)], check=True,
+                             capture_output=True, text=True).stdout
+        times.append(float(out.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--obsidiantools", metavar="PYTHON",
+                        help="a Python that has obsidiantools installed")
+    parser.add_argument("--obsidiantools-runs", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=HERE / "vaults")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = {size: bench_size(size, args.runs, args.workdir) for size in sizes}
+    print(f"vaultkit build, whole process, median of {args.runs} runs; {os.cpu_count()} cores")
+    print()
+    print("| notes | cold build | warm build | 1 note changed | watch save→index "
+          "| peak RSS | notes/s (cold) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows.values():
+        print(f"| {row['notes']:,} | {row['cold']:.2f} s | {row['warm']:.2f} s "
+              f"| {row['changed']:.2f} s | {row['latency']:.2f} s | {row['rss']} MB "
+              f"| {row['rate']:,.0f} |")
+    if args.obsidiantools and 1000 in rows:
+        theirs = bench_obsidiantools(args.obsidiantools, args.workdir / "1000",
+                                     args.obsidiantools_runs)
+        ours = rows[1000]
+        print()
+        print(f"obsidiantools Vault(path).connect().gather() on the same 1k vault: {theirs:.1f} s "
+              f"(median of {args.obsidiantools_runs})")
+        print(f"  vaultkit cold build: {theirs / ours['cold']:.0f}x faster; "
+              f"warm build: {theirs / ours['warm']:.0f}x faster")
+
+
+if __name__ == "__main__":
+    main()
