@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from .graph import VaultModel, is_template
+from .metrics import unanswered
 from .model import ERROR, PREVIOUS, WARNING, Problem
+from .parse import normalise_heading
 
 
 def _link_text(link) -> str:
@@ -138,6 +140,35 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
                     f"{parsed.property_status!r}; vaultkit uses the footer",
                 )
             )
+    if experiment and parsed.status == "done":
+        problems.extend(_done_problems(note_id, parsed))
     for resolved in model.links.get(note_id, []):
         problems.extend(_link_problems(model, note_id, experiment, resolved))
     return problems
+
+
+def _done_problems(note_id: str, parsed):
+    """A note marked done must let someone rebuild the model: every template section
+    answered, and the template's reproducibility questions covered."""
+    lines = {normalise_heading(h.text): h.line for h in reversed(parsed.headings)}
+    for name in unanswered(parsed.sections):
+        state = parsed.sections.get(name, "missing")
+        if state == "missing":
+            yield Problem(
+                "missing-section",
+                WARNING,
+                note_id,
+                None,
+                f"done, but the template section {name!r} is not in the note",
+            )
+        else:
+            what = "is empty" if state == "empty" else "has only the template's questions"
+            yield Problem(
+                "empty-section",
+                WARNING,
+                note_id,
+                lines.get(name),
+                f"done, but the section {name!r} {what}",
+            )
+    for gap in parsed.gaps:
+        yield Problem("reproducibility", WARNING, note_id, None, f"done, but {gap}")

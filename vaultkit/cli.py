@@ -23,6 +23,7 @@ from .graph import (
     is_template,
     resolve_note_argument,
 )
+from .metrics import completeness, higher_is_better
 from .vault import (
     cache_bytes,
     find_vault_root,
@@ -132,6 +133,12 @@ def cli(ctx: click.Context, vault_option: str | None, debug: bool):
     ctx.obj = Session(vault_option)
 
 
+def _check_sort(value: str | None) -> str | None:
+    if value is not None and not (value.startswith("metric:") and len(value) > 7):
+        raise click.BadParameter("use metric:NAME, e.g. --sort metric:mAP@0.5")
+    return value
+
+
 @cli.command(name="list")
 @click.option("--status", "status_filter", metavar="S", help="Only notes with this status.")
 @click.option(
@@ -140,9 +147,15 @@ def cli(ctx: click.Context, vault_option: str | None, debug: bool):
 @click.option(
     "--all", "all_notes", is_flag=True, help="Every note that has a status, not only experiments."
 )
+@click.option(
+    "--sort",
+    metavar="metric:NAME",
+    callback=lambda ctx, param, value: _check_sort(value),
+    help="Best first by a metric (higher is better, lower for loss, latency, error…).",
+)
 @format_option(["table", "json", "csv"])
 @pass_session
-def list_command(session: Session, status_filter, tag_filter, all_notes, output):
+def list_command(session: Session, status_filter, tag_filter, all_notes, sort, output):
     """List the experiments with their status and previous experiment.
 
     \b
@@ -151,6 +164,7 @@ def list_command(session: Session, status_filter, tag_filter, all_notes, output)
       vaultkit list --status writing
       vaultkit list --all --format json
       vaultkit list --tag model_training/detection --format csv > experiments.csv
+      vaultkit list --sort metric:mAP@0.5
     """
     model = session.model()
     if all_notes:
@@ -167,13 +181,25 @@ def list_command(session: Session, status_filter, tag_filter, all_notes, output)
     if tag_filter:
         wanted = tag_filter.lstrip("#").lower()
         chosen = [n for n in chosen if has_tag(model.notes[n].parsed.tag_names, wanted)]
-    records = [formats.note_record(model, n) for n in sorted(chosen)]
+    chosen = sorted(chosen)
+    if sort:
+        metric = sort.removeprefix("metric:")
+        sign = -1 if higher_is_better(metric) else 1
+
+        def best_first(note_id: str):
+            value = model.notes[note_id].parsed.metrics.get(metric)
+            return (value is None, sign * value if value is not None else 0)
+
+        chosen.sort(key=best_first)
+    records = [formats.note_record(model, n) for n in chosen]
     if output == "json":
         click.echo(formats.list_json(records), nl=False)
     elif output == "csv":
         click.echo(formats.list_csv(records), nl=False)
     else:
-        click.echo(formats.list_table(records, "note" if all_notes else "experiment"), nl=False)
+        scores = {n: completeness(model.notes[n].parsed.sections) for n in model.experiments}
+        noun = "note" if all_notes else "experiment"
+        click.echo(formats.list_table(records, noun, scores), nl=False)
 
 
 @cli.command()

@@ -40,7 +40,7 @@ def note_record(model: VaultModel, note_id: str) -> dict:
         "related": model.targets(note_id, RELATED),
         "references": model.targets(note_id, REFERENCES) + list(dict.fromkeys(urls)),
         "modified": iso_utc(note.mtime_ns),
-        "metrics": {},
+        "metrics": dict(note.parsed.metrics),
     }
 
 
@@ -74,14 +74,25 @@ def list_csv(records: list[dict]) -> str:
     return out.getvalue()
 
 
-def list_table(records: list[dict], noun: str) -> str:
+def list_table(records: list[dict], noun: str, scores: dict[str, str]) -> str:
+    """Status, completeness (answered template sections), note and previous experiments."""
     if not records:
         return f"No {noun}s found.\n"
-    rows = [("STATUS", "NOTE", "PREVIOUS")]
+    rows = [("STATUS", "SECTIONS", "NOTE", "PREVIOUS")]
     for record in records:
-        rows.append((record["status"] or "-", record["id"], ", ".join(record["previous"]) or "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    lines = [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip() for r in rows]
+        rows.append(
+            (
+                record["status"] or "-",
+                scores.get(record["id"], "-"),
+                record["id"],
+                ", ".join(record["previous"]) or "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip()
+        for r in rows
+    ]
     counts = Counter(record["status"] or "no status" for record in records)
     summary = ", ".join(
         f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -91,6 +91,11 @@ class ParsedNote:
     footer_status: str | None = None
     property_status: str | None = None
     ignored_tags: str | None = None  # a `tags:` value that Obsidian ignores
+    metrics: dict[str, float] = field(default_factory=dict)  # name -> reported value
+    thresholds: dict[str, float] = field(default_factory=dict)  # name -> accepted threshold
+    settings: dict[str, str] = field(default_factory=dict)  # hyperparameters, pinned versions
+    sections: dict[str, str] = field(default_factory=dict)  # template section -> state
+    gaps: list[str] = field(default_factory=list)  # what a rebuild of the model would miss
 
     @property
     def status(self) -> str | None:

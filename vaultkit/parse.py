@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
 
-from . import syntax
+from . import metrics, syntax
 from .model import (
     LINK,
     NEXT,
@@ -308,6 +308,8 @@ def parse_note(text: str) -> ParsedNote:
     note.fields = find_fields(body_lines, blocks)
     roles = _line_roles(note, len(body_lines))
     _scan_body(body_lines, blocks, roles, note)
+    indexed = [line if i not in blocks.masked else "" for i, line in enumerate(body_lines)]
+    _report(note, section_bodies(indexed, note.headings, note.fields, blocks.rules), indexed)
 
     status_field = note.fields.get("status")
     if status_field is not None:
@@ -318,6 +320,49 @@ def parse_note(text: str) -> ParsedNote:
         )
         note.footer_status = first.name.lower() if first else None
     return note
+
+
+def section_bodies(
+    lines: list[str], headings: list[Heading], fields: dict[str, Field], rules: list[int]
+) -> dict[str, list[str]]:
+    """Each heading's text (normalised) -> its lines, up to the next heading of the same or
+    a higher level and never into the footer. The first heading of a name wins."""
+    footer = len(lines)
+    if rules and any(f.line - 1 > rules[-1] for f in fields.values()):
+        footer = rules[-1]
+    bodies: dict[str, list[str]] = {}
+    for index, heading in enumerate(headings):
+        name = normalise_heading(heading.text)
+        if name in bodies or not name:
+            continue
+        end = footer
+        for later in headings[index + 1 :]:
+            if later.level <= heading.level:
+                end = min(end, later.line - 1)
+                break
+        bodies[name] = lines[heading.line : max(end, heading.line)]
+    return bodies
+
+
+def _report(note: ParsedNote, bodies: dict[str, list[str]], all_lines: list[str]) -> None:
+    """Metrics, thresholds, settings and section states of an experiment-shaped note."""
+    for name in metrics.METRIC_SECTIONS:
+        values, limits = metrics.table_metrics(bodies.get(name, []))
+        for key, value in values.items():
+            note.metrics.setdefault(key, value)
+        for key, value in limits.items():
+            note.thresholds.setdefault(key, value)
+    for key, value in metrics.inline_metrics(all_lines).items():
+        note.metrics.setdefault(key, value)
+    for key, value in note.properties.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            note.metrics.setdefault(str(key), float(value))
+    note.settings = metrics.settings(all_lines)
+    note.sections = {
+        name: metrics.section_state(bodies.get(name), metrics.TEMPLATE_QUESTIONS.get(name, []))
+        for name in metrics.REQUIRED_SECTIONS
+    }
+    note.gaps = metrics.reproducibility_gaps(bodies, note.thresholds)
 
 
 def _line_roles(note: ParsedNote, line_count: int) -> dict[int, str]:

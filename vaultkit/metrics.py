@@ -1,0 +1,212 @@
+"""What an experiment note reports: metric values, settings, and how complete it is.
+Pure: lines in, data out.
+
+- Metrics come from tables in the Metrics and Result sections (a name column and a value
+  column), Dataview inline fields (`mAP:: 0.61`, `[mAP:: 0.61]`) and numeric properties.
+- Settings are hyperparameters and pinned versions written as `lr: 3e-4`,
+  `batch size = 32` or `torch==2.3.0`.
+- A template section is answered when it holds something besides the template's own
+  questions.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REQUIRED_SECTIONS = [
+    "previous experiment",
+    "data collecting process",
+    "data detail",
+    "data augmentation",
+    "data assumption (analysis)",
+    "metrics",
+    "environment setup",
+    "model",
+    "result",
+    "conclusion",
+]
+METRIC_SECTIONS = ("result", "metrics")  # results win over the plan
+_NUMBER = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+_TABLE_RULE = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])?\s*")
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_INLINE_FIELD = re.compile(
+    r"\[([^\[\]():]+?)::\s*([^\]]+)\]|^\s*(?:[-*+]\s+)?\**([^\[\]():*]+?)\**::\s*(.+)$"
+)
+_SETTING = re.compile(
+    r"(?P<pin>\b[A-Za-z][\w.\-]*==[\w.\-+]+)"
+    r"|(?P<key>\b[A-Za-z][A-Za-z0-9_ .\-]{0,30}?)\s*(?::|=)\s*"
+    r"(?P<value>[-+]?\d[\d.,]*(?:[eE][-+]?\d+)?%?)(?![\w.])"
+)
+LOWER_IS_BETTER = re.compile(r"loss|latency|error|time|\bms\b|mae|mse|rmse|wer|cer|miss|fp\b", re.I)
+
+
+def parse_number(text: str) -> float | None:
+    """`0.61`, `61.2%`, `0.61 ± 0.02`, `4,812`, `3e-4` -> a number; anything else None."""
+    text = text.strip().strip("*_`").split("±")[0].split("+/-")[0].strip()
+    text = text.rstrip("%").strip()
+    if not text or not _NUMBER.match(text) or not any(ch.isdigit() for ch in text):
+        return None
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _cells(line: str) -> list[str]:
+    cells = [c.strip() for c in _CELL_SPLIT.split(line.strip())]
+    if cells and not cells[0]:
+        cells = cells[1:]
+    if cells and not cells[-1]:
+        cells = cells[:-1]
+    return cells
+
+
+def table_metrics(lines: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """(values, thresholds) from every table in ``lines``: the name column is one headed
+    `metric` or `name` (else the first), the value column one headed `value`, `result`
+    or `score` (else the second); a `threshold` column gives thresholds."""
+    values: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
+    index = 0
+    while index + 1 < len(lines):
+        header, rule = lines[index], lines[index + 1]
+        if "|" not in header or not re.fullmatch(
+            r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*", rule
+        ):
+            index += 1
+            continue
+        names = [c.lower() for c in _cells(header)]
+        name_col = next((i for i, c in enumerate(names) if c in ("metric", "name", "metrics")), 0)
+        value_col = next(
+            (i for i, c in enumerate(names) if c in ("value", "result", "score", "actual")),
+            1 if name_col == 0 else 0,
+        )
+        threshold_col = next(
+            (i for i, c in enumerate(names) if "threshold" in c or c in ("target", "expected")),
+            None,
+        )
+        index += 2
+        while index < len(lines) and "|" in lines[index]:
+            cells = _cells(lines[index])
+            if len(cells) > max(name_col, value_col):
+                name = cells[name_col].strip("*_` ")
+                number = parse_number(cells[value_col])
+                if name and number is not None:
+                    values.setdefault(name, number)
+                if threshold_col is not None and threshold_col < len(cells):
+                    limit = parse_number(cells[threshold_col])
+                    if name and limit is not None:
+                        thresholds.setdefault(name, limit)
+            index += 1
+    return values, thresholds
+
+
+def inline_metrics(lines: list[str]) -> dict[str, float]:
+    """Dataview fields with numeric values: `mAP:: 0.61`, `[mAP:: 0.61]`."""
+    found: dict[str, float] = {}
+    for line in lines:
+        if "::" not in line:
+            continue
+        for match in _INLINE_FIELD.finditer(line):
+            key = (match.group(1) or match.group(3) or "").strip()
+            number = parse_number(match.group(2) or match.group(4) or "")
+            if key and number is not None:
+                found.setdefault(key, number)
+    return found
+
+
+def settings(lines: list[str]) -> dict[str, str]:
+    """Hyperparameters and pinned versions: name (lower case) -> value as written."""
+    found: dict[str, str] = {}
+    for line in lines:
+        for match in _SETTING.finditer(line):
+            if match.group("pin"):
+                name, _, version = match.group("pin").partition("==")
+                found.setdefault(name.lower(), version)
+            else:
+                key = " ".join(match.group("key").lower().split())
+                if key.startswith(("http", "www")):
+                    continue
+                found.setdefault(key, match.group("value").rstrip(",."))
+    return found
+
+
+_VERSION = re.compile(r"==|\b\d+\.\d+(?:\.\d+)?\b")
+_SEED = re.compile(r"\bseed\b|random[_ ]state|deterministic", re.I)
+
+
+def reproducibility_gaps(bodies: dict[str, list[str]], thresholds: dict[str, float]) -> list[str]:
+    """The template's own questions turned into checks; each gap says what is missing."""
+
+    def text(name: str) -> str:
+        return "\n".join(bodies.get(name, []))
+
+    gaps = []
+    if not _VERSION.search(text("environment setup")):
+        gaps.append("Environment setup names no library versions (e.g. torch==2.3.0)")
+    if not _SEED.search(text("model")):
+        gaps.append("Model does not say how randomness is controlled (a seed)")
+    if not any(ch.isdigit() for ch in text("data detail")):
+        gaps.append("Data detail gives no class counts")
+    if not thresholds and not re.search(r"threshold\D{0,40}\d", text("metrics"), re.I):
+        gaps.append("Metrics gives no accepted thresholds")
+    return gaps
+
+
+def unanswered(sections: dict[str, str]) -> list[str]:
+    """The required template sections that are missing, empty or only questions."""
+    return [name for name in REQUIRED_SECTIONS if sections.get(name, "missing") != "answered"]
+
+
+def completeness(sections: dict[str, str]) -> str:
+    """`answered/required`, e.g. `9/10`."""
+    return f"{len(REQUIRED_SECTIONS) - len(unanswered(sections))}/{len(REQUIRED_SECTIONS)}"
+
+
+def higher_is_better(metric: str) -> bool:
+    return not LOWER_IS_BETTER.search(metric)
+
+
+def is_question(line: str, questions: list[str]) -> bool:
+    """A template question left as it is (list marker, spaces and case aside)."""
+    text = _LIST_MARKER.sub("", line).strip().lower()
+    return text in questions
+
+
+def section_state(lines: list[str] | None, questions: list[str]) -> str:
+    """'missing', 'empty' (nothing written), 'unanswered' (only the template's questions)
+    or 'answered'."""
+    if lines is None:
+        return "missing"
+    content = [ln for ln in lines if ln.strip() and ln.strip() not in ("-", "*", "+")]
+    if not content:
+        return "empty"
+    if all(is_question(ln, questions) for ln in content):
+        return "unanswered"
+    return "answered"
+
+
+def load_template_questions(template_text: str) -> dict[str, list[str]]:
+    """Each top-level section of the template and the question lines under it."""
+    questions: dict[str, list[str]] = {}
+    current = None
+    for line in template_text.splitlines():
+        heading = re.match(r"^#\s+(.*)$", line)
+        if heading:
+            current = " ".join(heading.group(1).split()).lower()
+            questions.setdefault(current, [])
+        elif current and line.strip() and line.strip() != "-":
+            questions[current].append(
+                re.sub(r"^\s*(?:[-*+]|\d+[.)])?\s*", "", line).strip().lower()
+            )
+    return questions
+
+
+# The team template's sections and the questions each one asks (the packaged copy).
+TEMPLATE_QUESTIONS = load_template_questions(
+    (
+        Path(__file__).parent / "data" / "vault_template" / "Templates" / "Model Training.md"
+    ).read_text(encoding="utf-8")
+)
