@@ -13,7 +13,9 @@ from . import __version__, formats
 from .build import apply, diff, plan_build
 from .cache import BUILD_STATE_PATH, CACHE_PATH
 from .check import check_model
+from .compare import compare, diff_markdown, diff_text
 from .create import demo_vault, init_vault, new_experiment, obsidian_uri
+from .edit import set_status
 from .errors import AmbiguousNote, NoteNotFound, VaultkitError
 from .graph import (
     VaultModel,
@@ -23,16 +25,19 @@ from .graph import (
     is_template,
     resolve_note_argument,
 )
-from .metrics import completeness, higher_is_better
+from .metrics import completeness, higher_is_better, unanswered
+from .syntax import is_valid_tag
 from .vault import (
     cache_bytes,
     find_vault_root,
     load_vault,
+    note_sections,
     read_text_file,
     vault_fingerprint,
 )
 from .watch import watch_forever
 from .write import save_cache as write_cache
+from .write import write_if_changed
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 PROGRESS_THRESHOLD = 2000  # notes; smaller vaults read too fast to need a progress line
@@ -488,6 +493,93 @@ def watch(session: Session, polling):
     """
     gc.enable()  # a long-running process must collect its garbage
     watch_forever(session.root, polling, click.echo)
+
+
+@cli.command(name="set-status")
+@click.argument("note")
+@click.argument("status")
+@click.option("--force", is_flag=True, help="Mark done even with template sections unanswered.")
+@pass_session
+def set_status_command(session: Session, note, status, force):
+    """Set a note's status where it is written (its 'Status:' line or its status property).
+
+    Nothing else in the note changes. Marking an experiment done is refused while template
+    sections are unanswered, because a done note must let someone rebuild the model.
+
+    \b
+    Examples:
+      vaultkit set-status "EXP-013 focal loss" done
+      vaultkit set-status "EXP-013 focal loss" postpone
+    """
+    status = status.strip().lstrip("#").lower()
+    if not is_valid_tag(status):
+        raise click.BadParameter(f"{status!r} is not a tag Obsidian can read", param_hint="STATUS")
+    model = session.model()
+    note_id = session.note(note)
+    found = model.notes[note_id]
+    if status == "done" and note_id in model.experiments and not force:
+        missing = unanswered(found.parsed.sections)
+        if missing:
+            raise VaultkitError(
+                f"not marked done: {len(missing)} template section"
+                f"{'s are' if len(missing) > 1 else ' is'} not answered yet: "
+                f"{', '.join(missing)}. Answer them, or use --force",
+                found.path,
+            )
+    data = read_text_file(model.vault.root, found.path) or b""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VaultkitError("is not UTF-8; vaultkit will not edit it", found.path) from None
+    write_if_changed(model.vault.root, found.path, set_status(text, status).encode("utf-8"))
+    click.echo(f"{found.path}: {found.parsed.status or 'no status'} -> {status}")
+    if status == "done":
+        for gap in found.parsed.gaps:
+            click.echo(f"  note: {gap}", err=True)
+
+
+@cli.command(name="diff")
+@click.argument("note")
+@click.argument("other", required=False)
+@format_option(["text", "json", "markdown"])
+@pass_session
+def diff_command(session: Session, note, other, output):
+    """Show what changed from OTHER (default: NOTE's previous experiments) to NOTE.
+
+    Section by section, the lines added and removed; parsed settings (lr: 3e-4,
+    batch size = 32, torch==2.3.0) old -> new; metric deltas and whether they improved.
+
+    \b
+    Examples:
+      vaultkit diff "EXP-004 mosaic and focal loss"
+      vaultkit diff "EXP-004 mosaic and focal loss" "EXP-001 baseline" --format markdown
+    """
+    model = session.model()
+    note_id = session.note(note)
+    olds = [session.note(other)] if other else model.parents(note_id)
+    if not olds:
+        raise VaultkitError(
+            "has no previous experiment to compare with; name one: vaultkit diff NOTE OTHER",
+            note_id,
+        )
+    root = model.vault.root
+    new_bodies = note_sections(root, model.notes[note_id].path)
+    results = [
+        compare(
+            old,
+            model.notes[old].parsed,
+            note_sections(root, model.notes[old].path),
+            note_id,
+            model.notes[note_id].parsed,
+            new_bodies,
+        )
+        for old in olds
+    ]
+    if output == "json":
+        click.echo(formats.to_json(results), nl=False)
+    else:
+        render = diff_markdown if output == "markdown" else diff_text
+        click.echo("\n".join(render(result) for result in results), nl=False)
 
 
 def main():

@@ -23,6 +23,7 @@ class Config:
     lineage_folder: str = "Lineages"
     experiments_folder: str = "Experiments"
     experiment_tag: str = "model_training"
+    lineage_metric: str = ""  # the metric charted in lineage notes; "" = the most shared
 
     @property
     def index_path(self) -> str:

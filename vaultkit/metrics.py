@@ -36,7 +36,7 @@ _INLINE_FIELD = re.compile(
 )
 _SETTING = re.compile(
     r"(?P<pin>\b[A-Za-z][\w.\-]*==[\w.\-+]+)"
-    r"|(?P<key>\b[A-Za-z][A-Za-z0-9_ .\-]{0,30}?)\s*(?::|=)\s*"
+    r"|(?<![/.\w])(?P<key>[A-Za-z][A-Za-z0-9_ .\-]{0,30}?)\s*(?::|=)\s*"
     r"(?P<value>[-+]?\d[\d.,]*(?:[eE][-+]?\d+)?%?)(?![\w.])"
 )
 LOWER_IS_BETTER = re.compile(r"loss|latency|error|time|\bms\b|mae|mse|rmse|wer|cer|miss|fp\b", re.I)

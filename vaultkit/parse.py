@@ -284,6 +284,11 @@ def normalise_newlines(text: str) -> str:
 
 def parse_note(text: str) -> ParsedNote:
     """Parse a note. Never raises on content."""
+    return parse_note_and_sections(text)[0]
+
+
+def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]]:
+    """The parse, and each section's lines (code blanked) for comparing notes."""
     text = normalise_newlines(text)
     lines = text.split("\n")
     note = ParsedNote()
@@ -308,8 +313,9 @@ def parse_note(text: str) -> ParsedNote:
     note.fields = find_fields(body_lines, blocks)
     roles = _line_roles(note, len(body_lines))
     _scan_body(body_lines, blocks, roles, note)
-    indexed = [line if i not in blocks.masked else "" for i, line in enumerate(body_lines)]
-    _report(note, section_bodies(indexed, note.headings, note.fields, blocks.rules), indexed)
+    # Sections keep their code blocks: settings are often written in them (`lr: 3e-4`).
+    bodies = section_bodies(body_lines, note.headings, note.fields, blocks.rules)
+    _report(note, bodies, body_lines)
 
     status_field = note.fields.get("status")
     if status_field is not None:
@@ -319,7 +325,7 @@ def parse_note(text: str) -> ParsedNote:
             (tag for tag in syntax.scan_inline(line)[2] if tag.offset >= value_start), None
         )
         note.footer_status = first.name.lower() if first else None
-    return note
+    return note, bodies
 
 
 def section_bodies(

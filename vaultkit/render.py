@@ -12,10 +12,12 @@ from collections import defaultdict
 
 import networkx as nx
 
+from .compare import one_line
 from .config import LinkStyle
 from .formats import iso_utc, lineage_mermaid
 from .graph import Lineage, VaultModel
 from .links import format_link
+from .metrics import completeness
 from .model import ERROR, Problem
 from .resolve import Resolver
 
@@ -165,8 +167,8 @@ class Renderer:
                 "",
                 f"## {status or 'no status'} ({len(members)})",
                 "",
-                "| experiment | previous | lineage | last change | problems |",
-                "|---|---|---|---|---|",
+                "| experiment | previous | lineage | sections | last change | problems |",
+                "|---|---|---|---|---|---|",
             ]
             for note_id in members:
                 previous = (
@@ -177,6 +179,7 @@ class Renderer:
                 lines.append(
                     f"| {self.link(note_id, index_path, True)} | {previous} "
                     f"| {self.link(lineage_path, index_path, True)} "
+                    f"| {completeness(self.model.notes[note_id].parsed.sections)} "
                     f"| {last_change(self.model, note_id)} | {self._problem_cell(note_id)} |"
                 )
         return "\n".join(lines)
@@ -203,6 +206,8 @@ class Renderer:
                 self.model.notes[m].path,
                 self.model.notes[m].parsed.status,
                 last_change(self.model, m),
+                tuple(sorted(self.model.notes[m].parsed.metrics.items())),
+                tuple(sorted(self.model.notes[m].parsed.settings.items())),
             )
             for m in lineage.members
         )
@@ -249,17 +254,79 @@ class Renderer:
             "",
             "## Chain",
             "",
-            "| # | experiment | status | previous | last change |",
-            "|---|---|---|---|---|",
+            "| # | experiment | status | previous | what changed | last change |",
+            "|---|---|---|---|---|---|",
         ]
         for number, member in enumerate(self.ordered_members(index), 1):
-            previous = ", ".join(self.link(p, path, True) for p in self.model.parents(member))
+            parents = self.model.parents(member)
+            previous = ", ".join(self.link(p, path, True) for p in parents)
             lines.append(
                 f"| {number} | {self.link(member, path, True)} "
                 f"| {self.model.notes[member].parsed.status or '—'} | {previous or '—'} "
+                f"| {self._what_changed(member, parents) or '—'} "
                 f"| {last_change(self.model, member)} |"
             )
+        lines += self._metrics(index, path)
         return "\n".join(lines)
+
+    def _what_changed(self, member: str, parents: list[str]) -> str:
+        """The settings that changed from the (first) previous experiment."""
+        if not parents:
+            return ""
+        new = self.model.notes[member].parsed
+        return one_line(self.model.notes[parents[0]].parsed, new).replace("|", "\\|")
+
+    def main_metric(self, members: list[str]) -> str | None:
+        """The configured `lineage_metric`, else the first metric most members report."""
+        configured = self.model.vault.config.lineage_metric
+        if configured:
+            return configured
+        counts: dict[str, int] = {}  # in order of first appearance along the chain
+        for member in members:
+            for name in self.model.notes[member].parsed.metrics:
+                counts[name] = counts.get(name, 0) + 1
+        if not counts:
+            return None
+        return max(counts, key=lambda name: counts[name])  # the first of the most shared
+
+    def _metrics(self, index: int, path: str) -> list[str]:
+        """The chain's metrics as a table, and the main metric's trend as a chart."""
+        members = self.ordered_members(index)
+        reported = [m for m in members if self.model.notes[m].parsed.metrics]
+        if not reported:
+            return []
+        counts: dict[str, int] = defaultdict(int)
+        for member in reported:
+            for name in self.model.notes[member].parsed.metrics:
+                counts[name] += 1
+        names = sorted(counts, key=lambda name: (-counts[name], name))[:6]
+        lines = [
+            "",
+            "## Metrics",
+            "",
+            "| experiment | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        for member in reported:
+            values = self.model.notes[member].parsed.metrics
+            cells = [f"{values[n]:g}" if n in values else "—" for n in names]
+            lines.append(f"| {self.link(member, path, True)} | " + " | ".join(cells) + " |")
+        metric = self.main_metric(members)
+        points = [(m, self.model.notes[m].parsed.metrics.get(metric)) for m in members]
+        points = [(m, v) for m, v in points if v is not None]
+        if metric and len(points) >= 2:
+            labels = ", ".join(_chart_label(m.rsplit("/", 1)[-1]) for m, _ in points)
+            lines += [
+                "",
+                "```mermaid",
+                "xychart-beta",
+                f"  title {_chart_label(metric + ' along the chain')}",
+                f"  x-axis [{labels}]",
+                f"  y-axis {_chart_label(metric)}",
+                f"  line [{', '.join(f'{v:g}' for _, v in points)}]",
+                "```",
+            ]
+        return lines
 
     def _outline(self, lineage: Lineage, path: str) -> list[str]:
         """The tree as nested list items of real wikilinks; a merge appears under each
@@ -318,6 +385,11 @@ class Renderer:
                 }
             )
         return merge_canvas(existing, generated_nodes, generated_edges)
+
+
+def _chart_label(text: str) -> str:
+    """A quoted xychart string: Mermaid has no escape for '"' inside one."""
+    return '"' + text.replace('"', "'") + '"'
 
 
 CANVAS_COLORS = {"done": "4", "writing": "3"}

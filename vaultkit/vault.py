@@ -17,7 +17,7 @@ from . import cache
 from .config import CONFIG_PATH, Config, ConfigError, parse_config
 from .errors import VaultkitError
 from .model import WARNING, ParsedNote, Problem
-from .parse import parse_note
+from .parse import parse_note, parse_note_and_sections
 
 CONFIG_FOLDER = ".obsidian"
 
@@ -246,6 +246,12 @@ def vault_fingerprint(root: Path) -> str:
             key = None
         digest.update(f"{path}\0{key}\n".encode())
     return digest.hexdigest()
+
+
+def note_sections(root: Path, path: str) -> dict[str, list[str]]:
+    """A note's sections, read from disk now (for comparing two notes)."""
+    text, _ = decode_note(read_text_file(root, path) or b"")
+    return parse_note_and_sections(text or "")[1]
 
 
 def load_vault(root: Path, progress=None, use_cache: bool = True) -> Vault:

@@ -1,0 +1,299 @@
+"""Issue 6: metrics, settings, completeness, `diff` and `set-status`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from vaultkit.cli import cli
+from vaultkit.create import demo_vault
+from vaultkit.edit import set_status
+from vaultkit.metrics import parse_number, settings, table_metrics
+from vaultkit.parse import parse_note
+
+from .conftest import SEED_TEMPLATE
+
+NUMBERS = [
+    ("0.61", 0.61),
+    ("61.2%", 61.2),
+    ("0.61 ± 0.02", 0.61),
+    ("4,812", 4812.0),
+    ("3e-4", 3e-4),
+    ("**0.7**", 0.7),
+    ("-1.5", -1.5),
+    ("n/a", None),
+    ("", None),
+    ("v1.2", None),
+    ("1,2,3", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), NUMBERS)
+def test_numbers(text, expected):
+    assert parse_number(text) == expected
+
+
+TABLES = [
+    # plain name | value
+    (
+        ["| metric | value |", "|---|---|", "| mAP | 0.61 |", "| recall | 58% |"],
+        {"mAP": 0.61, "recall": 58.0},
+        {},
+    ),
+    # a threshold column and an extra column
+    (
+        [
+            "| metric | value | threshold | notes |",
+            "|:--|--:|--:|---|",
+            "| mAP@0.5 | 0.655 | 0.70 | val split |",
+        ],
+        {"mAP@0.5": 0.655},
+        {"mAP@0.5": 0.7},
+    ),
+    # value column first, name column found by header
+    (["| score | name |", "|---|---|", "| 0.9 | F1 |"], {"F1": 0.9}, {}),
+    # no pipes at the edges, thousands and ± in cells
+    (
+        ["name | result", "--- | ---", "images/s | 1,250", "mAP | 0.61 ± 0.01"],
+        {"images/s": 1250.0, "mAP": 0.61},
+        {},
+    ),
+    # a row without a number and a table that is not one
+    (["| metric | value |", "|---|---|", "| mAP | pending |", "", "| not | a table |"], {}, {}),
+]
+
+
+@pytest.mark.parametrize(("lines", "values", "thresholds"), TABLES)
+def test_metric_tables(lines, values, thresholds):
+    assert table_metrics(lines) == (values, thresholds)
+
+
+def test_metrics_from_result_then_metrics_then_inline_fields_and_properties():
+    note = parse_note(
+        "---\nepochs_run: 87\nreleased: true\n---\n"
+        "# Metrics\n\n| metric | value | threshold |\n|---|---|---|\n| mAP | 0.5 | 0.7 |\n"
+        "| recall | 0.4 | 0.8 |\n\n"
+        "# Result\n\n| metric | value |\n|---|---|\n| mAP | 0.66 |\n\n"
+        "- F1:: 0.71\n- seen in passing [latency ms:: 9.5] here\n"
+        "```\nin_code:: 1\n```\n"
+    )
+    assert note.metrics == {
+        "mAP": 0.66,
+        "recall": 0.4,
+        "F1": 0.71,
+        "latency ms": 9.5,
+        "in_code": 1.0,
+        "epochs_run": 87.0,
+    }
+    assert note.thresholds == {"mAP": 0.7, "recall": 0.8}
+
+
+SETTINGS = [
+    ("- lr: 3e-4", {"lr": "3e-4"}),
+    ("- batch size = 32, epochs: 100", {"batch size": "32", "epochs": "100"}),
+    ("pip install torch==2.3.0 ultralytics==8.2.31", {"torch": "2.3.0", "ultralytics": "8.2.31"}),
+    ("- Dropout: 10%", {"dropout": "10%"}),
+    ("- Source: line-camera images", {}),
+    ("see https://x.org:8080/a", {}),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), SETTINGS)
+def test_settings(line, expected):
+    assert settings([line]) == expected
+
+
+def test_template_itself_answers_nothing():
+    note = parse_note(SEED_TEMPLATE.read_text())
+    assert set(note.sections.values()) == {"unanswered"}
+
+
+def test_section_states():
+    text = (
+        SEED_TEMPLATE.read_text()
+        .replace(
+            "- Where do you get the data?", "- Where do you get the data? From the line camera"
+        )
+        .replace("# Conclusion\n\n- Results meet expectation or not", "# Conclusion\n\n-")
+    )
+    text = text.replace("# Model\n", "# Modelling\n")
+    note = parse_note(text)
+    assert note.sections["data collecting process"] == "answered"
+    assert note.sections["previous experiment"] == "unanswered"
+    assert note.sections["model"] == "missing"
+    assert note.sections["conclusion"] == "unanswered"
+    assert parse_note("# Result\n\n\n# Conclusion\n-\n").sections["result"] == "empty"
+
+
+@pytest.fixture
+def demo(tmp_path):
+    demo_vault(tmp_path / "demo")
+    return tmp_path / "demo"
+
+
+def run(vault, *args):
+    return CliRunner().invoke(cli, ["--vault", str(vault), *args])
+
+
+def test_diff_on_the_merge_compares_with_both_parents(demo):
+    result = run(demo, "diff", "EXP-004 mosaic and focal loss", "--format", "json")
+    data = json.loads(result.output)
+    assert [(d["from"], d["to"]) for d in data] == [
+        ("Experiments/EXP-002 mosaic augmentation", "Experiments/EXP-004 mosaic and focal loss"),
+        ("Experiments/EXP-003 focal loss", "Experiments/EXP-004 mosaic and focal loss"),
+    ]
+    assert data[0]["settings"] == [
+        {"name": "focal gamma", "old": None, "new": "1.5"},
+        {"name": "lr", "old": "0.01", "new": "0.005"},
+    ]
+    assert data[1]["metrics"] == [
+        {"name": "crack recall", "old": 0.52, "new": 0.66, "delta": 0.14, "direction": "better"},
+        {"name": "mAP@0.5", "old": 0.634, "new": 0.671, "delta": 0.037, "direction": "better"},
+    ]
+    conclusion = next(s for s in data[0]["sections"] if s["section"] == "conclusion")
+    assert conclusion == {
+        "section": "conclusion",
+        "added": [
+            "- The two gains add up on cracks; mAP is still under the 0.70 threshold",
+            "- Next: tiled inference for the thin cracks",
+        ],
+        "removed": ["- Better on cracks, still under threshold"],
+    }
+
+
+def test_diff_text_and_markdown(demo):
+    text = run(demo, "diff", "EXP-003 focal loss").output
+    assert text.startswith(
+        "Experiments/EXP-001 baseline -> Experiments/EXP-003 focal loss\n\nMetrics\n"
+        "  crack recall: 0.41 -> 0.52  (+0.11 ▲ better)\n"
+        "  mAP@0.5: 0.612 -> 0.634  (+0.022 ▲ better)\n\nSettings\n  focal gamma: — -> 1.5\n"
+    )
+    markdown = run(demo, "diff", "EXP-003 focal loss", "--format", "markdown").output
+    assert "| crack recall | 0.41 | 0.52 | +0.11 ▲ better |" in markdown
+    lower = run(demo, "diff", "EXP-011 int8 quantisation", "EXP-010 distillation to nano").output
+    assert "latency ms: 9.8 -> —  (gone)" in lower  # from OTHER to NOTE
+
+
+def test_lower_is_better_for_latency(demo):
+    from vaultkit.compare import metric_changes
+
+    assert metric_changes({"latency ms": 9.8}, {"latency ms": 8.1})[0]["direction"] == "better"
+    assert metric_changes({"val loss": 0.2}, {"val loss": 0.3})[0]["direction"] == "worse"
+
+
+def test_diff_without_a_previous_experiment(demo):
+    result = run(demo, "diff", "EXP-001 baseline")
+    assert result.exit_code == 1
+    assert "has no previous experiment to compare with" in result.output
+
+
+def test_set_status_refuses_done_and_names_what_is_missing(demo):
+    note = demo / "Experiments" / "EXP-011 int8 quantisation.md"
+    before = note.read_bytes()
+    result = run(demo, "set-status", "EXP-011 int8 quantisation", "done")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: Experiments/EXP-011 int8 quantisation.md: not marked done: 2 template "
+        "sections are not answered yet: result, conclusion. Answer them, or use --force\n"
+    )
+    assert note.read_bytes() == before
+    forced = run(demo, "set-status", "EXP-011 int8 quantisation", "done", "--force")
+    assert forced.exit_code == 0
+    assert note.read_bytes() == before.replace(b"Status: #writing", b"Status: #done")
+
+
+def test_set_status_on_the_footer_changes_only_the_tag(demo):
+    note = demo / "Experiments" / "EXP-003 focal loss.md"
+    before = note.read_bytes()
+    result = run(demo, "set-status", "EXP-003 focal loss", "#Done")
+    assert result.output.startswith("Experiments/EXP-003 focal loss.md: writing -> done\n")
+    assert note.read_bytes() == before.replace(b"Status: #writing", b"Status: #done")
+
+
+STATUS_EDITS = [
+    ("a\n---\nStatus: #writing\n", "a\n---\nStatus: #done\n"),
+    ("a\r\n- Status: #writing \r\nb", "a\r\n- Status: #done \r\nb"),
+    ("**Status**: #pending #x\n", "**Status**: #done #x\n"),
+    ("Status:\n", "Status: #done\n"),
+    ("---\nstatus: writing\ntitle: t\n---\nbody\n", "---\nstatus: done\ntitle: t\n---\nbody\n"),
+    ("---\nstatus: '#writing'\n---\n", "---\nstatus: '#done'\n---\n"),
+    ("no status here", "no status here\n\n---\nStatus: #done\n"),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), STATUS_EDITS)
+def test_set_status_edits_where_the_status_is_written(before, after):
+    assert set_status(before, "done") == after
+    assert parse_note(after).status == "done"
+
+
+def test_check_reports_missing_and_empty_sections_for_done_experiments(demo):
+    note = demo / "Experiments" / "EXP-010 distillation to nano.md"
+    text = note.read_text()
+    text = text.replace("- Fits the edge budget", "- Results meet expectation or not")
+    text = text.replace("# Data augmentation\n\n- ultralytics defaults\n", "")
+    note.write_text(text)
+    conclusion_line = text.splitlines().index("# Conclusion") + 1
+    problems = json.loads(run(demo, "check", "--format", "json").output)["problems"]
+    mine = [
+        (p["code"], p["line"], p["message"])
+        for p in problems
+        if p["note"] == "Experiments/EXP-010 distillation to nano"
+    ]
+    assert mine == [
+        (
+            "missing-section",
+            None,
+            "done, but the template section 'data augmentation' is not in the note",
+        ),
+        (
+            "empty-section",
+            conclusion_line,
+            "done, but the section 'conclusion' has only the template's questions",
+        ),
+    ]
+
+
+def test_reproducibility_lint(tmp_path):
+    text = (
+        "# Previous experiment\n- none\n# Data collecting process\n- camera\n"
+        "# Data detail\n- three classes\n# Data augmentation\n- flips\n"
+        "# Data assumption (analysis)\n- cracks are thin\n# Metrics\n- mAP\n"
+        "# Environment setup\n- venv with torch\n# Model\n- yolo\n# Result\n- good\n"
+        "# Conclusion\n- ok\n\n---\nStatus: #done\nTags: #model_training #document\n"
+    )
+    (tmp_path / "EXP.md").write_text(text)
+    problems = json.loads(run(tmp_path, "check", "--format", "json").output)["problems"]
+    assert [p["message"] for p in problems if p["code"] == "reproducibility"] == [
+        "done, but Data detail gives no class counts",
+        "done, but Environment setup names no library versions (e.g. torch==2.3.0)",
+        "done, but Metrics gives no accepted thresholds",
+        "done, but Model does not say how randomness is controlled (a seed)",
+    ]
+
+
+def test_list_sort_by_metric_best_first(demo):
+    result = run(demo, "list", "--sort", "metric:mAP@0.5", "--format", "json")
+    assert [r["title"] for r in json.loads(result.output)][:3] == [
+        "EXP-004 mosaic and focal loss",
+        "EXP-002 mosaic augmentation",
+        "EXP-003 focal loss",
+    ]
+    assert run(demo, "list", "--sort", "mAP").exit_code == 2
+
+
+def test_lineage_note_shows_the_metric_trend(demo):
+    run(demo, "build")
+    text = (demo / "Lineages" / "EXP-001 baseline lineage.md").read_text()
+    assert (
+        '```mermaid\nxychart-beta\n  title "mAP@0.5 along the chain"\n'
+        '  x-axis ["EXP-001 baseline", "EXP-002 mosaic augmentation", "EXP-003 focal loss", '
+        '"EXP-004 mosaic and focal loss"]\n  y-axis "mAP@0.5"\n'
+        "  line [0.612, 0.655, 0.634, 0.671]\n```\n"
+    ) in text
+    assert (
+        "| [[EXP-004 mosaic and focal loss]] | writing | [[EXP-002 mosaic augmentation]], "
+        "[[EXP-003 focal loss]] | focal gamma 1.5; lr 0.01→0.005 |" in text
+    )

@@ -1,0 +1,143 @@
+"""What changed from one experiment to the next: sections, settings, metrics. Pure."""
+
+from __future__ import annotations
+
+import difflib
+
+from .metrics import REQUIRED_SECTIONS, higher_is_better
+from .model import ParsedNote
+
+
+def settings_changes(old: dict[str, str], new: dict[str, str]) -> list[dict]:
+    """Each setting whose value differs: {"name", "old", "new"} (None when absent)."""
+    return [
+        {"name": name, "old": old.get(name), "new": new.get(name)}
+        for name in sorted(set(old) | set(new))
+        if old.get(name) != new.get(name)
+    ]
+
+
+def metric_changes(old: dict[str, float], new: dict[str, float]) -> list[dict]:
+    """Each metric of either note: values, delta and whether it went the right way."""
+    changes = []
+    for name in sorted(set(old) | set(new)):
+        before, after = old.get(name), new.get(name)
+        entry = {"name": name, "old": before, "new": after, "delta": None, "direction": None}
+        if before is not None and after is not None:
+            delta = round(after - before, 10)
+            entry["delta"] = delta
+            if delta == 0:
+                entry["direction"] = "same"
+            else:
+                improved = (delta > 0) == higher_is_better(name)
+                entry["direction"] = "better" if improved else "worse"
+        changes.append(entry)
+    return changes
+
+
+def section_changes(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[dict]:
+    """Per section (template order first): lines added and removed, blank lines aside."""
+    names = [n for n in REQUIRED_SECTIONS if n in old or n in new]
+    names += sorted((set(old) | set(new)) - set(names))
+    changes = []
+    for name in names:
+        before = [line.rstrip() for line in old.get(name, []) if line.strip()]
+        after = [line.rstrip() for line in new.get(name, []) if line.strip()]
+        added, removed = [], []
+        for line in difflib.ndiff(before, after):
+            if line.startswith("+ "):
+                added.append(line[2:])
+            elif line.startswith("- "):
+                removed.append(line[2:])
+        if added or removed:
+            changes.append({"section": name, "added": added, "removed": removed})
+    return changes
+
+
+def compare(
+    old_id: str,
+    old: ParsedNote,
+    old_bodies: dict[str, list[str]],
+    new_id: str,
+    new: ParsedNote,
+    new_bodies: dict[str, list[str]],
+) -> dict:
+    """Everything that changed from ``old`` to ``new`` (the JSON of ``vaultkit diff``)."""
+    return {
+        "from": old_id,
+        "to": new_id,
+        "sections": section_changes(old_bodies, new_bodies),
+        "settings": settings_changes(old.settings, new.settings),
+        "metrics": metric_changes(old.metrics, new.metrics),
+    }
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def _delta(entry: dict) -> str:
+    if entry["delta"] is None:
+        return "new" if entry["old"] is None else "gone"
+    arrow = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}[entry["direction"]]
+    return f"{entry['delta']:+g} {arrow}"
+
+
+def one_line(old: ParsedNote, new: ParsedNote, limit: int = 3) -> str:
+    """A step of a lineage in a few words: the settings that changed."""
+    parts = []
+    for change in settings_changes(old.settings, new.settings):
+        if change["old"] is None:
+            parts.append(f"{change['name']} {change['new']}")
+        elif change["new"] is None:
+            parts.append(f"no {change['name']}")
+        else:
+            parts.append(f"{change['name']} {change['old']}→{change['new']}")
+    if len(parts) > limit:
+        parts = parts[:limit] + [f"+{len(parts) - limit} more"]
+    return "; ".join(parts)
+
+
+def diff_text(result: dict) -> str:
+    lines = [f"{result['from']} -> {result['to']}", ""]
+    lines.append("Metrics")
+    for entry in result["metrics"] or []:
+        lines.append(
+            f"  {entry['name']}: {_number(entry['old'])} -> {_number(entry['new'])}"
+            f"  ({_delta(entry)})"
+        )
+    if not result["metrics"]:
+        lines.append("  (no metrics in either note)")
+    lines += ["", "Settings"]
+    for entry in result["settings"]:
+        lines.append(f"  {entry['name']}: {entry['old'] or '—'} -> {entry['new'] or '—'}")
+    if not result["settings"]:
+        lines.append("  (no setting changed)")
+    for change in result["sections"]:
+        lines += ["", f"# {change['section']}"]
+        lines += [f"  - {line}" for line in change["removed"]]
+        lines += [f"  + {line}" for line in change["added"]]
+    return "\n".join(lines) + "\n"
+
+
+def diff_markdown(result: dict) -> str:
+    """For pasting into a note: tables for metrics and settings, lists for sections."""
+    lines = [
+        f"## [[{result['from'].rsplit('/', 1)[-1]}]] → [[{result['to'].rsplit('/', 1)[-1]}]]",
+        "",
+        "| metric | before | after | change |",
+        "|---|---|---|---|",
+    ]
+    for entry in result["metrics"]:
+        lines.append(
+            f"| {entry['name']} | {_number(entry['old'])} | {_number(entry['new'])} "
+            f"| {_delta(entry)} |"
+        )
+    lines += ["", "| setting | before | after |", "|---|---|---|"]
+    for entry in result["settings"]:
+        lines.append(f"| {entry['name']} | {entry['old'] or '—'} | {entry['new'] or '—'} |")
+    for change in result["sections"]:
+        lines += ["", f"### {change['section'].capitalize()}", ""]
+        lines += [f"- removed: {line.strip()}" for line in change["removed"]]
+        lines += [f"- added: {line.strip()}" for line in change["added"]]
+    return "\n".join(lines) + "\n"
