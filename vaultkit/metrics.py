@@ -34,11 +34,13 @@ _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _INLINE_FIELD = re.compile(
     r"\[([^\[\]():]+?)::\s*([^\]]+)\]|^\s*(?:[-*+]\s+)?\**([^\[\]():*]+?)\**::\s*(.+)$"
 )
-_SETTING = re.compile(
-    r"(?P<pin>\b[A-Za-z][\w.\-]*==[\w.\-+]+)"
-    r"|(?<![/.\w])(?P<key>[A-Za-z][A-Za-z0-9_ .\-]{0,30}?)\s*(?::|=)\s*"
-    r"(?P<value>[-+]?\d[\d.,]*(?:[eE][-+]?\d+)?%?)(?![\w.])"
-)
+# Settings are found from their separator, then the name before it: scanning for a name
+# at every position of every line is ten times slower.
+_SEPARATOR = re.compile(r"(==|:|=)[ \t]*([\w.\-+]*\d[\w.\-+%,]*)")
+_NUMERIC_VALUE = re.compile(r"[-+]?\d[\d.,]*(?:[eE][-+]?\d+)?%?")
+_PIN_NAME = re.compile(r"(?<![\w.\-])([A-Za-z][\w.\-]*)$")
+_SETTING_NAME = re.compile(r"(?<![/.\w])([A-Za-z][A-Za-z0-9_ .\-]{0,30}?)[ \t]*$")
+_DIGIT = re.compile(r"\d")
 LOWER_IS_BETTER = re.compile(r"loss|latency|error|time|\bms\b|mae|mse|rmse|wer|cer|miss|fp\b", re.I)
 
 
@@ -121,15 +123,26 @@ def settings(lines: list[str]) -> dict[str, str]:
     """Hyperparameters and pinned versions: name (lower case) -> value as written."""
     found: dict[str, str] = {}
     for line in lines:
-        for match in _SETTING.finditer(line):
-            if match.group("pin"):
-                name, _, version = match.group("pin").partition("==")
-                found.setdefault(name.lower(), version)
-            else:
-                key = " ".join(match.group("key").lower().split())
-                if key.startswith(("http", "www")):
-                    continue
-                found.setdefault(key, match.group("value").rstrip(",."))
+        if "=" not in line and ":" not in line or not _DIGIT.search(line):
+            continue
+        for match in _SEPARATOR.finditer(line):
+            separator, value = match.groups()
+            prefix = line[: match.start()]
+            if separator == "==":
+                name = _PIN_NAME.search(prefix)
+                if name:
+                    found.setdefault(name.group(1).lower(), value.rstrip(",."))
+                continue
+            value = value.rstrip(",.")
+            number = _NUMERIC_VALUE.match(value)
+            if not number or number.group().rstrip(",.") != value:
+                continue  # `v1.2`, `3rd`: not a number
+            name = _SETTING_NAME.search(prefix)
+            if not name:
+                continue
+            key = " ".join(name.group(1).lower().split())
+            if not key.startswith(("http", "www")):
+                found.setdefault(key, value)
     return found
 
 
