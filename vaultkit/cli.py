@@ -198,7 +198,7 @@ def list_command(session: Session, status_filter, tag_filter, all_notes, sort, o
         chosen.sort(key=best_first)
     records = [formats.note_record(model, n) for n in chosen]
     if output == "json":
-        click.echo(formats.list_json(records), nl=False)
+        click.echo(formats.to_json(records), nl=False)
     elif output == "csv":
         click.echo(formats.list_csv(records), nl=False)
     else:

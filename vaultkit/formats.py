@@ -44,10 +44,6 @@ def note_record(model: VaultModel, note_id: str) -> dict:
     }
 
 
-def list_json(records: list[dict]) -> str:
-    return to_json(records)
-
-
 def list_csv(records: list[dict]) -> str:
     out = io.StringIO()
     columns = [

@@ -193,11 +193,6 @@ def _trim_url(url: str) -> str:
     return url
 
 
-def find_tags(text: str) -> list[str]:
-    """Tags in a short text such as a footer value (already known to be outside code)."""
-    return [tag.name for tag in scan_inline(text)[2]]
-
-
 def parse_property_link(value: str) -> RawLink | None:
     """A property value that is a whole link: ``"[[Note]]"`` or ``"[x](Note.md)"``.
 
