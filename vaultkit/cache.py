@@ -18,7 +18,7 @@ from . import __version__, model
 
 CACHE_PATH = ".vaultkit/cache/parse.pickle"
 BUILD_STATE_PATH = ".vaultkit/cache/last-build"  # the vault fingerprint after the last build
-SCHEMA = 3
+SCHEMA = 4
 _MAGIC = b"vaultkit-parse-cache\n"
 _ALLOWED = {
     ("vaultkit.model", name) for name in ("ParsedNote", "Link", "Url", "Tag", "Heading", "Field")

@@ -13,9 +13,7 @@ from .errors import VaultkitError
 from .parse import (
     NEXT_SECTION,
     PREVIOUS_SECTION,
-    block_structure,
     normalise_heading,
-    normalise_newlines,
     parse_note,
     split_frontmatter,
 )
@@ -132,8 +130,8 @@ def _lines(text: str) -> list[str]:
 def _section_span(text: str, name: str) -> tuple[int, int] | None:
     """0-based [first line after the heading, first line after the section); the section
     also ends at the footer's `---` rule."""
-    headings = parse_note(text).headings
-    footer = _footer_rule(text)
+    note = parse_note(text)
+    headings, footer = note.headings, note.footer_line
     for index, heading in enumerate(headings):
         if normalise_heading(heading.text) != name:
             continue
@@ -201,25 +199,14 @@ def _add_section(text: str, section: str, links: list[str], newline: str) -> str
     heading = "Previous experiment" if section == PREVIOUS_SECTION else "Next experiment"
     block = [f"# {heading}{newline}", newline] + [f"- {link}{newline}" for link in links]
     lines = _lines(text)
-    rules = _footer_rule(text)
-    if rules is not None:
-        lines[rules:rules] = block + [newline]
+    rule = parse_note(text).footer_line
+    if rule is not None:
+        lines[rule:rule] = block + [newline]
         return "".join(lines)
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += newline
     prefix = [newline] if lines and lines[-1].strip() else []
     return "".join(lines + prefix + block)
-
-
-def _footer_rule(text: str) -> int | None:
-    """0-based line of the `---` that opens the footer: the last rule, when footer fields
-    (Status, Tags, References, Related) follow it."""
-    blocks = block_structure(normalise_newlines(text))
-    if not blocks.rules:
-        return None
-    last_rule = blocks.rules[-1]
-    fields = parse_note(text).fields.values()
-    return last_rule if any(f.line - 1 > last_rule for f in fields) else None
 
 
 def add_previous_links(text: str, links: list[str]) -> str:

@@ -88,6 +88,7 @@ class ParsedNote:
     urls: list[Url] = field(default_factory=list)
     headings: list[Heading] = field(default_factory=list)
     fields: dict[str, Field] = field(default_factory=dict)  # lower-case key -> first field
+    footer_line: int | None = None  # 0-based line of the `---` that opens the footer
     footer_status: str | None = None
     property_status: str | None = None
     ignored_tags: str | None = None  # a `tags:` value that Obsidian ignores

@@ -314,7 +314,8 @@ def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]
     roles = _line_roles(note, len(body_lines))
     _scan_body(body_lines, blocks, roles, note)
     # Sections keep their code blocks: settings are often written in them (`lr: 3e-4`).
-    bodies = section_bodies(body_lines, note.headings, note.fields, blocks.rules)
+    note.footer_line = footer_rule(note.fields, blocks.rules)
+    bodies = section_bodies(body_lines, note.headings, note.footer_line)
     _report(note, bodies, body_lines)
 
     status_field = note.fields.get("status")
@@ -328,14 +329,20 @@ def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]
     return note, bodies
 
 
+def footer_rule(fields: dict[str, Field], rules: list[int]) -> int | None:
+    """0-based line of the `---` that opens the footer: the last rule, when footer fields
+    (Status, Tags, References, Related) follow it."""
+    if rules and any(f.line - 1 > rules[-1] for f in fields.values()):
+        return rules[-1]
+    return None
+
+
 def section_bodies(
-    lines: list[str], headings: list[Heading], fields: dict[str, Field], rules: list[int]
+    lines: list[str], headings: list[Heading], footer: int | None
 ) -> dict[str, list[str]]:
     """Each heading's text (normalised) -> its lines, up to the next heading of the same or
     a higher level and never into the footer. The first heading of a name wins."""
-    footer = len(lines)
-    if rules and any(f.line - 1 > rules[-1] for f in fields.values()):
-        footer = rules[-1]
+    footer = len(lines) if footer is None else footer
     bodies: dict[str, list[str]] = {}
     for index, heading in enumerate(headings):
         name = normalise_heading(heading.text)
