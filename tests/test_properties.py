@@ -3,10 +3,12 @@ agrees with markdown-it's full parse."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vaultkit.parse import block_structure, full_block_structure, parse_note
+from vaultkit.parse import block_structure, full_block_structure, normalise_newlines, parse_note
 from vaultkit.resolve import Resolver
 from vaultkit.syntax import TAG_GRAMMAR
 
@@ -108,6 +110,22 @@ LINE_SHAPES = [
     "## H ##",
     "$$",
     "%%",
+    "  text",
+    "1. ",
+    "- x | y",
+    "text | more",
+    ":--|--:",
+    "   - nested",
+    "\t- tab item",
+    "***",
+    "_ _ _",
+    "1) paren",
+    "```js `x`",
+    "#",
+    "####### seven",
+    "# H #",
+    "- # heading item",
+    "~~~~",
 ]
 block_text = st.lists(st.sampled_from(LINE_SHAPES), max_size=25).map("\n".join)
 
@@ -126,7 +144,7 @@ def test_parser_never_raises_and_tags_obey_the_grammar(text):
         assert 1 <= link.line <= line_count
 
 
-@settings(max_examples=600)
+@settings(max_examples=1500)
 @given(block_text)
 def test_fast_block_path_agrees_with_full_markdown_it_parse(text):
     assert block_structure(text) == full_block_structure(text)
@@ -143,3 +161,13 @@ paths = st.lists(
 def test_resolution_only_returns_files_of_the_vault(files, linkpath, folder):
     result = Resolver(files).resolve(linkpath, folder + "src.md")
     assert result.path is None or result.path in files or result.path == folder + "src.md"
+
+
+def test_block_scanner_agrees_with_markdown_it_on_every_real_note():
+    from .conftest import CORPORA
+
+    notes = sorted(CORPORA.rglob("*.md")) if CORPORA.is_dir() else []
+    notes += sorted(Path(__file__).parents[1].joinpath("vaultkit", "data").rglob("*.md"))
+    for path in notes:
+        text = normalise_newlines(path.read_text(encoding="utf-8", errors="replace"))
+        assert block_structure(text) == full_block_structure(text), path

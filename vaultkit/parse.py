@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from markdown_it import MarkdownIt
 
 from . import metrics, syntax
+from .blockscan import scan_blocks
 from .model import (
     LINK,
     NEXT,
@@ -113,7 +114,12 @@ def _needs_full_parse(body: str, tokens) -> bool:
 
 
 def block_structure(body: str) -> Blocks:
-    """Code, headings and rules of a Markdown body, via markdown-it-py."""
+    """Code, headings and rules of a Markdown body: the line scanner when it is sure,
+    else markdown-it-py (fast rules, then every rule)."""
+    lines = body.split("\n")
+    scanned = scan_blocks(lines[:-1] if body.endswith("\n") else lines)  # no line after a final LF
+    if scanned is not None:
+        return Blocks(*scanned)
     if not _NEEDS_FULL_RE.search(body):
         tokens = _FAST_MD.parse(body)
         if not _needs_full_parse(body, tokens):
