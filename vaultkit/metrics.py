@@ -161,7 +161,7 @@ def reproducibility_gaps(bodies: dict[str, list[str]], thresholds: dict[str, flo
         gaps.append("Environment setup names no library versions (e.g. torch==2.3.0)")
     if not _SEED.search(text("model")):
         gaps.append("Model does not say how randomness is controlled (a seed)")
-    if not any(ch.isdigit() for ch in text("data detail")):
+    if not _DIGIT.search(text("data detail")):
         gaps.append("Data detail gives no class counts")
     if not thresholds and not re.search(r"threshold\D{0,40}\d", text("metrics"), re.I):
         gaps.append("Metrics gives no accepted thresholds")

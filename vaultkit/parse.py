@@ -227,7 +227,9 @@ def find_fields(lines: list[str], blocks: Blocks) -> dict[str, Field]:
     fields: dict[str, Field] = {}
     index = 0
     while index < len(lines):
-        match = None if index in blocks.masked else _match_field(lines[index], index > last_rule)
+        line = lines[index]
+        masked = index in blocks.masked or ":" not in line
+        match = None if masked else _match_field(line, index > last_rule)
         if match is None:
             index += 1
             continue
