@@ -19,6 +19,7 @@ demo: $(STAMP)
 	else \
 		$(BIN)/vaultkit demo $(DEMO); \
 	fi
+	@echo "(vaultkit itself is $(BIN)/vaultkit: 'source $(BIN)/activate' puts it on your PATH)"
 
 test: $(STAMP)
 	$(BIN)/ruff check vaultkit tests benchmarks

@@ -98,8 +98,10 @@ def scan_blocks(lines: list[str]):
             # an empty item holds no paragraph for the next line to continue
             para = LIST if content.strip() else None
             continue
+        if para == LIST and "|" in stripped:
+            return None  # a table row after a list item: markdown-it may start a table
         if para in (TEXT, LIST):
-            piped = piped or (para == TEXT and "|" in stripped)
+            piped = piped or "|" in stripped
             continue
         para, para_start, piped = TEXT, number, "|" in stripped
     return masked, headings, rules  # an unclosed fence ran to the end, as in markdown-it

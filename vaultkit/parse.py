@@ -52,24 +52,9 @@ _LIST_ITEM_RE = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)
 
 # -- block structure ------------------------------------------------------------------
 
+# markdown-it-py with every block rule a note can use, and no inline parsing (links and
+# tags are found by `syntax.py` in the text between blocks).
 _FULL_MD = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
-# Block parsing is most of a note's cost, and the list, table, quote, HTML and reference
-# rules are most of that. Without them the tokens used here (code, headings, rules) come
-# out the same unless one of the shapes below occurs; then the note is parsed with every
-# rule. tests/test_properties.py checks the two agree.
-_FAST_MD = MarkdownIt("commonmark").disable(
-    ["inline", "text_join", "list", "table", "blockquote", "html_block", "reference"]
-)
-_NEEDS_FULL_RE = re.compile(
-    # a heading, fence, HTML block or quote opened on a list marker's line or an indented
-    # line (which may sit inside a list item)
-    r"^(?:[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+|[ \t]+)(?:#{1,6}(?:[ \t]|$)|```|~~~|<|>)"
-    # quotes, HTML blocks, link reference definitions
-    r"|^ {0,3}[<>\[]"
-    # an indented line in the run of lines after a table row (code only after a table)
-    r"|^[^\n]*\|[^\n]*\n(?:[ \t]*\S[^\n]*\n)*?(?: {4}|\t)",
-    re.M,
-)
 
 
 @dataclass
@@ -96,39 +81,18 @@ def _blocks_from_tokens(tokens) -> Blocks:
     return blocks
 
 
-def _needs_full_parse(body: str, tokens) -> bool:
-    lines = None
-    for token in tokens:
-        if token.type == "code_block":
-            return True  # may be a list item's indented continuation
-        if token.type in ("heading_open", "fence") and token.map:
-            lines = lines or body.split("\n")
-            if token.type == "fence" and lines[token.map[0]][:1] in (" ", "\t"):
-                return True  # a fence inside a list item ends with the item
-            if token.markup in ("=", "-") and any(
-                _LIST_ITEM_RE.match(line) or "|" in line
-                for line in lines[token.map[0] : token.map[1] - 1]
-            ):
-                return True  # `- item` or a table row + `---` is a rule, not a heading
-    return False
-
-
 def block_structure(body: str) -> Blocks:
-    """Code, headings and rules of a Markdown body: the line scanner when it is sure,
-    else markdown-it-py (fast rules, then every rule)."""
+    """Code, headings and rules of a Markdown body: from the line scanner when it is sure
+    (most notes), else from markdown-it-py."""
     lines = body.split("\n")
     scanned = scan_blocks(lines[:-1] if body.endswith("\n") else lines)  # no line after a final LF
     if scanned is not None:
         return Blocks(*scanned)
-    if not _NEEDS_FULL_RE.search(body):
-        tokens = _FAST_MD.parse(body)
-        if not _needs_full_parse(body, tokens):
-            return _blocks_from_tokens(tokens)
-    return _blocks_from_tokens(_FULL_MD.parse(body))
+    return full_block_structure(body)
 
 
 def full_block_structure(body: str) -> Blocks:
-    """The same with every block rule on; the reference the fast path is tested against."""
+    """The same from markdown-it-py alone: the reference the scanner is tested against."""
     return _blocks_from_tokens(_FULL_MD.parse(body))
 
 
