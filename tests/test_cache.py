@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from vaultkit import cache
 from vaultkit.cli import cli
 from vaultkit.graph import build_model
-from vaultkit.vault import cache_bytes, load_vault
+from vaultkit.vault import cache_files, load_vault
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
 
@@ -29,8 +29,12 @@ def model_state(root):
 def vault(tmp_path):
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     CliRunner().invoke(cli, ["--vault", str(root), "list"])  # writes the cache
-    assert (root / cache.CACHE_PATH).exists()
+    assert shard_files(root)
     return root
+
+
+def shard_files(root):
+    return sorted((root / cache.CACHE_FOLDER).glob("parse-*.pickle"))
 
 
 def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
@@ -77,14 +81,23 @@ def test_note_changed_with_size_and_mtime_restored_is_read_again(vault):
 )
 def test_damaged_or_old_caches_are_ignored_and_rebuilt(vault, damage):
     expected = model_state(vault)
-    path = vault / cache.CACHE_PATH
-    path.write_bytes(damage(path.read_bytes()))
+    for path in shard_files(vault):
+        path.write_bytes(damage(path.read_bytes()))
     loaded = load_vault(vault)
     assert loaded.cache_stale
     assert model_state(vault) == expected
     result = CliRunner().invoke(cli, ["--vault", str(vault), "list"])
     assert result.exit_code == 0
-    assert cache.decode(path.read_bytes())  # rewritten and usable again
+    assert all(cache.decode(path.read_bytes()) for path in shard_files(vault))  # rebuilt
+
+
+def test_a_changed_note_rewrites_only_its_shard(vault):
+    stamps = {p.name: p.stat().st_mtime_ns for p in shard_files(vault)}
+    note = vault / "Experiments" / "EXP-003 focal.md"
+    note.write_text(note.read_text() + "\nmore\n")
+    CliRunner().invoke(cli, ["--vault", str(vault), "list"])
+    changed = [p.name for p in shard_files(vault) if p.stat().st_mtime_ns != stamps[p.name]]
+    assert changed == [f"parse-{cache.shard_of('Experiments/EXP-003 focal.md'):02d}.pickle"]
 
 
 class _Boom:
@@ -94,8 +107,8 @@ class _Boom:
 
 def test_a_planted_cache_cannot_run_code(vault):
     header = {"schema": cache.SCHEMA, "version": __import__("vaultkit").__version__}
-    (vault / cache.CACHE_PATH).write_bytes(cache._MAGIC + pickle.dumps((header, {"x": _Boom()})))
-    assert cache.decode((vault / cache.CACHE_PATH).read_bytes()) == {}
+    planted = cache._MAGIC + pickle.dumps((header, {"x": _Boom()}))
+    assert cache.decode(planted) == {}
 
 
 def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path):
@@ -103,8 +116,9 @@ def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path):
         tmp_path / "v", {"bad.md": "caf\xe9".encode("latin-1"), "ok.md": experiment("x", "done")}
     )
     first = load_vault(root)
-    (root / cache.CACHE_PATH).parent.mkdir(parents=True)
-    (root / cache.CACHE_PATH).write_bytes(cache_bytes(first))
+    (root / cache.CACHE_FOLDER).mkdir(parents=True)
+    for path, data in cache_files(first).items():
+        (root / path).write_bytes(data)
     second = load_vault(root)
     assert not second.cache_stale
     assert [(p.code, p.note) for p in second.problems] == [("unreadable-note", "bad")]
@@ -123,3 +137,28 @@ def test_unchanged_vault_skips_the_build_and_a_change_does_not(vault):
     fourth = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert "[[Experiments/EXP-050 new]]" in (vault / "Experiment Index.md").read_text()
     assert "wrote   Experiment Index.md" in fourth.output
+
+
+def test_kept_lineage_notes_are_rendered_again_when_a_file_changes_their_links(vault):
+    runner = CliRunner()
+    runner.invoke(cli, ["--vault", str(vault), "build"])
+    lineage = vault / "Lineages" / "EXP-001 baseline lineage.md"
+    assert "[[EXP-002 mosaic]]" in lineage.read_text()
+    # a second note of the same name: links must now carry the folder
+    (vault / "Archive").mkdir(exist_ok=True)
+    (vault / "Archive" / "EXP-002 mosaic.md").write_text("# old copy\n")
+    runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert "[[Experiments/EXP-002 mosaic]]" in lineage.read_text()
+
+
+def test_a_lineage_note_deleted_by_hand_comes_back(vault):
+    runner = CliRunner()
+    runner.invoke(cli, ["--vault", str(vault), "build"])
+    lineage = vault / "Lineages" / "EXP-001 baseline lineage.md"
+    lineage.unlink()
+    (vault / "Experiments" / "EXP-060 other.md").write_text(
+        experiment("[[EXP-005 dangling]]", "done")
+    )
+    result = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert "wrote   Lineages/EXP-001 baseline lineage.md" in result.output
+    assert lineage.exists()

@@ -13,11 +13,15 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import zlib
 
 from . import __version__, model
 
-CACHE_PATH = ".vaultkit/cache/parse.pickle"
-BUILD_STATE_PATH = ".vaultkit/cache/last-build"  # the vault fingerprint after the last build
+CACHE_FOLDER = ".vaultkit/cache"
+SHARDS = 32  # a changed note rewrites one shard, not the whole cache
+BUILD_STATE_PATH = f"{CACHE_FOLDER}/last-build"
+# lineage note -> (what it was rendered from, stat keys of the files written for it)
+LINEAGES_PATH = f"{CACHE_FOLDER}/lineages.pickle"  # the vault fingerprint after the last build
 SCHEMA = 4
 _MAGIC = b"vaultkit-parse-cache\n"
 _ALLOWED = {
@@ -30,6 +34,15 @@ _ALLOWED |= {
     ("datetime", "timedelta"),
     ("datetime", "timezone"),
 }
+
+
+def shard_of(path: str) -> int:
+    return zlib.crc32(path.encode("utf-8")) % SHARDS
+
+
+def shard_path(shard: int) -> str:
+    return f"{CACHE_FOLDER}/parse-{shard:02d}.pickle"
+
 
 StatKey = tuple[int, int, int, int]
 # path -> (stat key, parsed note, unreadable-note message or None)
@@ -47,12 +60,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def encode(entries: Entries) -> bytes:
+def encode(entries: dict) -> bytes:
     header = {"schema": SCHEMA, "version": __version__}
     return _MAGIC + pickle.dumps((header, entries), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def decode(data: bytes | None) -> Entries:
+def decode(data: bytes | None) -> dict:
     """The entries of a cache file, or {} when it cannot be trusted or used."""
     if not data or not data.startswith(_MAGIC):
         return {}

@@ -11,7 +11,9 @@ import click
 
 from . import __version__, formats
 from .build import apply, diff, plan_build
-from .cache import BUILD_STATE_PATH, CACHE_PATH
+from .cache import BUILD_STATE_PATH, LINEAGES_PATH
+from .cache import decode as cache_decode
+from .cache import encode as cache_encode
 from .check import check_model
 from .compare import compare, diff_markdown, diff_text
 from .create import demo_vault, init_vault, new_experiment, obsidian_uri
@@ -28,11 +30,12 @@ from .graph import (
 from .metrics import completeness, higher_is_better, unanswered
 from .syntax import is_valid_tag
 from .vault import (
-    cache_bytes,
+    cache_files,
     find_vault_root,
     load_vault,
     note_sections,
     read_text_file,
+    stat_keys,
     vault_fingerprint,
 )
 from .watch import watch_forever
@@ -65,8 +68,9 @@ class Session:
         if self._model is None:
             root = self.root
             vault = load_vault(root, progress=_progress_printer())
-            if vault.cache_stale and save_cache:
-                write_cache(root, CACHE_PATH, cache_bytes(vault))
+            if save_cache:
+                for path, data in cache_files(vault).items():
+                    write_cache(root, path, data)
             self._model = build_model(vault)
         return self._model
 
@@ -453,7 +457,7 @@ def build(session: Session, dry_run):
         click.echo("Nothing changed since the last build.")
         return
     model = session.model(save_cache=not dry_run)
-    plan = plan_build(model)
+    plan = plan_build(model, previous=None if dry_run else _rendered_lineages(root))
     for path, why in plan.skipped:
         click.echo(f"Warning: {path}: {why}", err=True)
     if dry_run:
@@ -463,6 +467,13 @@ def build(session: Session, dry_run):
     report = apply(model, plan)
     if not plan.skipped:  # a build with nothing left undone can be skipped next time
         write_cache(root, BUILD_STATE_PATH, vault_fingerprint(root).encode())
+    outputs = {path: [path, path[:-3] + ".canvas"] for path in plan.signatures}
+    written = stat_keys(root, [p for pair in outputs.values() for p in pair])
+    rendered = {
+        path: (plan.signatures[path], {p: written[p] for p in pair})
+        for path, pair in outputs.items()
+    }
+    write_cache(root, LINEAGES_PATH, cache_encode(rendered))
     for path in report.written:
         click.echo(f"wrote   {path}")
     for path in report.deleted:
@@ -580,6 +591,18 @@ def diff_command(session: Session, note, other, output):
     else:
         render = diff_markdown if output == "markdown" else diff_text
         click.echo("\n".join(render(result) for result in results), nl=False)
+
+
+def _rendered_lineages(root: Path) -> dict[str, tuple]:
+    """Signatures of the lineage notes the last build wrote and nobody touched since."""
+    rendered = cache_decode(read_text_file(root, LINEAGES_PATH))
+    files = [p for _, outputs in rendered.values() for p in outputs]
+    now = stat_keys(root, files)
+    return {
+        path: signature
+        for path, (signature, outputs) in rendered.items()
+        if all(now.get(p) == key and key is not None for p, key in outputs.items())
+    }
 
 
 def main():

@@ -6,6 +6,7 @@ Pure: built from a ``Vault`` (data already read), never touches the disk.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import posixpath
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -96,7 +97,7 @@ class VaultModel:
     lineage: nx.DiGraph = field(default_factory=nx.DiGraph)  # parent -> child, experiments
     resolver: Resolver = field(default_factory=lambda: Resolver([]))
     # Indexes that let ``update`` touch only what a change can affect.
-    files_version: int = 0  # goes up whenever a file appears or goes
+    files_version: str = ""  # a digest of every file path: changes when one appears or goes
     _files: frozenset[str] = frozenset()
     _by_name: dict[str, set[str]] = field(default_factory=dict)  # link name -> sources
     _backlinks: dict[str, set[str]] = field(default_factory=dict)  # target id -> sources
@@ -111,7 +112,7 @@ class VaultModel:
         if added or removed:
             self.resolver = Resolver(vault.files)
             self._files = files
-            self.files_version += 1
+            self.files_version = hashlib.sha1("\n".join(sorted(files)).encode()).hexdigest()
         affected: set[str] = set()
         by_path = {note.path: note for note in vault.notes.values()}
         for path in changed_paths:

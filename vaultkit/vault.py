@@ -52,7 +52,11 @@ class Vault:
     app_settings: dict = field(default_factory=dict)
     config: Config = field(default_factory=Config)
     problems: list[Problem] = field(default_factory=list)
-    cache_stale: bool = False  # the parse cache no longer matches what was read
+    stale_shards: set[int] = field(default_factory=set)  # parse-cache shards to rewrite
+
+    @property
+    def cache_stale(self) -> bool:
+        return bool(self.stale_shards)
 
     @property
     def templates_folder(self) -> str | None:
@@ -228,6 +232,17 @@ def _cached_notes(root: Path, paths: list[str], entries: cache.Entries):
     return reused, to_read
 
 
+def stat_keys(root: Path, paths) -> dict[str, tuple | None]:
+    """Each path's stat key now (None when it is gone)."""
+    keys: dict[str, tuple | None] = {}
+    for path in paths:
+        try:
+            keys[path] = cache.stat_key(os.stat(root / path))
+        except OSError:
+            keys[path] = None
+    return keys
+
+
 def vault_fingerprint(root: Path) -> str:
     """A digest of everything a build reads: every file's path and stat key, the
     settings files' bytes and vaultkit's version. Equal digests, equal build."""
@@ -267,7 +282,10 @@ def load_vault(root: Path, progress=None, use_cache: bool = True) -> Vault:
     )
     files = walk_files(root)
     note_paths = [p for p in files if p.lower().endswith(".md")]
-    entries = cache.decode(read_text_file(root, cache.CACHE_PATH)) if use_cache else {}
+    entries: cache.Entries = {}
+    if use_cache:
+        for shard in range(cache.SHARDS):
+            entries.update(cache.decode(read_text_file(root, cache.shard_path(shard))))
     reused, to_read = _cached_notes(root, note_paths, entries)
     vanished = set()
     results = _read_all(root, to_read)
@@ -281,17 +299,18 @@ def load_vault(root: Path, progress=None, use_cache: bool = True) -> Vault:
         if progress is not None:
             progress(done, len(note_paths))
     vault.files = [p for p in files if p not in vanished]
-    vault.cache_stale = bool(to_read) or len(entries) != len(reused)
+    reused_paths = {path for path, _, _ in reused}
+    gone = set(entries) - reused_paths  # changed, deleted, or no longer a note
+    vault.stale_shards = {cache.shard_of(p) for p in [*to_read, *gone]}
     return vault
 
 
-def cache_bytes(vault: Vault) -> bytes:
-    """The parse cache for what was just read (see cache.py)."""
+def cache_files(vault: Vault) -> dict[str, bytes]:
+    """The parse-cache shards that no longer match what was read (see cache.py)."""
     troubles = {p.note: p.message for p in vault.problems if p.code == "unreadable-note"}
-    return cache.encode(
-        {
-            path: (note.stat_key, note.parsed, troubles.get(note.id))
-            for path, note in vault.notes.items()
-            if note.stat_key
-        }
-    )
+    shards: dict[int, cache.Entries] = {shard: {} for shard in vault.stale_shards}
+    for path, note in vault.notes.items():
+        shard = cache.shard_of(path)
+        if shard in shards and note.stat_key:
+            shards[shard][path] = (note.stat_key, note.parsed, troubles.get(note.id))
+    return {cache.shard_path(shard): cache.encode(entries) for shard, entries in shards.items()}
