@@ -2,7 +2,8 @@
 markdown-it-py on them.
 
 It knows the common shapes exactly as markdown-it (CommonMark + tables) reads them:
-paragraphs, lists, fences, ATX and setext headings, thematic breaks and table rows. On
+paragraphs, lists, fences, ATX and setext headings, thematic breaks, table rows and
+one-line HTML comments (vaultkit's block markers). On
 anything else (quotes, HTML, indented code, blocks nested in list items, link reference
 definitions, a setext underline after a table row) it answers None and the caller asks
 markdown-it. tests/test_properties.py checks it against markdown-it's full parse.
@@ -83,6 +84,10 @@ def scan_blocks(lines: list[str]):
             continue
         if first in "-*_" and _THEMATIC.match(stripped):
             rules.append(number)
+            para = None
+            continue
+        if stripped.startswith("<!--") and "-->" in stripped:
+            masked.add(number)  # a one-line HTML comment block (vaultkit's own markers)
             para = None
             continue
         if first in "<>" or (first == "[" and _REFERENCE.match(stripped)):
