@@ -162,3 +162,20 @@ def test_a_lineage_note_deleted_by_hand_comes_back(vault):
     result = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert "wrote   Lineages/EXP-001 baseline lineage.md" in result.output
     assert lineage.exists()
+
+
+def test_unchanged_lineages_are_not_rendered_again_by_the_next_build(vault, monkeypatch):
+    from vaultkit import render
+
+    runner = CliRunner()
+    runner.invoke(cli, ["--vault", str(vault), "build"])
+    rendered = []
+    real = render.Renderer.lineage_note
+    monkeypatch.setattr(
+        render.Renderer, "lineage_note", lambda self, i: rendered.append(i) or real(self, i)
+    )
+    note = vault / "Experiments" / "EXP-004 merge.md"
+    note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
+    result = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert "wrote   Lineages/EXP-001 baseline lineage.md" in result.output
+    assert len(rendered) == 1  # only the lineage that holds the changed note

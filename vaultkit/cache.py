@@ -19,14 +19,15 @@ from . import __version__, model
 
 CACHE_FOLDER = ".vaultkit/cache"
 SHARDS = 32  # a changed note rewrites one shard, not the whole cache
-BUILD_STATE_PATH = f"{CACHE_FOLDER}/last-build"
+BUILD_STATE_PATH = f"{CACHE_FOLDER}/last-build"  # the vault fingerprint after the last build
 # lineage note -> (what it was rendered from, stat keys of the files written for it)
-LINEAGES_PATH = f"{CACHE_FOLDER}/lineages.pickle"  # the vault fingerprint after the last build
+LINEAGES_PATH = f"{CACHE_FOLDER}/lineages.pickle"
 SCHEMA = 4
 _MAGIC = b"vaultkit-parse-cache\n"
 _ALLOWED = {
     ("vaultkit.model", name) for name in ("ParsedNote", "Link", "Url", "Tag", "Heading", "Field")
 }
+_ALLOWED.add(("vaultkit.config", "LinkStyle"))  # part of a lineage's signature
 _ALLOWED |= {
     ("datetime", "date"),
     ("datetime", "datetime"),

@@ -105,9 +105,16 @@ class Renderer:
         self.resolver = (
             Resolver(sorted({*model.vault.files, *missing})) if missing else model.resolver
         )
+        # The files links are written against; its digest changes when one appears or goes
+        # (not when a generated file is merely written for the first time).
+        self.files_version = (
+            hashlib.sha1("\n".join(sorted({*model.vault.files, *missing})).encode()).hexdigest()
+            if missing
+            else model.files_version
+        )
         # Link texts can be reused across builds while no file appears or goes.
         self._links: dict = {} if link_cache is None or missing else link_cache
-        version = (model.files_version, style)
+        version = (self.files_version, style)
         if self._links.get("version") != version:
             self._links.clear()
             self._links["version"] = version
@@ -215,7 +222,7 @@ class Renderer:
             members,
             tuple(lineage.edges),
             tuple(lineage.roots),
-            self.model.files_version,
+            self.files_version,
             self.style,
         )
 
