@@ -7,12 +7,12 @@ import difflib
 import json
 from dataclasses import dataclass, field
 
-from . import blocks, render
+from . import blocks, cache, render
 from .check import check_model
 from .config import link_style
 from .graph import VaultModel
-from .vault import read_text_file
-from .write import delete, write_if_changed
+from .vault import read_text_file, stat_keys, vault_fingerprint
+from .write import delete, save_cache, write_if_changed
 
 STALE_NOTICE = (
     "This lineage no longer exists: its experiments were merged into another lineage or "
@@ -172,3 +172,35 @@ def apply(model: VaultModel, plan: Plan) -> BuildReport:
         if delete(model.vault.root, path):
             report.deleted.append(path)
     return report
+
+
+# -- between builds: what the last one left (in `.vaultkit/cache/`) ----------------------
+
+
+def unchanged_since_last_build(root) -> bool:
+    """True when the vault's fingerprint is the one the last complete build left."""
+    return read_text_file(root, cache.BUILD_STATE_PATH) == vault_fingerprint(root).encode()
+
+
+def rendered_lineages(root) -> dict[str, tuple]:
+    """Signatures of the lineage notes the last build wrote and nobody touched since."""
+    rendered = cache.decode(read_text_file(root, cache.LINEAGES_PATH))
+    now = stat_keys(root, [p for _, outputs in rendered.values() for p in outputs])
+    return {
+        path: signature
+        for path, (signature, outputs) in rendered.items()
+        if all(key is not None and now.get(p) == key for p, key in outputs.items())
+    }
+
+
+def remember_build(root, plan: Plan) -> None:
+    """Leave the fingerprint and lineage signatures for the next build."""
+    if not plan.skipped:  # a build with nothing left undone can be skipped next time
+        save_cache(root, cache.BUILD_STATE_PATH, vault_fingerprint(root).encode())
+    outputs = {path: [path, path[:-3] + ".canvas"] for path in plan.signatures}
+    written = stat_keys(root, [p for pair in outputs.values() for p in pair])
+    rendered = {
+        path: (plan.signatures[path], {p: written[p] for p in pair})
+        for path, pair in outputs.items()
+    }
+    save_cache(root, cache.LINEAGES_PATH, cache.encode(rendered))

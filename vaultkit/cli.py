@@ -10,14 +10,17 @@ from pathlib import Path
 import click
 
 from . import __version__, formats
-from .build import apply, diff, plan_build
-from .cache import BUILD_STATE_PATH, LINEAGES_PATH
-from .cache import decode as cache_decode
-from .cache import encode as cache_encode
+from .build import (
+    apply,
+    diff,
+    plan_build,
+    remember_build,
+    rendered_lineages,
+    unchanged_since_last_build,
+)
 from .check import check_model
 from .compare import compare, diff_markdown, diff_text
-from .create import demo_vault, init_vault, new_experiment, obsidian_uri
-from .edit import set_status
+from .create import change_status, demo_vault, init_vault, new_experiment, obsidian_uri
 from .errors import AmbiguousNote, NoteNotFound, VaultkitError
 from .graph import (
     VaultModel,
@@ -27,20 +30,16 @@ from .graph import (
     is_template,
     resolve_note_argument,
 )
-from .metrics import completeness, higher_is_better, unanswered
+from .metrics import completeness, higher_is_better
 from .syntax import is_valid_tag
 from .vault import (
     cache_files,
     find_vault_root,
     load_vault,
     note_sections,
-    read_text_file,
-    stat_keys,
-    vault_fingerprint,
 )
 from .watch import watch_forever
 from .write import save_cache as write_cache
-from .write import write_if_changed
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 PROGRESS_THRESHOLD = 2000  # notes; smaller vaults read too fast to need a progress line
@@ -453,11 +452,11 @@ def build(session: Session, dry_run):
       vaultkit build --dry-run | less
     """
     root = session.root
-    if not dry_run and read_text_file(root, BUILD_STATE_PATH) == vault_fingerprint(root).encode():
+    if not dry_run and unchanged_since_last_build(root):
         click.echo("Nothing changed since the last build.")
         return
     model = session.model(save_cache=not dry_run)
-    plan = plan_build(model, previous=None if dry_run else _rendered_lineages(root))
+    plan = plan_build(model, previous=None if dry_run else rendered_lineages(root))
     for path, why in plan.skipped:
         click.echo(f"Warning: {path}: {why}", err=True)
     if dry_run:
@@ -465,15 +464,7 @@ def build(session: Session, dry_run):
         click.echo(changes if changes else "Nothing to change.\n", nl=False)
         return
     report = apply(model, plan)
-    if not plan.skipped:  # a build with nothing left undone can be skipped next time
-        write_cache(root, BUILD_STATE_PATH, vault_fingerprint(root).encode())
-    outputs = {path: [path, path[:-3] + ".canvas"] for path in plan.signatures}
-    written = stat_keys(root, [p for pair in outputs.values() for p in pair])
-    rendered = {
-        path: (plan.signatures[path], {p: written[p] for p in pair})
-        for path, pair in outputs.items()
-    }
-    write_cache(root, LINEAGES_PATH, cache_encode(rendered))
+    remember_build(root, plan)
     for path in report.written:
         click.echo(f"wrote   {path}")
     for path in report.deleted:
@@ -528,21 +519,7 @@ def set_status_command(session: Session, note, status, force):
     model = session.model()
     note_id = session.note(note)
     found = model.notes[note_id]
-    if status == "done" and note_id in model.experiments and not force:
-        missing = unanswered(found.parsed.sections)
-        if missing:
-            raise VaultkitError(
-                f"not marked done: {len(missing)} template section"
-                f"{'s are' if len(missing) > 1 else ' is'} not answered yet: "
-                f"{', '.join(missing)}. Answer them, or use --force",
-                found.path,
-            )
-    data = read_text_file(model.vault.root, found.path) or b""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise VaultkitError("is not UTF-8; vaultkit will not edit it", found.path) from None
-    write_if_changed(model.vault.root, found.path, set_status(text, status).encode("utf-8"))
+    change_status(model, note_id, status, force)
     click.echo(f"{found.path}: {found.parsed.status or 'no status'} -> {status}")
     if status == "done":
         for gap in found.parsed.gaps:
@@ -591,18 +568,6 @@ def diff_command(session: Session, note, other, output):
     else:
         render = diff_markdown if output == "markdown" else diff_text
         click.echo("\n".join(render(result) for result in results), nl=False)
-
-
-def _rendered_lineages(root: Path) -> dict[str, tuple]:
-    """Signatures of the lineage notes the last build wrote and nobody touched since."""
-    rendered = cache_decode(read_text_file(root, LINEAGES_PATH))
-    files = [p for _, outputs in rendered.values() for p in outputs]
-    now = stat_keys(root, files)
-    return {
-        path: signature
-        for path, (signature, outputs) in rendered.items()
-        if all(now.get(p) == key and key is not None for p, key in outputs.items())
-    }
 
 
 def main():

@@ -13,6 +13,7 @@ from .config import link_style
 from .errors import VaultkitError
 from .graph import VaultModel, has_tag, in_folder
 from .links import format_link
+from .metrics import unanswered
 from .model import NEXT
 from .resolve import Resolver
 from .vault import read_text_file
@@ -161,6 +162,24 @@ def new_experiment(
         )
         result.parents_updated.append(parent_path)
     return result
+
+
+def change_status(model: VaultModel, note_id: str, status: str, force: bool) -> None:
+    """Write ``status`` where the note keeps it. A done experiment must let someone
+    rebuild the model, so `done` is refused while template sections are unanswered."""
+    note = model.notes[note_id]
+    if status == "done" and note_id in model.experiments and not force:
+        missing = unanswered(note.parsed.sections)
+        if missing:
+            raise VaultkitError(
+                f"not marked done: {len(missing)} template section"
+                f"{'s are' if len(missing) > 1 else ' is'} not answered yet: "
+                f"{', '.join(missing)}. Answer them, or use --force",
+                note.path,
+            )
+    root = model.vault.root
+    text = _decode(read_text_file(root, note.path) or b"", note.path)
+    write_if_changed(root, note.path, edit.set_status(text, status).encode("utf-8"))
 
 
 def obsidian_uri(vault_root: Path, path: str) -> str:
