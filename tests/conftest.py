@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Shared, noisy machines: a slow example is not a failure (speed lives in benchmarks/).
+settings.register_profile("vaultkit", deadline=None)
+settings.load_profile("vaultkit")
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_TEMPLATE = REPO / "vault_template" / "Templates" / "Model Training.md"
