@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -297,3 +299,26 @@ def test_lineage_note_shows_the_metric_trend(demo):
         "| [[EXP-004 mosaic and focal loss]] | writing | [[EXP-002 mosaic augmentation]], "
         "[[EXP-003 focal loss]] | focal gamma 1.5; lr 0.01→0.005 |" in text
     )
+
+
+DIFF_GOLDEN = Path(__file__).parent / "golden" / "diff"
+
+
+@pytest.mark.parametrize("output", ["text", "markdown", "json"])
+def test_diff_golden_files_for_the_demo_merge(demo, output):
+    result = run(demo, "diff", "EXP-004 mosaic and focal loss", "--format", output)
+    golden = DIFF_GOLDEN / f"EXP-004.{output}"
+    if os.environ.get("VAULTKIT_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(result.output, encoding="utf-8")
+    assert result.output == golden.read_text(encoding="utf-8")
+
+
+def test_markdown_diff_pasted_into_a_note_links_only_the_two_notes(demo):
+    markdown = run(demo, "diff", "EXP-003 focal loss", "--format", "markdown").output
+    note = parse_note(markdown)
+    assert sorted({link.target for link in note.links}) == [
+        "EXP-001 baseline",
+        "EXP-003 focal loss",
+    ]
+    assert note.tags == []

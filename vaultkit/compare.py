@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 
 from .metrics import REQUIRED_SECTIONS, higher_is_better
 from .model import ParsedNote
@@ -138,6 +139,12 @@ def diff_markdown(result: dict) -> str:
         lines.append(f"| {entry['name']} | {entry['old'] or '—'} | {entry['new'] or '—'} |")
     for change in result["sections"]:
         lines += ["", f"### {change['section'].capitalize()}", ""]
-        lines += [f"- removed: {line.strip()}" for line in change["removed"]]
-        lines += [f"- added: {line.strip()}" for line in change["added"]]
+        lines += [f"- removed: {_quoted(line)}" for line in change["removed"]]
+        lines += [f"- added: {_quoted(line)}" for line in change["added"]]
     return "\n".join(lines) + "\n"
+
+
+def _quoted(line: str) -> str:
+    """A changed line as inline code: pasted into a note, it adds no links or tags."""
+    text = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
+    return f"`` {text} ``"
