@@ -6,6 +6,7 @@ Pure: built from a ``Vault`` (data already read), never touches the disk.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import posixpath
 from dataclasses import dataclass, field
@@ -49,12 +50,14 @@ def is_experiment(note: Note, vault: Vault) -> bool:
     return any(normalise_heading(h.text) == PREVIOUS_SECTION for h in note.parsed.headings)
 
 
+@functools.lru_cache(maxsize=1 << 17)  # the same few thousand targets, linked again and again
 def link_name_key(path: str) -> str:
     """What a link and a file must share to meet: the lower-cased name without `.md`."""
     name = posixpath.basename(path.replace("\\", "/")).lower()
     return name[:-3] if name.endswith(".md") else name
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def note_id(path: str) -> str:
     """Notes are named without `.md`; attachments keep their extension."""
     return path[:-3] if path.lower().endswith(".md") else path
