@@ -15,7 +15,7 @@ from vaultkit.edit import fill_template, moment_format
 from vaultkit.graph import build_model
 from vaultkit.vault import load_vault
 
-from .conftest import LINEAGE_VAULT, SEED_TEMPLATE, experiment, write_vault
+from .conftest import LINEAGE_VAULT, SEED_TEMPLATE, write_vault
 
 
 def run(vault, *args):
@@ -314,7 +314,3 @@ def test_init_and_demo(tmp_path):
     assert any(len(model.parents(e)) == 2 for e in model.experiments)  # a merge
     index = (tmp_path / "demo" / "Experiment Index.md").read_text()
     assert all(f"[[{model.notes[e].title}]]" in index for e in model.experiments)
-
-
-def test_experiment_helper_is_an_experiment():
-    assert "#model_training #document" in experiment("x", "done")
