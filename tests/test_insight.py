@@ -322,3 +322,8 @@ def test_markdown_diff_pasted_into_a_note_links_only_the_two_notes(demo):
         "EXP-003 focal loss",
     ]
     assert note.tags == []
+
+
+def test_set_status_lands_on_the_right_line_past_form_feeds_and_line_separators():
+    before = "intro\x0cstill line one\u2028and here\nmore\n---\nStatus: #writing\nTags: #x\n"
+    assert set_status(before, "done") == before.replace("#writing", "#done")

@@ -123,8 +123,20 @@ def fill_template(
 # -- line editing ------------------------------------------------------------------------
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def _lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+    """Lines with their endings, split where the parser splits (CRLF, CR, LF) and nowhere
+    else: str.splitlines also breaks at form feeds and U+2028, which would put an edit on
+    the wrong line."""
+    lines, start = [], 0
+    for match in _LINE_END.finditer(text):
+        lines.append(text[start : match.end()])
+        start = match.end()
+    if start < len(text):
+        lines.append(text[start:])
+    return lines
 
 
 def _section_span(text: str, name: str) -> tuple[int, int] | None:
