@@ -314,3 +314,14 @@ def test_init_and_demo(tmp_path):
     assert any(len(model.parents(e)) == 2 for e in model.experiments)  # a merge
     index = (tmp_path / "demo" / "Experiment Index.md").read_text()
     assert all(f"[[{model.notes[e].title}]]" in index for e in model.experiments)
+
+
+def test_a_parent_that_is_a_symbolic_link_stays_one(vault):
+    real = vault / "Experiments" / "EXP-001 baseline.md"
+    moved = vault / "Store" / "EXP-001 baseline real.md"
+    moved.parent.mkdir()
+    real.rename(moved)
+    real.symlink_to(moved)
+    run(vault, "new-experiment", "EXP-070 via link", "--previous", "EXP-001 baseline")
+    assert real.is_symlink()
+    assert "- [[EXP-070 via link]]\n" in moved.read_text()

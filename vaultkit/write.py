@@ -23,8 +23,9 @@ class NoteExists(VaultkitError):
 
 
 def safe_target(root: Path, relative: str) -> Path:
-    """The absolute path for ``relative``, refused unless it is inside ``root`` once every
-    symbolic link is followed."""
+    """The real file behind ``relative``, refused unless it is inside ``root`` once every
+    symbolic link is followed. Writing there (not over the link) keeps a person's
+    symbolic links as they are."""
     root = root.resolve()
     target = root / relative
     if Path(relative).is_absolute() or ".." in Path(relative).parts:
@@ -36,7 +37,7 @@ def safe_target(root: Path, relative: str) -> Path:
             "through a link that leaves the vault",
             relative,
         )
-    return target
+    return resolved
 
 
 def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
