@@ -282,3 +282,13 @@ def test_bad_config_names_the_file_and_key(vault):
     assert result.output.startswith(
         f"Error: {vault / '.vaultkit/config.toml'}: unknown key 'index'"
     )
+
+
+def test_a_big_build_lists_twenty_files_and_counts_the_rest(tmp_path):
+    root = write_vault(
+        tmp_path / "v", {f"EXP-{i:03d}.md": experiment("none", "done") for i in range(15)}
+    )
+    lines = CliRunner().invoke(cli, ["--vault", str(root), "build"]).output.splitlines()
+    assert lines[:2] == ["wrote   Experiment Index.md", "wrote   Lineages/EXP-000 lineage.canvas"]
+    assert len([line for line in lines if line.startswith("wrote")]) == 20
+    assert lines[-2:] == ["… and 11 more", "31 written, 0 removed, 0 unchanged"]

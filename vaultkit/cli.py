@@ -43,6 +43,7 @@ from .write import save_cache as write_cache
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 PROGRESS_THRESHOLD = 2000  # notes; smaller vaults read too fast to need a progress line
+SHOWN_CHANGES = 20  # files a build lists by name; the count line covers the rest
 
 
 class Session:
@@ -465,10 +466,11 @@ def build(session: Session, dry_run):
         return
     report = apply(model, plan)
     remember_build(root, plan)
-    for path in report.written:
-        click.echo(f"wrote   {path}")
-    for path in report.deleted:
-        click.echo(f"removed {path}")
+    changes = [f"wrote   {p}" for p in report.written] + [f"removed {p}" for p in report.deleted]
+    for line in changes[:SHOWN_CHANGES]:
+        click.echo(line)
+    if len(changes) > SHOWN_CHANGES:
+        click.echo(f"… and {len(changes) - SHOWN_CHANGES} more")
     click.echo(
         f"{len(report.written)} written, {len(report.deleted)} removed, "
         f"{report.unchanged} unchanged"
