@@ -292,3 +292,16 @@ def test_a_big_build_lists_twenty_files_and_counts_the_rest(tmp_path):
     assert lines[:2] == ["wrote   Experiment Index.md", "wrote   Lineages/EXP-000 lineage.canvas"]
     assert len([line for line in lines if line.startswith("wrote")]) == 20
     assert lines[-2:] == ["… and 11 more", "31 written, 0 removed, 0 unchanged"]
+
+
+def test_removing_a_stale_lineage_note_that_is_a_link_keeps_the_file_it_points_to(vault):
+    build(vault)
+    stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
+    kept = vault / "Archive" / "kept copy.md"
+    kept.write_bytes(stale.read_bytes())
+    stale.unlink()
+    stale.symlink_to(kept)
+    (vault / "Experiments" / "EXP-005 dangling.md").unlink()
+    build(vault)
+    assert not stale.exists() and not stale.is_symlink()
+    assert kept.exists()

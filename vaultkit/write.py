@@ -98,10 +98,11 @@ def create_new(root: Path, relative: str, data: bytes) -> None:
 
 
 def delete(root: Path, relative: str) -> bool:
-    """Remove a generated file; True when something was removed."""
-    target = safe_target(root, relative)
+    """Remove a generated file; True when something was removed. A symbolic link is
+    removed itself: the file it points to is a person's."""
+    safe_target(root, relative)
     try:
-        target.unlink()
+        (root / relative).unlink()
     except FileNotFoundError:
         return False
     return True
