@@ -236,3 +236,12 @@ def test_cli_exits_1_when_the_vault_disappears(vault, tmp_path):
     out, err = process.communicate(timeout=15)
     assert process.returncode == 1
     assert "the vault folder disappeared" in err
+
+
+def test_moving_a_folder_is_followed(running, vault):
+    (vault / "Cycle").rename(vault / "Loops")
+    lineage = vault / "Lineages" / "EXP-020 loop a lineage.md"
+    assert wait_until(lambda: lineage.exists() and "[[EXP-020 loop a]]" in lineage.read_text())
+    assert wait_until(
+        lambda: "Loops/EXP-020 loop a.md" in lineage.with_suffix(".canvas").read_text()
+    )

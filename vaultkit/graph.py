@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import networkx as nx
 
+from .config import LinkStyle
+from .links import link_path
 from .model import PREVIOUS, Link
 from .parse import PREVIOUS_SECTION, normalise_heading
 from .resolve import Resolution, Resolver
@@ -117,7 +119,6 @@ class VaultModel:
             self._files = files
             self.files_version = hashlib.sha1("\n".join(sorted(files)).encode()).hexdigest()
         affected: set[str] = set()
-        by_path = {note.path: note for note in vault.notes.values()}
         for path in changed_paths:
             if not path.lower().endswith(".md"):
                 continue
@@ -125,7 +126,7 @@ class VaultModel:
             was_experiment = note_id in self.experiments
             self.notes.pop(note_id, None)
             self.experiments.discard(note_id)
-            note = by_path.get(path)
+            note = vault.notes.get(path)
             if note is not None:
                 self.notes[note_id] = note
                 if is_experiment(note, vault):
@@ -177,11 +178,8 @@ class VaultModel:
     def link_name(self, note_id: str) -> str:
         """The shortest text that links to the note from anywhere: its name when no other
         file shares it, else its full path."""
-        name = note_id.rsplit("/", 1)[-1]
         note = self.notes.get(note_id)
-        path = note.path if note else note_id
-        resolution = self.resolver.resolve(name, "")
-        return name if resolution.path == path and len(resolution.candidates) <= 1 else note_id
+        return link_path(note.path if note else note_id, "", LinkStyle(), self.resolver)
 
     def parents(self, note: str) -> list[str]:
         return sorted(self.lineage.predecessors(note)) if note in self.lineage else []

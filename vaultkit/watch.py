@@ -27,7 +27,7 @@ from .build import apply, plan_build
 from .check import check_model
 from .errors import VaultkitError
 from .graph import VaultModel, build_model
-from .vault import Vault, load_vault, read_note, walk_files
+from .vault import Vault, load_vault, read_note, stat_keys, walk_files
 
 DEBOUNCE_SECONDS = 0.15
 MAX_DELAY_SECONDS = 2.0  # a stream of events never postpones a rebuild longer than this
@@ -191,19 +191,11 @@ class Watcher:
     def _refresh(self, changed: set[str], rescan: bool) -> list[str]:
         """Re-read what changed; returns the paths that really did."""
         vault = self.vault
-        if rescan:
+        if rescan:  # compare every file with what was read, as the parse cache does
             files = walk_files(self.root)
-            known = {p: (n.mtime_ns, n.size) for p, n in vault.notes.items()}
             changed |= set(files) ^ set(vault.files)
-            for path in files:
-                if path in known:
-                    try:
-                        stat = (self.root / path).stat()
-                    except OSError:
-                        changed.add(path)
-                        continue
-                    if (stat.st_mtime_ns, stat.st_size) != known[path]:
-                        changed.add(path)
+            now = stat_keys(self.root, [p for p in files if p in vault.notes])
+            changed |= {p for p, key in now.items() if key != vault.notes[p].stat_key}
         files = set(vault.files)
         real = sorted(
             p
