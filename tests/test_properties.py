@@ -171,3 +171,17 @@ def test_block_scanner_agrees_with_markdown_it_on_every_real_note():
     for path in notes:
         text = normalise_newlines(path.read_text(encoding="utf-8", errors="replace"))
         assert block_structure(text) == full_block_structure(text), path
+
+
+URL_PIECES = ["http", "HTTPS", "s", "ftp", "ſ", "://", ":", "/", "x", " ", "\n", "<", "a.b"]
+
+
+@settings(max_examples=1500)
+@given(st.lists(st.sampled_from(URL_PIECES), max_size=16).map("".join))
+def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text):
+    import re
+
+    from vaultkit.syntax import _url_spans
+
+    reference = re.compile(r"(?:https?|ftp)://[^\s<>\[\]\"'`]+", re.IGNORECASE)
+    assert list(_url_spans(text)) == [m.span() for m in reference.finditer(text)]

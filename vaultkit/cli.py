@@ -38,7 +38,6 @@ from .vault import (
     load_vault,
     note_sections,
 )
-from .watch import watch_forever
 from .write import save_cache as write_cache
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -495,6 +494,8 @@ def watch(session: Session, polling):
       vaultkit watch
       vaultkit --vault /mnt/share/ml-vault watch --polling
     """
+    from .watch import watch_forever  # watchdog is needed by this command only
+
     gc.enable()  # a long-running process must collect its garbage
     watch_forever(session.root, polling, click.echo)
 

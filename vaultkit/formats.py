@@ -8,10 +8,13 @@ import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .graph import Lineage, VaultModel
 from .model import LINK, NEXT, PREVIOUS, REFERENCES, RELATED, Problem
+
+if TYPE_CHECKING:  # networkx is imported by the graph exports only: it is slow to import
+    import networkx as nx
 
 
 def to_json(data) -> str:
@@ -256,6 +259,8 @@ def check_json(problems: list[Problem]) -> str:
 def typed_graph(model: VaultModel) -> nx.MultiDiGraph:
     """Every note (and linked attachment) as a node; each resolved link as an edge typed
     previous / next / related / references / link."""
+    import networkx as nx
+
     graph = nx.MultiDiGraph()
     for note_id in sorted(model.notes):
         note = model.notes[note_id]
@@ -278,10 +283,14 @@ def typed_graph(model: VaultModel) -> nx.MultiDiGraph:
 
 
 def graph_json(graph: nx.MultiDiGraph) -> str:
+    import networkx as nx
+
     return to_json(nx.node_link_data(graph, edges="links"))
 
 
 def graph_graphml(graph: nx.MultiDiGraph) -> str:
+    import networkx as nx
+
     flat = nx.MultiDiGraph()
     for node, data in graph.nodes(data=True):
         flat.add_node(

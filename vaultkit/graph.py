@@ -12,9 +12,8 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import networkx as nx
-
 from .config import LinkStyle
+from .digraph import Digraph
 from .links import link_path
 from .model import PREVIOUS, Link
 from .parse import PREVIOUS_SECTION, normalise_heading
@@ -99,7 +98,7 @@ class VaultModel:
     notes: dict[str, Note] = field(default_factory=dict)  # by id
     experiments: set[str] = field(default_factory=set)
     links: dict[str, list[ResolvedLink]] = field(default_factory=dict)  # by source id
-    lineage: nx.DiGraph = field(default_factory=nx.DiGraph)  # parent -> child, experiments
+    lineage: Digraph = field(default_factory=Digraph)  # parent -> child, experiments
     resolver: Resolver = field(default_factory=lambda: Resolver([]))
     # Indexes that let ``update`` touch only what a change can affect.
     files_version: str = ""  # a digest of every file path: changes when one appears or goes
@@ -147,8 +146,7 @@ class VaultModel:
             if resolved.target:
                 self._backlinks.get(resolved.target, set()).discard(note_id)
         if note_id in self.lineage:
-            for parent in list(self.lineage.pred[note_id]):
-                self.lineage.remove_edge(parent, note_id)
+            self.lineage.remove_in_edges(note_id)
             if note_id not in self.experiments:
                 self.lineage.remove_node(note_id)
         note = self.notes.get(note_id)
@@ -182,10 +180,10 @@ class VaultModel:
         return link_path(note.path if note else note_id, "", LinkStyle(), self.resolver)
 
     def parents(self, note: str) -> list[str]:
-        return sorted(self.lineage.predecessors(note)) if note in self.lineage else []
+        return sorted(self.lineage.pred[note]) if note in self.lineage else []
 
     def children(self, note: str) -> list[str]:
-        return sorted(self.lineage.successors(note)) if note in self.lineage else []
+        return sorted(self.lineage.succ[note]) if note in self.lineage else []
 
     def targets(self, note: str, role: str) -> list[str]:
         """Resolved note ids linked from ``note`` with ``role``, first-seen order."""
@@ -194,23 +192,18 @@ class VaultModel:
 
     def chain(self, note: str) -> tuple[list[str], list[str], list[tuple[str, str]]]:
         """(ancestors, descendants, (child, parent) edges among them and ``note``)."""
-        ancestors = sorted(nx.ancestors(self.lineage, note) - {note})
-        descendants = sorted(nx.descendants(self.lineage, note) - {note})
-        members = {note, *ancestors, *descendants}
-        edges = sorted((child, parent) for parent, child in self.lineage.subgraph(members).edges)
-        return ancestors, descendants, edges
+        ancestors = sorted(self.lineage.reachable(note, forward=False) - {note})
+        descendants = sorted(self.lineage.reachable(note, forward=True) - {note})
+        return ancestors, descendants, self.lineage.edges_among({note, *ancestors, *descendants})
 
     def lineages(self) -> list[Lineage]:
         """Connected sets of experiments joined by Previous-experiment edges, singletons
         included, ordered by their first root."""
         result = []
-        for component in nx.weakly_connected_components(self.lineage):
+        for component in self.lineage.weak_components():
             members = sorted(component)
             roots = [m for m in members if self.lineage.in_degree(m) == 0]
-            edges = sorted(
-                (child, parent) for parent, child in self.lineage.subgraph(members).edges
-            )
-            result.append(Lineage(roots, members, edges))
+            result.append(Lineage(roots, members, self.lineage.edges_among(members)))
         result.sort(key=lambda lineage: (lineage.roots or lineage.members)[0])
         return result
 
@@ -218,13 +211,11 @@ class VaultModel:
         """Each set of experiments whose Previous-experiment links go round in a circle,
         as one closed path ``[a, b, …, a]`` (child -> parent order)."""
         found = []
-        for component in nx.strongly_connected_components(self.lineage):
+        for component in self.lineage.strong_components():
             start = min(component)
             if len(component) == 1 and not self.lineage.has_edge(start, start):
                 continue
-            # walk child -> parent: reverse the parent -> child edges
-            cycle = nx.find_cycle(self.lineage.subgraph(component).reverse(copy=False), start)
-            found.append([edge[0] for edge in cycle] + [cycle[0][0]])
+            found.append(self.lineage.cycle_upwards(start, component))
         return sorted(found)
 
 

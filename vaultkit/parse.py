@@ -7,10 +7,9 @@ the file, frontmatter included, so ``check`` can point at the line to fix.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass, field
-
-from markdown_it import MarkdownIt
 
 from . import metrics, syntax
 from .blockscan import scan_blocks
@@ -27,7 +26,6 @@ from .model import (
     Tag,
     Url,
 )
-from .yaml12 import YamlError, load_properties
 
 FOOTER_KEYS = ("status", "tags", "references", "related")
 PREVIOUS_SECTION = "previous experiment"
@@ -52,9 +50,6 @@ _LIST_ITEM_RE = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)
 
 # -- block structure ------------------------------------------------------------------
 
-# markdown-it-py with every block rule a note can use, and no inline parsing (links and
-# tags are found by `syntax.py` in the text between blocks).
-_FULL_MD = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
 
 
 @dataclass
@@ -93,7 +88,17 @@ def block_structure(body: str) -> Blocks:
 
 def full_block_structure(body: str) -> Blocks:
     """The same from markdown-it-py alone: the reference the scanner is tested against."""
-    return _blocks_from_tokens(_FULL_MD.parse(body))
+    return _blocks_from_tokens(_markdown_it().parse(body))
+
+
+@functools.cache
+def _markdown_it():
+    """markdown-it-py with every block rule a note can use, and no inline parsing (links
+    and tags are found by `syntax.py` in the text between blocks). Made on first use:
+    most notes never need it, and importing it costs more than a warm build."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
 
 
 # -- frontmatter ------------------------------------------------------------------------
@@ -270,6 +275,8 @@ def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]
         # Frontmatter lines become blank body lines, so markdown-it's line numbers stay true;
         # text after the closing `---` on its line is body.
         body_lines = [""] * closing + [lines[closing][3:]] + lines[closing + 1 :]
+        from .yaml12 import YamlError, load_properties  # notes without properties skip YAML
+
         try:
             note.properties = load_properties(yaml_text) or {}
         except YamlError as exc:

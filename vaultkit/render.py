@@ -10,8 +10,6 @@ import posixpath
 import re
 from collections import defaultdict
 
-import networkx as nx
-
 from .compare import one_line
 from .config import LinkStyle
 from .formats import iso_utc, lineage_mermaid
@@ -197,11 +195,8 @@ class Renderer:
         """Parents before children; a cycle falls back to id order."""
         if index not in self._order:
             lineage = self.lineages[index]
-            graph = self.model.lineage.subgraph(lineage.members)
-            try:
-                self._order[index] = list(nx.lexicographical_topological_sort(graph))
-            except nx.NetworkXUnfeasible:
-                self._order[index] = list(lineage.members)
+            order = self.model.lineage.topological_order(lineage.members)
+            self._order[index] = list(lineage.members) if order is None else order
         return self._order[index]
 
     def lineage_signature(self, index: int) -> tuple:
@@ -362,7 +357,7 @@ class Renderer:
         """The lineage as JSON Canvas 1.0, left to right. Nodes a person moved or resized
         keep their place; cards and edges a person added stay."""
         lineage = self.lineages[index]
-        depth = _depths(self.model.lineage.subgraph(lineage.members), lineage)
+        depth = self.model.lineage.depths(lineage.members, lineage.roots)
         rows: dict[int, int] = defaultdict(int)
         generated_nodes, generated_edges = [], []
         for member in self.ordered_members(index):
@@ -436,17 +431,3 @@ def canvas_text(canvas: dict) -> str:
         items = ",\n\t\t".join(json.dumps(i, ensure_ascii=False) for i in canvas[key])
         parts.append(f'\t"{key}": [\n\t\t{items}\n\t]' if items else f'\t"{key}": []')
     return "{\n" + ",\n".join(parts) + "\n}\n"
-
-
-def _depths(graph: nx.DiGraph, lineage: Lineage) -> dict[str, int]:
-    """Generation of each member: the longest chain of parents above it (cycles cut)."""
-    depth = {member: 0 for member in lineage.members}
-    try:
-        for member in nx.topological_sort(graph):
-            for child in graph.successors(member):
-                depth[child] = max(depth[child], depth[member] + 1)
-    except nx.NetworkXUnfeasible:
-        for start in lineage.roots or lineage.members[:1]:
-            for node, level in nx.single_source_shortest_path_length(graph, start).items():
-                depth[node] = max(depth[node], level)
-    return depth

@@ -30,7 +30,10 @@ _MD_LINK_RE = re.compile(
     r"\(\s*(<[^<>\n]*>|(?:[^\s()]|\([^\s()]*\))*)"
     r"""(?:\s+(?:"[^"\n]*"|'[^'\n]*'|\([^()\n]*\)))?\s*\)"""
 )
-_URL_RE = re.compile(r"(?:https?|ftp)://[^\s<>\[\]\"'`]+", re.IGNORECASE)
+# A URL is found from its "://" (a scheme-first regex would try every position of the
+# text, ~50x slower), then the scheme before it and the address after it.
+_SCHEME_BEFORE_RE = re.compile(r"(?:https?|ftp)\Z", re.IGNORECASE)
+_URL_TAIL_RE = re.compile(r"://[^\s<>\[\]\"'`]+")
 _URL_GLUED_RE = re.compile(r"[\w/.]")  # a URL glued to a word is not a URL
 _SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
@@ -176,12 +179,12 @@ def scan_inline(text: str) -> tuple[list[RawLink], list[RawUrl], list[RawTag]]:
         text = _blank(text, spans)
     if "://" in text:
         spans = []
-        for match in _URL_RE.finditer(text):
-            if match.start() and _URL_GLUED_RE.match(text, match.start() - 1):
+        for start, end in _url_spans(text):
+            if start and _URL_GLUED_RE.match(text, start - 1):
                 continue
-            url = _trim_url(match.group())
-            urls.append(RawUrl(url, match.start()))
-            spans.append((match.start(), match.start() + len(url)))
+            url = _trim_url(text[start:end])
+            urls.append(RawUrl(url, start))
+            spans.append((start, start + len(url)))
         text = _blank(text, spans)
     tags = []
     if "#" in text:
@@ -192,6 +195,22 @@ def scan_inline(text: str) -> tuple[list[RawLink], list[RawUrl], list[RawTag]]:
     links.sort(key=lambda link: link.offset)
     urls.sort(key=lambda url: url.offset)
     return links, urls, tags
+
+
+def _url_spans(text: str):
+    """(start, end) of each `http://`, `https://` or `ftp://` address, left to right,
+    as the regex `(?:https?|ftp)://[^\\s<>\\[\\]"'`]+` (case-insensitive) finds them."""
+    searched_to = 0  # a scheme cannot start inside the previous address
+    at = text.find("://")
+    while at != -1:
+        scheme = _SCHEME_BEFORE_RE.search(text, max(searched_to, at - 5), at)
+        tail = _URL_TAIL_RE.match(text, at) if scheme else None
+        if tail:
+            yield scheme.start(), tail.end()
+            searched_to = tail.end()
+            at = text.find("://", searched_to)
+        else:
+            at = text.find("://", at + 1)
 
 
 def _destination(match: re.Match) -> str:
