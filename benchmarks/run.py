@@ -97,8 +97,12 @@ print(time.perf_counter() - began)
 def bench_obsidiantools(python: str, root: Path, runs: int) -> float:
     times = []
     for _ in range(runs):
-        out = subprocess.run([python, "-c", OBSIDIANTOOLS_SCRIPT, str(root)], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [python, "-c", OBSIDIANTOOLS_SCRIPT, str(root)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         times.append(float(out.strip().splitlines()[-1]))
     return statistics.median(times)
 
@@ -107,8 +111,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--obsidiantools", metavar="PYTHON",
-                        help="a Python that has obsidiantools installed")
+    parser.add_argument(
+        "--obsidiantools", metavar="PYTHON", help="a Python that has obsidiantools installed"
+    )
     parser.add_argument("--obsidiantools-runs", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=HERE / "vaults")
     args = parser.parse_args()
@@ -117,22 +122,31 @@ def main():
     rows = {size: bench_size(size, args.runs, args.workdir) for size in sizes}
     print(f"vaultkit build, whole process, median of {args.runs} runs; {os.cpu_count()} cores")
     print()
-    print("| notes | cold build | warm build | 1 note changed | watch save→index "
-          "| peak RSS | notes/s (cold) |")
+    print(
+        "| notes | cold build | warm build | 1 note changed | watch save→index "
+        "| peak RSS | notes/s (cold) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows.values():
-        print(f"| {row['notes']:,} | {row['cold']:.2f} s | {row['warm']:.2f} s "
-              f"| {row['changed']:.2f} s | {row['latency']:.2f} s | {row['rss']} MB "
-              f"| {row['rate']:,.0f} |")
+        print(
+            f"| {row['notes']:,} | {row['cold']:.2f} s | {row['warm']:.2f} s "
+            f"| {row['changed']:.2f} s | {row['latency']:.2f} s | {row['rss']} MB "
+            f"| {row['rate']:,.0f} |"
+        )
     if args.obsidiantools and 1000 in rows:
-        theirs = bench_obsidiantools(args.obsidiantools, args.workdir / "1000",
-                                     args.obsidiantools_runs)
+        theirs = bench_obsidiantools(
+            args.obsidiantools, args.workdir / "1000", args.obsidiantools_runs
+        )
         ours = rows[1000]
         print()
-        print(f"obsidiantools Vault(path).connect().gather() on the same 1k vault: {theirs:.1f} s "
-              f"(median of {args.obsidiantools_runs})")
-        print(f"  vaultkit cold build: {theirs / ours['cold']:.0f}x faster; "
-              f"warm build: {theirs / ours['warm']:.0f}x faster")
+        print(
+            f"obsidiantools Vault(path).connect().gather() on the same 1k vault: {theirs:.1f} s "
+            f"(median of {args.obsidiantools_runs})"
+        )
+        print(
+            f"  vaultkit cold build: {theirs / ours['cold']:.0f}x faster; "
+            f"warm build: {theirs / ours['warm']:.0f}x faster"
+        )
 
 
 if __name__ == "__main__":

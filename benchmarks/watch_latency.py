@@ -51,8 +51,10 @@ def main():
     parser.add_argument("--saves", type=int, default=9)
     args = parser.parse_args()
     latencies = measure(args.root, args.saves)
-    print(f"save-to-index latency: median {statistics.median(latencies):.3f} s "
-          f"(min {min(latencies):.3f}, max {max(latencies):.3f}, n={len(latencies)})")
+    print(
+        f"save-to-index latency: median {statistics.median(latencies):.3f} s "
+        f"(min {min(latencies):.3f}, max {max(latencies):.3f}, n={len(latencies)})"
+    )
 
 
 if __name__ == "__main__":

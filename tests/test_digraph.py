@@ -77,7 +77,7 @@ def test_each_cycle_found_is_a_closed_child_to_parent_walk_inside_its_component(
         cycle = ours.cycle_upwards(start, component)
         assert cycle[0] == cycle[-1] and len(cycle) >= 2
         assert set(cycle) <= component
-        for child, parent in zip(cycle, cycle[1:]):
+        for child, parent in zip(cycle, cycle[1:], strict=False):
             assert theirs.has_edge(parent, child)
 
 

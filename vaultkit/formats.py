@@ -7,7 +7,6 @@ import io
 import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
-
 from typing import TYPE_CHECKING
 
 from .graph import Lineage, VaultModel

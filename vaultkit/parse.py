@@ -51,7 +51,6 @@ _LIST_ITEM_RE = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)
 # -- block structure ------------------------------------------------------------------
 
 
-
 @dataclass
 class Blocks:
     """What block parsing tells: lines not indexed, headings, and thematic breaks."""
