@@ -179,3 +179,23 @@ def test_unchanged_lineages_are_not_rendered_again_by_the_next_build(vault, monk
     result = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert "wrote   Lineages/EXP-001 baseline lineage.md" in result.output
     assert len(rendered) == 1  # only the lineage that holds the changed note
+
+
+def test_a_note_edited_while_the_build_runs_is_read_by_the_next_build(vault, monkeypatch):
+    from vaultkit import build as build_module
+
+    real_apply = build_module.apply
+    note = vault / "Experiments" / "EXP-003 focal.md"
+
+    def edit_then_apply(model, plan):
+        note.write_text(note.read_text() + "\nLate edit.\n")
+        return real_apply(model, plan)
+
+    monkeypatch.setattr("vaultkit.cli.apply", edit_then_apply)
+    runner = CliRunner()
+    runner.invoke(cli, ["--vault", str(vault), "build"])
+    monkeypatch.setattr("vaultkit.cli.apply", real_apply)
+    again = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert again.output != "Nothing changed since the last build.\n"
+    third = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert third.output == "Nothing changed since the last build.\n"

@@ -11,7 +11,7 @@ from . import blocks, cache, render
 from .check import check_model
 from .config import link_style
 from .graph import VaultModel
-from .vault import read_text_file, stat_keys, vault_fingerprint
+from .vault import read_text_file, stat_keys, vault_fingerprint, walk_files
 from .write import delete, save_cache, write_if_changed
 
 STALE_NOTICE = (
@@ -177,9 +177,11 @@ def apply(model: VaultModel, plan: Plan) -> BuildReport:
 # -- between builds: what the last one left (in `.vaultkit/cache/`) ----------------------
 
 
-def unchanged_since_last_build(root) -> bool:
-    """True when the vault's fingerprint is the one the last complete build left."""
-    return read_text_file(root, cache.BUILD_STATE_PATH) == vault_fingerprint(root).encode()
+def unchanged_since_last_build(root, listing: dict) -> bool:
+    """True when the vault's fingerprint (``listing``: see ``list_vault``) is the one the
+    last complete build left."""
+    last = read_text_file(root, cache.BUILD_STATE_PATH)
+    return last == vault_fingerprint(root, listing).encode()
 
 
 def rendered_lineages(root) -> dict[str, tuple]:
@@ -193,10 +195,25 @@ def rendered_lineages(root) -> dict[str, tuple]:
     }
 
 
-def remember_build(root, plan: Plan) -> None:
-    """Leave the fingerprint and lineage signatures for the next build."""
+def _hidden(path: str) -> bool:
+    """A path the vault walk never lists (a dot-folder such as `.lineages/`)."""
+    return any(part.startswith(".") for part in path.split("/"))
+
+
+def remember_build(root, plan: Plan, listing: dict) -> None:
+    """Leave the fingerprint and lineage signatures for the next build. ``listing`` is
+    the one the build read; the files it wrote or removed are looked at again. (A note
+    edited while the build ran keeps its old key here, so the next build reads it.)"""
+    touched = stat_keys(root, [*plan.writes, *plan.deletes])
     if not plan.skipped:  # a build with nothing left undone can be skipped next time
-        save_cache(root, cache.BUILD_STATE_PATH, vault_fingerprint(root).encode())
+        after = {**listing, **touched}
+        visible = set(walk_files(root)) if any(_hidden(p) for p in touched) else None
+        after = {
+            path: key
+            for path, key in after.items()
+            if key is not None and (visible is None or path in visible)
+        }
+        save_cache(root, cache.BUILD_STATE_PATH, vault_fingerprint(root, after).encode())
     outputs = {path: [path, path[:-3] + ".canvas"] for path in plan.signatures}
     written = stat_keys(root, [p for pair in outputs.values() for p in pair])
     rendered = {

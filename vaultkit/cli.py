@@ -35,6 +35,7 @@ from .syntax import is_valid_tag
 from .vault import (
     cache_files,
     find_vault_root,
+    list_vault,
     load_vault,
     note_sections,
 )
@@ -63,10 +64,10 @@ class Session:
             return root.resolve()
         return find_vault_root(Path.cwd())
 
-    def model(self, save_cache: bool = True) -> VaultModel:
+    def model(self, save_cache: bool = True, listing=None) -> VaultModel:
         if self._model is None:
             root = self.root
-            vault = load_vault(root, progress=_progress_printer())
+            vault = load_vault(root, progress=_progress_printer(), listing=listing)
             if save_cache:
                 for path, data in cache_files(vault).items():
                     write_cache(root, path, data)
@@ -452,10 +453,11 @@ def build(session: Session, dry_run):
       vaultkit build --dry-run | less
     """
     root = session.root
-    if not dry_run and unchanged_since_last_build(root):
+    listing = list_vault(root)
+    if not dry_run and unchanged_since_last_build(root, listing):
         click.echo("Nothing changed since the last build.")
         return
-    model = session.model(save_cache=not dry_run)
+    model = session.model(save_cache=not dry_run, listing=listing)
     plan = plan_build(model, previous=None if dry_run else rendered_lineages(root))
     for path, why in plan.skipped:
         click.echo(f"Warning: {path}: {why}", err=True)
@@ -464,7 +466,7 @@ def build(session: Session, dry_run):
         click.echo(changes if changes else "Nothing to change.\n", nl=False)
         return
     report = apply(model, plan)
-    remember_build(root, plan)
+    remember_build(root, plan, listing)
     changes = [f"wrote   {p}" for p in report.written] + [f"removed {p}" for p in report.deleted]
     for line in changes[:SHOWN_CHANGES]:
         click.echo(line)

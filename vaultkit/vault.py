@@ -53,6 +53,7 @@ class Vault:
     config: Config = field(default_factory=Config)
     problems: list[Problem] = field(default_factory=list)
     stale_shards: set[int] = field(default_factory=set)  # parse-cache shards to rewrite
+    listing: dict[str, tuple | None] = field(default_factory=dict)  # see list_vault
 
     @property
     def cache_stale(self) -> bool:
@@ -214,15 +215,12 @@ def read_text_file(root: Path, path: str) -> bytes | None:
         return None
 
 
-def _cached_notes(root: Path, paths: list[str], entries: cache.Entries):
+def _cached_notes(paths: list[str], listing: dict, entries: cache.Entries):
     """(notes reused from the cache with their problems, paths that must be read)."""
     reused, to_read = [], []
     for path in paths:
         entry = entries.get(path)
-        try:
-            key = cache.stat_key(os.stat(root / path))
-        except OSError:
-            key = None
+        key = listing.get(path)
         if entry is None or key is None or entry[0] != key:
             to_read.append(path)
             continue
@@ -243,23 +241,25 @@ def stat_keys(root: Path, paths) -> dict[str, tuple | None]:
     return keys
 
 
-def vault_fingerprint(root: Path) -> str:
-    """A digest of everything a build reads: every file's path and stat key, the
-    settings files' bytes and vaultkit's version. Equal digests, equal build."""
+def list_vault(root: Path) -> dict[str, cache.StatKey | None]:
+    """Every file of the vault, in walk order, with its stat key now (None when it went
+    between the walk and the stat). One listing serves a whole build."""
+    root = Path(root).resolve()
+    return stat_keys(root, walk_files(root))
+
+
+def vault_fingerprint(root: Path, listing: dict[str, cache.StatKey | None]) -> str:
+    """A digest of everything a build reads: every file's path and stat key (from
+    ``listing``), the settings files' bytes and vaultkit's version. Equal digests, equal
+    build."""
     import hashlib
 
     from . import __version__
-    from .config import CONFIG_PATH
 
     digest = hashlib.sha1(__version__.encode())
     for settings in (CONFIG_PATH, f"{CONFIG_FOLDER}/app.json", f"{CONFIG_FOLDER}/templates.json"):
         digest.update(settings.encode() + b"\0" + (read_text_file(root, settings) or b"") + b"\0")
-    for path in walk_files(root):
-        try:
-            key = cache.stat_key(os.stat(root / path))
-        except OSError:
-            key = None
-        digest.update(f"{path}\0{key}\n".encode())
+    digest.update("".join(f"{path}\0{key}\n" for path, key in sorted(listing.items())).encode())
     return digest.hexdigest()
 
 
@@ -269,9 +269,10 @@ def note_sections(root: Path, path: str) -> dict[str, list[str]]:
     return parse_note_and_sections(text or "")[1]
 
 
-def load_vault(root: Path, progress=None, use_cache: bool = True) -> Vault:
+def load_vault(root: Path, progress=None, use_cache: bool = True, listing=None) -> Vault:
     """Read a whole vault, reusing cached parses of unchanged notes. ``progress(done,
-    total)`` is called while notes are read."""
+    total)`` is called while notes are read; ``listing`` is a ``list_vault`` made just
+    before (else one is made here)."""
     root = Path(root).resolve()
     template_settings, app_settings = read_settings(root)
     vault = Vault(
@@ -280,13 +281,14 @@ def load_vault(root: Path, progress=None, use_cache: bool = True) -> Vault:
         app_settings=app_settings,
         config=read_config(root),
     )
-    files = walk_files(root)
+    vault.listing = list_vault(root) if listing is None else listing
+    files = list(vault.listing)
     note_paths = [p for p in files if p.lower().endswith(".md")]
     entries: cache.Entries = {}
     if use_cache:
         for shard in range(cache.SHARDS):
             entries.update(cache.decode(read_text_file(root, cache.shard_path(shard))))
-    reused, to_read = _cached_notes(root, note_paths, entries)
+    reused, to_read = _cached_notes(note_paths, vault.listing, entries)
     vanished = set()
     results = _read_all(root, to_read)
     for done, (path, note, problem) in enumerate(itertools.chain(reused, results), 1):
