@@ -199,3 +199,23 @@ def test_a_note_edited_while_the_build_runs_is_read_by_the_next_build(vault, mon
     assert again.output != "Nothing changed since the last build.\n"
     third = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert third.output == "Nothing changed since the last build.\n"
+
+
+def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
+    tmp_path, monkeypatch
+):
+    from vaultkit import vault as vault_module
+
+    files = dict(LINEAGE_VAULT)
+    files["bad.md"] = "caf\xe9 #model_training".encode("latin-1")
+    files["binary.md"] = b"\x00\x01"
+    root = write_vault(tmp_path / "v", files)
+    serial = load_vault(root, use_cache=False)
+    monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 1)
+    parallel = load_vault(root, use_cache=False)
+    assert parallel.encoded_shards  # the workers' files are written as they are
+    assert list(parallel.notes) == list(serial.notes)
+    assert [n.parsed for n in parallel.notes.values()] == [n.parsed for n in serial.notes.values()]
+    assert parallel.problems == serial.problems
+    assert parallel.files == serial.files
+    assert cache_files(parallel) == cache_files(serial)

@@ -54,6 +54,7 @@ class Vault:
     problems: list[Problem] = field(default_factory=list)
     stale_shards: set[int] = field(default_factory=set)  # parse-cache shards to rewrite
     listing: dict[str, tuple | None] = field(default_factory=dict)  # see list_vault
+    encoded_shards: dict[int, bytes] = field(default_factory=dict)  # cache files made by workers
 
     @property
     def cache_stale(self) -> bool:
@@ -183,15 +184,32 @@ def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
 
 
 PARALLEL_THRESHOLD = 1000  # notes; below this, starting worker processes costs more than it saves
-CHUNK_SIZE = 250
 
 
-def _read_chunk(root: Path, paths: list[str]) -> list[tuple[str, Note | None, Problem | None]]:
-    return [(path, *read_note(root, path)) for path in paths]
+def _read_shard(root: Path, paths: list[str]) -> tuple[bytes, list[tuple[str, Problem | None]]]:
+    """Read and parse one cache shard's notes (in a worker process): the shard's cache
+    file, which is also how the parses travel back, and the notes that could not be read
+    (with their problem; None for a note that vanished)."""
+    entries: cache.Entries = {}
+    failed = []
+    for path in paths:
+        note, problem = read_note(root, path)
+        if note is None:
+            failed.append((path, problem))
+        else:
+            entries[path] = (note.stat_key, note.parsed, problem.message if problem else None)
+    return cache.encode(entries), failed
 
 
-def _read_all(root: Path, paths: list[str]):
-    """Yield (path, note, problem) for every path; in worker processes for big vaults."""
+def _note_from_entry(path: str, entry) -> tuple[str, Note, Problem | None]:
+    key, parsed, trouble = entry
+    problem = Problem("unreadable-note", WARNING, path[:-3], None, trouble) if trouble else None
+    return path, Note(path, parsed, key[0], key[1], key), problem
+
+
+def _read_all(root: Path, paths: list[str], encoded: dict[int, bytes]):
+    """Yield (path, note, problem) for every path. Big vaults are read by worker
+    processes, one parse-cache shard each; their cache files are kept in ``encoded``."""
     workers = min(os.cpu_count() or 1, 8)
     if len(paths) < PARALLEL_THRESHOLD or workers < 2:
         for path in paths:
@@ -200,11 +218,19 @@ def _read_all(root: Path, paths: list[str]):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    chunks = [paths[i : i + CHUNK_SIZE] for i in range(0, len(paths), CHUNK_SIZE)]
+    by_shard: dict[int, list[str]] = {}
+    for path in paths:
+        by_shard.setdefault(cache.shard_of(path), []).append(path)
+    shards = sorted(by_shard)
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for results in pool.map(_read_chunk, [root] * len(chunks), chunks):
-            yield from results
+        results = pool.map(_read_shard, [root] * len(shards), [by_shard[s] for s in shards])
+        for shard, (data, failed) in zip(shards, results, strict=True):
+            encoded[shard] = data
+            for path, entry in cache.decode(data).items():
+                yield _note_from_entry(path, entry)
+            for path, problem in failed:
+                yield path, None, problem
 
 
 def read_text_file(root: Path, path: str) -> bytes | None:
@@ -223,10 +249,8 @@ def _cached_notes(paths: list[str], listing: dict, entries: cache.Entries):
         key = listing.get(path)
         if entry is None or key is None or entry[0] != key:
             to_read.append(path)
-            continue
-        _, parsed, trouble = entry
-        problem = Problem("unreadable-note", WARNING, path[:-3], None, trouble) if trouble else None
-        reused.append((path, Note(path, parsed, key[0], key[1], key), problem))
+        else:
+            reused.append(_note_from_entry(path, entry))
     return reused, to_read
 
 
@@ -290,7 +314,8 @@ def load_vault(root: Path, progress=None, use_cache: bool = True, listing=None) 
             entries.update(cache.decode(read_text_file(root, cache.shard_path(shard))))
     reused, to_read = _cached_notes(note_paths, vault.listing, entries)
     vanished = set()
-    results = _read_all(root, to_read)
+    encoded: dict[int, bytes] = {}  # cache files the workers made
+    results = _read_all(root, to_read, encoded)
     for done, (path, note, problem) in enumerate(itertools.chain(reused, results), 1):
         if note is not None:
             vault.notes[path] = note
@@ -300,19 +325,26 @@ def load_vault(root: Path, progress=None, use_cache: bool = True, listing=None) 
             vault.problems.append(problem)
         if progress is not None:
             progress(done, len(note_paths))
+    vault.notes = dict(sorted(vault.notes.items()))  # workers finish in any order
+    vault.problems.sort(key=lambda p: (p.note or "", p.code, p.message))
     vault.files = [p for p in files if p not in vanished]
     reused_paths = {path for path, _, _ in reused}
     gone = set(entries) - reused_paths  # changed, deleted, or no longer a note
     vault.stale_shards = {cache.shard_of(p) for p in [*to_read, *gone]}
+    # a worker's file is the whole shard when no entry of that shard was reused
+    reused_shards = {cache.shard_of(p) for p in reused_paths}
+    vault.encoded_shards = {s: d for s, d in encoded.items() if s not in reused_shards}
     return vault
 
 
 def cache_files(vault: Vault) -> dict[str, bytes]:
     """The parse-cache shards that no longer match what was read (see cache.py)."""
     troubles = {p.note: p.message for p in vault.problems if p.code == "unreadable-note"}
-    shards: dict[int, cache.Entries] = {shard: {} for shard in vault.stale_shards}
+    ready = {s: d for s, d in vault.encoded_shards.items() if s in vault.stale_shards}
+    shards: dict[int, cache.Entries] = {s: {} for s in vault.stale_shards - set(ready)}
     for path, note in vault.notes.items():
         shard = cache.shard_of(path)
         if shard in shards and note.stat_key:
             shards[shard][path] = (note.stat_key, note.parsed, troubles.get(note.id))
-    return {cache.shard_path(shard): cache.encode(entries) for shard, entries in shards.items()}
+    encoded = {shard: cache.encode(entries) for shard, entries in shards.items()}
+    return {cache.shard_path(shard): data for shard, data in sorted({**ready, **encoded}.items())}
