@@ -150,7 +150,7 @@ def test_a_failed_write_leaves_the_old_file_intact(vault, monkeypatch):
     assert leftovers == []
 
 
-def test_a_failed_write_half_way_through_the_data(vault, monkeypatch):
+def test_a_failed_sync_to_disk_leaves_the_old_files_and_no_temporary_ones(vault, monkeypatch):
     build(vault)
     index = vault / "Experiment Index.md"
     old = index.read_bytes()
@@ -161,7 +161,11 @@ def test_a_failed_write_half_way_through_the_data(vault, monkeypatch):
         real_fsync(fd)
         raise OSError(5, "Input/output error")
 
+    def failing_sync():
+        raise OSError(5, "Input/output error")
+
     monkeypatch.setattr(write_module.os, "fsync", failing_fsync)
+    monkeypatch.setattr(write_module.os, "sync", failing_sync)
     with pytest.raises(OSError):
         build(vault)
     assert index.read_bytes() == old
@@ -305,3 +309,22 @@ def test_removing_a_stale_lineage_note_that_is_a_link_keeps_the_file_it_points_t
     build(vault)
     assert not stale.exists() and not stale.is_symlink()
     assert kept.exists()
+
+
+def test_many_files_reach_the_disk_with_one_sync_before_any_is_renamed(tmp_path, monkeypatch):
+    (tmp_path / "same.md").write_bytes(b"same")
+    events = []
+    monkeypatch.setattr(write_module.os, "fsync", lambda fd: events.append("fsync"))
+    monkeypatch.setattr(write_module.os, "sync", lambda: events.append("sync"))
+    real_replace = os.replace
+    monkeypatch.setattr(
+        write_module.os, "replace", lambda a, b: events.append("rename") or real_replace(a, b)
+    )
+    files = {"a.md": b"A", "sub/b.md": b"B", "same.md": b"same"}
+    assert write_module.write_many(tmp_path, files) == ["a.md", "sub/b.md"]
+    assert events == ["sync", "rename", "rename"]
+    assert (tmp_path / "sub" / "b.md").read_bytes() == b"B"
+    events.clear()
+    monkeypatch.delattr(write_module.os, "sync")  # Windows: each file is synced instead
+    assert write_module.write_many(tmp_path, {"a.md": b"A2", "c.md": b"C"}) == ["a.md", "c.md"]
+    assert events == ["fsync", "fsync", "rename", "rename"]

@@ -12,7 +12,7 @@ from .check import check_model
 from .config import link_style
 from .graph import VaultModel
 from .vault import read_text_file, stat_keys, vault_fingerprint, walk_files
-from .write import delete, save_cache, write_if_changed
+from .write import delete, save_cache, write_many
 
 STALE_NOTICE = (
     "This lineage no longer exists: its experiments were merged into another lineage or "
@@ -163,11 +163,10 @@ class BuildReport:
 def apply(model: VaultModel, plan: Plan) -> BuildReport:
     """Carry out a plan: atomic writes where bytes differ, removals of stale files."""
     report = BuildReport(skipped=list(plan.skipped))
-    for path, data in sorted(plan.writes.items()):
-        if write_if_changed(model.vault.root, path, data):
-            report.written.append(path)
-        else:
-            report.unchanged += 1
+    changed = {path: data for path, data in plan.writes.items() if plan.current.get(path) != data}
+    report.unchanged = len(plan.writes) - len(changed)
+    report.written = write_many(model.vault.root, dict(sorted(changed.items())))
+    report.unchanged += len(changed) - len(report.written)
     for path in sorted(plan.deletes):
         if delete(model.vault.root, path):
             report.deleted.append(path)

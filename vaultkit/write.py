@@ -7,6 +7,7 @@ link that points out of it, is refused.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -40,7 +41,18 @@ def safe_target(root: Path, relative: str) -> Path:
     return resolved
 
 
-def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
+@functools.cache
+def _new_file_mode() -> int:
+    """The permissions any other new file gets. Reading the umask means setting it for a
+    moment, so it is read once (and before any writer threads start)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _write_temp(folder: Path, name: str, data: bytes, mode: int | None, durable: bool) -> Path:
+    """A temporary file beside the target holding ``data``; ``durable``: on disk (fsync)
+    before anyone renames it over the target."""
     handle = tempfile.NamedTemporaryFile(
         dir=folder, prefix=f".{name}.", suffix=".vaultkit-tmp", delete=False
     )
@@ -48,38 +60,74 @@ def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
     try:
         with handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is None:  # a new file gets the permissions any other new file would
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(temp, mode)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(temp, _new_file_mode() if mode is None else mode)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     return temp
 
 
-def write_if_changed(root: Path, relative: str, data: bytes) -> bool:
-    """Atomically replace ``relative`` with ``data`` unless it already holds exactly that.
-    Returns True when the file was written."""
+def _prepare(root: Path, relative: str, data: bytes, durable: bool) -> tuple[Path, Path] | None:
+    """(temporary file, target) for a write that changes bytes; None when the file
+    already holds ``data``."""
     target = safe_target(root, relative)
     try:
         current = target.read_bytes()
     except FileNotFoundError:
         current = None
     if current == data:
-        return False
+        return None
     target.parent.mkdir(parents=True, exist_ok=True)
     mode = target.stat().st_mode & 0o7777 if current is not None else None
-    temp = _write_temp(target.parent, target.name, data, mode)
+    return _write_temp(target.parent, target.name, data, mode, durable), target
+
+
+def _replace(temp: Path, target: Path) -> None:
     try:
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return True
+
+
+def write_if_changed(root: Path, relative: str, data: bytes, durable: bool = True) -> bool:
+    """Atomically replace ``relative`` with ``data`` unless it already holds exactly that.
+    Returns True when the file was written."""
+    prepared = _prepare(root, relative, data, durable)
+    if prepared is not None:
+        _replace(*prepared)
+    return prepared is not None
+
+
+def write_many(root: Path, files: dict[str, bytes]) -> list[str]:
+    """``write_if_changed`` for many files -> the paths written. Every temporary file is
+    written first, then all reach the disk with one sync (an fsync per file costs ~0.3 ms,
+    0.2 s for a build of 700 files), then each is renamed over its target."""
+    sync_once = hasattr(os, "sync")  # else each file is synced as it is written
+    prepared: dict[str, tuple[Path, Path]] = {}
+    try:
+        for path, data in files.items():
+            found = _prepare(root, path, data, durable=not sync_once)
+            if found is not None:
+                prepared[path] = found
+        if prepared and sync_once:
+            os.sync()
+    except BaseException:
+        for temp, _ in prepared.values():
+            temp.unlink(missing_ok=True)
+        raise
+    pending = list(prepared.values())
+    for index, (temp, target) in enumerate(pending):
+        try:
+            _replace(temp, target)
+        except BaseException:
+            for later, _ in pending[index + 1 :]:
+                later.unlink(missing_ok=True)
+            raise
+    return list(prepared)
 
 
 def create_new(root: Path, relative: str, data: bytes) -> None:
@@ -88,7 +136,7 @@ def create_new(root: Path, relative: str, data: bytes) -> None:
     if target.exists():
         raise NoteExists("already exists; vaultkit never overwrites a note", relative)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = _write_temp(target.parent, target.name, data, None)
+    temp = _write_temp(target.parent, target.name, data, None, durable=True)
     try:
         os.link(temp, target)  # fails if the name appeared meanwhile
     except FileExistsError:
@@ -110,10 +158,11 @@ def delete(root: Path, relative: str) -> bool:
 
 def save_cache(root: Path, relative: str, data: bytes) -> None:
     """Write a cache file that ignores itself in git; a vault that cannot take it (read
-    only, a folder linked elsewhere) simply goes without."""
+    only, a folder linked elsewhere) simply goes without. Atomic but not synced: a cache
+    lost in a crash is rebuilt."""
     folder = relative.rsplit("/", 1)[0]
     try:
-        write_if_changed(root, f"{folder}/.gitignore", b"# vaultkit's cache\n*\n")
-        write_if_changed(root, relative, data)
+        write_if_changed(root, f"{folder}/.gitignore", b"# vaultkit's cache\n*\n", durable=False)
+        write_if_changed(root, relative, data, durable=False)
     except (OSError, UnsafePath):
         pass
