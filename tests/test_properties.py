@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -126,6 +127,15 @@ LINE_SHAPES = [
     "# H #",
     "- # heading item",
     "~~~~",
+    "\u00a0",
+    "\u3000",
+    "- \u00a0",
+    "1. \u00a0",
+    "\u0663. eastern digit",
+    "  \u0663. eastern digit",
+    "-   ",
+    "x -",
+    "- x -",
 ]
 block_text = st.lists(st.sampled_from(LINE_SHAPES), max_size=25).map("\n".join)
 
@@ -161,6 +171,20 @@ paths = st.lists(
 def test_resolution_only_returns_files_of_the_vault(files, linkpath, folder):
     result = Resolver(files).resolve(linkpath, folder + "src.md")
     assert result.path is None or result.path in files or result.path == folder + "src.md"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "text\n\u00a0\n---\n",  # U+00A0 alone is text, not a blank line: a setext heading
+        "a\n\u3000\n===\n",
+        "  \u0663. a\n---",  # only ASCII digits make an ordered list item
+        "- \u00a0\ntext\n---",  # an item holding U+00A0 is not empty
+        "1. \u00a0\nx\n===",
+    ],
+)
+def test_block_scanner_reads_unicode_spaces_and_digits_as_markdown_it_does(text):
+    assert block_structure(text) == full_block_structure(text)
 
 
 def test_block_scanner_agrees_with_markdown_it_on_every_real_note():

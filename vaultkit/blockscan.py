@@ -21,11 +21,23 @@ _ATX_CLOSE = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
 _THEMATIC = re.compile(r"([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _SETEXT = re.compile(r"(=+|-+)[ \t]*$")
 _BULLET = re.compile(r"([-*+])(?:[ \t]+(.*)|)$")
-_ORDERED = re.compile(r"(\d{1,9})[.)](?:[ \t]+(.*)|)$")
+_ORDERED = re.compile(r"([0-9]{1,9})[.)](?:[ \t]+(.*)|)$")  # ASCII digits only
 _BLOCK_START = re.compile(r"(?:#{1,6}(?:[ \t]|$)|```|~~~|<|>)")
 _REFERENCE = re.compile(r"\[[^\]]*\]:")
 
 TEXT, LIST = "text", "list"
+
+
+# A line that starts with none of these (after no indent at all) is paragraph text or a
+# table row, whatever the state: most lines of a note are decided without a regex.
+_MAY_BE_STRUCTURE = frozenset("#`~=-*_+<>[0123456789 \t")
+
+
+def _ends_in_marker(stripped: str) -> bool:
+    """Whether a thematic break or setext underline is possible: they are made of their
+    marker character only (spaces and tabs aside), so the last one must be it."""
+    tail = stripped.rstrip(" \t")
+    return bool(tail) and tail[-1] == stripped[0]
 
 
 def scan_blocks(lines: list[str]):
@@ -45,9 +57,20 @@ def scan_blocks(lines: list[str]):
                 if not stripped.rstrip(" \t").strip(fence[0]):
                     fence = None
             continue
+        if not line:
+            para = None
+            continue
+        if line[0] not in _MAY_BE_STRUCTURE:
+            if para is None:
+                para, para_start, piped = TEXT, number, "|" in line
+            elif "|" in line:
+                if para == LIST:
+                    return None  # a table row after a list item: markdown-it may start a table
+                piped = True
+            continue
         stripped = line.lstrip(" ")
         indent = len(line) - len(stripped)
-        if not stripped.strip():
+        if not stripped.strip(" \t"):  # blank: spaces and tabs only (not U+00A0 and kin)
             para = None
             continue
         if stripped[0] == "\t" or indent >= 4:
@@ -75,33 +98,39 @@ def scan_blocks(lines: list[str]):
                 headings.append(Heading(len(match.group(1)), text.strip(), number + 1))
                 para = None
                 continue
-        if first in "=-" and _SETEXT.match(stripped) and para == TEXT:
-            if piped:
-                return None  # a rule after a table, a heading after a paragraph
-            text = "\n".join(lines[para_start:number]).strip()
-            headings.append(Heading(1 if first == "=" else 2, text, para_start + 1))
-            para = None
-            continue
-        if first in "-*_" and _THEMATIC.match(stripped):
-            rules.append(number)
-            para = None
-            continue
-        if stripped.startswith("<!--") and "-->" in stripped:
-            masked.add(number)  # a one-line HTML comment block (vaultkit's own markers)
-            para = None
-            continue
-        if first in "<>" or (first == "[" and _REFERENCE.match(stripped)):
+        if first in "=-*_" and _ends_in_marker(stripped):
+            if first in "=-" and para == TEXT and _SETEXT.match(stripped):
+                if piped:
+                    return None  # a rule after a table, a heading after a paragraph
+                text = "\n".join(lines[para_start:number]).strip()
+                headings.append(Heading(1 if first == "=" else 2, text, para_start + 1))
+                para = None
+                continue
+            if first != "=" and _THEMATIC.match(stripped):
+                rules.append(number)
+                para = None
+                continue
+        if first == "<":
+            if stripped.startswith("<!--") and "-->" in stripped:
+                masked.add(number)  # a one-line HTML comment block (vaultkit's own markers)
+                para = None
+                continue
             return None
-        bullet = _BULLET.match(stripped) or _ORDERED.match(stripped)
+        if first == ">" or (first == "[" and _REFERENCE.match(stripped)):
+            return None
+        bullet = (first in "-*+" and _BULLET.match(stripped)) or (
+            first.isdigit() and _ORDERED.match(stripped)
+        )
         if bullet:
             content = bullet.group(2) or ""
-            if _BLOCK_START.match(content) or _THEMATIC.match(content):
+            if content and (_BLOCK_START.match(content) or _THEMATIC.match(content)):
                 return None  # a block on the marker's line
-            ordered_late = bullet.group(1).isdigit() and bullet.group(1) != "1"
-            if para == TEXT and (not content.strip() or ordered_late):
+            has_text = bool(content.strip(" \t"))
+            ordered_late = first.isdigit() and bullet.group(1) != "1"
+            if para == TEXT and (not has_text or ordered_late):
                 continue  # cannot interrupt a paragraph: continuation text
             # an empty item holds no paragraph for the next line to continue
-            para = LIST if content.strip() else None
+            para = LIST if has_text else None
             continue
         if para == LIST and "|" in stripped:
             return None  # a table row after a list item: markdown-it may start a table
