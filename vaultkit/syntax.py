@@ -8,7 +8,7 @@ offsets; ``parse.py`` turns offsets into line numbers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 # §3.1: after '#', characters outside whitespace, U+2000–U+206F, U+2E00–U+2E7F and this
@@ -69,7 +69,8 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     pieces, last = [], 0
     for start, end in spans:
         pieces.append(text[last:start])
-        pieces.append(_NOT_NEWLINE.sub(" ", text[start:end]))
+        span = text[start:end]
+        pieces.append(_NOT_NEWLINE.sub(" ", span) if "\n" in span else " " * len(span))
         last = end
     pieces.append(text[last:])
     return "".join(pieces)
@@ -109,8 +110,7 @@ def mask_unindexed(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class RawLink:
+class RawLink(NamedTuple):
     target: str  # the path part, decoded, without subpath
     subpath: str
     alias: str | None
@@ -118,14 +118,12 @@ class RawLink:
     offset: int
 
 
-@dataclass(frozen=True)
-class RawUrl:
+class RawUrl(NamedTuple):
     url: str
     offset: int
 
 
-@dataclass(frozen=True)
-class RawTag:
+class RawTag(NamedTuple):
     name: str
     offset: int
 
