@@ -209,3 +209,14 @@ def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text):
 
     reference = re.compile(r"(?:https?|ftp)://[^\s<>\[\]\"'`]+", re.IGNORECASE)
     assert list(_url_spans(text)) == [m.span() for m in reference.finditer(text)]
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(st.text(alphabet="ab/", max_size=6), max_size=4), st.text(alphabet="ab/", max_size=4)
+)
+def test_a_tag_is_found_as_itself_or_as_the_parent_of_a_nested_tag(tags, wanted):
+    from vaultkit.graph import has_tag
+
+    expected = any(tag == wanted or tag.startswith(wanted + "/") for tag in tags)
+    assert has_tag(tags, wanted) == expected

@@ -24,29 +24,41 @@ DOCUMENT_TAG = "document"
 TEMPLATE_TAGS = ("template", "document_template")
 
 
+def tag_paths(tags: list[str]) -> set[str]:
+    """Every tag and each tag it nests under: `a/b/c` gives a, a/b and a/b/c."""
+    found = set(tags)
+    for tag in tags:
+        while "/" in tag:
+            tag = tag.rpartition("/")[0]
+            found.add(tag)
+    return found
+
+
 def has_tag(tags: list[str], wanted: str) -> bool:
     """``#wanted`` or a nested ``#wanted/…`` among lower-cased tags."""
-    return any(tag == wanted or tag.startswith(wanted + "/") for tag in tags)
+    return wanted in tag_paths(tags)
 
 
 def in_folder(path: str, folder: str | None) -> bool:
     return bool(folder) and path.lower().startswith(folder.lower().rstrip("/") + "/")
 
 
-def is_template(note: Note, templates_folder: str | None) -> bool:
-    tags = note.parsed.tag_names
-    return any(has_tag(tags, t) for t in TEMPLATE_TAGS) or in_folder(note.path, templates_folder)
+def is_template(note: Note, templates_folder: str | None, paths: set[str] | None = None) -> bool:
+    """Tagged as a template, or in the Templates plugin's folder (``paths``: the note's
+    ``tag_paths``, when already known)."""
+    paths = tag_paths(note.parsed.tag_names) if paths is None else paths
+    return any(t in paths for t in TEMPLATE_TAGS) or in_folder(note.path, templates_folder)
 
 
 def is_experiment(note: Note, vault: Vault) -> bool:
     """Tagged #model_training, a document (#document or a Previous-experiment heading),
     not a template (tag or templates folder), and not a note vaultkit generates."""
-    tags = note.parsed.tag_names
-    if not has_tag(tags, vault.config.experiment_tag) or is_template(note, vault.templates_folder):
+    paths = tag_paths(note.parsed.tag_names)
+    if vault.config.experiment_tag not in paths or is_template(note, vault.templates_folder, paths):
         return False
     if vault.config.is_generated(note.path):
         return False
-    if has_tag(tags, DOCUMENT_TAG):
+    if DOCUMENT_TAG in paths:
         return True
     return any(normalise_heading(h.text) == PREVIOUS_SECTION for h in note.parsed.headings)
 
@@ -59,7 +71,7 @@ def link_name_key(path: str) -> str:
 
 
 @functools.lru_cache(maxsize=1 << 17)
-def note_id(path: str) -> str:
+def note_id_of(path: str) -> str:
     """Notes are named without `.md`; attachments keep their extension."""
     return path[:-3] if path.lower().endswith(".md") else path
 
@@ -69,11 +81,6 @@ class ResolvedLink(NamedTuple):
     link: Link
     resolution: Resolution
     target: str | None  # the id of the note or file it reaches
-
-
-def resolved_link(source: str, link: Link, resolution: Resolution) -> ResolvedLink:
-    target = note_id(resolution.path) if resolution.path else None
-    return ResolvedLink(source, link, resolution, target)
 
 
 @dataclass
@@ -100,11 +107,12 @@ class VaultModel:
     links: dict[str, list[ResolvedLink]] = field(default_factory=dict)  # by source id
     lineage: Digraph = field(default_factory=Digraph)  # parent -> child, experiments
     resolver: Resolver = field(default_factory=lambda: Resolver([]))
-    # Indexes that let ``update`` touch only what a change can affect.
     files_version: str = ""  # a digest of every file path: changes when one appears or goes
     _files: frozenset[str] = frozenset()
-    _by_name: dict[str, set[str]] = field(default_factory=dict)  # link name -> sources
-    _backlinks: dict[str, set[str]] = field(default_factory=dict)  # target id -> sources
+    # Indexes that let ``update`` touch only what a change can affect; made on the first
+    # update after the full build (a one-shot command never needs them).
+    _by_name: dict[str, set[str]] | None = None  # link name -> sources
+    _backlinks: dict[str, set[str]] | None = None  # target id -> sources
 
     def update(self, changed_paths: set[str]) -> set[str]:
         """Bring the model up to date after the vault's notes or files changed at
@@ -117,6 +125,9 @@ class VaultModel:
             self.resolver = Resolver(vault.files)
             self._files = files
             self.files_version = hashlib.sha1("\n".join(sorted(files)).encode()).hexdigest()
+        if self._by_name is None and self.links:
+            self._index_links()
+        indexed = self._by_name is not None
         affected: set[str] = set()
         for path in changed_paths:
             if not path.lower().endswith(".md"):
@@ -131,20 +142,34 @@ class VaultModel:
                 if is_experiment(note, vault):
                     self.experiments.add(note_id)
             affected.add(note_id)
-            if (note_id in self.experiments) != was_experiment:
+            if indexed and (note_id in self.experiments) != was_experiment:
                 affected |= self._backlinks.get(note_id, set())  # their edges change
-        for path in added | removed:  # a new or lost file changes links by its name
-            affected |= self._by_name.get(link_name_key(path), set())
+        if indexed:
+            for path in added | removed:  # a new or lost file changes links by its name
+                affected |= self._by_name.get(link_name_key(path), set())
         for note_id in sorted(affected):
             self._relink(note_id)
         return affected
 
+    def _index_links(self) -> None:
+        self._by_name, self._backlinks = {}, {}
+        for note_id, resolved_links in self.links.items():
+            self._index(note_id, resolved_links)
+
+    def _index(self, note_id: str, resolved_links: list[ResolvedLink]) -> None:
+        for resolved in resolved_links:
+            self._by_name.setdefault(link_name_key(resolved.link.target), set()).add(note_id)
+            if resolved.target:
+                self._backlinks.setdefault(resolved.target, set()).add(note_id)
+
     def _relink(self, note_id: str) -> None:
         """Resolve one note's links again and redo its Previous-experiment edges."""
-        for resolved in self.links.pop(note_id, []):
-            self._by_name.get(link_name_key(resolved.link.target), set()).discard(note_id)
-            if resolved.target:
-                self._backlinks.get(resolved.target, set()).discard(note_id)
+        old = self.links.pop(note_id, [])
+        if self._by_name is not None:
+            for resolved in old:
+                self._by_name.get(link_name_key(resolved.link.target), set()).discard(note_id)
+                if resolved.target:
+                    self._backlinks.get(resolved.target, set()).discard(note_id)
         if note_id in self.lineage:
             self.lineage.remove_in_edges(note_id)
             if note_id not in self.experiments:
@@ -152,14 +177,15 @@ class VaultModel:
         note = self.notes.get(note_id)
         if note is None:
             return
+        resolve, source = self.resolver.resolve, note.path
         resolved_links = []
         for link in note.parsed.links:
-            resolved = resolved_link(note_id, link, self.resolver.resolve(link.target, note.path))
-            resolved_links.append(resolved)
-            self._by_name.setdefault(link_name_key(link.target), set()).add(note_id)
-            if resolved.target:
-                self._backlinks.setdefault(resolved.target, set()).add(note_id)
+            resolution = resolve(link.target, source)
+            target = note_id_of(resolution.path) if resolution.path else None
+            resolved_links.append(ResolvedLink(note_id, link, resolution, target))
         self.links[note_id] = resolved_links
+        if self._by_name is not None:
+            self._index(note_id, resolved_links)
         if note_id not in self.experiments:
             return
         self.lineage.add_node(note_id)
