@@ -57,7 +57,8 @@ def plan_build(
     not rendered again) and a ``link_cache``."""
     vault = model.vault
     config = vault.config
-    problems = check_model(model) if problems is None else problems
+    if problems is None:
+        problems = check_model(model, notes=model.experiments)
     renderer = render.Renderer(model, problems, link_style(vault.app_settings), link_cache)
     plan = Plan()
 

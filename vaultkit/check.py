@@ -16,11 +16,14 @@ def _link_text(link) -> str:
     return f"[[{link.target}]]"
 
 
-def check_model(model: VaultModel, known: dict[str, list[Problem]] | None = None) -> list[Problem]:
+def check_model(
+    model: VaultModel, known: dict[str, list[Problem]] | None = None, notes=None
+) -> list[Problem]:
     """Every problem in the vault, sorted by note, line and code. ``known`` caches each
-    note's own problems between calls (the watcher drops the entries of changed notes)."""
+    note's own problems between calls (the watcher drops the entries of changed notes);
+    ``notes`` limits the check to some notes (``build`` shows the experiments' only)."""
     problems = list(model.vault.problems)
-    for note_id in model.notes:
+    for note_id in model.notes if notes is None else notes:
         found = known.get(note_id) if known is not None else None
         if found is None:
             found = note_problems(model, note_id)
@@ -143,14 +146,19 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
     if experiment and parsed.status == "done":
         problems.extend(_done_problems(note_id, parsed))
     for resolved in model.links.get(note_id, []):
-        problems.extend(_link_problems(model, note_id, experiment, resolved))
+        if (
+            resolved.target is None
+            or len(resolved.resolution.candidates) > 1
+            or (experiment and resolved.link.role == PREVIOUS)
+        ):
+            problems.extend(_link_problems(model, note_id, experiment, resolved))
     return problems
 
 
 def _done_problems(note_id: str, parsed):
     """A note marked done must let someone rebuild the model: every template section
     answered, and the template's reproducibility questions covered."""
-    lines = {normalise_heading(h.text): h.line for h in reversed(parsed.headings)}
+    lines = None
     for name in unanswered(parsed.sections):
         state = parsed.sections.get(name, "missing")
         if state == "missing":
@@ -162,6 +170,8 @@ def _done_problems(note_id: str, parsed):
                 f"done, but the template section {name!r} is not in the note",
             )
         else:
+            if lines is None:
+                lines = {normalise_heading(h.text): h.line for h in reversed(parsed.headings)}
             what = "is empty" if state == "empty" else "has only the template's questions"
             yield Problem(
                 "empty-section",

@@ -161,7 +161,7 @@ class Watcher:
         else:
             for note_id in self.model.update(set(changed)):
                 self.problems.pop(note_id, None)
-        problems = check_model(self.model, self.problems)
+        problems = check_model(self.model, self.problems, self.model.experiments)
         plan = plan_build(self.model, problems, self.signatures, self.link_cache)
         report = apply(self.model, plan)
         self.signatures = plan.signatures
