@@ -328,3 +328,18 @@ def test_many_files_reach_the_disk_with_one_sync_before_any_is_renamed(tmp_path,
     monkeypatch.delattr(write_module.os, "sync")  # Windows: each file is synced instead
     assert write_module.write_many(tmp_path, {"a.md": b"A2", "c.md": b"C"}) == ["a.md", "c.md"]
     assert events == ["fsync", "fsync", "rename", "rename"]
+
+
+@pytest.mark.parametrize("name", ["lineage vault", "demo vault"])
+def test_a_model_of_the_experiments_links_only_plans_the_same_build(tmp_path, name):
+    if name == "demo vault":
+        from vaultkit.create import demo_vault
+
+        root = tmp_path / "demo"
+        demo_vault(root)
+    else:
+        root = write_vault(tmp_path / "v", dict(LINEAGE_VAULT))
+    full = build_model(load_vault(root))
+    lean = build_model(load_vault(root), all_links=False)
+    assert set(lean.links) == lean.experiments != set(full.links)
+    assert plan_build(lean).writes == plan_build(full).writes

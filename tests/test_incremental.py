@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,16 +41,17 @@ def state(model: VaultModel):
     )
 
 
+@pytest.mark.parametrize("all_links", [True, False])  # False: as build and watch use it
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(CONTENTS)), min_size=1, max_size=6)
 )
-def test_incremental_update_equals_a_full_build(tmp_path_factory, changes):
+def test_incremental_update_equals_a_full_build(tmp_path_factory, all_links, changes):
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     vault = load_vault(root)
-    model = build_model(vault)
+    model = build_model(vault, all_links)
     for path, content in changes:
         full = root / path
         if content is None:
@@ -64,4 +66,4 @@ def test_incremental_update_equals_a_full_build(tmp_path_factory, changes):
         if full.exists() and path.endswith(".md"):
             vault.notes[path] = read_note(root, path)[0]
         model.update({path})
-    assert state(model) == state(build_model(load_vault(root)))
+    assert state(model) == state(build_model(load_vault(root), all_links))

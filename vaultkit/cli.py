@@ -64,14 +64,14 @@ class Session:
             return root.resolve()
         return find_vault_root(Path.cwd())
 
-    def model(self, save_cache: bool = True, listing=None) -> VaultModel:
+    def model(self, save_cache: bool = True, listing=None, all_links=True) -> VaultModel:
         if self._model is None:
             root = self.root
             vault = load_vault(root, progress=_progress_printer(), listing=listing)
             if save_cache:
                 for path, data in cache_files(vault).items():
                     write_cache(root, path, data)
-            self._model = build_model(vault)
+            self._model = build_model(vault, all_links)
         return self._model
 
     def note(self, name: str) -> str:
@@ -457,7 +457,7 @@ def build(session: Session, dry_run):
     if not dry_run and unchanged_since_last_build(root, listing):
         click.echo("Nothing changed since the last build.")
         return
-    model = session.model(save_cache=not dry_run, listing=listing)
+    model = session.model(save_cache=not dry_run, listing=listing, all_links=False)
     plan = plan_build(model, previous=None if dry_run else rendered_lineages(root))
     for path, why in plan.skipped:
         click.echo(f"Warning: {path}: {why}", err=True)

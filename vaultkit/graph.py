@@ -108,6 +108,9 @@ class VaultModel:
     lineage: Digraph = field(default_factory=Digraph)  # parent -> child, experiments
     resolver: Resolver = field(default_factory=lambda: Resolver([]))
     files_version: str = ""  # a digest of every file path: changes when one appears or goes
+    # False: only experiments' links are resolved, which is all ``build`` needs (lineage
+    # edges and the experiments' problems); other commands read every note's links.
+    all_links: bool = True
     _files: frozenset[str] = frozenset()
     # Indexes that let ``update`` touch only what a change can affect; made on the first
     # update after the full build (a one-shot command never needs them).
@@ -175,7 +178,7 @@ class VaultModel:
             if note_id not in self.experiments:
                 self.lineage.remove_node(note_id)
         note = self.notes.get(note_id)
-        if note is None:
+        if note is None or not (self.all_links or note_id in self.experiments):
             return
         resolve, source = self.resolver.resolve, note.path
         resolved_links = []
@@ -245,9 +248,10 @@ class VaultModel:
         return sorted(found)
 
 
-def build_model(vault: Vault) -> VaultModel:
-    """Resolve every link, pick out the experiments, and join them into lineages."""
-    model = VaultModel(vault)
+def build_model(vault: Vault, all_links: bool = True) -> VaultModel:
+    """Resolve every link (or only the experiments' ones), pick out the experiments, and
+    join them into lineages."""
+    model = VaultModel(vault, all_links=all_links)
     model.update(set(vault.notes))
     return model
 

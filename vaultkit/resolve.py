@@ -34,7 +34,10 @@ class Resolver:
     def __init__(self, paths):
         self._by_lower_path: dict[str, list[str]] = {}
         self._by_lower_name: dict[str, list[str]] = {}
-        self._known: dict[tuple[str, str | None], Resolution] = {}  # (link, folder) -> answer
+        # Answers already found: by link alone when the source's folder cannot matter, else
+        # by (link, folder).
+        self._anywhere: dict[str, Resolution] = {}
+        self._known: dict[tuple[str, str], Resolution] = {}
         for path in sorted(paths):
             lower = path.lower()
             self._by_lower_path.setdefault(lower, []).append(path)
@@ -59,7 +62,7 @@ class Resolver:
             return Resolution(source)
         # The answer depends on the link and, at most, the source's folder: remember it,
         # for every folder when the folder could not have mattered.
-        found = self._known.get((linkpath, None))
+        found = self._anywhere.get(linkpath)
         if found is not None:
             return found
         folder = source.rpartition("/")[0]
@@ -67,8 +70,10 @@ class Resolver:
         if found is None:
             found = self._resolve(linkpath.replace("\\", "/"), folder)
             relative = linkpath.startswith(("./", "../"))
-            anywhere = not relative and len(found.candidates) <= 1
-            self._known[(linkpath, None if anywhere else folder)] = found
+            if not relative and len(found.candidates) <= 1:
+                self._anywhere[linkpath] = found
+            else:
+                self._known[(linkpath, folder)] = found
         return found
 
     def _resolve(self, linkpath: str, folder: str) -> Resolution:

@@ -257,9 +257,10 @@ def _cached_notes(paths: list[str], listing: dict, entries: cache.Entries):
 def stat_keys(root: Path, paths) -> dict[str, tuple | None]:
     """Each path's stat key now (None when it is gone)."""
     keys: dict[str, tuple | None] = {}
+    prefix = f"{root}{os.sep}"  # plain strings: a Path per file costs more than the stat
     for path in paths:
         try:
-            keys[path] = cache.stat_key(os.stat(root / path))
+            keys[path] = cache.stat_key(os.stat(prefix + path))
         except OSError:
             keys[path] = None
     return keys

@@ -157,7 +157,7 @@ class Watcher:
 
     def _build(self, changed: list[str], began: float) -> Update:
         if self.model is None:
-            self.model = build_model(self.vault)
+            self.model = build_model(self.vault, all_links=False)
         else:
             for note_id in self.model.update(set(changed)):
                 self.problems.pop(note_id, None)
