@@ -220,3 +220,89 @@ def test_a_tag_is_found_as_itself_or_as_the_parent_of_a_nested_tag(tags, wanted)
 
     expected = any(tag == wanted or tag.startswith(wanted + "/") for tag in tags)
     assert has_tag(tags, wanted) == expected
+
+
+YAML_SCALARS = [
+    "a",
+    "a b",
+    "2024-01-15",
+    "true",
+    "True",
+    "TRUE",
+    "false",
+    "null",
+    "NULL",
+    "1",
+    "0",
+    "007",
+    "0x1F",
+    "0o17",
+    "0x",
+    "1e3",
+    "1.",
+    "1.5",
+    "1_000",
+    "12:30",
+    "no",
+    "yes",
+    "on",
+    "x.y",
+    "a/b",
+    "a+b",
+    "a-b",
+    "1-2",
+    "inf",
+    "nan",
+    "Null",
+    "a ",
+    "~",
+    "-1",
+    ".5",
+    "a #b",
+    "'q'",
+    "a: b",
+    "[x]",
+    "é",
+]
+YAML_KEYS = ["tags", "created", "a", "b", "_x", "true", "null", "x-y", "a b", "1"]
+yaml_line = st.one_of(
+    st.builds("{}: {}".format, st.sampled_from(YAML_KEYS), st.sampled_from(YAML_SCALARS)),
+    st.builds("{}:".format, st.sampled_from(YAML_KEYS)),
+    st.builds(
+        lambda key, items: f"{key}: [{', '.join(items)}]",
+        st.sampled_from(YAML_KEYS),
+        st.lists(st.sampled_from(YAML_SCALARS), max_size=3),
+    ),
+    st.builds("{}- {}".format, st.sampled_from(["", "  ", "    "]), st.sampled_from(YAML_SCALARS)),
+    st.sampled_from(["", "# c", "a:  b", "a:b", "\ta: b", "a: [b,c]"]),
+)
+
+
+def typed(value):
+    """A value with its types spelled out: 1, 1.0 and True are equal in Python."""
+    if isinstance(value, dict):
+        return {typed(k): typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v) for v in value]
+    return (type(value).__name__, repr(value))
+
+
+@settings(max_examples=3000)
+@given(st.lists(yaml_line, min_size=1, max_size=6).map("\n".join))
+def test_simple_frontmatter_is_read_as_the_yaml_parser_reads_it(text):
+    from vaultkit.yaml12 import _simple_mapping, parse_yaml
+
+    fast = _simple_mapping(text)
+    if fast is not None:
+        assert typed(fast) == typed(parse_yaml(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["tags: [a, b]\ncreated: 2024-01-15", "tags:\n  - a\n  - b\nstatus: done", "aliases: []"],
+)
+def test_common_frontmatter_takes_the_fast_path(text):
+    from vaultkit.yaml12 import _simple_mapping, parse_yaml
+
+    assert _simple_mapping(text) == parse_yaml(text)
+    assert _simple_mapping(text) is not None

@@ -49,9 +49,10 @@ def block_text(name: str, content: str, newline: str = "\n") -> str:
 def upsert_block(text: str, name: str, content: str) -> str:
     """``text`` with block ``name`` holding ``content``: replaced in place when the markers
     exist, else appended after the user's text."""
-    newline = newline_of(text)
-    block = block_text(name, content, newline)
     span = _find(text, name)
+    # the user's line ending, read outside the block (the block may hold a lone "\r")
+    newline = newline_of(text if span is None else text[: span[0]] + text[span[1] :])
+    block = block_text(name, content, newline)
     if span is not None:
         return text[: span[0]] + block + text[span[1] :]
     if not text:

@@ -110,8 +110,74 @@ class YamlError(Exception):
         self.line = line
 
 
+# The frontmatter most notes carry (`tags: [a, b]`, `created: 2024-05-01`, a block list)
+# is read here directly, ~20x faster than the YAML parser; anything else goes to it.
+# tests/test_properties.py checks that both give the same values of the same types.
+_SIMPLE_SCALAR = r"[A-Za-z0-9_][A-Za-z0-9_ ./+-]*(?<! )"  # no indicator, quote or comment
+_SIMPLE_ENTRY = re.compile(
+    rf"([A-Za-z_][A-Za-z0-9_-]*):"
+    rf"(?: ({_SIMPLE_SCALAR})| (\[(?:{_SIMPLE_SCALAR}(?:, {_SIMPLE_SCALAR})*)?\]))?$"
+)
+_SIMPLE_ITEM = re.compile(rf"( *)- ({_SIMPLE_SCALAR})$")
+_SCALAR_TYPES = [(re.compile(pattern), tag.rsplit(":", 1)[1]) for tag, pattern, _ in _CORE_TYPES]
+
+
+def _plain_scalar(text: str):
+    """A simple plain scalar's value under the core schema (the resolvers above, in their
+    order; such a scalar never starts with a sign, a dot or `~`)."""
+    for pattern, kind in _SCALAR_TYPES:
+        if pattern.match(text):
+            if kind == "bool":
+                return text.lower() == "true"
+            if kind == "int":
+                base = {"o": 8, "x": 16}.get(text[1:2], 10)
+                return int(text[2:] if base != 10 else text, base)
+            if kind == "float":
+                return float(text)
+            return None
+    return text
+
+
+def _simple_mapping(text: str) -> dict | None:
+    """The mapping of a frontmatter made of simple lines only, else None (ask the parser)."""
+    result: dict = {}
+    items: list | None = None  # the block list under the last `key:`, while it goes on
+    indent: str | None = None
+    key = None
+    for line in text.split("\n"):
+        item = _SIMPLE_ITEM.match(line) if items is not None else None
+        if item:
+            if indent is not None and item.group(1) != indent:
+                return None
+            indent = item.group(1)
+            items.append(_plain_scalar(item.group(2)))
+            result[key] = items
+            continue
+        entry = _SIMPLE_ENTRY.match(line)
+        if not entry:
+            return None
+        key, scalar, flow = entry.groups()
+        if key in result or not isinstance(_plain_scalar(key), str):
+            return None  # duplicate keys are the parser's to refuse; `true:` is no string
+        items, indent = None, None
+        if scalar is not None:
+            result[key] = _plain_scalar(scalar)
+        elif flow is not None:
+            inside = flow[1:-1]
+            result[key] = [_plain_scalar(x) for x in inside.split(", ")] if inside else []
+        else:
+            result[key], items = None, []  # null, unless list items follow
+    return result or None
+
+
 def load_properties(text: str) -> dict | None:
     """Parse a frontmatter block's YAML; None when it is empty, YamlError when invalid."""
+    simple = _simple_mapping(text)
+    return simple if simple is not None else parse_yaml(text)
+
+
+def parse_yaml(text: str) -> dict | None:
+    """``load_properties`` by the YAML parser alone (the reference the fast path meets)."""
     try:
         data = _HANDLER.load(text, Loader=Yaml12Loader)
     except yaml.MarkedYAMLError as exc:
