@@ -116,6 +116,7 @@ class VaultModel:
     # update after the full build (a one-shot command never needs them).
     _by_name: dict[str, set[str]] | None = None  # link name -> sources
     _backlinks: dict[str, set[str]] | None = None  # target id -> sources
+    _link_names: dict[str, str] = field(default_factory=dict)  # while no file comes or goes
 
     def update(self, changed_paths: set[str]) -> set[str]:
         """Bring the model up to date after the vault's notes or files changed at
@@ -125,6 +126,7 @@ class VaultModel:
         files = frozenset(vault.files)
         added, removed = files - self._files, self._files - files
         if added or removed:
+            self._link_names.clear()
             self.resolver = Resolver(vault.files)
             self._files = files
             self.files_version = hashlib.sha1("\n".join(sorted(files)).encode()).hexdigest()
@@ -205,8 +207,11 @@ class VaultModel:
     def link_name(self, note_id: str) -> str:
         """The shortest text that links to the note from anywhere: its name when no other
         file shares it, else its full path."""
-        note = self.notes.get(note_id)
-        return link_path(note.path if note else note_id, "", LinkStyle(), self.resolver)
+        if note_id not in self._link_names:
+            note = self.notes.get(note_id)
+            path = note.path if note else note_id
+            self._link_names[note_id] = link_path(path, "", LinkStyle(), self.resolver)
+        return self._link_names[note_id]
 
     def parents(self, note: str) -> list[str]:
         return sorted(self.lineage.pred[note]) if note in self.lineage else []

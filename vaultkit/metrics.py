@@ -74,9 +74,7 @@ def table_metrics(lines: list[str]) -> tuple[dict[str, float], dict[str, float]]
     index = 0
     while index + 1 < len(lines):
         header, rule = lines[index], lines[index + 1]
-        if "|" not in header or not re.fullmatch(
-            r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*", rule
-        ):
+        if "|" not in header or "-" not in rule or not _TABLE_RULE.fullmatch(rule):
             index += 1
             continue
         names = [c.lower() for c in _cells(header)]

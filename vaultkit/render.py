@@ -424,10 +424,14 @@ def merge_canvas(existing: dict | None, nodes: list[dict], edges: list[dict]) ->
     return {"nodes": merged_nodes, "edges": merged_edges}
 
 
+# json.dumps with options makes a new encoder per call; a canvas has thousands of items
+_json_item = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def canvas_text(canvas: dict) -> str:
     """One node or edge per line: readable in a git diff, and fast to write."""
     parts = []
     for key in ("nodes", "edges"):
-        items = ",\n\t\t".join(json.dumps(i, ensure_ascii=False) for i in canvas[key])
+        items = ",\n\t\t".join(map(_json_item, canvas[key]))
         parts.append(f'\t"{key}": [\n\t\t{items}\n\t]' if items else f'\t"{key}": []')
     return "{\n" + ",\n".join(parts) + "\n}\n"
