@@ -99,12 +99,13 @@ SETTINGS = [
     ("- Dropout: 10%", {"dropout": "10%"}),
     ("- Source: line-camera images", {}),
     ("see https://x.org:8080/a", {}),
+    ("x: 1\nlr: 2 lr = 3", {"x": "1", "lr": "2"}),  # the first value of a name wins
 ]
 
 
 @pytest.mark.parametrize(("line", "expected"), SETTINGS)
 def test_settings(line, expected):
-    assert settings([line]) == expected
+    assert settings(line) == expected
 
 
 def test_template_itself_answers_nothing():

@@ -306,3 +306,75 @@ def test_common_frontmatter_takes_the_fast_path(text):
 
     assert _simple_mapping(text) == parse_yaml(text)
     assert _simple_mapping(text) is not None
+
+
+def _settings_line_by_line(lines: list[str]) -> dict[str, str]:
+    """The reference: the separator regex over each line (what metrics.settings did)."""
+    import re
+
+    from vaultkit.metrics import _NUMERIC_VALUE, _PIN_NAME
+
+    separator_re = re.compile(r"(==|:|=)[ \t]*([\w.\-+]*\d[\w.\-+%,]*)")
+    found: dict[str, str] = {}
+    for line in lines:
+        for match in separator_re.finditer(line):
+            separator, value = match.groups()
+            prefix = line[: match.start()]
+            if separator == "==":
+                name = _PIN_NAME.search(prefix)
+                if name:
+                    found.setdefault(name.group(1).lower(), value.rstrip(",."))
+                continue
+            value = value.rstrip(",.")
+            number = _NUMERIC_VALUE.match(value)
+            if not number or number.group().rstrip(",.") != value:
+                continue
+            name = re.compile(r"(?<![/.\w])([A-Za-z][A-Za-z0-9_ .\-]{0,30}?)[ \t]*$").search(prefix)
+            if name:
+                key = " ".join(name.group(1).lower().split())
+                if not key.startswith(("http", "www")):
+                    found.setdefault(key, value)
+    return found
+
+
+SETTING_PIECES = [
+    "lr",
+    "batch size",
+    " ",
+    ":",
+    "=",
+    "==",
+    "===",
+    "3e-4",
+    "32",
+    "1.2",
+    "v1",
+    ",",
+    ".",
+    "%",
+    "\n",
+    "\t",
+    "https://x.org:8080",
+    "torch",
+    "-",
+    "a",
+]
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.sampled_from(SETTING_PIECES), max_size=20).map("".join))
+def test_settings_read_from_the_whole_text_as_from_each_line(text):
+    from vaultkit.metrics import settings as read_settings
+
+    assert read_settings(text) == _settings_line_by_line(text.split("\n"))
+
+
+@settings(max_examples=3000)
+@given(st.text(alphabet="aZ9_ .-/\t:é", max_size=45))
+def test_a_setting_name_read_backwards_is_the_one_a_forward_search_finds(prefix):
+    import re
+
+    from vaultkit.metrics import setting_name
+
+    forward = re.compile(r"(?<![/.\w])([A-Za-z][A-Za-z0-9_ .\-]{0,30}?)[ \t]*$").search(prefix)
+    assert setting_name(prefix) == (forward.group(1) if forward else None)

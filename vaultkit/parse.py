@@ -294,7 +294,7 @@ def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]
     # Sections keep their code blocks: settings are often written in them (`lr: 3e-4`).
     note.footer_line = footer_rule(note.fields, blocks.rules)
     bodies = section_bodies(body_lines, note.headings, note.footer_line)
-    _report(note, bodies, body_lines)
+    _report(note, bodies, body_lines, body)
 
     status_field = note.fields.get("status")
     if status_field is not None:
@@ -335,7 +335,9 @@ def section_bodies(
     return bodies
 
 
-def _report(note: ParsedNote, bodies: dict[str, list[str]], all_lines: list[str]) -> None:
+def _report(
+    note: ParsedNote, bodies: dict[str, list[str]], all_lines: list[str], text: str
+) -> None:
     """Metrics, thresholds, settings and section states of an experiment-shaped note."""
     for name in metrics.METRIC_SECTIONS:
         values, limits = metrics.table_metrics(bodies.get(name, []))
@@ -348,7 +350,7 @@ def _report(note: ParsedNote, bodies: dict[str, list[str]], all_lines: list[str]
     for key, value in note.properties.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
             note.metrics.setdefault(str(key), float(value))
-    note.settings = metrics.settings(all_lines)
+    note.settings = metrics.settings(text)
     note.sections = {
         name: metrics.section_state(bodies.get(name), metrics.TEMPLATE_QUESTIONS.get(name, []))
         for name in metrics.REQUIRED_SECTIONS
