@@ -60,6 +60,14 @@ def scan_blocks(lines: list[str]):
         if not line:
             para = None
             continue
+        if (
+            line[0] in "-*+"
+            and len(line) > 2
+            and line[1] == " "
+            and line[2] not in _MAY_BE_STRUCTURE
+        ):
+            para = LIST  # "- text": an item with text, which no rule reads otherwise
+            continue
         if line[0] not in _MAY_BE_STRUCTURE:
             if para is None:
                 para, para_start, piped = TEXT, number, "|" in line

@@ -28,9 +28,10 @@ REQUIRED_SECTIONS = [
 ]
 METRIC_SECTIONS = ("result", "metrics")  # results win over the plan
 _NUMBER = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _TABLE_RULE = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])?\s*")
-_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_CELL_SPLIT = re.compile(r"\|(?<!\\\|)")  # a `|` not escaped (literal first: fast)
 _INLINE_FIELD = re.compile(
     r"\[([^\[\]():]+?)::\s*([^\]]+)\]|^\s*(?:[-*+]\s+)?\**([^\[\]():*]+?)\**::\s*(.+)$"
 )
@@ -60,6 +61,8 @@ LOWER_IS_BETTER = re.compile(r"loss|latency|error|time|\bms\b|mae|mse|rmse|wer|c
 
 def parse_number(text: str) -> float | None:
     """`0.61`, `61.2%`, `0.61 ± 0.02`, `4,812`, `3e-4` -> a number; anything else None."""
+    if _PLAIN_DECIMAL.fullmatch(text):  # most table cells: no unit, spread or separator
+        return float(text)
     text = text.strip().strip("*_`").split("±")[0].split("+/-")[0].strip()
     text = text.rstrip("%").strip()
     if not text or not _NUMBER.match(text) or not any(ch.isdigit() for ch in text):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bisect
 import functools
+from itertools import accumulate, repeat
+from operator import add
 import re
 from dataclasses import dataclass, field
 
@@ -178,6 +180,10 @@ def _frontmatter_line(lines: list[str], closing: int, text: str, key: str) -> in
 
 
 def _match_field(line: str, after_last_rule: bool):
+    if not after_last_rule:  # only the footer keys count here: most lines have none
+        lowered = line.lower()
+        if not any(key in lowered for key in FOOTER_KEYS):
+            return None
     match = _FIELD_RE.match(line)
     if not match:
         return None
@@ -193,20 +199,20 @@ def find_fields(lines: list[str], blocks: Blocks) -> dict[str, Field]:
     under the key (deeper-indented ones for a `- Key:` item)."""
     last_rule = blocks.rules[-1] if blocks.rules else len(lines)
     fields: dict[str, Field] = {}
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        masked = index in blocks.masked or ":" not in line
-        match = None if masked else _match_field(line, index > last_rule)
+    masked = blocks.masked
+    next_free = 0  # lines before this belong to the value of a field found already
+    for index in [i for i, line in enumerate(lines) if ":" in line and i not in masked]:
+        if index < next_free:
+            continue
+        match = _match_field(lines[index], index > last_rule)
         if match is None:
-            index += 1
             continue
         key_indent = len(match.group("indent").expandtabs(4))
         as_item = bool(match.group("item"))
         value = [match.group("value")]
         end = index
         probe = index + 1
-        while probe < len(lines) and probe not in blocks.masked:
+        while probe < len(lines) and probe not in masked:
             line = lines[probe]
             if not line.strip():
                 probe += 1
@@ -221,7 +227,7 @@ def find_fields(lines: list[str], blocks: Blocks) -> dict[str, Field]:
             probe += 1
         key = match.group("key").strip()
         fields.setdefault(key.lower(), Field(key, "\n".join(value), index + 1, end + 1))
-        index = end + 1
+        next_free = end + 1
     return fields
 
 
@@ -373,32 +379,32 @@ def _line_roles(note: ParsedNote, line_count: int) -> dict[int, str]:
 
 
 def _scan_body(lines: list[str], blocks: Blocks, roles: dict[int, str], note: ParsedNote):
-    """Scan each run of indexed lines for links, URLs and tags."""
+    """Scan each run of indexed lines (the lines between masked ones) for links, URLs and
+    tags."""
     start = 0
-    while start < len(lines):
-        if start in blocks.masked:
-            start += 1
-            continue
-        end = start
-        while end < len(lines) and end not in blocks.masked:
-            end += 1
-        segment = "\n".join(lines[start:end])
-        if "[" in segment or "#" in segment or "://" in segment:
-            line_starts = [0]
-            for line in lines[start : end - 1]:
-                line_starts.append(line_starts[-1] + len(line) + 1)
+    for stop in [*sorted(blocks.masked), len(lines)]:
+        if stop > start:
+            _scan_run(lines, start, stop, roles, note)
+        start = max(start, stop + 1)
 
-            def line_of(offset: int, first=start, starts=line_starts) -> int:
-                return first + bisect.bisect_right(starts, offset)
 
-            raw_links, raw_urls, raw_tags = syntax.scan_inline(segment)
-            for raw in raw_links:
-                line = line_of(raw.offset)
-                role = roles.get(line, LINK)
-                note.links.append(Link(raw.target, raw.subpath, raw.alias, raw.form, line, role))
-            for raw in raw_urls:
-                line = line_of(raw.offset)
-                note.urls.append(Url(raw.url, line, roles.get(line, LINK)))
-            for raw in raw_tags:
-                note.tags.append(Tag(raw.name, line_of(raw.offset)))
-        start = end
+def _scan_run(lines: list[str], start: int, stop: int, roles: dict[int, str], note: ParsedNote):
+    segment = "\n".join(lines[start:stop])
+    if "[" not in segment and "#" not in segment and "://" not in segment:
+        return
+    # where each line after the first begins in the segment (no Python loop per line)
+    line_ends = list(accumulate(map(add, map(len, lines[start : stop - 1]), repeat(1))))
+
+    def line_of(offset: int) -> int:  # 1-based in the file
+        return start + 1 + bisect.bisect_right(line_ends, offset)
+
+    raw_links, raw_urls, raw_tags = syntax.scan_inline(segment)
+    for raw in raw_links:
+        line = line_of(raw.offset)
+        role = roles.get(line, LINK)
+        note.links.append(Link(raw.target, raw.subpath, raw.alias, raw.form, line, role))
+    for raw in raw_urls:
+        line = line_of(raw.offset)
+        note.urls.append(Url(raw.url, line, roles.get(line, LINK)))
+    for raw in raw_tags:
+        note.tags.append(Tag(raw.name, line_of(raw.offset)))
