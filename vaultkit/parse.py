@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import bisect
 import functools
-from itertools import accumulate, repeat
-from operator import add
 import re
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
+from operator import add
 
 from . import metrics, syntax
 from .blockscan import scan_blocks
