@@ -328,3 +328,21 @@ def test_markdown_diff_pasted_into_a_note_links_only_the_two_notes(demo):
 def test_set_status_lands_on_the_right_line_past_form_feeds_and_line_separators():
     before = "intro\x0cstill line one\u2028and here\nmore\n---\nStatus: #writing\nTags: #x\n"
     assert set_status(before, "done") == before.replace("#writing", "#done")
+
+
+@pytest.mark.parametrize(
+    ("model_section", "gap"),
+    [
+        ("- Seed 42 everywhere", False),
+        ("- random_state=0", False),
+        ("- DETERMINISTIC cudnn", False),
+        ("- determinıstic (dotless ı: the regex is case-blind)", False),
+        ("- ſeed: 7 (long s)", False),
+        ("- sampled without a fixed order", True),
+    ],
+)
+def test_the_seed_question_is_answered_as_the_case_blind_regex_says(model_section, gap):
+    from vaultkit.metrics import reproducibility_gaps
+
+    gaps = reproducibility_gaps({"model": [model_section]}, {})
+    assert any("randomness" in g for g in gaps) == gap

@@ -164,6 +164,7 @@ def settings(text: str) -> dict[str, str]:
 
 _VERSION = re.compile(r"==|\b\d+\.\d+(?:\.\d+)?\b")
 _SEED = re.compile(r"\bseed\b|random[_ ]state|deterministic", re.I)
+_THRESHOLD = re.compile(r"threshold\D{0,40}\d", re.I)
 
 
 def reproducibility_gaps(bodies: dict[str, list[str]], thresholds: dict[str, float]) -> list[str]:
@@ -172,14 +173,22 @@ def reproducibility_gaps(bodies: dict[str, list[str]], thresholds: dict[str, flo
     def text(name: str) -> str:
         return "\n".join(bodies.get(name, []))
 
+    def says(name: str, pattern: re.Pattern, *words: str) -> bool:
+        """``pattern`` in the section. ``words``, one of which every match holds, rule
+        most sections out at once (a case-blind regex scans slowly); they avoid i, s and
+        k, which a case-blind regex also matches to ı, ſ, İ and K."""
+        found = text(name)
+        lowered = found.lower()
+        return any(word in lowered for word in words) and bool(pattern.search(found))
+
     gaps = []
-    if not _VERSION.search(text("environment setup")):
+    if not says("environment setup", _VERSION, "==", "."):
         gaps.append("Environment setup names no library versions (e.g. torch==2.3.0)")
-    if not _SEED.search(text("model")):
+    if not says("model", _SEED, "eed", "random", "determ"):
         gaps.append("Model does not say how randomness is controlled (a seed)")
     if not _DIGIT.search(text("data detail")):
         gaps.append("Data detail gives no class counts")
-    if not thresholds and not re.search(r"threshold\D{0,40}\d", text("metrics"), re.I):
+    if not thresholds and not says("metrics", _THRESHOLD, "thre"):
         gaps.append("Metrics gives no accepted thresholds")
     return gaps
 
@@ -209,12 +218,15 @@ def section_state(lines: list[str] | None, questions: list[str]) -> str:
     or 'answered'."""
     if lines is None:
         return "missing"
-    content = [ln for ln in lines if ln.strip() and ln.strip() not in ("-", "*", "+")]
-    if not content:
-        return "empty"
-    if all(is_question(ln, questions) for ln in content):
-        return "unanswered"
-    return "answered"
+    state = "empty"
+    for line in lines:
+        text = line.strip()
+        if not text or text in ("-", "*", "+"):
+            continue
+        if not is_question(line, questions):
+            return "answered"
+        state = "unanswered"
+    return state
 
 
 def load_template_questions(template_text: str) -> dict[str, list[str]]:
