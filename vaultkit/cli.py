@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -584,19 +585,34 @@ def main():
     gc.disable()
     try:
         code = cli(standalone_mode=False)
+        code = code if isinstance(code, int) else 0
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except click.Abort:
         click.echo("Aborted!", err=True)
-        sys.exit(1)
+        code = 1
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         if debug:
             raise
         click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+        code = 1
+    _leave(code)
+
+
+def _leave(code: int):
+    """Flush what was printed and end the process at once. Every file is written and
+    closed by now; freeing a big vault's objects one by one at interpreter exit would
+    cost up to 0.4 s (a third of a 10k-note build) and change nothing."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`vaultkit list | head`)
+            pass
+    os._exit(code)
