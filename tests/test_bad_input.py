@@ -138,3 +138,18 @@ def test_errors_print_path_and_exit_1_usage_errors_exit_2(tmp_path):
     assert usage.returncode == 2
     assert "No such option '--bogus'" in usage.stderr
     assert run_cli("--help").returncode == 0
+
+
+def test_output_cut_short_by_the_reader_ends_quietly(tmp_path):
+    """`vaultkit list --format json | head -c 10`: no 'Exception ignored … BrokenPipe'."""
+    files = {f"E/EXP-{i:04d} run.md": experiment("None", "done") for i in range(700)}
+    root = write_vault(tmp_path / "v", files)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vaultkit", "--vault", str(root), "list", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout.read(10) == b'[\n  {\n    '
+    process.stdout.close()
+    assert process.wait(timeout=120) == 0
+    assert process.stderr.read() == b""
