@@ -149,7 +149,7 @@ def test_output_cut_short_by_the_reader_ends_quietly(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert process.stdout.read(10) == b'[\n  {\n    '
+    assert process.stdout.read(10) == b"[\n  {\n    "
     process.stdout.close()
     assert process.wait(timeout=120) == 0
     assert process.stderr.read() == b""

@@ -219,3 +219,48 @@ def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
     assert parallel.problems == serial.problems
     assert parallel.files == serial.files
     assert cache_files(parallel) == cache_files(serial)
+
+
+def _remark_on_the_same_day(note):
+    """Change a note without changing any generated note (its "last change" day stays)."""
+    mtime = note.stat().st_mtime_ns
+    note.write_text(note.read_text() + "\nOne more remark.\n")
+    os.utime(note, ns=(mtime, mtime))
+
+
+def _record_parses(monkeypatch) -> list[str]:
+    from vaultkit import vault as vault_module
+
+    real_parse = vault_module.parse_note
+    parsed: list[str] = []
+    monkeypatch.setattr(
+        vault_module, "parse_note", lambda text: parsed.append(text[:40]) or real_parse(text)
+    )
+    return parsed
+
+
+def test_build_never_parses_the_notes_it_generates(vault, monkeypatch):
+    runner = CliRunner()
+    runner.invoke(cli, ["--vault", str(vault), "build"])
+    note = vault / "Experiments" / "EXP-002 mosaic.md"
+    note.write_text(note.read_text().replace("Status: #done", "Status: #paused"))
+    assert (
+        "wrote   Experiment Index.md" in runner.invoke(cli, ["--vault", str(vault), "build"]).output
+    )
+    _remark_on_the_same_day(note)
+    parsed = _record_parses(monkeypatch)
+    result = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert "0 written" in result.output
+    assert parsed == [note.read_text()[:40]]  # not the index note the last build rewrote
+
+
+def test_the_cache_entries_of_generated_notes_outlive_a_build(vault, monkeypatch):
+    runner = CliRunner()
+    runner.invoke(cli, ["--vault", str(vault), "build"])
+    runner.invoke(cli, ["--vault", str(vault), "check"])  # caches the index note's parse
+    note = vault / "Experiments" / "EXP-002 mosaic.md"
+    _remark_on_the_same_day(note)
+    runner.invoke(cli, ["--vault", str(vault), "build"])
+    parsed = _record_parses(monkeypatch)
+    runner.invoke(cli, ["--vault", str(vault), "check"])
+    assert parsed == []

@@ -65,14 +65,18 @@ class Session:
             return root.resolve()
         return find_vault_root(Path.cwd())
 
-    def model(self, save_cache: bool = True, listing=None, all_links=True) -> VaultModel:
+    def model(self, save_cache: bool = True, listing=None, for_build=False) -> VaultModel:
+        """The vault read and resolved; ``for_build``: only what ``build`` needs (the
+        experiments' links, not the notes vaultkit generates)."""
         if self._model is None:
             root = self.root
-            vault = load_vault(root, progress=_progress_printer(), listing=listing)
+            vault = load_vault(
+                root, progress=_progress_printer(), listing=listing, skip_generated=for_build
+            )
             if save_cache:
                 for path, data in cache_files(vault).items():
                     write_cache(root, path, data)
-            self._model = build_model(vault, all_links)
+            self._model = build_model(vault, all_links=not for_build)
         return self._model
 
     def note(self, name: str) -> str:
@@ -458,7 +462,7 @@ def build(session: Session, dry_run):
     if not dry_run and unchanged_since_last_build(root, listing):
         click.echo("Nothing changed since the last build.")
         return
-    model = session.model(save_cache=not dry_run, listing=listing, all_links=False)
+    model = session.model(save_cache=not dry_run, listing=listing, for_build=True)
     plan = plan_build(model, previous=None if dry_run else rendered_lineages(root))
     for path, why in plan.skipped:
         click.echo(f"Warning: {path}: {why}", err=True)
@@ -603,6 +607,8 @@ def main():
             raise
         click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         code = 1
+    if debug or sys.getprofile() or sys.gettrace():
+        sys.exit(code)  # let profilers and coverage write their reports
     _leave(code)
 
 

@@ -55,6 +55,7 @@ class Vault:
     stale_shards: set[int] = field(default_factory=set)  # parse-cache shards to rewrite
     listing: dict[str, tuple | None] = field(default_factory=dict)  # see list_vault
     encoded_shards: dict[int, bytes] = field(default_factory=dict)  # cache files made by workers
+    kept_entries: dict = field(default_factory=dict)  # cache entries of notes left unread
 
     @property
     def cache_stale(self) -> bool:
@@ -294,10 +295,14 @@ def note_sections(root: Path, path: str) -> dict[str, list[str]]:
     return parse_note_and_sections(text or "")[1]
 
 
-def load_vault(root: Path, progress=None, use_cache: bool = True, listing=None) -> Vault:
+def load_vault(
+    root: Path, progress=None, use_cache: bool = True, listing=None, skip_generated=False
+) -> Vault:
     """Read a whole vault, reusing cached parses of unchanged notes. ``progress(done,
     total)`` is called while notes are read; ``listing`` is a ``list_vault`` made just
-    before (else one is made here)."""
+    before (else one is made here). ``skip_generated``: leave out the notes vaultkit
+    generates (the index, the lineage folder), which ``build`` never reads; they stay
+    files of the vault, and their cache entries stay for the other commands."""
     root = Path(root).resolve()
     template_settings, app_settings = read_settings(root)
     vault = Vault(
@@ -309,10 +314,14 @@ def load_vault(root: Path, progress=None, use_cache: bool = True, listing=None) 
     vault.listing = list_vault(root) if listing is None else listing
     files = list(vault.listing)
     note_paths = [p for p in files if p.lower().endswith(".md")]
+    if skip_generated:
+        note_paths = [p for p in note_paths if not vault.config.is_generated(p)]
     entries: cache.Entries = {}
     if use_cache:
         for shard in range(cache.SHARDS):
             entries.update(cache.decode(read_text_file(root, cache.shard_path(shard))))
+    if skip_generated:
+        vault.kept_entries = {p: e for p, e in entries.items() if vault.config.is_generated(p)}
     reused, to_read = _cached_notes(note_paths, vault.listing, entries)
     vanished = set()
     encoded: dict[int, bytes] = {}  # cache files the workers made
@@ -330,10 +339,10 @@ def load_vault(root: Path, progress=None, use_cache: bool = True, listing=None) 
     vault.problems.sort(key=lambda p: (p.note or "", p.code, p.message))
     vault.files = [p for p in files if p not in vanished]
     reused_paths = {path for path, _, _ in reused}
-    gone = set(entries) - reused_paths  # changed, deleted, or no longer a note
+    gone = set(entries) - reused_paths - set(vault.kept_entries)  # changed, deleted, not a note
     vault.stale_shards = {cache.shard_of(p) for p in [*to_read, *gone]}
-    # a worker's file is the whole shard when no entry of that shard was reused
-    reused_shards = {cache.shard_of(p) for p in reused_paths}
+    # a worker's file is the whole shard when no entry of that shard was reused or kept
+    reused_shards = {cache.shard_of(p) for p in [*reused_paths, *vault.kept_entries]}
     vault.encoded_shards = {s: d for s, d in encoded.items() if s not in reused_shards}
     return vault
 
@@ -347,5 +356,8 @@ def cache_files(vault: Vault) -> dict[str, bytes]:
         shard = cache.shard_of(path)
         if shard in shards and note.stat_key:
             shards[shard][path] = (note.stat_key, note.parsed, troubles.get(note.id))
+    for path, entry in vault.kept_entries.items():
+        if cache.shard_of(path) in shards and vault.listing.get(path) == entry[0]:
+            shards[cache.shard_of(path)][path] = entry  # still true of the file
     encoded = {shard: cache.encode(entries) for shard, entries in shards.items()}
     return {cache.shard_path(shard): data for shard, data in sorted({**ready, **encoded}.items())}

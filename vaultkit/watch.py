@@ -149,7 +149,7 @@ class Watcher:
     def start(self) -> Update:
         """The first full build, then start watching."""
         began = time.perf_counter()
-        self.vault = load_vault(self.root)
+        self.vault = load_vault(self.root, skip_generated=True)  # as build reads it
         update = self._build(["(start)"], began)
         self.observer.schedule(self.inbox, str(self.root), recursive=True)
         self.observer.start()
@@ -210,8 +210,8 @@ class Watcher:
                 files.add(path)
             else:
                 files.discard(path)
-            if not path.lower().endswith(".md"):
-                continue
+            if not path.lower().endswith(".md") or vault.config.is_generated(path):
+                continue  # a generated note is a file of the vault, never read by build
             vault.notes.pop(path, None)
             if present:
                 note, problem = read_note(self.root, path)
