@@ -302,6 +302,16 @@ def test_lineage_note_shows_the_metric_trend(demo):
     )
 
 
+def test_choosing_another_lineage_metric_redraws_the_chart(demo):
+    run(demo, "build")
+    (demo / ".vaultkit").mkdir(exist_ok=True)
+    (demo / ".vaultkit" / "config.toml").write_text('lineage_metric = "crack recall"\n')
+    result = run(demo, "build")
+    assert "wrote   Lineages/EXP-001 baseline lineage.md" in result.output
+    text = (demo / "Lineages" / "EXP-001 baseline lineage.md").read_text()
+    assert 'title "crack recall along the chain"' in text
+
+
 DIFF_GOLDEN = Path(__file__).parent / "golden" / "diff"
 
 

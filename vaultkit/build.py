@@ -28,7 +28,7 @@ class Plan:
     writes: dict[str, bytes] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)  # generated files known to be current
-    signatures: dict[str, tuple] = field(default_factory=dict)  # lineage note -> signature
+    signatures: dict[str, str] = field(default_factory=dict)  # lineage note -> signature
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     current: dict[str, bytes | None] = field(default_factory=dict)
 
@@ -49,7 +49,7 @@ def _text_with_block(current: bytes | None, name: str, content: str) -> str:
 def plan_build(
     model: VaultModel,
     problems=None,
-    previous: dict[str, tuple] | None = None,
+    previous: dict[str, str] | None = None,
     link_cache: dict | None = None,
 ) -> Plan:
     """Everything ``build`` would write, without writing it. The watcher passes what it
@@ -184,7 +184,7 @@ def unchanged_since_last_build(root, listing: dict) -> bool:
     return last == vault_fingerprint(root, listing).encode()
 
 
-def rendered_lineages(root) -> dict[str, tuple]:
+def rendered_lineages(root) -> dict[str, str]:
     """Signatures of the lineage notes the last build wrote and nobody touched since."""
     rendered = cache.decode(read_text_file(root, cache.LINEAGES_PATH))
     now = stat_keys(root, [p for _, outputs in rendered.values() for p in outputs])

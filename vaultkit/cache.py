@@ -27,7 +27,6 @@ _MAGIC = b"vaultkit-parse-cache\n"
 _ALLOWED = {
     ("vaultkit.model", name) for name in ("ParsedNote", "Link", "Url", "Tag", "Heading", "Field")
 }
-_ALLOWED.add(("vaultkit.config", "LinkStyle"))  # part of a lineage's signature
 _ALLOWED |= {
     ("datetime", "date"),
     ("datetime", "datetime"),

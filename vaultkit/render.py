@@ -199,8 +199,9 @@ class Renderer:
             self._order[index] = list(lineage.members) if order is None else order
         return self._order[index]
 
-    def lineage_signature(self, index: int) -> tuple:
-        """Everything a lineage note and canvas are made of; equal signatures, equal text."""
+    def lineage_signature(self, index: int) -> str:
+        """A digest of everything a lineage note and canvas are made of; equal signatures,
+        equal text."""
         lineage = self.lineages[index]
         members = tuple(
             (
@@ -213,13 +214,15 @@ class Renderer:
             )
             for m in lineage.members
         )
-        return (
+        made_of = (
             members,
-            tuple(lineage.edges),
-            tuple(lineage.roots),
+            lineage.edges,
+            lineage.roots,
             self.files_version,
             self.style,
+            self.model.vault.config.lineage_metric,
         )
+        return hashlib.sha1(repr(made_of).encode()).hexdigest()
 
     def lineage_note(self, index: int) -> str:
         lineage = self.lineages[index]

@@ -143,7 +143,7 @@ class Watcher:
         self.model: VaultModel | None = None
         self.own_writes: dict[str, bytes] = {}
         self.problems: dict[str, list] = {}  # each note's own problems, kept between builds
-        self.signatures: dict[str, tuple] | None = None  # of the lineage notes last planned
+        self.signatures: dict[str, str] | None = None  # of the lineage notes last planned
         self.link_cache: dict = {}
 
     def start(self) -> Update:
