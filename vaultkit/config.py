@@ -5,6 +5,7 @@ Pure: text in, settings out. ``vault.py`` reads the files.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass, fields
 
@@ -25,15 +26,18 @@ class Config:
     experiment_tag: str = "model_training"
     lineage_metric: str = ""  # the metric charted in lineage notes; "" = the most shared
 
-    @property
+    @functools.cached_property  # asked once per note of the vault
     def index_path(self) -> str:
         note = self.index_note.strip("/")
         return note if note.lower().endswith(".md") else note + ".md"
 
+    @functools.cached_property
+    def _lineage_prefix(self) -> str:
+        return self.lineage_folder.strip("/").lower() + "/"
+
     def is_generated(self, path: str) -> bool:
         """Notes vaultkit writes: never experiments, never lineage edges."""
-        folder = self.lineage_folder.strip("/").lower() + "/"
-        return path == self.index_path or path.lower().startswith(folder)
+        return path == self.index_path or path.lower().startswith(self._lineage_prefix)
 
 
 def parse_config(text: str) -> Config:

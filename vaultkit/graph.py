@@ -70,12 +70,6 @@ def link_name_key(path: str) -> str:
     return name[:-3] if name.endswith(".md") else name
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def note_id_of(path: str) -> str:
-    """Notes are named without `.md`; attachments keep their extension."""
-    return path[:-3] if path.lower().endswith(".md") else path
-
-
 class ResolvedLink(NamedTuple):
     source: str  # note id
     link: Link
@@ -186,8 +180,7 @@ class VaultModel:
         resolved_links = []
         for link in note.parsed.links:
             resolution = resolve(link.target, source)
-            target = note_id_of(resolution.path) if resolution.path else None
-            resolved_links.append(ResolvedLink(note_id, link, resolution, target))
+            resolved_links.append(ResolvedLink(note_id, link, resolution, resolution.target))
         self.links[note_id] = resolved_links
         if self._by_name is not None:
             self._index(note_id, resolved_links)

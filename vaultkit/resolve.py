@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass
 
@@ -26,6 +27,12 @@ class Resolution:
     @property
     def ambiguous(self) -> bool:
         return len(self.candidates) > 1
+
+    @functools.cached_property  # one answer serves every link that gets it
+    def target(self) -> str | None:
+        """The id of what the link reaches: a note's path without `.md`, or a file's."""
+        path = self.path
+        return None if path is None else path[:-3] if path.lower().endswith(".md") else path
 
 
 class Resolver:

@@ -7,6 +7,7 @@ that cannot be read becomes a problem for ``check``; every other note is still r
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -61,7 +62,7 @@ class Vault:
     def cache_stale(self) -> bool:
         return bool(self.stale_shards)
 
-    @property
+    @functools.cached_property  # the settings are read once, before any note
     def templates_folder(self) -> str | None:
         folder = self.template_settings.get("folder")
         return folder.strip().strip("/") or None if isinstance(folder, str) else None
