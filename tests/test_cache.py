@@ -264,3 +264,15 @@ def test_the_cache_entries_of_generated_notes_outlive_a_build(vault, monkeypatch
     parsed = _record_parses(monkeypatch)
     runner.invoke(cli, ["--vault", str(vault), "check"])
     assert parsed == []
+
+
+def test_notes_whose_parse_the_cache_refuses_are_read_by_the_main_process(tmp_path, monkeypatch):
+    from vaultkit import vault as vault_module
+
+    root = write_vault(tmp_path / "v", dict(LINEAGE_VAULT))
+    expected = load_vault(root, use_cache=False)
+    monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(vault_module.cache, "decode", lambda data: {})
+    loaded = load_vault(root, use_cache=False)
+    assert [n.parsed for n in loaded.notes.values()] == [n.parsed for n in expected.notes.values()]
+    assert loaded.encoded_shards == {}

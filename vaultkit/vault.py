@@ -228,11 +228,17 @@ def _read_all(root: Path, paths: list[str], encoded: dict[int, bytes]):
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         results = pool.map(_read_shard, [root] * len(shards), [by_shard[s] for s in shards])
         for shard, (data, failed) in zip(shards, results, strict=True):
-            encoded[shard] = data
-            for path, entry in cache.decode(data).items():
+            entries = cache.decode(data)
+            for path, entry in entries.items():
                 yield _note_from_entry(path, entry)
             for path, problem in failed:
                 yield path, None, problem
+            missing = set(by_shard[shard]) - set(entries) - {path for path, _ in failed}
+            if missing:  # a parse the cache format refused: read those notes here
+                for path in sorted(missing):
+                    yield (path, *read_note(root, path))
+            else:
+                encoded[shard] = data
 
 
 def read_text_file(root: Path, path: str) -> bytes | None:
