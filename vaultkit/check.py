@@ -148,7 +148,7 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
     for resolved in model.links.get(note_id, []):
         if (
             resolved.target is None
-            or len(resolved.resolution.candidates) > 1
+            or resolved.resolution.ambiguous
             or (experiment and resolved.link.role == PREVIOUS)
         ):
             problems.extend(_link_problems(model, note_id, experiment, resolved))
