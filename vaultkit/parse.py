@@ -231,6 +231,7 @@ def find_fields(lines: list[str], blocks: Blocks) -> dict[str, Field]:
     return fields
 
 
+@functools.lru_cache(maxsize=4096)  # notes from one template share their headings
 def normalise_heading(text: str) -> str:
     """Heading text compared for section names: case, emphasis and spacing ignored."""
     return " ".join(text.replace("*", "").replace("_", " ").split()).lower()
