@@ -201,21 +201,12 @@ class Renderer:
 
     def lineage_signature(self, index: int) -> str:
         """A digest of everything a lineage note and canvas are made of; equal signatures,
-        equal text."""
+        equal text. A member stands in by its file's stat key: what vaultkit reads from an
+        unchanged file does not change (the parse cache rests on the same fact, and both
+        are dropped when vaultkit's version changes)."""
         lineage = self.lineages[index]
-        members = tuple(
-            (
-                m,
-                self.model.notes[m].path,
-                self.model.notes[m].parsed.status,
-                last_change(self.model, m),
-                tuple(sorted(self.model.notes[m].parsed.metrics.items())),
-                tuple(sorted(self.model.notes[m].parsed.settings.items())),
-            )
-            for m in lineage.members
-        )
         made_of = (
-            members,
+            [(m, self.model.notes[m].stat_key) for m in lineage.members],
             lineage.edges,
             lineage.roots,
             self.files_version,
