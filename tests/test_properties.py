@@ -378,3 +378,19 @@ def test_a_setting_name_read_backwards_is_the_one_a_forward_search_finds(prefix)
 
     forward = re.compile(r"(?<![/.\w])([A-Za-z][A-Za-z0-9_ .\-]{0,30}?)[ \t]*$").search(prefix)
     assert setting_name(prefix) == (forward.group(1) if forward else None)
+
+
+@settings(max_examples=1000)
+@given(
+    st.lists(
+        st.from_regex(r"([aAb]{1,2}/){0,2}[aAb]{1,3}(\.md|\.MD|\.png|)", fullmatch=True),
+        max_size=10,
+    ),
+    st.from_regex(r"[aAb]{1,3}", fullmatch=True),
+    st.sampled_from(["", "a", "a/b", "A"]),
+)
+def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(files, name, folder):
+    fast = Resolver(files)._bare_note_name(name, folder)
+    general = Resolver(files)
+    general._bare_note_name = lambda name, folder: None  # the steps without the shortcut
+    assert fast is None or fast == general._resolve(name, folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -102,7 +103,7 @@ class ParsedNote:
     def status(self) -> str | None:
         return self.footer_status or self.property_status
 
-    @property
+    @functools.cached_property  # asked for every note by every build
     def tag_names(self) -> list[str]:
         """Lower-cased tags, first occurrence order, without duplicates."""
         return list(dict.fromkeys(t.name.lower() for t in self.tags))

@@ -84,6 +84,10 @@ class Resolver:
         return found
 
     def _resolve(self, linkpath: str, folder: str) -> Resolution:
+        if "/" not in linkpath and "." not in linkpath:
+            found = self._bare_note_name(linkpath, folder)
+            if found is not None:
+                return found
         if linkpath.startswith(("./", "../")):
             joined = posixpath.normpath(posixpath.join(folder, linkpath))
             if joined.startswith("../") or joined == "..":
@@ -105,6 +109,19 @@ class Resolver:
             if matches:
                 return Resolution(self._best(matches, folder), tuple(matches))
         return Resolution(None)
+
+    def _bare_note_name(self, name: str, folder: str) -> Resolution | None:
+        """The common link, a note's name alone (``[[EXP-012 mosaic]]``), when a note of
+        that name exists: the same answer as the steps below, found with one lookup."""
+        lower = name.lower()
+        matches = self._by_lower_name.get(lower + ".md")
+        if not matches or lower in self._by_lower_path:
+            return None  # no such note, or a file named just so at the root: the steps below
+        at_root = [m for m in matches if "/" not in m]
+        if at_root:  # an exact vault path
+            wanted = name + ".md"
+            return Resolution(wanted if wanted in at_root else at_root[0], tuple(matches))
+        return Resolution(self._best(matches, folder), tuple(matches))
 
     def _name_matches(self, candidate: str) -> list[str]:
         lower = candidate.lower()
