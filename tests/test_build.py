@@ -312,6 +312,7 @@ def test_removing_a_stale_lineage_note_that_is_a_link_keeps_the_file_it_points_t
 
 
 def test_many_files_reach_the_disk_with_one_sync_before_any_is_renamed(tmp_path, monkeypatch):
+    monkeypatch.setattr(write_module, "SYNC_EACH_UP_TO", 1)
     (tmp_path / "same.md").write_bytes(b"same")
     events = []
     monkeypatch.setattr(write_module.os, "fsync", lambda fd: events.append("fsync"))
@@ -325,8 +326,13 @@ def test_many_files_reach_the_disk_with_one_sync_before_any_is_renamed(tmp_path,
     assert events == ["sync", "rename", "rename"]
     assert (tmp_path / "sub" / "b.md").read_bytes() == b"B"
     events.clear()
-    monkeypatch.delattr(write_module.os, "sync")  # Windows: each file is synced instead
+    monkeypatch.setattr(write_module, "SYNC_EACH_UP_TO", 16)  # a small batch: each file
     assert write_module.write_many(tmp_path, {"a.md": b"A2", "c.md": b"C"}) == ["a.md", "c.md"]
+    assert events == ["fsync", "fsync", "rename", "rename"]
+    events.clear()
+    monkeypatch.setattr(write_module, "SYNC_EACH_UP_TO", 1)
+    monkeypatch.delattr(write_module.os, "sync")  # Windows: each file is synced instead
+    assert write_module.write_many(tmp_path, {"a.md": b"A3", "d.md": b"D"}) == ["a.md", "d.md"]
     assert events == ["fsync", "fsync", "rename", "rename"]
 
 
