@@ -308,35 +308,6 @@ def test_common_frontmatter_takes_the_fast_path(text):
     assert _simple_mapping(text) is not None
 
 
-def _settings_line_by_line(lines: list[str]) -> dict[str, str]:
-    """The reference: the separator regex over each line (what metrics.settings did)."""
-    import re
-
-    from vaultkit.metrics import _NUMERIC_VALUE, _PIN_NAME
-
-    separator_re = re.compile(r"(==|:|=)[ \t]*([\w.\-+]*\d[\w.\-+%,]*)")
-    found: dict[str, str] = {}
-    for line in lines:
-        for match in separator_re.finditer(line):
-            separator, value = match.groups()
-            prefix = line[: match.start()]
-            if separator == "==":
-                name = _PIN_NAME.search(prefix)
-                if name:
-                    found.setdefault(name.group(1).lower(), value.rstrip(",."))
-                continue
-            value = value.rstrip(",.")
-            number = _NUMERIC_VALUE.match(value)
-            if not number or number.group().rstrip(",.") != value:
-                continue
-            name = re.compile(r"(?<![/.\w])([A-Za-z][A-Za-z0-9_ .\-]{0,30}?)[ \t]*$").search(prefix)
-            if name:
-                key = " ".join(name.group(1).lower().split())
-                if not key.startswith(("http", "www")):
-                    found.setdefault(key, value)
-    return found
-
-
 SETTING_PIECES = [
     "lr",
     "batch size",
@@ -363,10 +334,29 @@ SETTING_PIECES = [
 
 @settings(max_examples=2000)
 @given(st.lists(st.sampled_from(SETTING_PIECES), max_size=20).map("".join))
+def test_settings_separators_found_from_literals_are_those_of_the_alternation(text):
+    import re
+
+    from vaultkit.metrics import _COLON_SETTING, _EQUALS_SETTING
+
+    alternation = re.compile(r"(==|:|=)[ \t]*([\w.\-+]*\d[\w.\-+%,]*)")
+    found = sorted(
+        [*_COLON_SETTING.finditer(text), *_EQUALS_SETTING.finditer(text)], key=lambda m: m.start()
+    )
+    expected = list(alternation.finditer(text))
+    assert [(m.span(), m.groups()) for m in found] == [(m.span(), m.groups()) for m in expected]
+
+
+@settings(max_examples=2000)
+@given(st.lists(st.sampled_from(SETTING_PIECES), max_size=20).map("".join))
 def test_settings_read_from_the_whole_text_as_from_each_line(text):
     from vaultkit.metrics import settings as read_settings
 
-    assert read_settings(text) == _settings_line_by_line(text.split("\n"))
+    by_line: dict[str, str] = {}
+    for line in text.split("\n"):
+        for name, value in read_settings(line).items():
+            by_line.setdefault(name, value)
+    assert read_settings(text) == by_line
 
 
 @settings(max_examples=3000)

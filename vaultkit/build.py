@@ -4,6 +4,7 @@ only where bytes change. Stale lineage notes go, unless they hold a person's tex
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 from dataclasses import dataclass, field
 
@@ -99,9 +100,9 @@ def plan_build(
 
 def _plan_stale(model: VaultModel, plan: Plan, read) -> None:
     """Lineage notes and canvases from lineages that no longer exist."""
-    folder = model.vault.config.lineage_folder.strip("/").lower() + "/"
+    config = model.vault.config
     for path in model.vault.files:
-        if not path.lower().startswith(folder) or path in plan.writes or path in plan.kept:
+        if not config.in_lineage_folder(path) or path in plan.writes or path in plan.kept:
             continue
         if path.lower().endswith(".md"):
             data = read(path)
@@ -204,9 +205,11 @@ def remember_build(root, plan: Plan, listing: dict) -> None:
     """Leave the fingerprint and lineage signatures for the next build. ``listing`` is
     the one the build read; the files it wrote or removed are looked at again. (A note
     edited while the build ran keeps its old key here, so the next build reads it.)"""
-    touched = stat_keys(root, [*plan.writes, *plan.deletes])
+    outputs = {path: [path, path[:-3] + ".canvas"] for path in plan.signatures}
+    now = stat_keys(root, {*plan.writes, *plan.deletes, *itertools.chain(*outputs.values())})
     if not plan.skipped:  # a build with nothing left undone can be skipped next time
-        after = {**listing, **touched}
+        touched = [*plan.writes, *plan.deletes]
+        after = {**listing, **{path: now[path] for path in touched}}
         visible = set(walk_files(root)) if any(_hidden(p) for p in touched) else None
         after = {
             path: key
@@ -214,10 +217,7 @@ def remember_build(root, plan: Plan, listing: dict) -> None:
             if key is not None and (visible is None or path in visible)
         }
         save_cache(root, cache.BUILD_STATE_PATH, vault_fingerprint(root, after).encode())
-    outputs = {path: [path, path[:-3] + ".canvas"] for path in plan.signatures}
-    written = stat_keys(root, [p for pair in outputs.values() for p in pair])
     rendered = {
-        path: (plan.signatures[path], {p: written[p] for p in pair})
-        for path, pair in outputs.items()
+        path: (plan.signatures[path], {p: now[p] for p in pair}) for path, pair in outputs.items()
     }
     save_cache(root, cache.LINEAGES_PATH, cache.encode(rendered))

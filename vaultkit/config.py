@@ -35,9 +35,13 @@ class Config:
     def _lineage_prefix(self) -> str:
         return self.lineage_folder.strip("/").lower() + "/"
 
+    def in_lineage_folder(self, path: str) -> bool:
+        """In the folder of lineage notes and canvases (compared without case)."""
+        return path.lower().startswith(self._lineage_prefix)
+
     def is_generated(self, path: str) -> bool:
         """Notes vaultkit writes: never experiments, never lineage edges."""
-        return path == self.index_path or path.lower().startswith(self._lineage_prefix)
+        return path == self.index_path or self.in_lineage_folder(path)
 
 
 def parse_config(text: str) -> Config:

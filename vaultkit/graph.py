@@ -70,6 +70,11 @@ def link_name_key(path: str) -> str:
     return name[:-3] if name.endswith(".md") else name
 
 
+def files_digest(paths) -> str:
+    """A digest of a set of file paths: what link texts and resolutions depend on."""
+    return hashlib.sha1("\n".join(sorted(paths)).encode()).hexdigest()
+
+
 class ResolvedLink(NamedTuple):
     source: str  # note id
     link: Link
@@ -123,7 +128,7 @@ class VaultModel:
             self._link_names.clear()
             self.resolver = Resolver(vault.files)
             self._files = files
-            self.files_version = hashlib.sha1("\n".join(sorted(files)).encode()).hexdigest()
+            self.files_version = files_digest(files)
         if self._by_name is None and self.links:
             self._index_links()
         indexed = self._by_name is not None

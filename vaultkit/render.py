@@ -13,7 +13,7 @@ from collections import defaultdict
 from .compare import one_line
 from .config import LinkStyle
 from .formats import iso_utc, lineage_mermaid
-from .graph import Lineage, VaultModel
+from .graph import Lineage, VaultModel, files_digest
 from .links import format_link
 from .metrics import completeness
 from .model import ERROR, Problem
@@ -53,15 +53,15 @@ def status_order(status: str | None) -> tuple:
     return (1, status)
 
 
-def lineage_names(model: VaultModel, lineages: list[Lineage], folder: str) -> dict[int, str]:
+def lineage_names(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
     """Each lineage's note path, named after its first root ("EXP-001 baseline lineage").
     Names are safe to link and shared with no other note, so a generated note never makes
     a person's [[link]] ambiguous."""
-    folder_prefix = folder.strip("/").lower() + "/"
+    config = model.vault.config
     taken = {
         posixpath.splitext(posixpath.basename(path))[0].lower()
         for path in model.vault.files
-        if not path.lower().startswith(folder_prefix)
+        if not config.in_lineage_folder(path)
     }
     paths: dict[int, str] = {}
     for index, lineage in enumerate(lineages):
@@ -76,7 +76,7 @@ def lineage_names(model: VaultModel, lineages: list[Lineage], folder: str) -> di
             name = f"{title} ({counter})"
             counter += 1
         taken.add(name.lower())
-        paths[index] = f"{folder.strip('/')}/{name}.md"
+        paths[index] = f"{config.lineage_folder.strip('/')}/{name}.md"
     return paths
 
 
@@ -94,22 +94,18 @@ class Renderer:
         self.style = style
         self.lineages = model.lineages()
         config = model.vault.config
-        self.lineage_paths = lineage_names(model, self.lineages, config.lineage_folder)
+        self.lineage_paths = lineage_names(model, self.lineages)
         # Links are written as if every generated file already existed, so the next build
         # (when they do) writes the same bytes.
         generated = [config.index_path, *self.lineage_paths.values()]
         generated += [p[:-3] + ".canvas" for p in self.lineage_paths.values()]
         missing = set(generated) - set(model.vault.files)
-        self.resolver = (
-            Resolver(sorted({*model.vault.files, *missing})) if missing else model.resolver
-        )
         # The files links are written against; its digest changes when one appears or goes
         # (not when a generated file is merely written for the first time).
-        self.files_version = (
-            hashlib.sha1("\n".join(sorted({*model.vault.files, *missing})).encode()).hexdigest()
-            if missing
-            else model.files_version
-        )
+        self.resolver, self.files_version = model.resolver, model.files_version
+        if missing:
+            files = {*model.vault.files, *missing}
+            self.resolver, self.files_version = Resolver(files), files_digest(files)
         # Link texts can be reused across builds while no file appears or goes.
         self._links: dict = {} if link_cache is None or missing else link_cache
         version = (self.files_version, style)

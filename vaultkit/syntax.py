@@ -103,10 +103,10 @@ def mask_unindexed(text: str) -> str:
     if "`" in text:
         text = _mask_code_spans(text)
     if "<!--" in text:
-        text = _HTML_COMMENT_RE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+        text = _blank(text, [m.span() for m in _HTML_COMMENT_RE.finditer(text)])
     if "$" in text:
-        text = _DISPLAY_MATH_RE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
-        text = _INLINE_MATH_RE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+        text = _blank(text, [m.span() for m in _DISPLAY_MATH_RE.finditer(text)])
+        text = _blank(text, [m.span() for m in _INLINE_MATH_RE.finditer(text)])
     return text
 
 

@@ -44,7 +44,7 @@ def safe_target(root: Path, relative: str) -> Path:
 @functools.cache
 def _new_file_mode() -> int:
     """The permissions any other new file gets. Reading the umask means setting it for a
-    moment, so it is read once (and before any writer threads start)."""
+    moment, so it is read once per process."""
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask

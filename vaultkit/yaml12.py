@@ -46,16 +46,20 @@ for _tag, _pattern, _first in _CORE_TYPES:
     Yaml12Resolver.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
+def yaml12_int(value: str) -> int:
+    """An integer of the core schema: decimal, `0o17` or `0x1F` (never YAML 1.1's `017`)."""
+    if value.startswith("0o"):
+        return int(value[2:], 8)
+    if value.startswith("0x"):
+        return int(value[2:], 16)
+    return int(value, 10)
+
+
 class Yaml12Constructor(SafeConstructor):
     """Safe construction with 1.2 integers and Obsidian's 'Map keys must be unique'."""
 
     def construct_yaml_int(self, node):
-        value = self.construct_scalar(node)
-        if value.startswith("0o"):
-            return int(value[2:], 8)
-        if value.startswith("0x"):
-            return int(value[2:], 16)
-        return int(value, 10)
+        return yaml12_int(self.construct_scalar(node))
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -130,8 +134,7 @@ def _plain_scalar(text: str):
             if kind == "bool":
                 return text.lower() == "true"
             if kind == "int":
-                base = {"o": 8, "x": 16}.get(text[1:2], 10)
-                return int(text[2:] if base != 10 else text, base)
+                return yaml12_int(text)
             if kind == "float":
                 return float(text)
             return None
