@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import zlib
 
 import pytest
 from click.testing import CliRunner
@@ -68,6 +69,11 @@ def test_note_changed_with_size_and_mtime_restored_is_read_again(vault):
     assert fresh.cache_stale
 
 
+def framed(payload: bytes) -> bytes:
+    """A cache file around ``payload``, checksum included: what only a forger makes."""
+    return cache._MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -75,7 +81,8 @@ def test_note_changed_with_size_and_mtime_restored_is_read_again(vault):
         lambda data: data[: len(data) // 2],  # truncated
         lambda data: data[:40] + b"\x00" * 100 + data[140:],  # corrupt
         lambda data: b"not a cache at all",
-        lambda data: cache._MAGIC + pickle.dumps(({"schema": 0, "version": "x"}, {})),  # old
+        lambda data: data[:-20] + bytes([data[-20] ^ 1]) + data[-19:],  # one bit, in a packed part
+        lambda data: framed(pickle.dumps(({"schema": 4, "version": "x"}, {}))),  # older schema
         lambda data: pickle.dumps({"foreign": True}),  # someone else's pickle
     ],
 )
@@ -105,10 +112,58 @@ class _Boom:
         return (os.system, ("echo owned > /dev/null",))
 
 
+HEADER = {"schema": cache.SCHEMA, "version": __import__("vaultkit").__version__}
+
+
 def test_a_planted_cache_cannot_run_code(vault):
-    header = {"schema": cache.SCHEMA, "version": __import__("vaultkit").__version__}
-    planted = cache._MAGIC + pickle.dumps((header, {"x": _Boom()}))
-    assert cache.decode(planted) == {}
+    assert cache.decode(framed(pickle.dumps((HEADER, {"x": _Boom()})))) == {}
+
+
+def test_a_planted_packed_part_cannot_run_code_and_names_the_cache_to_delete(vault, tmp_path):
+    marker = tmp_path / "owned"
+
+    class Planted:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = "Experiments/EXP-003 focal.md"
+    entries = cache.decode((vault / cache.shard_path(cache.shard_of(path))).read_bytes())
+    key, parsed, trouble = entries[path]
+    read = tuple(getattr(parsed, name) for name in cache._READ_BY_EVERY_BUILD)
+    forged = (cache._unpacked_note, (read, pickle.dumps({"headings": Planted()})))
+
+    class Forger:
+        def __reduce__(self):
+            return forged
+
+    for shard in shard_files(vault):
+        shard.write_bytes(framed(pickle.dumps((HEADER, {path: (key, Forger(), trouble)}))))
+    result = CliRunner().invoke(cli, ["--vault", str(vault), "list", "--format", "json"])
+    assert not marker.exists()
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: .vaultkit/cache: vaultkit's parse cache is damaged; delete this folder and run "
+        "again\n"
+    )
+
+
+def test_a_cached_parse_is_the_parse_and_stays_packed_until_asked(vault):
+    fresh = load_vault(vault, use_cache=False)
+    cached = load_vault(vault)
+    for path, note in cached.notes.items():
+        assert "_packed" in note.parsed.__dict__
+        assert note.parsed.status == fresh.notes[path].parsed.status  # read without unpacking
+        assert note.parsed.links == fresh.notes[path].parsed.links
+        assert "_packed" in note.parsed.__dict__
+        assert note.parsed == fresh.notes[path].parsed  # every field, packed ones unpacked
+        assert "_packed" not in note.parsed.__dict__
+
+
+def test_an_entry_written_again_keeps_its_packed_bytes(vault):
+    data = shard_files(vault)[0].read_bytes()
+    entries = cache.decode(data)
+    assert cache.encode(entries) == data
+    assert all("_packed" in parsed.__dict__ for _, parsed, _ in entries.values())
 
 
 def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path):

@@ -1,11 +1,15 @@
 """The parse cache: each note's parse, kept between runs in `.vaultkit/cache/`.
 
+Each entry's parse is stored in two parts: what every build reads of every note (status,
+links, tags, sections, properties) and, packed in bytes, the rest (headings, fields,
+metrics, settings, …), unpacked only when something asks for it.
+
 An entry is reused only while the file's (mtime, size, ctime, inode) are the same; ctime
 changes on every write and cannot be set back, so an edit that restores the old mtime
 and size is still seen. The file is a pickle read by an unpickler that builds only
 vaultkit's own records and plain data, so a cache planted in a shared vault cannot run
-code. A cache that is corrupt, truncated, foreign or from another schema is ignored and
-rebuilt, never an error. Pure: bytes in, entries out.
+code. A checksum covers the whole file. A cache that is corrupt, truncated, foreign or from
+another schema is ignored and rebuilt, never an error. Pure: bytes in, entries out.
 """
 
 from __future__ import annotations
@@ -16,17 +20,19 @@ import pickle
 import zlib
 
 from . import __version__, model
+from .errors import VaultkitError
 
 CACHE_FOLDER = ".vaultkit/cache"
 SHARDS = 32  # a changed note rewrites one shard, not the whole cache
 BUILD_STATE_PATH = f"{CACHE_FOLDER}/last-build"  # the vault fingerprint after the last build
 # lineage note -> (what it was rendered from, stat keys of the files written for it)
 LINEAGES_PATH = f"{CACHE_FOLDER}/lineages.pickle"
-SCHEMA = 4
+SCHEMA = 5
 _MAGIC = b"vaultkit-parse-cache\n"
 _ALLOWED = {
     ("vaultkit.model", name) for name in ("ParsedNote", "Link", "Url", "Tag", "Heading", "Field")
 }
+_ALLOWED.add(("vaultkit.cache", "_unpacked_note"))
 _ALLOWED |= {
     ("datetime", "date"),
     ("datetime", "datetime"),
@@ -60,17 +66,74 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def _loads(data: bytes):
+    return _RestrictedUnpickler(io.BytesIO(data)).load()
+
+
+# What every build reads of every note; the other fields of a parse are packed.
+_READ_BY_EVERY_BUILD = (
+    "properties",
+    "frontmatter_error",
+    "links",
+    "footer_status",
+    "property_status",
+    "ignored_tags",
+    "sections",
+    "gaps",
+    "tag_names",
+)
+_PACKED = tuple(
+    name for name in model.ParsedNote.__dataclass_fields__ if name not in _READ_BY_EVERY_BUILD
+)
+
+
+def _pack_note(note: model.ParsedNote):
+    """How a parse is pickled into the cache: the fields every build reads, and the rest
+    as bytes (kept as they are when nothing unpacked them since they were read)."""
+    packed = note.__dict__.get("_packed")
+    if packed is None:
+        rest = {name: getattr(note, name) for name in _PACKED}
+        packed = (None, pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL))
+    return _unpacked_note, (tuple(getattr(note, name) for name in _READ_BY_EVERY_BUILD), packed[1])
+
+
+def _unpack(rest: bytes) -> dict:
+    """The packed fields of a cached parse. The file's checksum rules out accidents, so
+    only a cache made on purpose to fail gets here."""
+    try:
+        return _loads(rest)
+    except Exception:  # noqa: BLE001 - whatever it is, the cache cannot be used
+        raise VaultkitError(
+            "vaultkit's parse cache is damaged; delete this folder and run again", CACHE_FOLDER
+        ) from None
+
+
+def _unpacked_note(read: tuple, rest: bytes) -> model.ParsedNote:
+    note = model.ParsedNote.__new__(model.ParsedNote)
+    note.__dict__.update(zip(_READ_BY_EVERY_BUILD, read, strict=True))
+    note.__dict__["_packed"] = (_unpack, rest)
+    return note
+
+
 def encode(entries: dict) -> bytes:
     header = {"schema": SCHEMA, "version": __version__}
-    return _MAGIC + pickle.dumps((header, entries), protocol=pickle.HIGHEST_PROTOCOL)
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {model.ParsedNote: _pack_note}
+    pickler.dump((header, entries))
+    payload = buffer.getvalue()
+    return _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
 
 
 def decode(data: bytes | None) -> dict:
     """The entries of a cache file, or {} when it cannot be trusted or used."""
     if not data or not data.startswith(_MAGIC):
         return {}
+    checksum, payload = data[len(_MAGIC) : len(_MAGIC) + 4], data[len(_MAGIC) + 4 :]
+    if zlib.crc32(payload).to_bytes(4, "big") != checksum:
+        return {}
     try:
-        header, entries = _RestrictedUnpickler(io.BytesIO(data[len(_MAGIC) :])).load()
+        header, entries = _loads(payload)
     except Exception:  # noqa: BLE001 - any damage at all means: rebuild
         return {}
     if not isinstance(header, dict) or header.get("schema") != SCHEMA:

@@ -16,7 +16,7 @@ from .config import LinkStyle
 from .digraph import Digraph
 from .links import link_path
 from .model import PREVIOUS, Link
-from .parse import PREVIOUS_SECTION, normalise_heading
+from .parse import PREVIOUS_SECTION
 from .resolve import Resolution, Resolver
 from .vault import Note, Vault
 
@@ -60,7 +60,8 @@ def is_experiment(note: Note, vault: Vault) -> bool:
         return False
     if DOCUMENT_TAG in paths:
         return True
-    return any(normalise_heading(h.text) == PREVIOUS_SECTION for h in note.parsed.headings)
+    # the template section's state says whether the heading is there (see parse._report)
+    return note.parsed.sections.get(PREVIOUS_SECTION, "missing") != "missing"
 
 
 @functools.lru_cache(maxsize=1 << 17)  # the same few thousand targets, linked again and again

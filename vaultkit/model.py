@@ -103,6 +103,16 @@ class ParsedNote:
     def status(self) -> str | None:
         return self.footer_status or self.property_status
 
+    def __getattr__(self, name: str):
+        """Fields a cached parse left packed (see cache.py) are unpacked on first use: a
+        build reads most notes' status, links and sections, and few notes' details."""
+        packed = self.__dict__.pop("_packed", None)
+        if packed is None:
+            raise AttributeError(name)
+        unpack, data = packed
+        self.__dict__.update(unpack(data))
+        return getattr(self, name)
+
     @functools.cached_property  # asked for every note by every build
     def tag_names(self) -> list[str]:
         """Lower-cased tags, first occurrence order, without duplicates."""
