@@ -218,8 +218,9 @@ def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text):
 def test_a_tag_is_found_as_itself_or_as_the_parent_of_a_nested_tag(tags, wanted):
     from vaultkit.graph import has_tag
 
-    expected = any(tag == wanted or tag.startswith(wanted + "/") for tag in tags)
-    assert has_tag(tags, wanted) == expected
+    parts = [tag.split("/") for tag in tags]
+    every_level = {"/".join(part[:depth]) for part in parts for depth in range(1, len(part) + 1)}
+    assert has_tag(tags, wanted) == (wanted in every_level)
 
 
 YAML_SCALARS = [
@@ -384,3 +385,14 @@ def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(files, name, 
     general = Resolver(files)
     general._bare_note_name = lambda name, folder: None  # the steps without the shortcut
     assert fast is None or fast == general._resolve(name, folder)
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="a./B", max_size=8))
+def test_a_file_stem_is_what_splitext_gives_for_names_the_vault_shows(path):
+    import posixpath
+
+    from vaultkit.render import _stem
+
+    if not path.rpartition("/")[2].startswith("."):  # dot-names are hidden from the vault
+        assert _stem(path) == posixpath.splitext(posixpath.basename(path))[0].lower()

@@ -24,6 +24,11 @@ def iso_utc(mtime_ns: int) -> str:
     return datetime.fromtimestamp(mtime_ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_day(mtime_ns: int) -> str:
+    """The UTC day of ``iso_utc`` (without strftime: asked for every experiment)."""
+    return datetime.fromtimestamp(mtime_ns / 1e9, UTC).date().isoformat()
+
+
 # -- list -------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import functools
 import hashlib
+import itertools
 import posixpath
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -24,41 +25,31 @@ DOCUMENT_TAG = "document"
 TEMPLATE_TAGS = ("template", "document_template")
 
 
-def tag_paths(tags: list[str]) -> set[str]:
-    """Every tag and each tag it nests under: `a/b/c` gives a, a/b and a/b/c."""
-    found = set(tags)
-    for tag in tags:
-        while "/" in tag:
-            tag = tag.rpartition("/")[0]
-            found.add(tag)
-    return found
-
-
 def has_tag(tags: list[str], wanted: str) -> bool:
     """``#wanted`` or a nested ``#wanted/…`` among lower-cased tags."""
-    return wanted in tag_paths(tags)
+    # (C-level scans: asked several times for every note of the vault)
+    return wanted in tags or any(map(str.startswith, tags, itertools.repeat(wanted + "/")))
 
 
 def in_folder(path: str, folder: str | None) -> bool:
     return bool(folder) and path.lower().startswith(folder.lower().rstrip("/") + "/")
 
 
-def is_template(note: Note, templates_folder: str | None, paths: set[str] | None = None) -> bool:
-    """Tagged as a template, or in the Templates plugin's folder (``paths``: the note's
-    ``tag_paths``, when already known)."""
-    paths = tag_paths(note.parsed.tag_names) if paths is None else paths
-    return any(t in paths for t in TEMPLATE_TAGS) or in_folder(note.path, templates_folder)
+def is_template(note: Note, templates_folder: str | None) -> bool:
+    """Tagged as a template, or in the Templates plugin's folder."""
+    tags = note.parsed.tag_names
+    return any(has_tag(tags, t) for t in TEMPLATE_TAGS) or in_folder(note.path, templates_folder)
 
 
 def is_experiment(note: Note, vault: Vault) -> bool:
     """Tagged #model_training, a document (#document or a Previous-experiment heading),
     not a template (tag or templates folder), and not a note vaultkit generates."""
-    paths = tag_paths(note.parsed.tag_names)
-    if vault.config.experiment_tag not in paths or is_template(note, vault.templates_folder, paths):
+    tags = note.parsed.tag_names
+    if not has_tag(tags, vault.config.experiment_tag) or is_template(note, vault.templates_folder):
         return False
     if vault.config.is_generated(note.path):
         return False
-    if DOCUMENT_TAG in paths:
+    if has_tag(tags, DOCUMENT_TAG):
         return True
     # the template section's state says whether the heading is there (see parse._report)
     return note.parsed.sections.get(PREVIOUS_SECTION, "missing") != "missing"

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from .compare import one_line
 from .config import LinkStyle
-from .formats import iso_utc, lineage_mermaid
+from .formats import iso_day, lineage_mermaid
 from .graph import Lineage, VaultModel, files_digest
 from .links import format_link
 from .metrics import completeness
@@ -39,7 +39,7 @@ def _last_change(note) -> str:
         value = lowered.get(key)
         if isinstance(value, str) and _DATE_RE.match(value):
             return value[:10]
-    return iso_utc(note.mtime_ns)[:10]
+    return iso_day(note.mtime_ns)
 
 
 def status_order(status: str | None) -> tuple:
@@ -53,16 +53,20 @@ def status_order(status: str | None) -> tuple:
     return (1, status)
 
 
+def _stem(path: str) -> str:
+    """A file's name without folder and extension, lower-cased: posixpath.splitext's
+    answer for a name that does not start with a dot (the vault hides those)."""
+    name = path.rpartition("/")[2]
+    stem, dot, _ = name.rpartition(".")
+    return (stem if dot else name).lower()
+
+
 def lineage_names(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
     """Each lineage's note path, named after its first root ("EXP-001 baseline lineage").
     Names are safe to link and shared with no other note, so a generated note never makes
     a person's [[link]] ambiguous."""
     config = model.vault.config
-    taken = {
-        posixpath.splitext(posixpath.basename(path))[0].lower()
-        for path in model.vault.files
-        if not config.in_lineage_folder(path)
-    }
+    taken = {_stem(path) for path in model.vault.files if not config.in_lineage_folder(path)}
     paths: dict[int, str] = {}
     for index, lineage in enumerate(lineages):
         root = (lineage.roots or lineage.members)[0]

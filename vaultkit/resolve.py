@@ -24,11 +24,11 @@ class Resolution:
     path: str | None
     candidates: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property  # one answer serves every link that gets it
     def ambiguous(self) -> bool:
         return len(self.candidates) > 1
 
-    @functools.cached_property  # one answer serves every link that gets it
+    @functools.cached_property
     def target(self) -> str | None:
         """The id of what the link reaches: a note's path without `.md`, or a file's."""
         path = self.path
