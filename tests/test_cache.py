@@ -8,6 +8,8 @@ import zlib
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vaultkit import cache
 from vaultkit.cli import cli
@@ -331,3 +333,105 @@ def test_notes_whose_parse_the_cache_refuses_are_read_by_the_main_process(tmp_pa
     loaded = load_vault(root, use_cache=False)
     assert [n.parsed for n in loaded.notes.values()] == [n.parsed for n in expected.notes.values()]
     assert loaded.encoded_shards == {}
+
+
+# -- a build after changes that cannot change what it writes -----------------------------
+
+
+def _build(root) -> str:
+    result = CliRunner().invoke(cli, ["--vault", str(root), "build"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _generated(root) -> dict[str, bytes]:
+    files = {"Experiment Index.md": (root / "Experiment Index.md").read_bytes()}
+    for path in sorted((root / "Lineages").rglob("*")):
+        files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def _full_build_of_a_copy(root, tmp_path) -> dict[str, bytes]:
+    import shutil
+
+    copy = tmp_path / f"copy-{len(list(tmp_path.iterdir()))}"
+    shutil.copytree(root, copy)
+    shutil.rmtree(copy / ".vaultkit")
+    _build(copy)
+    return _generated(copy)
+
+
+def test_a_changed_note_that_is_no_experiment_writes_nothing_and_reads_one_note(vault, monkeypatch):
+    _build(vault)
+    before = _generated(vault)
+    tips = vault / "Knowledge" / "Tips.md"
+    tips.write_text(tips.read_text() + "\n- Warm up the learning rate\n")
+    (vault / "img.png").write_bytes(b"\x89PNG")  # a new file: a build is needed
+    _build(vault)
+    (vault / "img.png").write_bytes(b"\x89PNG again")  # an attachment changed
+    tips.write_text(tips.read_text() + "\n- And freeze the backbone\n")
+    parsed = _record_parses(monkeypatch)
+    output = _build(vault)
+    assert (
+        output == "2 files changed since the last build, none of them an experiment: "
+        "nothing to write.\n"
+    )
+    assert parsed == [tips.read_text()[:40]]
+    assert _generated(vault) == before
+    assert _build(vault) == "Nothing changed since the last build.\n"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # a knowledge note becomes an experiment
+        lambda root: (root / "Knowledge" / "Tips.md").write_text(
+            experiment("[[EXP-002 mosaic]]", "writing")
+        ),
+        # an experiment stops being one
+        lambda root: (root / "Experiments" / "EXP-003 focal.md").write_text("# Focal\n"),
+        # the text vaultkit manages in a lineage note, edited by hand, is put back
+        lambda root: (root / "Lineages" / "EXP-001 baseline lineage.md").write_text(
+            (root / "Lineages" / "EXP-001 baseline lineage.md")
+            .read_text()
+            .replace("## Tree", "## Tree (edited)")
+        ),
+        # the link format changes
+        lambda root: (root / ".obsidian" / "app.json").write_text('{"newLinkFormat": "absolute"}'),
+    ],
+)
+def test_a_change_that_can_change_the_generated_notes_gets_a_full_build(vault, tmp_path, change):
+    _build(vault)
+    change(vault)
+    assert "changed since the last build" not in _build(vault)
+    assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
+
+
+KNOWLEDGE_EDITS = [
+    ("Knowledge/Tips.md", "# Tips\n\n- Use focal loss #model_training\n"),
+    ("Notes/Dataset.md", "# Dataset v4\n\nSee [[EXP-002 mosaic]].\n"),
+    (
+        "Notes/Dataset.md",
+        "---\ntags: [model_training]\n---\n# Previous experiment\n\n[[EXP-001 baseline]]\n",
+    ),
+    ("Experiments/EXP-003 focal.md", experiment("[[EXP-002 mosaic]]", "done")),
+    (
+        "Experiments/EXP-005 dangling.md",
+        experiment("[[EXP-001 baseline]]", "writing", tags="#model_training"),
+    ),
+    ("Archive/Dataset.md", "# Dataset v2\n\n#document #model_training\n"),
+]
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(KNOWLEDGE_EDITS), min_size=1, max_size=4))
+def test_builds_after_any_edits_write_what_a_full_build_writes(tmp_path_factory, edits):
+    root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
+    scratch = tmp_path_factory.mktemp("copies")
+    _build(root)
+    for path, text in edits:
+        (root / path).write_text(text)
+        _build(root)
+        assert _generated(root) == _full_build_of_a_copy(root, scratch)

@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 from . import blocks, cache, render
 from .check import check_model
 from .config import link_style
-from .graph import VaultModel
-from .vault import read_text_file, stat_keys, vault_fingerprint, walk_files
+from .graph import VaultModel, is_experiment
+from .vault import (
+    read_note,
+    read_text_file,
+    read_vault_settings,
+    settings_digest,
+    stat_keys,
+    walk_files,
+)
 from .write import delete, save_cache, write_many
 
 STALE_NOTICE = (
@@ -178,11 +185,44 @@ def apply(model: VaultModel, plan: Plan) -> BuildReport:
 # -- between builds: what the last one left (in `.vaultkit/cache/`) ----------------------
 
 
-def unchanged_since_last_build(root, listing: dict) -> bool:
-    """True when the vault's fingerprint (``listing``: see ``list_vault``) is the one the
-    last complete build left."""
-    last = read_text_file(root, cache.BUILD_STATE_PATH)
-    return last == vault_fingerprint(root, listing).encode()
+def _last_build(root) -> dict:
+    """What the last complete build read: ``settings`` (a digest), ``listing`` (every
+    file's stat key) and ``experiments`` (their paths); {} when there is none."""
+    state = cache.decode(read_text_file(root, cache.BUILD_STATE_PATH)).get("state")
+    return state if isinstance(state, dict) else {}
+
+
+def _remember(root, listing: dict, experiments) -> None:
+    state = {"settings": settings_digest(root), "listing": listing, "experiments": experiments}
+    save_cache(root, cache.BUILD_STATE_PATH, cache.encode({"state": state}))
+
+
+def changes_that_write_nothing(root, listing: dict) -> list[str] | None:
+    """The files changed since the last complete build, when none of them can change
+    what build writes: [] when nothing changed; else notes and attachments that neither
+    are nor were experiments, with no file come or gone and the settings as they were
+    (everything build writes is made of the experiments, the file names and the
+    settings). None when a build is needed. ``listing``: see ``list_vault``."""
+    last = _last_build(root)
+    before = last.get("listing")
+    if not isinstance(before, dict) or before.keys() != listing.keys():
+        return None
+    if last.get("settings") != settings_digest(root):
+        return None
+    changed = [path for path, key in listing.items() if key != before[path]]
+    if not changed:
+        return []
+    vault = read_vault_settings(root)
+    experiments = last.get("experiments", ())
+    for path in changed:
+        if path in experiments or vault.config.is_generated(path) or listing[path] is None:
+            return None
+        if path.lower().endswith(".md"):
+            note, _ = read_note(vault.root, path)
+            if note is not None and is_experiment(note, vault):
+                return None
+    _remember(root, listing, experiments)
+    return changed
 
 
 def rendered_lineages(root) -> dict[str, str]:
@@ -201,10 +241,11 @@ def _hidden(path: str) -> bool:
     return any(part.startswith(".") for part in path.split("/"))
 
 
-def remember_build(root, plan: Plan, listing: dict) -> None:
-    """Leave the fingerprint and lineage signatures for the next build. ``listing`` is
-    the one the build read; the files it wrote or removed are looked at again. (A note
-    edited while the build ran keeps its old key here, so the next build reads it.)"""
+def remember_build(root, plan: Plan, listing: dict, experiments) -> None:
+    """Leave what the build read (``listing``, the paths of the ``experiments``) and the
+    lineage signatures for the next build. The files the build wrote or removed are
+    looked at again; a note edited while the build ran keeps its old key here, so the
+    next build reads it."""
     outputs = {path: [path, path[:-3] + ".canvas"] for path in plan.signatures}
     now = stat_keys(root, {*plan.writes, *plan.deletes, *itertools.chain(*outputs.values())})
     if not plan.skipped:  # a build with nothing left undone can be skipped next time
@@ -216,7 +257,7 @@ def remember_build(root, plan: Plan, listing: dict) -> None:
             for path, key in after.items()
             if key is not None and (visible is None or path in visible)
         }
-        save_cache(root, cache.BUILD_STATE_PATH, vault_fingerprint(root, after).encode())
+        _remember(root, after, frozenset(experiments))
     rendered = {
         path: (plan.signatures[path], {p: now[p] for p in pair}) for path, pair in outputs.items()
     }

@@ -24,7 +24,7 @@ from .errors import VaultkitError
 
 CACHE_FOLDER = ".vaultkit/cache"
 SHARDS = 32  # a changed note rewrites one shard, not the whole cache
-BUILD_STATE_PATH = f"{CACHE_FOLDER}/last-build"  # the vault fingerprint after the last build
+BUILD_STATE_PATH = f"{CACHE_FOLDER}/last-build.pickle"  # what the last build read (build.py)
 # lineage note -> (what it was rendered from, stat keys of the files written for it)
 LINEAGES_PATH = f"{CACHE_FOLDER}/lineages.pickle"
 SCHEMA = 5

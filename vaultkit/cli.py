@@ -13,11 +13,11 @@ import click
 from . import __version__, formats
 from .build import (
     apply,
+    changes_that_write_nothing,
     diff,
     plan_build,
     remember_build,
     rendered_lineages,
-    unchanged_since_last_build,
 )
 from .check import check_model
 from .compare import compare, diff_markdown, diff_text
@@ -459,8 +459,15 @@ def build(session: Session, dry_run):
     """
     root = session.root
     listing = list_vault(root)
-    if not dry_run and unchanged_since_last_build(root, listing):
+    harmless = None if dry_run else changes_that_write_nothing(root, listing)
+    if harmless == []:
         click.echo("Nothing changed since the last build.")
+        return
+    if harmless:
+        click.echo(
+            f"{len(harmless)} file{'s' * (len(harmless) != 1)} changed since the last build, "
+            "none of them an experiment: nothing to write."
+        )
         return
     model = session.model(save_cache=not dry_run, listing=listing, for_build=True)
     plan = plan_build(model, previous=None if dry_run else rendered_lineages(root))
@@ -471,7 +478,7 @@ def build(session: Session, dry_run):
         click.echo(changes if changes else "Nothing to change.\n", nl=False)
         return
     report = apply(model, plan)
-    remember_build(root, plan, listing)
+    remember_build(root, plan, listing, [model.notes[e].path for e in model.experiments])
     changes = [f"wrote   {p}" for p in report.written] + [f"removed {p}" for p in report.deleted]
     for line in changes[:SHOWN_CHANGES]:
         click.echo(line)

@@ -281,10 +281,9 @@ def list_vault(root: Path) -> dict[str, cache.StatKey | None]:
     return stat_keys(root, walk_files(root))
 
 
-def vault_fingerprint(root: Path, listing: dict[str, cache.StatKey | None]) -> str:
-    """A digest of everything a build reads: every file's path and stat key (from
-    ``listing``), the settings files' bytes and vaultkit's version. Equal digests, equal
-    build."""
+def settings_digest(root: Path) -> str:
+    """A digest of what a build reads besides the notes: the settings files' bytes and
+    vaultkit's version."""
     import hashlib
 
     from . import __version__
@@ -292,7 +291,6 @@ def vault_fingerprint(root: Path, listing: dict[str, cache.StatKey | None]) -> s
     digest = hashlib.sha1(__version__.encode())
     for settings in (CONFIG_PATH, f"{CONFIG_FOLDER}/app.json", f"{CONFIG_FOLDER}/templates.json"):
         digest.update(settings.encode() + b"\0" + (read_text_file(root, settings) or b"") + b"\0")
-    digest.update("".join(f"{path}\0{key}\n" for path, key in sorted(listing.items())).encode())
     return digest.hexdigest()
 
 
@@ -300,6 +298,18 @@ def note_sections(root: Path, path: str) -> dict[str, list[str]]:
     """A note's sections, read from disk now (for comparing two notes)."""
     text, _ = decode_note(read_text_file(root, path) or b"")
     return parse_note_and_sections(text or "")[1]
+
+
+def read_vault_settings(root: Path) -> Vault:
+    """A vault with its settings read and no note yet."""
+    root = Path(root).resolve()
+    template_settings, app_settings = read_settings(root)
+    return Vault(
+        root,
+        template_settings=template_settings,
+        app_settings=app_settings,
+        config=read_config(root),
+    )
 
 
 def load_vault(
@@ -310,14 +320,8 @@ def load_vault(
     before (else one is made here). ``skip_generated``: leave out the notes vaultkit
     generates (the index, the lineage folder), which ``build`` never reads; they stay
     files of the vault, and their cache entries stay for the other commands."""
-    root = Path(root).resolve()
-    template_settings, app_settings = read_settings(root)
-    vault = Vault(
-        root,
-        template_settings=template_settings,
-        app_settings=app_settings,
-        config=read_config(root),
-    )
+    vault = read_vault_settings(root)
+    root = vault.root
     vault.listing = list_vault(root) if listing is None else listing
     files = list(vault.listing)
     note_paths = [p for p in files if p.lower().endswith(".md")]
