@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from vaultkit import cache
@@ -420,13 +420,22 @@ KNOWLEDGE_EDITS = [
         experiment("[[EXP-001 baseline]]", "writing", tags="#model_training"),
     ),
     ("Archive/Dataset.md", "# Dataset v2\n\n#document #model_training\n"),
+    ("Experiments/EXP-002 mosaic.md", experiment("[[EXP-001 baseline]] [[Gone]]", "done")),
 ]
+MERGE_FROM_TIPS = (
+    "Experiments/EXP-004 merge.md",
+    experiment("[[EXP-002 mosaic]] and [[Tips]]", "writing"),
+)
+TIPS_BECOMES_AN_EXPERIMENT = ("Knowledge/Tips.md", experiment("None", "done"))
+KNOWLEDGE_EDITS += [MERGE_FROM_TIPS, TIPS_BECOMES_AN_EXPERIMENT]
 
 
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(st.sampled_from(KNOWLEDGE_EDITS), min_size=1, max_size=4))
+# a row whose lineage keeps its name while a Previous-experiment link starts to count
+@example(edits=[MERGE_FROM_TIPS, TIPS_BECOMES_AN_EXPERIMENT])
 def test_builds_after_any_edits_write_what_a_full_build_writes(tmp_path_factory, edits):
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     scratch = tmp_path_factory.mktemp("copies")
@@ -435,3 +444,23 @@ def test_builds_after_any_edits_write_what_a_full_build_writes(tmp_path_factory,
         (root / path).write_text(text)
         _build(root)
         assert _generated(root) == _full_build_of_a_copy(root, scratch)
+
+
+def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experiments(
+    vault, tmp_path, monkeypatch
+):
+    from vaultkit import check
+
+    _build(vault)
+    other = vault / "Experiments" / "EXP-004 merge.md"
+    other.write_text(other.read_text() + "\nA remark.\n")
+    _build(vault)  # the rows now stand for the files as built (index and lineages included)
+    checked = []
+    real = check.note_problems
+    monkeypatch.setattr(check, "note_problems", lambda m, n: checked.append(n) or real(m, n))
+    note = vault / "Experiments" / "EXP-003 focal.md"
+    note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
+    assert "wrote   Experiment Index.md" in _build(vault)
+    assert checked == ["Experiments/EXP-003 focal"]
+    monkeypatch.undo()
+    assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)

@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass, field
 
 from . import blocks, cache, render
-from .check import check_model
 from .config import link_style
 from .graph import VaultModel, is_experiment
 from .vault import (
@@ -37,6 +36,7 @@ class Plan:
     deletes: list[str] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)  # generated files known to be current
     signatures: dict[str, str] = field(default_factory=dict)  # lineage note -> signature
+    rows: dict[str, tuple[str, str]] = field(default_factory=dict)  # index rows (render.py)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     current: dict[str, bytes | None] = field(default_factory=dict)
 
@@ -56,18 +56,17 @@ def _text_with_block(current: bytes | None, name: str, content: str) -> str:
 
 def plan_build(
     model: VaultModel,
-    problems=None,
     previous: dict[str, str] | None = None,
     link_cache: dict | None = None,
+    known_rows: dict | None = None,
 ) -> Plan:
-    """Everything ``build`` would write, without writing it. The watcher passes what it
-    kept from the last build: ``previous`` lineage signatures (an unchanged lineage is
-    not rendered again) and a ``link_cache``."""
+    """Everything ``build`` would write, without writing it, given what was kept from
+    the last build: ``previous`` lineage signatures (an unchanged lineage is not rendered
+    again), ``known_rows`` of the index (likewise) and a ``link_cache``."""
     vault = model.vault
     config = vault.config
-    if problems is None:
-        problems = check_model(model, notes=model.experiments)
-    renderer = render.Renderer(model, problems, link_style(vault.app_settings), link_cache)
+    style = link_style(vault.app_settings)
+    renderer = render.Renderer(model, style, link_cache, known_rows)
     plan = Plan()
 
     def read(path: str) -> bytes | None:
@@ -84,6 +83,7 @@ def plan_build(
             plan.skipped.append((path, exc.message))
 
     put_block(config.index_path, render.INDEX_BLOCK, renderer.index(config.index_path))
+    plan.rows = renderer.rows
     for index, path in renderer.lineage_paths.items():
         canvas_path = path[:-3] + ".canvas"
         plan.signatures[path] = renderer.lineage_signature(index)
@@ -225,6 +225,12 @@ def changes_that_write_nothing(root, listing: dict) -> list[str] | None:
     return changed
 
 
+def rendered_index_rows(root) -> dict[str, tuple[str, str]]:
+    """The index rows the last build rendered, by experiment: (signature, text)."""
+    rows = cache.decode(read_text_file(root, cache.INDEX_ROWS_PATH)).get("rows")
+    return rows if isinstance(rows, dict) else {}
+
+
 def rendered_lineages(root) -> dict[str, str]:
     """Signatures of the lineage notes the last build wrote and nobody touched since."""
     rendered = cache.decode(read_text_file(root, cache.LINEAGES_PATH))
@@ -262,3 +268,4 @@ def remember_build(root, plan: Plan, listing: dict, experiments) -> None:
         path: (plan.signatures[path], {p: now[p] for p in pair}) for path, pair in outputs.items()
     }
     save_cache(root, cache.LINEAGES_PATH, cache.encode(rendered))
+    save_cache(root, cache.INDEX_ROWS_PATH, cache.encode({"rows": plan.rows}))

@@ -27,6 +27,7 @@ SHARDS = 32  # a changed note rewrites one shard, not the whole cache
 BUILD_STATE_PATH = f"{CACHE_FOLDER}/last-build.pickle"  # what the last build read (build.py)
 # lineage note -> (what it was rendered from, stat keys of the files written for it)
 LINEAGES_PATH = f"{CACHE_FOLDER}/lineages.pickle"
+INDEX_ROWS_PATH = f"{CACHE_FOLDER}/index-rows.pickle"  # experiment -> (signature, row)
 SCHEMA = 5
 _MAGIC = b"vaultkit-parse-cache\n"
 _ALLOWED = {

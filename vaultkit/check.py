@@ -16,20 +16,19 @@ def _link_text(link) -> str:
     return f"[[{link.target}]]"
 
 
-def check_model(
-    model: VaultModel, known: dict[str, list[Problem]] | None = None, notes=None
-) -> list[Problem]:
-    """Every problem in the vault, sorted by note, line and code. ``known`` caches each
-    note's own problems between calls (the watcher drops the entries of changed notes);
-    ``notes`` limits the check to some notes (``build`` shows the experiments' only)."""
+def check_model(model: VaultModel) -> list[Problem]:
+    """Every problem in the vault, sorted by note, line and code."""
     problems = list(model.vault.problems)
-    for note_id in model.notes if notes is None else notes:
-        found = known.get(note_id) if known is not None else None
-        if found is None:
-            found = note_problems(model, note_id)
-            if known is not None:
-                known[note_id] = found
-        problems.extend(found)
+    for note_id in model.notes:
+        problems.extend(note_problems(model, note_id))
+    problems += cycle_problems(model)
+    return sorted(problems, key=lambda p: (p.note or "", p.line or 0, p.code, p.message))
+
+
+def cycle_problems(model: VaultModel) -> list[Problem]:
+    """One `lineage-cycle` problem per circle of Previous-experiment links, on the note
+    where the circle is written from."""
+    problems = []
     for cycle in model.cycles():
         first, second = cycle[0], cycle[1]
         line = next(
@@ -51,7 +50,23 @@ def check_model(
                 + "; remove one of these links",
             )
         )
-    return sorted(problems, key=lambda p: (p.note or "", p.line or 0, p.code, p.message))
+    return problems
+
+
+class NoteProblems:
+    """Each note's problems, worked out when first asked: ``build`` asks only for the
+    index rows it renders again. ``elsewhere``: the problems found outside the note's own
+    check (unreadable bytes, the cycles it starts), by note."""
+
+    def __init__(self, model: VaultModel):
+        self.model = model
+        self.elsewhere: dict[str, list[Problem]] = {}
+        for problem in [*model.vault.problems, *cycle_problems(model)]:
+            if problem.note is not None:
+                self.elsewhere.setdefault(problem.note, []).append(problem)
+
+    def __call__(self, note_id: str) -> list[Problem]:
+        return [*self.elsewhere.get(note_id, []), *note_problems(self.model, note_id)]
 
 
 def _link_problems(model: VaultModel, note_id: str, experiment: bool, resolved):
@@ -145,7 +160,7 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
             )
     if experiment and parsed.status == "done":
         problems.extend(_done_problems(note_id, parsed))
-    for resolved in model.links.get(note_id, []):
+    for resolved in model.resolved_links(note_id):
         if (
             resolved.target is None
             or resolved.resolution.ambiguous

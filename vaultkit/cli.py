@@ -17,6 +17,7 @@ from .build import (
     diff,
     plan_build,
     remember_build,
+    rendered_index_rows,
     rendered_lineages,
 )
 from .check import check_model
@@ -470,7 +471,10 @@ def build(session: Session, dry_run):
         )
         return
     model = session.model(save_cache=not dry_run, listing=listing, for_build=True)
-    plan = plan_build(model, previous=None if dry_run else rendered_lineages(root))
+    if dry_run:
+        plan = plan_build(model)
+    else:
+        plan = plan_build(model, rendered_lineages(root), known_rows=rendered_index_rows(root))
     for path, why in plan.skipped:
         click.echo(f"Warning: {path}: {why}", err=True)
     if dry_run:

@@ -99,8 +99,10 @@ class VaultModel:
     lineage: Digraph = field(default_factory=Digraph)  # parent -> child, experiments
     resolver: Resolver = field(default_factory=lambda: Resolver([]))
     files_version: str = ""  # a digest of every file path: changes when one appears or goes
-    # False: only experiments' links are resolved, which is all ``build`` needs (lineage
-    # edges and the experiments' problems); other commands read every note's links.
+    # False (``build``, ``watch``): ``links`` holds the experiments' Previous-experiment
+    # links, all the lineage needs; ``resolved_links`` resolves a note's other links when
+    # asked (build checks only the index rows it renders again). Other commands read
+    # every note's links.
     all_links: bool = True
     _files: frozenset[str] = frozenset()
     # Indexes that let ``update`` touch only what a change can affect; made on the first
@@ -108,6 +110,7 @@ class VaultModel:
     _by_name: dict[str, set[str]] | None = None  # link name -> sources
     _backlinks: dict[str, set[str]] | None = None  # target id -> sources
     _link_names: dict[str, str] = field(default_factory=dict)  # while no file comes or goes
+    _asked: dict[str, list[ResolvedLink]] = field(default_factory=dict)  # see all_links
 
     def update(self, changed_paths: set[str]) -> set[str]:
         """Bring the model up to date after the vault's notes or files changed at
@@ -118,6 +121,7 @@ class VaultModel:
         added, removed = files - self._files, self._files - files
         if added or removed:
             self._link_names.clear()
+            self._asked.clear()
             self.resolver = Resolver(vault.files)
             self._files = files
             self.files_version = files_digest(files)
@@ -170,14 +174,14 @@ class VaultModel:
             self.lineage.remove_in_edges(note_id)
             if note_id not in self.experiments:
                 self.lineage.remove_node(note_id)
+        self._asked.pop(note_id, None)
         note = self.notes.get(note_id)
         if note is None or not (self.all_links or note_id in self.experiments):
             return
-        resolve, source = self.resolver.resolve, note.path
-        resolved_links = []
-        for link in note.parsed.links:
-            resolution = resolve(link.target, source)
-            resolved_links.append(ResolvedLink(note_id, link, resolution, resolution.target))
+        links = note.parsed.links
+        if not self.all_links:
+            links = [link for link in links if link.role == PREVIOUS]
+        resolved_links = self._resolve(note_id, links)
         self.links[note_id] = resolved_links
         if self._by_name is not None:
             self._index(note_id, resolved_links)
@@ -193,6 +197,22 @@ class VaultModel:
                 and resolved.link.target
             ):
                 self.lineage.add_edge(parent, note_id)
+
+    def _resolve(self, note_id: str, links: list[Link]) -> list[ResolvedLink]:
+        resolve, source = self.resolver.resolve, self.notes[note_id].path
+        resolved_links = []
+        for link in links:
+            resolution = resolve(link.target, source)
+            resolved_links.append(ResolvedLink(note_id, link, resolution, resolution.target))
+        return resolved_links
+
+    def resolved_links(self, note_id: str) -> list[ResolvedLink]:
+        """Every link of a note, resolved (see ``all_links``)."""
+        if self.all_links or note_id not in self.notes:
+            return self.links.get(note_id, [])
+        if note_id not in self._asked:
+            self._asked[note_id] = self._resolve(note_id, self.notes[note_id].parsed.links)
+        return self._asked[note_id]
 
     def link_name(self, note_id: str) -> str:
         """The shortest text that links to the note from anywhere: its name when no other

@@ -10,13 +10,14 @@ import posixpath
 import re
 from collections import defaultdict
 
+from .check import NoteProblems
 from .compare import one_line
 from .config import LinkStyle
 from .formats import iso_day, lineage_mermaid
 from .graph import Lineage, VaultModel, files_digest
 from .links import format_link
 from .metrics import completeness
-from .model import ERROR, Problem
+from .model import ERROR, PREVIOUS
 from .resolve import Resolver
 
 INDEX_BLOCK = "index"
@@ -90,9 +91,9 @@ class Renderer:
     def __init__(
         self,
         model: VaultModel,
-        problems: list[Problem],
         style: LinkStyle,
         link_cache: dict | None = None,
+        known_rows: dict[str, tuple[str, str]] | None = None,
     ):
         self.model = model
         self.style = style
@@ -118,10 +119,11 @@ class Renderer:
             self._links["version"] = version
         self._order: dict[int, list[str]] = {}
         self.lineage_of = {m: i for i, ln in enumerate(self.lineages) for m in ln.members}
-        self.problems: dict[str, list[Problem]] = defaultdict(list)
-        for problem in problems:
-            if problem.note is not None:
-                self.problems[problem.note].append(problem)
+        self.problems = NoteProblems(model)
+        # Index rows of the last build by experiment: (signature, text); and this one's.
+        self.known_rows = known_rows or {}
+        self.rows: dict[str, tuple[str, str]] = {}
+        self._row_context: str | None = None
 
     def link(self, target_id: str, source_path: str, in_table: bool = False) -> str:
         # Shortest and absolute links do not depend on where they are written: one per
@@ -135,7 +137,7 @@ class Renderer:
         return self._links[key]
 
     def _problem_cell(self, note_id: str) -> str:
-        found = self.problems.get(note_id, [])
+        found = self.problems(note_id)
         if not found:
             return "—"
         ordered = sorted(found, key=lambda p: (p.severity != ERROR, p.code))
@@ -175,19 +177,57 @@ class Renderer:
                 "| experiment | previous | lineage | sections | last change | problems |",
                 "|---|---|---|---|---|---|",
             ]
-            for note_id in members:
-                previous = (
-                    ", ".join(self.link(p, index_path, True) for p in self.model.parents(note_id))
-                    or "—"
-                )
-                lineage_path = self.lineage_paths[self.lineage_of[note_id]]
-                lines.append(
-                    f"| {self.link(note_id, index_path, True)} | {previous} "
-                    f"| {self.link(lineage_path, index_path, True)} "
-                    f"| {completeness(self.model.notes[note_id].parsed.sections)} "
-                    f"| {last_change(self.model, note_id)} | {self._problem_cell(note_id)} |"
-                )
+            lines += [self.index_row(note_id, index_path) for note_id in members]
         return "\n".join(lines)
+
+    def index_row(self, note_id: str, index_path: str) -> str:
+        """One experiment's row; the last build's text when its signature is the same."""
+        signature = self.index_row_signature(note_id, index_path)
+        known = self.known_rows.get(note_id)
+        if known is not None and known[0] == signature:
+            row = known[1]
+        else:
+            previous = ", ".join(
+                self.link(p, index_path, True) for p in self.model.parents(note_id)
+            )
+            lineage_path = self.lineage_paths[self.lineage_of[note_id]]
+            row = (
+                f"| {self.link(note_id, index_path, True)} | {previous or '—'} "
+                f"| {self.link(lineage_path, index_path, True)} "
+                f"| {completeness(self.model.notes[note_id].parsed.sections)} "
+                f"| {last_change(self.model, note_id)} | {self._problem_cell(note_id)} |"
+            )
+        self.rows[note_id] = (signature, row)
+        return row
+
+    def index_row_signature(self, note_id: str, index_path: str) -> str:
+        """A digest of everything an index row is made of. The note stands in by its
+        file's stat key (as for lineage notes); its links by the files they resolve
+        against (the model's and the renderer's) and where its Previous-experiment links
+        go; its problems by those found outside its own check."""
+        model = self.model
+        if self._row_context is None:  # what every row shares
+            self._row_context = repr(
+                (
+                    model.files_version,
+                    self.files_version,
+                    self.style,
+                    index_path,
+                    model.vault.templates_folder,
+                )
+            )
+        previous = [
+            (r.target, r.target in model.experiments)
+            for r in model.links.get(note_id, [])
+            if r.link.role == PREVIOUS
+        ]
+        made_of = (
+            model.notes[note_id].stat_key,
+            self.lineage_paths[self.lineage_of[note_id]],
+            previous,
+            self.problems.elsewhere.get(note_id),
+        )
+        return hashlib.sha1(f"{self._row_context}{made_of!r}".encode()).hexdigest()
 
     # -- lineage notes --------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from .build import apply, plan_build
-from .check import check_model
 from .errors import VaultkitError
 from .graph import VaultModel, build_model
 from .vault import Vault, load_vault, read_note, stat_keys, walk_files
@@ -142,8 +141,8 @@ class Watcher:
         self.vault: Vault | None = None
         self.model: VaultModel | None = None
         self.own_writes: dict[str, bytes] = {}
-        self.problems: dict[str, list] = {}  # each note's own problems, kept between builds
         self.signatures: dict[str, str] | None = None  # of the lineage notes last planned
+        self.rows: dict = {}  # the index rows last planned
         self.link_cache: dict = {}
 
     def start(self) -> Update:
@@ -159,12 +158,10 @@ class Watcher:
         if self.model is None:
             self.model = build_model(self.vault, all_links=False)
         else:
-            for note_id in self.model.update(set(changed)):
-                self.problems.pop(note_id, None)
-        problems = check_model(self.model, self.problems, self.model.experiments)
-        plan = plan_build(self.model, problems, self.signatures, self.link_cache)
+            self.model.update(set(changed))
+        plan = plan_build(self.model, self.signatures, self.link_cache, self.rows)
         report = apply(self.model, plan)
-        self.signatures = plan.signatures
+        self.signatures, self.rows = plan.signatures, plan.rows
         for path in report.written:
             self.own_writes[path] = plan.writes[path]
         for path in report.deleted:
