@@ -74,11 +74,16 @@ class Session:
             vault = load_vault(
                 root, progress=_progress_printer(), listing=listing, skip_generated=for_build
             )
-            if save_cache:
-                for path, data in cache_files(vault).items():
-                    write_cache(root, path, data)
             self._model = build_model(vault, all_links=not for_build)
+            if save_cache:
+                self.save_cache()
         return self._model
+
+    def save_cache(self) -> None:
+        """Write the parse-cache files that no longer match what was read."""
+        vault = self._model.vault
+        for path, data in cache_files(vault).items():
+            write_cache(vault.root, path, data)
 
     def note(self, name: str) -> str:
         """Resolve a NOTE argument or exit 1 saying what is there instead."""
@@ -470,7 +475,7 @@ def build(session: Session, dry_run):
             "none of them an experiment: nothing to write."
         )
         return
-    model = session.model(save_cache=not dry_run, listing=listing, for_build=True)
+    model = session.model(save_cache=False, listing=listing, for_build=True)
     if dry_run:
         plan = plan_build(model)
     else:
@@ -482,6 +487,8 @@ def build(session: Session, dry_run):
         click.echo(changes if changes else "Nothing to change.\n", nl=False)
         return
     report = apply(model, plan)
+    # after the notes: their sync need not wait for the cache's megabytes
+    session.save_cache()
     remember_build(root, plan, listing, [model.notes[e].path for e in model.experiments])
     changes = [f"wrote   {p}" for p in report.written] + [f"removed {p}" for p in report.deleted]
     for line in changes[:SHOWN_CHANGES]:

@@ -106,12 +106,17 @@ class ParsedNote:
     def __getattr__(self, name: str):
         """Fields a cached parse left packed (see cache.py) are unpacked on first use: a
         build reads most notes' status, links and sections, and few notes' details."""
-        packed = self.__dict__.pop("_packed", None)
-        if packed is None:
+        if "_packed" not in self.__dict__:
             raise AttributeError(name)
-        unpack, data = packed
-        self.__dict__.update(unpack(data))
+        self.unpack()
         return getattr(self, name)
+
+    def unpack(self) -> None:
+        """Unpack now what a cached parse left packed."""
+        packed = self.__dict__.pop("_packed", None)
+        if packed is not None:
+            unpack, data = packed
+            self.__dict__.update(unpack(data))
 
     @functools.cached_property  # asked for every note by every build
     def tag_names(self) -> list[str]:

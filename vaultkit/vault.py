@@ -230,6 +230,9 @@ def _read_all(root: Path, paths: list[str], encoded: dict[int, bytes]):
         for shard, (data, failed) in zip(shards, results, strict=True):
             entries = cache.decode(data)
             for path, entry in entries.items():
+                # unpacked while the workers still parse: a build of new notes renders
+                # most of them, and later there is a core to spare no more
+                entry[1].unpack()
                 yield _note_from_entry(path, entry)
             for path, problem in failed:
                 yield path, None, problem
