@@ -464,3 +464,18 @@ def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experim
     assert checked == ["Experiments/EXP-003 focal"]
     monkeypatch.undo()
     assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
+
+
+def test_last_build_files_of_the_wrong_shape_are_ignored(vault, tmp_path):
+    _build(vault)
+    state = cache.decode((vault / cache.BUILD_STATE_PATH).read_bytes())["state"]
+    state["experiments"] = 42  # `path in 42` would raise
+    (vault / cache.BUILD_STATE_PATH).write_bytes(cache.encode({"state": state}))
+    rows = cache.decode((vault / cache.INDEX_ROWS_PATH).read_bytes())["rows"]
+    (vault / cache.INDEX_ROWS_PATH).write_bytes(
+        cache.encode({"rows": {note: (signature, 42) for note, (signature, _) in rows.items()}})
+    )
+    note = vault / "Experiments" / "EXP-003 focal.md"
+    note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
+    assert "wrote   Experiment Index.md" in _build(vault)
+    assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)

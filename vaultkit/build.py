@@ -212,8 +212,10 @@ def changes_that_write_nothing(root, listing: dict) -> list[str] | None:
     changed = [path for path, key in listing.items() if key != before[path]]
     if not changed:
         return []
+    experiments = last.get("experiments")
+    if not isinstance(experiments, frozenset):
+        return None
     vault = read_vault_settings(root)
-    experiments = last.get("experiments", ())
     for path in changed:
         if path in experiments or vault.config.is_generated(path) or listing[path] is None:
             return None
@@ -228,7 +230,16 @@ def changes_that_write_nothing(root, listing: dict) -> list[str] | None:
 def rendered_index_rows(root) -> dict[str, tuple[str, str]]:
     """The index rows the last build rendered, by experiment: (signature, text)."""
     rows = cache.decode(read_text_file(root, cache.INDEX_ROWS_PATH)).get("rows")
-    return rows if isinstance(rows, dict) else {}
+    if not isinstance(rows, dict):
+        return {}
+    return {
+        note: row
+        for note, row in rows.items()
+        if isinstance(row, tuple)
+        and len(row) == 2
+        and isinstance(row[0], str)
+        and isinstance(row[1], str)
+    }
 
 
 def rendered_lineages(root) -> dict[str, str]:
