@@ -456,7 +456,8 @@ def build(session: Session, dry_run):
 
     Generated text lives between <!-- vaultkit:begin NAME --> and <!-- vaultkit:end NAME -->;
     your text outside the markers is kept byte for byte. A file is written only when its
-    bytes change, atomically.
+    bytes change, atomically. What the last build left in .vaultkit/cache/ lets this one
+    read and render again only what changed.
 
     \b
     Examples:

@@ -112,10 +112,10 @@ class VaultModel:
     _link_names: dict[str, str] = field(default_factory=dict)  # while no file comes or goes
     _asked: dict[str, list[ResolvedLink]] = field(default_factory=dict)  # see all_links
 
-    def update(self, changed_paths: set[str]) -> set[str]:
+    def update(self, changed_paths: set[str]) -> None:
         """Bring the model up to date after the vault's notes or files changed at
-        ``changed_paths``; the graph is updated in place. Returns the note ids whose links
-        were resolved again (the notes a change can have affected)."""
+        ``changed_paths``; the graph is updated in place, and links are resolved again
+        only for the notes a change can have affected."""
         vault = self.vault
         files = frozenset(vault.files)
         added, removed = files - self._files, self._files - files
@@ -149,7 +149,6 @@ class VaultModel:
                 affected |= self._by_name.get(link_name_key(path), set())
         for note_id in sorted(affected):
             self._relink(note_id)
-        return affected
 
     def _index_links(self) -> None:
         self._by_name, self._backlinks = {}, {}
