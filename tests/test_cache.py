@@ -427,7 +427,14 @@ MERGE_FROM_TIPS = (
     experiment("[[EXP-002 mosaic]] and [[Tips]]", "writing"),
 )
 TIPS_BECOMES_AN_EXPERIMENT = ("Knowledge/Tips.md", experiment("None", "done"))
-KNOWLEDGE_EDITS += [MERGE_FROM_TIPS, TIPS_BECOMES_AN_EXPERIMENT]
+KNOWLEDGE_EDITS += [
+    MERGE_FROM_TIPS,
+    TIPS_BECOMES_AN_EXPERIMENT,
+    ("Experiments/EXP-005 dangling.md", None),  # deleted
+    ("Knowledge/Tips.md", None),
+    ("Notes/EXP-001 baseline.md", "# A second note of that name\n"),  # links now ambiguous
+    ("Experiments/EXP-099 missing.md", experiment("[[EXP-004 merge]]", "writing")),
+]
 
 
 @settings(
@@ -441,7 +448,10 @@ def test_builds_after_any_edits_write_what_a_full_build_writes(tmp_path_factory,
     scratch = tmp_path_factory.mktemp("copies")
     _build(root)
     for path, text in edits:
-        (root / path).write_text(text)
+        if text is None:
+            (root / path).unlink(missing_ok=True)
+        else:
+            (root / path).write_text(text)
         _build(root)
         assert _generated(root) == _full_build_of_a_copy(root, scratch)
 
@@ -479,3 +489,20 @@ def test_last_build_files_of_the_wrong_shape_are_ignored(vault, tmp_path):
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
     assert "wrote   Experiment Index.md" in _build(vault)
     assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
+
+
+def test_a_build_reads_only_the_last_experiments_and_the_notes_changed_since(vault, monkeypatch):
+    from vaultkit import cli as cli_module
+
+    _build(vault)
+    read = []
+    real = cli_module.load_vault
+    monkeypatch.setattr(
+        cli_module, "load_vault", lambda *a, **k: read.append(real(*a, **k)) or read[-1]
+    )
+    note = vault / "Experiments" / "EXP-003 focal.md"
+    note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
+    (vault / "Notes" / "New.md").write_text("# New\n")
+    _build(vault)
+    experiments = {p.relative_to(vault).as_posix() for p in vault.glob("[CE]*/EXP-*.md")}
+    assert set(read[0].notes) == experiments | {"Notes/New.md"}

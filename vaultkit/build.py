@@ -197,34 +197,56 @@ def _remember(root, listing: dict, experiments) -> None:
     save_cache(root, cache.BUILD_STATE_PATH, cache.encode({"state": state}))
 
 
-def changes_that_write_nothing(root, listing: dict) -> list[str] | None:
-    """The files changed since the last complete build, when none of them can change
-    what build writes: [] when nothing changed; else notes and attachments that neither
-    are nor were experiments, with no file come or gone and the settings as they were
-    (everything build writes is made of the experiments, the file names and the
-    settings). None when a build is needed. ``listing``: see ``list_vault``."""
+@dataclass
+class SinceLastBuild:
+    """What changed since the last complete build, and what it found."""
+
+    changed: list[str]  # files whose stat key is not the one the last build read
+    came_or_went: bool  # a file appeared or disappeared
+    experiments: frozenset[str]  # the paths of the experiments it found
+
+
+def since_last_build(root, listing: dict) -> SinceLastBuild | None:
+    """None when there is no last build to go by (none, other settings, a damaged
+    record). ``listing``: see ``list_vault``."""
     last = _last_build(root)
-    before = last.get("listing")
-    if not isinstance(before, dict) or before.keys() != listing.keys():
+    before, experiments = last.get("listing"), last.get("experiments")
+    if not isinstance(before, dict) or not isinstance(experiments, frozenset):
         return None
     if last.get("settings") != settings_digest(root):
         return None
-    changed = [path for path, key in listing.items() if key != before[path]]
-    if not changed:
-        return []
-    experiments = last.get("experiments")
-    if not isinstance(experiments, frozenset):
+    changed = [path for path, key in listing.items() if key is None or key != before.get(path)]
+    came_or_went = before.keys() != {p for p, key in listing.items() if key is not None}
+    return SinceLastBuild(changed, came_or_went, experiments)
+
+
+def notes_build_reads(listing: dict, since: SinceLastBuild | None) -> set[str] | None:
+    """The notes a build must read, or None for all: the last build's experiments and
+    every note changed since. A note that was no experiment and did not change is no
+    experiment now (same bytes, same settings), and nothing else of it matters to build."""
+    if since is None:
+        return None
+    return {p for p in [*since.changed, *since.experiments] if p in listing}
+
+
+def changes_that_write_nothing(root, listing: dict, since: SinceLastBuild | None):
+    """The files changed since the last complete build, when none of them can change
+    what build writes: [] when nothing changed; else notes and attachments that neither
+    are nor were experiments, with no file come or gone (everything build writes is made
+    of the experiments, the file names and the settings). None when a build is needed."""
+    if since is None or since.came_or_went:
         return None
     vault = read_vault_settings(root)
-    for path in changed:
-        if path in experiments or vault.config.is_generated(path) or listing[path] is None:
+    for path in since.changed:
+        if path in since.experiments or vault.config.is_generated(path):
             return None
         if path.lower().endswith(".md"):
             note, _ = read_note(vault.root, path)
             if note is not None and is_experiment(note, vault):
                 return None
-    _remember(root, listing, experiments)
-    return changed
+    if since.changed:
+        _remember(root, listing, since.experiments)
+    return since.changed
 
 
 def rendered_index_rows(root) -> dict[str, tuple[str, str]]:

@@ -15,10 +15,12 @@ from .build import (
     apply,
     changes_that_write_nothing,
     diff,
+    notes_build_reads,
     plan_build,
     remember_build,
     rendered_index_rows,
     rendered_lineages,
+    since_last_build,
 )
 from .check import check_model
 from .compare import compare, diff_markdown, diff_text
@@ -66,13 +68,20 @@ class Session:
             return root.resolve()
         return find_vault_root(Path.cwd())
 
-    def model(self, save_cache: bool = True, listing=None, for_build=False) -> VaultModel:
+    def model(
+        self, save_cache: bool = True, listing=None, for_build=False, only=None
+    ) -> VaultModel:
         """The vault read and resolved; ``for_build``: only what ``build`` needs (the
-        experiments' links, not the notes vaultkit generates)."""
+        experiments' links, not the notes vaultkit generates); ``only``: the notes to
+        read."""
         if self._model is None:
             root = self.root
             vault = load_vault(
-                root, progress=_progress_printer(), listing=listing, skip_generated=for_build
+                root,
+                progress=_progress_printer(),
+                listing=listing,
+                skip_generated=for_build,
+                only=only,
             )
             self._model = build_model(vault, all_links=not for_build)
             if save_cache:
@@ -466,7 +475,8 @@ def build(session: Session, dry_run):
     """
     root = session.root
     listing = list_vault(root)
-    harmless = None if dry_run else changes_that_write_nothing(root, listing)
+    since = since_last_build(root, listing)
+    harmless = None if dry_run else changes_that_write_nothing(root, listing, since)
     if harmless == []:
         click.echo("Nothing changed since the last build.")
         return
@@ -476,7 +486,9 @@ def build(session: Session, dry_run):
             "none of them an experiment: nothing to write."
         )
         return
-    model = session.model(save_cache=False, listing=listing, for_build=True)
+    model = session.model(
+        save_cache=False, listing=listing, for_build=True, only=notes_build_reads(listing, since)
+    )
     if dry_run:
         plan = plan_build(model)
     else:

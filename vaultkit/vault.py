@@ -316,26 +316,36 @@ def read_vault_settings(root: Path) -> Vault:
 
 
 def load_vault(
-    root: Path, progress=None, use_cache: bool = True, listing=None, skip_generated=False
+    root: Path,
+    progress=None,
+    use_cache: bool = True,
+    listing=None,
+    skip_generated=False,
+    only=None,
 ) -> Vault:
     """Read a whole vault, reusing cached parses of unchanged notes. ``progress(done,
     total)`` is called while notes are read; ``listing`` is a ``list_vault`` made just
     before (else one is made here). ``skip_generated``: leave out the notes vaultkit
-    generates (the index, the lineage folder), which ``build`` never reads; they stay
-    files of the vault, and their cache entries stay for the other commands."""
+    generates (the index, the lineage folder), which ``build`` never reads; ``only``:
+    read only these notes. Notes left out stay files of the vault, and their cache
+    entries stay for the other commands."""
     vault = read_vault_settings(root)
     root = vault.root
     vault.listing = list_vault(root) if listing is None else listing
     files = list(vault.listing)
-    note_paths = [p for p in files if p.lower().endswith(".md")]
-    if skip_generated:
-        note_paths = [p for p in note_paths if not vault.config.is_generated(p)]
+    all_notes = [p for p in files if p.lower().endswith(".md")]
+    note_paths = [
+        p
+        for p in all_notes
+        if not (skip_generated and vault.config.is_generated(p)) and (only is None or p in only)
+    ]
     entries: cache.Entries = {}
     if use_cache:
         for shard in range(cache.SHARDS):
             entries.update(cache.decode(read_text_file(root, cache.shard_path(shard))))
-    if skip_generated:
-        vault.kept_entries = {p: e for p, e in entries.items() if vault.config.is_generated(p)}
+    if len(note_paths) < len(all_notes):
+        unread = set(all_notes).difference(note_paths)
+        vault.kept_entries = {p: e for p, e in entries.items() if p in unread}
     reused, to_read = _cached_notes(note_paths, vault.listing, entries)
     vanished = set()
     encoded: dict[int, bytes] = {}  # cache files the workers made
