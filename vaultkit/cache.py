@@ -14,6 +14,7 @@ another schema is ignored and rebuilt, never an error. Pure: bytes in, entries o
 
 from __future__ import annotations
 
+import datetime
 import io
 import os
 import pickle
@@ -30,17 +31,6 @@ LINEAGES_PATH = f"{CACHE_FOLDER}/lineages.pickle"
 INDEX_ROWS_PATH = f"{CACHE_FOLDER}/index-rows.pickle"  # experiment -> (signature, row)
 SCHEMA = 5
 _MAGIC = b"vaultkit-parse-cache\n"
-_ALLOWED = {
-    ("vaultkit.model", name) for name in ("ParsedNote", "Link", "Url", "Tag", "Heading", "Field")
-}
-_ALLOWED.add(("vaultkit.cache", "_unpacked_note"))
-_ALLOWED |= {
-    ("datetime", "date"),
-    ("datetime", "datetime"),
-    ("datetime", "time"),
-    ("datetime", "timedelta"),
-    ("datetime", "timezone"),
-}
 
 
 def shard_of(path: str) -> int:
@@ -62,9 +52,10 @@ def stat_key(stat: os.stat_result) -> StatKey:
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED:
+        found = _ALLOWED.get((module, name))  # (a lookup: asked for every cached note)
+        if found is None:
             raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache")
-        return super().find_class(module, name)
+        return found
 
 
 def _loads(data: bytes):
@@ -114,6 +105,18 @@ def _unpacked_note(read: tuple, rest: bytes) -> model.ParsedNote:
     note.__dict__.update(zip(_READ_BY_EVERY_BUILD, read, strict=True))
     note.__dict__["_packed"] = (_unpack, rest)
     return note
+
+
+# What a cache file may build: vaultkit's records and the dates YAML properties hold.
+_ALLOWED = {
+    ("vaultkit.model", name): getattr(model, name)
+    for name in ("ParsedNote", "Link", "Url", "Tag", "Heading", "Field")
+}
+_ALLOWED[("vaultkit.cache", "_unpacked_note")] = _unpacked_note
+_ALLOWED |= {
+    ("datetime", name): getattr(datetime, name)
+    for name in ("date", "datetime", "time", "timedelta", "timezone")
+}
 
 
 def encode(entries: dict) -> bytes:
