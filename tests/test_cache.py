@@ -379,6 +379,10 @@ def test_a_changed_note_that_is_no_experiment_writes_nothing_and_reads_one_note(
     assert parsed == [tips.read_text()[:40]]
     assert _generated(vault) == before
     assert _build(vault) == "Nothing changed since the last build.\n"
+    tips.write_text(tips.read_text() + "\n- One more\n")
+    assert _build(vault) == (
+        "1 file changed since the last build, it is no experiment: nothing to write.\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -481,9 +481,10 @@ def build(session: Session, dry_run):
         click.echo("Nothing changed since the last build.")
         return
     if harmless:
+        which = "it is no experiment" if len(harmless) == 1 else "none of them an experiment"
         click.echo(
             f"{len(harmless)} file{'s' * (len(harmless) != 1)} changed since the last build, "
-            "none of them an experiment: nothing to write."
+            f"{which}: nothing to write."
         )
         return
     model = session.model(
