@@ -132,7 +132,7 @@ def test_a_planted_packed_part_cannot_run_code_and_names_the_cache_to_delete(vau
     entries = cache.decode((vault / cache.shard_path(cache.shard_of(path))).read_bytes())
     key, parsed, trouble = entries[path]
     read = tuple(getattr(parsed, name) for name in cache._READ_BY_EVERY_BUILD)
-    forged = (cache._unpacked_note, (read, pickle.dumps({"headings": Planted()})))
+    forged = (cache._note_from_parts, (read, pickle.dumps({"headings": Planted()})))
 
     class Forger:
         def __reduce__(self):

@@ -86,7 +86,10 @@ def _pack_note(note: model.ParsedNote):
     if packed is None:
         rest = {name: getattr(note, name) for name in _PACKED}
         packed = (None, pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL))
-    return _unpacked_note, (tuple(getattr(note, name) for name in _READ_BY_EVERY_BUILD), packed[1])
+    return _note_from_parts, (
+        tuple(getattr(note, name) for name in _READ_BY_EVERY_BUILD),
+        packed[1],
+    )
 
 
 def _unpack(rest: bytes) -> dict:
@@ -100,7 +103,8 @@ def _unpack(rest: bytes) -> dict:
         ) from None
 
 
-def _unpacked_note(read: tuple, rest: bytes) -> model.ParsedNote:
+def _note_from_parts(read: tuple, rest: bytes) -> model.ParsedNote:
+    """A cached parse as it is decoded: the fields every build reads, the rest packed."""
     note = model.ParsedNote.__new__(model.ParsedNote)
     note.__dict__.update(zip(_READ_BY_EVERY_BUILD, read, strict=True))
     note.__dict__["_packed"] = (_unpack, rest)
@@ -112,7 +116,7 @@ _ALLOWED = {
     ("vaultkit.model", name): getattr(model, name)
     for name in ("ParsedNote", "Link", "Url", "Tag", "Heading", "Field")
 }
-_ALLOWED[("vaultkit.cache", "_unpacked_note")] = _unpacked_note
+_ALLOWED[("vaultkit.cache", "_note_from_parts")] = _note_from_parts
 _ALLOWED |= {
     ("datetime", name): getattr(datetime, name)
     for name in ("date", "datetime", "time", "timedelta", "timezone")
