@@ -48,7 +48,7 @@ def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
     monkeypatch.setattr(vault_module, "parse_note", lambda text: parsed.append(text))
     cached = load_vault(vault)
     assert parsed == []  # every note came from the cache
-    assert not cached.cache_stale
+    assert not cached.stale_shards
     monkeypatch.undo()
     assert model_state(vault) == uncached
 
@@ -68,7 +68,7 @@ def test_note_changed_with_size_and_mtime_restored_is_read_again(vault):
     assert (note.stat().st_size, note.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
     fresh = load_vault(vault)
     assert fresh.notes["Experiments/EXP-003 focal.md"].parsed.status == "pausing"
-    assert fresh.cache_stale
+    assert fresh.stale_shards
 
 
 def framed(payload: bytes) -> bytes:
@@ -93,7 +93,7 @@ def test_damaged_or_old_caches_are_ignored_and_rebuilt(vault, damage):
     for path in shard_files(vault):
         path.write_bytes(damage(path.read_bytes()))
     loaded = load_vault(vault)
-    assert loaded.cache_stale
+    assert loaded.stale_shards
     assert model_state(vault) == expected
     result = CliRunner().invoke(cli, ["--vault", str(vault), "list"])
     assert result.exit_code == 0
@@ -177,7 +177,7 @@ def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path):
     for path, data in cache_files(first).items():
         (root / path).write_bytes(data)
     second = load_vault(root)
-    assert not second.cache_stale
+    assert not second.stale_shards
     assert [(p.code, p.note) for p in second.problems] == [("unreadable-note", "bad")]
 
 
@@ -305,6 +305,7 @@ def test_build_never_parses_the_notes_it_generates(vault, monkeypatch):
         "wrote   Experiment Index.md" in runner.invoke(cli, ["--vault", str(vault), "build"]).output
     )
     _remark_on_the_same_day(note)
+    (vault / cache.BUILD_STATE_PATH).unlink()  # no last build to go by: every note is read
     parsed = _record_parses(monkeypatch)
     result = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert "0 written" in result.output

@@ -82,7 +82,7 @@ def plan_build(
         except blocks.ManagedBlockError as exc:
             plan.skipped.append((path, exc.message))
 
-    put_block(config.index_path, render.INDEX_BLOCK, renderer.index(config.index_path))
+    put_block(config.index_path, render.INDEX_BLOCK, renderer.index())
     plan.rows = renderer.rows
     for index, path in renderer.lineage_paths.items():
         canvas_path = path[:-3] + ".canvas"

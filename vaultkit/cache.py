@@ -83,13 +83,13 @@ def _pack_note(note: model.ParsedNote):
     """How a parse is pickled into the cache: the fields every build reads, and the rest
     as bytes (kept as they are when nothing unpacked them since they were read)."""
     packed = note.__dict__.get("_packed")
-    if packed is None:
-        rest = {name: getattr(note, name) for name in _PACKED}
-        packed = (None, pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL))
-    return _note_from_parts, (
-        tuple(getattr(note, name) for name in _READ_BY_EVERY_BUILD),
-        packed[1],
-    )
+    if packed is not None:
+        rest = packed[1]
+    else:
+        rest = pickle.dumps(
+            {name: getattr(note, name) for name in _PACKED}, pickle.HIGHEST_PROTOCOL
+        )
+    return _note_from_parts, (tuple(getattr(note, name) for name in _READ_BY_EVERY_BUILD), rest)
 
 
 def _unpack(rest: bytes) -> dict:
@@ -114,7 +114,7 @@ def _note_from_parts(read: tuple, rest: bytes) -> model.ParsedNote:
 # What a cache file may build: vaultkit's records and the dates YAML properties hold.
 _ALLOWED = {
     ("vaultkit.model", name): getattr(model, name)
-    for name in ("ParsedNote", "Link", "Url", "Tag", "Heading", "Field")
+    for name in ("Link", "Url", "Tag", "Heading", "Field")  # a ParsedNote is made of parts
 }
 _ALLOWED[("vaultkit.cache", "_note_from_parts")] = _note_from_parts
 _ALLOWED |= {

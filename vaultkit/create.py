@@ -11,7 +11,7 @@ from pathlib import Path
 from . import edit
 from .config import link_style
 from .errors import VaultkitError
-from .graph import VaultModel, has_tag, in_folder
+from .graph import VaultModel, has_tag, has_template_tag, in_folder
 from .links import format_link
 from .metrics import unanswered
 from .model import NEXT
@@ -70,11 +70,7 @@ def find_template(model: VaultModel) -> str | None:
     tagged = [
         note
         for note in model.notes.values()
-        if has_tag(note.parsed.tag_names, tag)
-        and (
-            has_tag(note.parsed.tag_names, "template")
-            or has_tag(note.parsed.tag_names, "document_template")
-        )
+        if has_tag(note.parsed.tag_names, tag) and has_template_tag(note.parsed.tag_names)
     ]
     if tagged:
         best = max(tagged, key=lambda n: (_version(n.title), n.mtime_ns, n.path))

@@ -35,10 +35,13 @@ def in_folder(path: str, folder: str | None) -> bool:
     return bool(folder) and path.lower().startswith(folder.lower().rstrip("/") + "/")
 
 
+def has_template_tag(tags: list[str]) -> bool:
+    return any(has_tag(tags, t) for t in TEMPLATE_TAGS)
+
+
 def is_template(note: Note, templates_folder: str | None) -> bool:
     """Tagged as a template, or in the Templates plugin's folder."""
-    tags = note.parsed.tag_names
-    return any(has_tag(tags, t) for t in TEMPLATE_TAGS) or in_folder(note.path, templates_folder)
+    return has_template_tag(note.parsed.tag_names) or in_folder(note.path, templates_folder)
 
 
 def is_experiment(note: Note, vault: Vault) -> bool:

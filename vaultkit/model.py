@@ -8,7 +8,6 @@ from typing import NamedTuple
 
 # Where a link is written decides its edge type in the graph.
 PREVIOUS, NEXT, RELATED, REFERENCES, LINK = "previous", "next", "related", "references", "link"
-EDGE_TYPES = (PREVIOUS, NEXT, RELATED, REFERENCES, LINK)
 
 ERROR, WARNING = "error", "warning"
 
@@ -25,7 +24,7 @@ class Link(NamedTuple):
     alias: str | None
     form: str  # "wikilink" | "embed" | "markdown" | "property"
     line: int
-    role: str = LINK  # one of EDGE_TYPES
+    role: str = LINK  # PREVIOUS, NEXT, RELATED, REFERENCES or LINK
 
 
 class Url(NamedTuple):

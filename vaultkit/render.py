@@ -54,6 +54,10 @@ def status_order(status: str | None) -> tuple:
     return (1, status)
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 def _stem(path: str) -> str:
     """A file's name without folder and extension, lower-cased: posixpath.splitext's
     answer for a name that does not start with a dot (the vault hides those)."""
@@ -123,7 +127,17 @@ class Renderer:
         # Index rows of the last build by experiment: (signature, text); and this one's.
         self.known_rows = known_rows or {}
         self.rows: dict[str, tuple[str, str]] = {}
-        self._row_context: str | None = None
+        self.index_path = config.index_path
+        # what every index row is made of besides its own note (see index_row_signature)
+        self._row_context = repr(
+            (
+                model.files_version,
+                self.files_version,
+                style,
+                self.index_path,
+                model.vault.templates_folder,
+            )
+        )
 
     def link(self, target_id: str, source_path: str, in_table: bool = False) -> str:
         # Shortest and absolute links do not depend on where they are written: one per
@@ -145,7 +159,7 @@ class Renderer:
 
     # -- index ----------------------------------------------------------------------
 
-    def index(self, index_path: str) -> str:
+    def index(self) -> str:
         """The index block: counts per status, then one table per status, newest first."""
         experiments = sorted(self.model.experiments)
         by_status: dict[str | None, list[str]] = defaultdict(list)
@@ -177,12 +191,13 @@ class Renderer:
                 "| experiment | previous | lineage | sections | last change | problems |",
                 "|---|---|---|---|---|---|",
             ]
-            lines += [self.index_row(note_id, index_path) for note_id in members]
+            lines += [self.index_row(note_id) for note_id in members]
         return "\n".join(lines)
 
-    def index_row(self, note_id: str, index_path: str) -> str:
+    def index_row(self, note_id: str) -> str:
         """One experiment's row; the last build's text when its signature is the same."""
-        signature = self.index_row_signature(note_id, index_path)
+        signature = self.index_row_signature(note_id)
+        index_path = self.index_path
         known = self.known_rows.get(note_id)
         if known is not None and known[0] == signature:
             row = known[1]
@@ -200,22 +215,12 @@ class Renderer:
         self.rows[note_id] = (signature, row)
         return row
 
-    def index_row_signature(self, note_id: str, index_path: str) -> str:
+    def index_row_signature(self, note_id: str) -> str:
         """A digest of everything an index row is made of. The note stands in by its
         file's stat key (as for lineage notes); its links by the files they resolve
         against (the model's and the renderer's) and where its Previous-experiment links
         go; its problems by those found outside its own check."""
         model = self.model
-        if self._row_context is None:  # what every row shares
-            self._row_context = repr(
-                (
-                    model.files_version,
-                    self.files_version,
-                    self.style,
-                    index_path,
-                    model.vault.templates_folder,
-                )
-            )
         previous = [
             (r.target, r.target in model.experiments)
             for r in model.links.get(note_id, [])
@@ -227,7 +232,7 @@ class Renderer:
             previous,
             self.problems.elsewhere.get(note_id),
         )
-        return hashlib.sha1(f"{self._row_context}{made_of!r}".encode()).hexdigest()
+        return _digest(f"{self._row_context}{made_of!r}")
 
     # -- lineage notes --------------------------------------------------------------
 
@@ -253,7 +258,7 @@ class Renderer:
             self.style,
             self.model.vault.config.lineage_metric,
         )
-        return hashlib.sha1(repr(made_of).encode()).hexdigest()
+        return _digest(repr(made_of))
 
     def lineage_note(self, index: int) -> str:
         lineage = self.lineages[index]
@@ -434,7 +439,7 @@ CANVAS_PREFIX = "vk"
 
 def canvas_id(kind: str, key: str) -> str:
     """Stable 16-character ids, like Obsidian's, derived from the note path."""
-    return CANVAS_PREFIX + hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:14]
+    return CANVAS_PREFIX + _digest(f"{kind}:{key}")[:14]
 
 
 def is_generated_canvas_item(item: dict) -> bool:

@@ -29,9 +29,11 @@ class Note:
 
     path: str  # vault-relative, '/'-separated, with '.md'
     parsed: ParsedNote
-    mtime_ns: int
-    size: int
-    stat_key: tuple = ()  # what the parse cache compares (see cache.py)
+    stat_key: cache.StatKey  # (mtime_ns, size, ctime_ns, inode): what the parse cache compares
+
+    @property
+    def mtime_ns(self) -> int:
+        return self.stat_key[0]
 
     @property
     def id(self) -> str:
@@ -57,10 +59,6 @@ class Vault:
     listing: dict[str, tuple | None] = field(default_factory=dict)  # see list_vault
     encoded_shards: dict[int, bytes] = field(default_factory=dict)  # cache files made by workers
     kept_entries: dict = field(default_factory=dict)  # cache entries of notes left unread
-
-    @property
-    def cache_stale(self) -> bool:
-        return bool(self.stale_shards)
 
     @functools.cached_property  # the settings are read once, before any note
     def templates_folder(self) -> str | None:
@@ -165,6 +163,10 @@ def decode_note(data: bytes) -> tuple[str | None, str | None]:
         )
 
 
+def _unreadable(path: str, message: str) -> Problem:
+    return Problem("unreadable-note", WARNING, path[:-3], None, message)
+
+
 def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
     """Read and parse one note; a vanished file gives (None, None)."""
     full = root / path
@@ -175,14 +177,11 @@ def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
     except FileNotFoundError:
         return None, None
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return None, Problem(
-            "unreadable-note", WARNING, path[:-3], None, f"cannot be read: {reason}"
-        )
+        return None, _unreadable(path, f"cannot be read: {exc.strerror or exc}")
     text, trouble = decode_note(data)
-    problem = Problem("unreadable-note", WARNING, path[:-3], None, trouble) if trouble else None
+    problem = _unreadable(path, trouble) if trouble else None
     parsed = parse_note(text) if text is not None else ParsedNote()
-    return Note(path, parsed, stat.st_mtime_ns, stat.st_size, cache.stat_key(stat)), problem
+    return Note(path, parsed, cache.stat_key(stat)), problem
 
 
 PARALLEL_THRESHOLD = 1000  # notes; below this, starting worker processes costs more than it saves
@@ -205,8 +204,8 @@ def _read_shard(root: Path, paths: list[str]) -> tuple[bytes, list[tuple[str, Pr
 
 def _note_from_entry(path: str, entry) -> tuple[str, Note, Problem | None]:
     key, parsed, trouble = entry
-    problem = Problem("unreadable-note", WARNING, path[:-3], None, trouble) if trouble else None
-    return path, Note(path, parsed, key[0], key[1], key), problem
+    problem = _unreadable(path, trouble) if trouble else None
+    return path, Note(path, parsed, key), problem
 
 
 def _read_all(root: Path, paths: list[str], encoded: dict[int, bytes]):
@@ -378,7 +377,7 @@ def cache_files(vault: Vault) -> dict[str, bytes]:
     shards: dict[int, cache.Entries] = {s: {} for s in vault.stale_shards - set(ready)}
     for path, note in vault.notes.items():
         shard = cache.shard_of(path)
-        if shard in shards and note.stat_key:
+        if shard in shards:
             shards[shard][path] = (note.stat_key, note.parsed, troubles.get(note.id))
     for path, entry in vault.kept_entries.items():
         if cache.shard_of(path) in shards and vault.listing.get(path) == entry[0]:
