@@ -278,6 +278,35 @@ def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
     assert cache_files(parallel) == cache_files(serial)
 
 
+@pytest.mark.parametrize("workers", [False, True], ids=["one process", "worker processes"])
+def test_a_build_parses_no_note_that_cannot_be_an_experiment(tmp_path, monkeypatch, workers):
+    from vaultkit import vault as vault_module
+    from vaultkit.build import plan_build
+
+    files = dict(LINEAGE_VAULT)
+    files["Notes/Mentions.md"] = "We tag runs #Model_Training/2024.\n"  # may be one: parsed
+    # an experiment whose tag is spelt only through a YAML escape
+    files["Experiments/EXP-009 escaped.md"] = (
+        '---\ntags: ["model\\x5ftraining", document]\n---\n# Result\n\nmAP 0.4\n'
+    )
+    root = write_vault(tmp_path / "v", files)
+    copy = write_vault(tmp_path / "copy", files)
+    if workers:
+        monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 1)
+    _build(root)
+    entries = {}
+    for shard in shard_files(root):
+        entries.update(cache.decode(shard.read_bytes()))
+    maybe = {"Notes/Mentions.md", "Knowledge/Tips.md", "Experiments/EXP-009 escaped.md"}
+    assert maybe <= set(entries)
+    assert not {"Notes/Dataset.md", "Archive/Dataset.md"} & set(entries)
+    every_note_parsed = load_vault(copy, use_cache=False, skip_generated=True)
+    assert "Notes/Dataset.md" in every_note_parsed.notes
+    full = plan_build(build_model(every_note_parsed, all_links=False))
+    assert _generated(root) == full.writes
+    assert "EXP-009 escaped" in _generated(root)["Experiment Index.md"].decode()
+
+
 def _remark_on_the_same_day(note):
     """Change a note without changing any generated note (its "last change" day stays)."""
     mtime = note.stat().st_mtime_ns
@@ -507,7 +536,7 @@ def test_a_build_reads_only_the_last_experiments_and_the_notes_changed_since(vau
     )
     note = vault / "Experiments" / "EXP-003 focal.md"
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
-    (vault / "Notes" / "New.md").write_text("# New\n")
+    (vault / "Notes" / "New.md").write_text("# New\nAbout #model_training notes.\n")
     _build(vault)
     experiments = {p.relative_to(vault).as_posix() for p in vault.glob("[CE]*/EXP-*.md")}
     assert set(read[0].notes) == experiments | {"Notes/New.md"}

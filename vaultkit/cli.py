@@ -72,8 +72,8 @@ class Session:
         self, save_cache: bool = True, listing=None, for_build=False, only=None
     ) -> VaultModel:
         """The vault read and resolved; ``for_build``: only what ``build`` needs (the
-        experiments' links, not the notes vaultkit generates); ``only``: the notes to
-        read."""
+        experiments' links; neither the notes vaultkit generates nor those that cannot be
+        experiments); ``only``: the notes to read."""
         if self._model is None:
             root = self.root
             vault = load_vault(
@@ -82,6 +82,7 @@ class Session:
                 listing=listing,
                 skip_generated=for_build,
                 only=only,
+                experiments_only=for_build,
             )
             self._model = build_model(vault, all_links=not for_build)
             if save_cache:

@@ -18,7 +18,7 @@ from . import cache
 from .config import CONFIG_PATH, Config, ConfigError, parse_config
 from .errors import VaultkitError
 from .model import WARNING, ParsedNote, Problem
-from .parse import parse_note, parse_note_and_sections
+from .parse import may_carry_tag, parse_note, parse_note_and_sections
 
 CONFIG_FOLDER = ".obsidian"
 
@@ -169,37 +169,50 @@ def _unreadable(path: str, message: str) -> Problem:
 
 def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
     """Read and parse one note; a vanished file gives (None, None)."""
+    note, problem, _ = _read_note_tagged(root, path, None)
+    return note, problem
+
+
+def _read_note_tagged(
+    root: Path, path: str, tag: str | None
+) -> tuple[Note | None, Problem | None, bool]:
+    """``read_note``, and whether the note was left unparsed: with a ``tag``, a note whose
+    text cannot carry it (``parse.may_carry_tag``) is read but not parsed."""
     full = root / path
     try:
         with open(full, "rb") as handle:
             stat = os.fstat(handle.fileno())
             data = handle.read()
     except FileNotFoundError:
-        return None, None
+        return None, None, False
     except OSError as exc:
-        return None, _unreadable(path, f"cannot be read: {exc.strerror or exc}")
+        return None, _unreadable(path, f"cannot be read: {exc.strerror or exc}"), False
     text, trouble = decode_note(data)
+    if tag is not None and not may_carry_tag(text or "", tag):
+        return None, None, True
     problem = _unreadable(path, trouble) if trouble else None
     parsed = parse_note(text) if text is not None else ParsedNote()
-    return Note(path, parsed, cache.stat_key(stat)), problem
+    return Note(path, parsed, cache.stat_key(stat)), problem, False
 
 
 PARALLEL_THRESHOLD = 1000  # notes; below this, starting worker processes costs more than it saves
 
 
-def _read_shard(root: Path, paths: list[str]) -> tuple[bytes, list[tuple[str, Problem | None]]]:
+def _read_shard(root: Path, paths: list[str], tag: str | None):
     """Read and parse one cache shard's notes (in a worker process): the shard's cache
-    file, which is also how the parses travel back, and the notes that could not be read
-    (with their problem; None for a note that vanished)."""
+    file, which is also how the parses travel back; the notes that could not be read
+    (with their problem; None for a note that vanished); the notes left unparsed."""
     entries: cache.Entries = {}
-    failed = []
+    failed, unparsed = [], []
     for path in paths:
-        note, problem = read_note(root, path)
-        if note is None:
+        note, problem, left = _read_note_tagged(root, path, tag)
+        if left:
+            unparsed.append(path)
+        elif note is None:
             failed.append((path, problem))
         else:
             entries[path] = (note.stat_key, note.parsed, problem.message if problem else None)
-    return cache.encode(entries), failed
+    return cache.encode(entries), failed, unparsed
 
 
 def _note_from_entry(path: str, entry) -> tuple[str, Note, Problem | None]:
@@ -208,13 +221,19 @@ def _note_from_entry(path: str, entry) -> tuple[str, Note, Problem | None]:
     return path, Note(path, parsed, key), problem
 
 
-def _read_all(root: Path, paths: list[str], encoded: dict[int, bytes]):
-    """Yield (path, note, problem) for every path. Big vaults are read by worker
+def _read_all(
+    root: Path, paths: list[str], tag: str | None, encoded: dict[int, bytes], unparsed: set
+):
+    """Yield (path, note, problem) for every path; the notes that cannot carry ``tag``
+    are yielded without a note and added to ``unparsed``. Big vaults are read by worker
     processes, one parse-cache shard each; their cache files are kept in ``encoded``."""
     workers = min(os.cpu_count() or 1, 8)
     if len(paths) < PARALLEL_THRESHOLD or workers < 2:
         for path in paths:
-            yield (path, *read_note(root, path))
+            note, problem, left = _read_note_tagged(root, path, tag)
+            if left:
+                unparsed.add(path)
+            yield path, note, problem
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -225,8 +244,10 @@ def _read_all(root: Path, paths: list[str], encoded: dict[int, bytes]):
     shards = sorted(by_shard)
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        results = pool.map(_read_shard, [root] * len(shards), [by_shard[s] for s in shards])
-        for shard, (data, failed) in zip(shards, results, strict=True):
+        results = pool.map(
+            _read_shard, [root] * len(shards), [by_shard[s] for s in shards], [tag] * len(shards)
+        )
+        for shard, (data, failed, left) in zip(shards, results, strict=True):
             entries = cache.decode(data)
             for path, entry in entries.items():
                 # unpacked while the workers still parse: a build of new notes renders
@@ -235,7 +256,10 @@ def _read_all(root: Path, paths: list[str], encoded: dict[int, bytes]):
                 yield _note_from_entry(path, entry)
             for path, problem in failed:
                 yield path, None, problem
-            missing = set(by_shard[shard]) - set(entries) - {path for path, _ in failed}
+            unparsed.update(left)
+            for path in left:
+                yield path, None, None
+            missing = set(by_shard[shard]) - set(entries) - {path for path, _ in failed} - set(left)
             if missing:  # a parse the cache format refused: read those notes here
                 for path in sorted(missing):
                     yield (path, *read_note(root, path))
@@ -321,13 +345,15 @@ def load_vault(
     listing=None,
     skip_generated=False,
     only=None,
+    experiments_only=False,
 ) -> Vault:
     """Read a whole vault, reusing cached parses of unchanged notes. ``progress(done,
     total)`` is called while notes are read; ``listing`` is a ``list_vault`` made just
     before (else one is made here). ``skip_generated``: leave out the notes vaultkit
     generates (the index, the lineage folder), which ``build`` never reads; ``only``:
-    read only these notes. Notes left out stay files of the vault, and their cache
-    entries stay for the other commands."""
+    read only these notes; ``experiments_only``: parse none whose text cannot carry the
+    experiment tag (no experiment, so nothing ``build`` reads). Notes left out stay files
+    of the vault, and their cache entries stay for the other commands."""
     vault = read_vault_settings(root)
     root = vault.root
     vault.listing = list_vault(root) if listing is None else listing
@@ -346,13 +372,14 @@ def load_vault(
         unread = set(all_notes).difference(note_paths)
         vault.kept_entries = {p: e for p, e in entries.items() if p in unread}
     reused, to_read = _cached_notes(note_paths, vault.listing, entries)
-    vanished = set()
+    vanished, unparsed = set(), set()
     encoded: dict[int, bytes] = {}  # cache files the workers made
-    results = _read_all(root, to_read, encoded)
+    tag = vault.config.experiment_tag if experiments_only else None
+    results = _read_all(root, to_read, tag, encoded, unparsed)
     for done, (path, note, problem) in enumerate(itertools.chain(reused, results), 1):
         if note is not None:
             vault.notes[path] = note
-        elif problem is None:
+        elif problem is None and path not in unparsed:
             vanished.add(path)
         if problem is not None:
             vault.problems.append(problem)
