@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import zlib
@@ -305,6 +306,16 @@ def test_a_build_parses_no_note_that_cannot_be_an_experiment(tmp_path, monkeypat
     full = plan_build(build_model(every_note_parsed, all_links=False))
     assert _generated(root) == full.writes
     assert "EXP-009 escaped" in _generated(root)["Experiment Index.md"].decode()
+
+
+def test_check_after_a_build_reads_the_notes_build_left_unparsed(tmp_path):
+    files = dict(LINEAGE_VAULT)
+    files["Notes/Latin-1.md"] = "caf\xe9 au lait".encode("latin-1")
+    root = write_vault(tmp_path / "v", files)
+    _build(root)
+    result = CliRunner().invoke(cli, ["--vault", str(root), "check", "--format", "json"])
+    codes = {(p["note"], p["code"]) for p in json.loads(result.output)["problems"]}
+    assert ("Notes/Latin-1", "unreadable-note") in codes
 
 
 def _remark_on_the_same_day(note):

@@ -169,15 +169,16 @@ def _unreadable(path: str, message: str) -> Problem:
 
 def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
     """Read and parse one note; a vanished file gives (None, None)."""
-    note, problem, _ = _read_note_tagged(root, path, None)
+    note, problem, _ = _read_note_carrying(root, path, None)
     return note, problem
 
 
-def _read_note_tagged(
+def _read_note_carrying(
     root: Path, path: str, tag: str | None
 ) -> tuple[Note | None, Problem | None, bool]:
     """``read_note``, and whether the note was left unparsed: with a ``tag``, a note whose
-    text cannot carry it (``parse.may_carry_tag``) is read but not parsed."""
+    text cannot carry it (``parse.may_carry_tag``) is read but not parsed, and not
+    reported (``check`` reads it in full)."""
     full = root / path
     try:
         with open(full, "rb") as handle:
@@ -205,7 +206,7 @@ def _read_shard(root: Path, paths: list[str], tag: str | None):
     entries: cache.Entries = {}
     failed, unparsed = [], []
     for path in paths:
-        note, problem, left = _read_note_tagged(root, path, tag)
+        note, problem, left = _read_note_carrying(root, path, tag)
         if left:
             unparsed.append(path)
         elif note is None:
@@ -230,7 +231,7 @@ def _read_all(
     workers = min(os.cpu_count() or 1, 8)
     if len(paths) < PARALLEL_THRESHOLD or workers < 2:
         for path in paths:
-            note, problem, left = _read_note_tagged(root, path, tag)
+            note, problem, left = _read_note_carrying(root, path, tag)
             if left:
                 unparsed.add(path)
             yield path, note, problem
