@@ -388,7 +388,8 @@ def _build(root) -> str:
 def _generated(root) -> dict[str, bytes]:
     files = {"Experiment Index.md": (root / "Experiment Index.md").read_bytes()}
     for path in sorted((root / "Lineages").rglob("*")):
-        files[path.relative_to(root).as_posix()] = path.read_bytes()
+        if path.is_file():
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
     return files
 
 
@@ -472,9 +473,21 @@ MERGE_FROM_TIPS = (
     experiment("[[EXP-002 mosaic]] and [[Tips]]", "writing"),
 )
 TIPS_BECOMES_AN_EXPERIMENT = ("Knowledge/Tips.md", experiment("None", "done"))
+LINKS_GONE = (
+    "Experiments/EXP-003 focal.md",
+    experiment("[[EXP-001 baseline]]", "writing", extra="See [[Gone]].\n\n"),
+)
+GONE_COMES_BACK = ("Notes/Gone.md", "# Found again\n")  # a dangling link resolves
+DATASET_NAME_FREED = ("Archive/Dataset.md", None)  # EXP-001's [[Dataset]] is no longer ambiguous
+# a second file of the canvas's name: the lineage note's link to its canvas needs the folder
+CANVAS_NAME_SHARED = ("Lineages/old/EXP-001 baseline lineage.canvas", '{"nodes": [], "edges": []}')
 KNOWLEDGE_EDITS += [
     MERGE_FROM_TIPS,
     TIPS_BECOMES_AN_EXPERIMENT,
+    LINKS_GONE,
+    GONE_COMES_BACK,
+    DATASET_NAME_FREED,
+    CANVAS_NAME_SHARED,
     ("Experiments/EXP-005 dangling.md", None),  # deleted
     ("Knowledge/Tips.md", None),
     ("Notes/EXP-001 baseline.md", "# A second note of that name\n"),  # links now ambiguous
@@ -488,6 +501,10 @@ KNOWLEDGE_EDITS += [
 @given(st.lists(st.sampled_from(KNOWLEDGE_EDITS), min_size=1, max_size=4))
 # a row whose lineage keeps its name while a Previous-experiment link starts to count
 @example(edits=[MERGE_FROM_TIPS, TIPS_BECOMES_AN_EXPERIMENT])
+# files that come or go change how other notes' links resolve, and nothing else of them
+@example(edits=[LINKS_GONE, GONE_COMES_BACK])
+@example(edits=[DATASET_NAME_FREED])
+@example(edits=[CANVAS_NAME_SHARED])
 def test_builds_after_any_edits_write_what_a_full_build_writes(tmp_path_factory, edits):
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     scratch = tmp_path_factory.mktemp("copies")
@@ -496,6 +513,7 @@ def test_builds_after_any_edits_write_what_a_full_build_writes(tmp_path_factory,
         if text is None:
             (root / path).unlink(missing_ok=True)
         else:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
             (root / path).write_text(text)
         _build(root)
         assert _generated(root) == _full_build_of_a_copy(root, scratch)
@@ -506,10 +524,7 @@ def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experim
 ):
     from vaultkit import check
 
-    _build(vault)
-    other = vault / "Experiments" / "EXP-004 merge.md"
-    other.write_text(other.read_text() + "\nA remark.\n")
-    _build(vault)  # the rows now stand for the files as built (index and lineages included)
+    _build(vault)  # the first: the index and lineage notes it writes did not exist
     checked = []
     real = check.note_problems
     monkeypatch.setattr(check, "note_problems", lambda m, n: checked.append(n) or real(m, n))
@@ -517,6 +532,37 @@ def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experim
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
     assert "wrote   Experiment Index.md" in _build(vault)
     assert checked == ["Experiments/EXP-003 focal"]
+    monkeypatch.undo()
+    assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
+
+
+def _record_rendering(monkeypatch) -> tuple[list, list]:
+    from vaultkit import check, render
+
+    checked, lineages = [], []
+    real_check, real_lineage = check.note_problems, render.Renderer.lineage_note
+    monkeypatch.setattr(check, "note_problems", lambda m, n: checked.append(n) or real_check(m, n))
+    monkeypatch.setattr(
+        render.Renderer, "lineage_note", lambda r, i: lineages.append(i) or real_lineage(r, i)
+    )
+    return checked, lineages
+
+
+def test_a_note_added_renders_again_only_what_links_to_its_name(vault, tmp_path, monkeypatch):
+    _build(vault)
+    checked, lineages = _record_rendering(monkeypatch)
+    (vault / "Notes" / "Meeting 2024-05-02.md").write_text("# Meeting\n\nNo links here.\n")
+    (vault / "Notes" / "chart.png").write_bytes(b"\x89PNG")
+    assert "Nothing changed" not in _build(vault)  # a file came: the index may change
+    assert (checked, lineages) == ([], [])
+    # a note of a name an experiment links to in passing: that row only
+    linking = vault / "Experiments" / "EXP-002 mosaic.md"
+    linking.write_text(linking.read_text() + "\nSee [[Augmentations]].\n")
+    _build(vault)
+    checked.clear(), lineages.clear()
+    (vault / "Notes" / "Augmentations.md").write_text("# Augmentations\n")
+    _build(vault)
+    assert (checked, lineages) == (["Experiments/EXP-002 mosaic"], [])
     monkeypatch.undo()
     assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
 

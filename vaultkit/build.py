@@ -37,6 +37,7 @@ class Plan:
     kept: set[str] = field(default_factory=set)  # generated files known to be current
     signatures: dict[str, str] = field(default_factory=dict)  # lineage note -> signature
     rows: dict[str, tuple[str, str]] = field(default_factory=dict)  # index rows (render.py)
+    files: tuple = ()  # what links resolved against (render.Renderer.files)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     current: dict[str, bytes | None] = field(default_factory=dict)
 
@@ -59,15 +60,17 @@ def plan_build(
     previous: dict[str, str] | None = None,
     link_cache: dict | None = None,
     known_rows: dict | None = None,
+    known_files: tuple | None = None,
 ) -> Plan:
     """Everything ``build`` would write, without writing it, given what was kept from
     the last build: ``previous`` lineage signatures (an unchanged lineage is not rendered
-    again), ``known_rows`` of the index (likewise) and a ``link_cache``."""
+    again), ``known_rows`` of the index (likewise), the ``known_files`` both were
+    rendered against (without them neither is reused), and a ``link_cache``."""
     vault = model.vault
     config = vault.config
     style = link_style(vault.app_settings)
-    renderer = render.Renderer(model, style, link_cache, known_rows)
-    plan = Plan()
+    renderer = render.Renderer(model, style, link_cache, known_rows, known_files)
+    plan = Plan(files=renderer.files)
 
     def read(path: str) -> bytes | None:
         if path not in plan.current:
@@ -87,7 +90,11 @@ def plan_build(
     for index, path in renderer.lineage_paths.items():
         canvas_path = path[:-3] + ".canvas"
         plan.signatures[path] = renderer.lineage_signature(index)
-        if previous is not None and previous.get(path) == plan.signatures[path]:
+        if (
+            previous is not None
+            and previous.get(path) == plan.signatures[path]
+            and not renderer.lineage_touched(index)
+        ):
             plan.kept.update((path, canvas_path))
             continue
         put_block(path, render.LINEAGE_BLOCK, renderer.lineage_note(index))
@@ -249,12 +256,14 @@ def changes_that_write_nothing(root, listing: dict, since: SinceLastBuild | None
     return since.changed
 
 
-def rendered_index_rows(root) -> dict[str, tuple[str, str]]:
-    """The index rows the last build rendered, by experiment: (signature, text)."""
-    rows = cache.decode(read_text_file(root, cache.INDEX_ROWS_PATH)).get("rows")
-    if not isinstance(rows, dict):
-        return {}
-    return {
+def rendered_index_rows(root) -> tuple[dict[str, tuple[str, str]], tuple | None]:
+    """The index rows the last build rendered, by experiment: (signature, text); and the
+    files it rendered them against (``Plan.files``), or None."""
+    kept = cache.decode(read_text_file(root, cache.INDEX_ROWS_PATH))
+    rows, files = kept.get("rows"), kept.get("files")
+    if not isinstance(rows, dict) or not _is_files(files):
+        return {}, None
+    rows = {
         note: row
         for note, row in rows.items()
         if isinstance(row, tuple)
@@ -262,6 +271,15 @@ def rendered_index_rows(root) -> dict[str, tuple[str, str]]:
         and isinstance(row[0], str)
         and isinstance(row[1], str)
     }
+    return rows, files
+
+
+def _is_files(files) -> bool:
+    return (
+        isinstance(files, tuple)
+        and len(files) == 2
+        and all(isinstance(part, tuple) and all(isinstance(p, str) for p in part) for part in files)
+    )
 
 
 def rendered_lineages(root) -> dict[str, str]:
@@ -301,4 +319,4 @@ def remember_build(root, plan: Plan, listing: dict, experiments) -> None:
         path: (plan.signatures[path], {p: now[p] for p in pair}) for path, pair in outputs.items()
     }
     save_cache(root, cache.LINEAGES_PATH, cache.encode(rendered))
-    save_cache(root, cache.INDEX_ROWS_PATH, cache.encode({"rows": plan.rows}))
+    save_cache(root, cache.INDEX_ROWS_PATH, cache.encode({"rows": plan.rows, "files": plan.files}))

@@ -494,7 +494,8 @@ def build(session: Session, dry_run):
     if dry_run:
         plan = plan_build(model)
     else:
-        plan = plan_build(model, rendered_lineages(root), known_rows=rendered_index_rows(root))
+        rows, files = rendered_index_rows(root)
+        plan = plan_build(model, rendered_lineages(root), known_rows=rows, known_files=files)
     for path, why in plan.skipped:
         click.echo(f"Warning: {path}: {why}", err=True)
     if dry_run:

@@ -18,7 +18,7 @@ from .graph import Lineage, VaultModel, files_digest
 from .links import format_link
 from .metrics import completeness
 from .model import ERROR, PREVIOUS
-from .resolve import Resolver
+from .resolve import Resolver, looked_up_name, names_of
 
 INDEX_BLOCK = "index"
 LINEAGE_BLOCK = "lineage"
@@ -66,6 +66,24 @@ def _stem(path: str) -> str:
     return (stem if dot else name).lower()
 
 
+def _link_name(path: str) -> str:
+    """The name a link to this file is resolved by (``links.link_path``)."""
+    name = path.rpartition("/")[2].lower()
+    return name[:-3] if name.endswith(".md") else name
+
+
+def _came_or_went(known: tuple | None, now: tuple) -> tuple[set[str], set[str]] | None:
+    """The names (``resolve.names_of``) of the files that came or went between the
+    files the known rows and lineages were rendered against and ``now``: (for the
+    model's resolution, for the links'). None when not known: then every one counts."""
+    if known is None:
+        return None
+    (files_then, missing_then), (files, missing) = known, now
+    for_model = set(files_then).symmetric_difference(files)
+    links_then, links_now = {*files_then, *missing_then}, {*files, *missing}
+    return names_of(for_model), names_of(links_then.symmetric_difference(links_now))
+
+
 def lineage_names(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
     """Each lineage's note path, named after its first root ("EXP-001 baseline lineage").
     Names are safe to link and shared with no other note, so a generated note never makes
@@ -98,6 +116,7 @@ class Renderer:
         style: LinkStyle,
         link_cache: dict | None = None,
         known_rows: dict[str, tuple[str, str]] | None = None,
+        known_files: tuple | None = None,
     ):
         self.model = model
         self.style = style
@@ -109,6 +128,9 @@ class Renderer:
         generated = [config.index_path, *self.lineage_paths.values()]
         generated += [p[:-3] + ".canvas" for p in self.lineage_paths.values()]
         missing = set(generated) - set(model.vault.files)
+        # What this build's links resolve against, for the next one (see ``touched``).
+        self.files = (tuple(model.vault.files), tuple(sorted(missing)))
+        self._came_or_went = _came_or_went(known_files, self.files)
         # The files links are written against; its digest changes when one appears or goes
         # (not when a generated file is merely written for the first time).
         self.resolver, self.files_version = model.resolver, model.files_version
@@ -129,15 +151,7 @@ class Renderer:
         self.rows: dict[str, tuple[str, str]] = {}
         self.index_path = config.index_path
         # what every index row is made of besides its own note (see index_row_signature)
-        self._row_context = repr(
-            (
-                model.files_version,
-                self.files_version,
-                style,
-                self.index_path,
-                model.vault.templates_folder,
-            )
-        )
+        self._row_context = repr((style, self.index_path, model.vault.templates_folder))
 
     def link(self, target_id: str, source_path: str, in_table: bool = False) -> str:
         # Shortest and absolute links do not depend on where they are written: one per
@@ -199,7 +213,7 @@ class Renderer:
         signature = self.index_row_signature(note_id)
         index_path = self.index_path
         known = self.known_rows.get(note_id)
-        if known is not None and known[0] == signature:
+        if known is not None and known[0] == signature and not self._row_touched(note_id):
             row = known[1]
         else:
             previous = ", ".join(
@@ -216,10 +230,10 @@ class Renderer:
         return row
 
     def index_row_signature(self, note_id: str) -> str:
-        """A digest of everything an index row is made of. The note stands in by its
-        file's stat key (as for lineage notes); its links by the files they resolve
-        against (the model's and the renderer's) and where its Previous-experiment links
-        go; its problems by those found outside its own check."""
+        """A digest of everything an index row is made of, but the files its links
+        resolve against (see ``touched``). The note stands in by its file's stat key (as
+        for lineage notes); its lineage by its note's path; its parents by where its
+        Previous-experiment links go; its problems by those found outside its own check."""
         model = self.model
         previous = [
             (r.target, r.target in model.experiments)
@@ -254,11 +268,39 @@ class Renderer:
             [(m, self.model.notes[m].stat_key) for m in lineage.members],
             lineage.edges,
             lineage.roots,
-            self.files_version,
             self.style,
             self.model.vault.config.lineage_metric,
         )
         return _digest(repr(made_of))
+
+    # -- what files that came or went since the last build touch --------------------
+
+    def _row_touched(self, note_id: str) -> bool:
+        """Whether a file came or went, since the known rows were rendered, that one of
+        this row's links could resolve to: its problems (every link of the note, as the
+        model resolves them) or its link texts (the note, its parents, its lineage)."""
+        if self._came_or_went is None:
+            return True
+        for_model, for_links = self._came_or_went
+        note = self.model.notes[note_id]
+        if for_model and any(
+            looked_up_name(link.target, note.path) in for_model for link in note.parsed.links
+        ):
+            return True
+        linked = [note.path, *(self.model.notes[p].path for p in self.model.parents(note_id))]
+        linked.append(self.lineage_paths[self.lineage_of[note_id]])
+        return bool(for_links) and not for_links.isdisjoint(map(_link_name, linked))
+
+    def lineage_touched(self, index: int) -> bool:
+        """Whether a file came or went, since the known lineage notes were rendered, that
+        a link in this one could resolve to: its members (by the model, for the chart, and
+        by the links) and its canvas."""
+        if self._came_or_went is None:
+            return True
+        for_model, for_links = self._came_or_went
+        members = {_link_name(self.model.notes[m].path) for m in self.lineages[index].members}
+        canvas = _link_name(self.lineage_paths[index][:-3] + ".canvas")
+        return not members.isdisjoint(for_model | for_links) or canvas in for_links
 
     def lineage_note(self, index: int) -> str:
         lineage = self.lineages[index]

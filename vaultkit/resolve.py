@@ -89,7 +89,7 @@ class Resolver:
             if found is not None:
                 return found
         if linkpath.startswith(("./", "../")):
-            joined = posixpath.normpath(posixpath.join(folder, linkpath))
+            joined = _from_folder(linkpath, folder)
             if joined.startswith("../") or joined == "..":
                 return Resolution(None)
             for candidate in self._with_extension(joined):
@@ -137,3 +137,29 @@ class Resolver:
         if same_folder:
             return same_folder[0]
         return min(matches, key=lambda m: (len(m), m))
+
+
+def _from_folder(linkpath: str, folder: str) -> str:
+    """A `./x` or `../x` link path as a vault path (rule 4)."""
+    return posixpath.normpath(posixpath.join(folder, linkpath))
+
+
+def looked_up_name(linkpath: str, source: str) -> str:
+    """The lower-cased file name that resolving ``linkpath`` from ``source`` looks for:
+    every step above finds files of this name or this name plus `.md`, so the answer
+    changes only when such a file comes or goes."""
+    linkpath = linkpath.replace("\\", "/")
+    if linkpath.startswith(("./", "../")):
+        linkpath = _from_folder(linkpath, source.rpartition("/")[0])
+    return linkpath.rpartition("/")[2].lower()
+
+
+def names_of(paths) -> set[str]:
+    """The names ``looked_up_name`` gives for links to these files (`x.md` is also `x`)."""
+    names = set()
+    for path in paths:
+        name = path.rpartition("/")[2].lower()
+        names.add(name)
+        if name.endswith(".md"):
+            names.add(name[:-3])
+    return names

@@ -143,6 +143,7 @@ class Watcher:
         self.own_writes: dict[str, bytes] = {}
         self.signatures: dict[str, str] | None = None  # of the lineage notes last planned
         self.rows: dict = {}  # the index rows last planned
+        self.files: tuple | None = None  # what they were rendered against
         self.link_cache: dict = {}
 
     def start(self) -> Update:
@@ -159,9 +160,9 @@ class Watcher:
             self.model = build_model(self.vault, all_links=False)
         else:
             self.model.update(set(changed))
-        plan = plan_build(self.model, self.signatures, self.link_cache, self.rows)
+        plan = plan_build(self.model, self.signatures, self.link_cache, self.rows, self.files)
         report = apply(self.model, plan)
-        self.signatures, self.rows = plan.signatures, plan.rows
+        self.signatures, self.rows, self.files = plan.signatures, plan.rows, plan.files
         for path in report.written:
             self.own_writes[path] = plan.writes[path]
         for path in report.deleted:
