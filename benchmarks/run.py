@@ -72,12 +72,19 @@ def edit_knowledge(root: Path, round_: int) -> None:
     note.write_text(note.read_text(encoding="utf-8") + f"\nEdit {round_}.\n", encoding="utf-8")
 
 
+def add_note(root: Path, round_: int) -> Path:
+    """A new note that no experiment links to: a file came, so the index may change."""
+    note = root / "Knowledge" / "00" / f"Added note {round_}.md"
+    note.write_text(f"# Added note {round_}\n\nA new idea.\n", encoding="utf-8")
+    return note
+
+
 def bench_size(size: int, runs: int, workdir: Path) -> dict:
     root = workdir / f"{size}"
     if not root.exists():
         generate(size, root)
     notes = sum(1 for _ in root.rglob("*.md"))
-    cold, warm, changed, other = [], [], [], []
+    cold, warm, changed, other, added = [], [], [], [], []
     for _ in range(runs):
         clear_generated(root)
         cold.append(build(root))  # nothing cached, nothing generated yet
@@ -89,6 +96,10 @@ def bench_size(size: int, runs: int, workdir: Path) -> dict:
         changed.append(build(root))
         edit_knowledge(root, round_)
         other.append(build(root).seconds)
+        note = add_note(root, round_)
+        added.append(build(root).seconds)
+        note.unlink()  # the vault stays as generated
+        build(root)
     latency = statistics.median(measure(root, saves=max(5, runs)))
     median_cold = statistics.median(run.seconds for run in cold)
     return {
@@ -98,6 +109,7 @@ def bench_size(size: int, runs: int, workdir: Path) -> dict:
         "warm": statistics.median(warm),
         "changed": statistics.median(run.seconds for run in changed),
         "other": statistics.median(other),
+        "added": statistics.median(added),
         "latency": latency,
         "rss": max(run.peak_mb for run in [*cold, *changed]),
         "rate": notes / median_cold,
@@ -154,14 +166,15 @@ def main():
     print()
     print(
         "| notes | cold build | cold build CPU | warm build | 1 experiment changed "
-        "| 1 other note changed | watch save→index | peak RSS | notes/s (cold) |"
+        "| 1 other note changed | 1 note added | watch save→index | peak RSS | notes/s (cold) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows.values():
         print(
             f"| {row['notes']:,} | {row['cold']:.2f} s | {row['cold_cpu']:.2f} s "
             f"| {row['warm']:.2f} s "
-            f"| {row['changed']:.2f} s | {row['other']:.2f} s | {row['latency']:.2f} s "
+            f"| {row['changed']:.2f} s | {row['other']:.2f} s | {row['added']:.2f} s "
+            f"| {row['latency']:.2f} s "
             f"| {row['rss']} MB | {row['rate']:,.0f} |"
         )
     print()
