@@ -128,7 +128,7 @@ class Renderer:
         generated = [config.index_path, *self.lineage_paths.values()]
         generated += [p[:-3] + ".canvas" for p in self.lineage_paths.values()]
         missing = set(generated) - set(model.vault.files)
-        # What this build's links resolve against, for the next one (see ``touched``).
+        # What this build's links resolve against, for the next one (``_row_touched``).
         self.files = (tuple(model.vault.files), tuple(sorted(missing)))
         self._came_or_went = _came_or_went(known_files, self.files)
         # The files links are written against; its digest changes when one appears or goes
@@ -231,7 +231,7 @@ class Renderer:
 
     def index_row_signature(self, note_id: str) -> str:
         """A digest of everything an index row is made of, but the files its links
-        resolve against (see ``touched``). The note stands in by its file's stat key (as
+        resolve against (see ``_row_touched``). The note stands in by its file's stat key (as
         for lineage notes); its lineage by its note's path; its parents by where its
         Previous-experiment links go; its problems by those found outside its own check."""
         model = self.model
@@ -298,9 +298,12 @@ class Renderer:
         if self._came_or_went is None:
             return True
         for_model, for_links = self._came_or_went
+        if not for_model and not for_links:
+            return False
         members = {_link_name(self.model.notes[m].path) for m in self.lineages[index].members}
         canvas = _link_name(self.lineage_paths[index][:-3] + ".canvas")
-        return not members.isdisjoint(for_model | for_links) or canvas in for_links
+        touched = not members.isdisjoint(for_model) or not members.isdisjoint(for_links)
+        return touched or canvas in for_links
 
     def lineage_note(self, index: int) -> str:
         lineage = self.lineages[index]
