@@ -458,3 +458,33 @@ def test_every_tag_of_every_real_note_is_one_its_text_may_carry():
         text = path.read_text(encoding="utf-8", errors="replace")
         for tag in parse_note(text).tag_names:
             assert may_carry_tag(text, tag), (path, tag)
+
+
+KEYED_NAMES = ["a", "A.md", "a.md", "a.png", "a.png.md", "b", "b.md", "..", "a.MD", "x.md", "y"]
+KEYED_LINKS = st.lists(
+    st.sampled_from(["./", "../", ".\\", "x/", "X/", "/", "a", "A", ".md", ".png", "..", "b"]),
+    min_size=1,
+    max_size=5,
+).map("".join)
+
+
+@settings(max_examples=3000)
+@given(
+    st.lists(st.tuples(st.sampled_from(["", "x/", "x/y/", "X/"]), st.sampled_from(KEYED_NAMES))),
+    st.sampled_from(["", "x/", "x/y/"]).flatmap(
+        lambda f: st.sampled_from(KEYED_NAMES).map(lambda n: f + n)
+    ),
+    KEYED_LINKS,
+    st.sampled_from(["src.md", "x/src.md", "x/y/src.md"]),
+)
+@example(files=[], new="x.md", link="./..", source="x/y/src.md")  # `x/y/..` is `x`
+def test_a_link_resolves_anew_only_when_a_file_of_its_name_key_comes(files, new, link, source):
+    """What builds rely on to keep index rows and lineage notes: a file whose key differs
+    from a link's changes nothing of where the link goes or what it could mean."""
+    from vaultkit.resolve import name_key
+
+    files = sorted({folder + name for folder, name in files} - {new})
+    if name_key(new) != name_key(link, source):
+        assert Resolver(files).resolve(link, source) == Resolver([*files, new]).resolve(
+            link, source
+        )

@@ -6,7 +6,6 @@ Pure: built from a ``Vault`` (data already read), never touches the disk.
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import itertools
 import posixpath
@@ -18,7 +17,7 @@ from .digraph import Digraph
 from .links import link_path
 from .model import PREVIOUS, Link
 from .parse import PREVIOUS_SECTION
-from .resolve import Resolution, Resolver
+from .resolve import Resolution, Resolver, name_key
 from .vault import Note, Vault
 
 DOCUMENT_TAG = "document"
@@ -56,13 +55,6 @@ def is_experiment(note: Note, vault: Vault) -> bool:
         return True
     # the template section's state says whether the heading is there (see parse._report)
     return note.parsed.sections.get(PREVIOUS_SECTION, "missing") != "missing"
-
-
-@functools.lru_cache(maxsize=1 << 17)  # the same few thousand targets, linked again and again
-def link_name_key(path: str) -> str:
-    """What a link and a file must share to meet: the lower-cased name without `.md`."""
-    name = posixpath.basename(path.replace("\\", "/")).lower()
-    return name[:-3] if name.endswith(".md") else name
 
 
 def files_digest(paths) -> str:
@@ -149,7 +141,7 @@ class VaultModel:
                 affected |= self._backlinks.get(note_id, set())  # their edges change
         if indexed:
             for path in added | removed:  # a new or lost file changes links by its name
-                affected |= self._by_name.get(link_name_key(path), set())
+                affected |= self._by_name.get(name_key(path), set())
         for note_id in sorted(affected):
             self._relink(note_id)
 
@@ -160,7 +152,8 @@ class VaultModel:
 
     def _index(self, note_id: str, resolved_links: list[ResolvedLink]) -> None:
         for resolved in resolved_links:
-            self._by_name.setdefault(link_name_key(resolved.link.target), set()).add(note_id)
+            key = name_key(resolved.link.target, note_id)  # the id is in the note's folder
+            self._by_name.setdefault(key, set()).add(note_id)
             if resolved.target:
                 self._backlinks.setdefault(resolved.target, set()).add(note_id)
 
@@ -169,7 +162,8 @@ class VaultModel:
         old = self.links.pop(note_id, [])
         if self._by_name is not None:
             for resolved in old:
-                self._by_name.get(link_name_key(resolved.link.target), set()).discard(note_id)
+                key = name_key(resolved.link.target, note_id)
+                self._by_name.get(key, set()).discard(note_id)
                 if resolved.target:
                     self._backlinks.get(resolved.target, set()).discard(note_id)
         if note_id in self.lineage:

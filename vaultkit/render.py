@@ -18,7 +18,7 @@ from .graph import Lineage, VaultModel, files_digest
 from .links import format_link
 from .metrics import completeness
 from .model import ERROR, PREVIOUS
-from .resolve import Resolver, looked_up_name, names_of
+from .resolve import Resolver, name_key
 
 INDEX_BLOCK = "index"
 LINEAGE_BLOCK = "lineage"
@@ -66,22 +66,16 @@ def _stem(path: str) -> str:
     return (stem if dot else name).lower()
 
 
-def _link_name(path: str) -> str:
-    """The name a link to this file is resolved by (``links.link_path``)."""
-    name = path.rpartition("/")[2].lower()
-    return name[:-3] if name.endswith(".md") else name
-
-
 def _came_or_went(known: tuple | None, now: tuple) -> tuple[set[str], set[str]] | None:
-    """The names (``resolve.names_of``) of the files that came or went between the
-    files the known rows and lineages were rendered against and ``now``: (for the
-    model's resolution, for the links'). None when not known: then every one counts."""
+    """The keys (``resolve.name_key``) of the files that came or went between the files
+    the known rows and lineages were rendered against and ``now``: (for the model's
+    resolution, for the links'). None when not known: then every one counts."""
     if known is None:
         return None
     (files_then, missing_then), (files, missing) = known, now
     for_model = set(files_then).symmetric_difference(files)
-    links_then, links_now = {*files_then, *missing_then}, {*files, *missing}
-    return names_of(for_model), names_of(links_then.symmetric_difference(links_now))
+    for_links = {*files_then, *missing_then}.symmetric_difference({*files, *missing})
+    return set(map(name_key, for_model)), set(map(name_key, for_links))
 
 
 def lineage_names(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
@@ -284,12 +278,12 @@ class Renderer:
         for_model, for_links = self._came_or_went
         note = self.model.notes[note_id]
         if for_model and any(
-            looked_up_name(link.target, note.path) in for_model for link in note.parsed.links
+            name_key(link.target, note.path) in for_model for link in note.parsed.links
         ):
             return True
         linked = [note.path, *(self.model.notes[p].path for p in self.model.parents(note_id))]
         linked.append(self.lineage_paths[self.lineage_of[note_id]])
-        return bool(for_links) and not for_links.isdisjoint(map(_link_name, linked))
+        return bool(for_links) and not for_links.isdisjoint(map(name_key, linked))
 
     def lineage_touched(self, index: int) -> bool:
         """Whether a file came or went, since the known lineage notes were rendered, that
@@ -300,8 +294,8 @@ class Renderer:
         for_model, for_links = self._came_or_went
         if not for_model and not for_links:
             return False
-        members = {_link_name(self.model.notes[m].path) for m in self.lineages[index].members}
-        canvas = _link_name(self.lineage_paths[index][:-3] + ".canvas")
+        members = {name_key(self.model.notes[m].path) for m in self.lineages[index].members}
+        canvas = name_key(self.lineage_paths[index][:-3] + ".canvas")
         touched = not members.isdisjoint(for_model) or not members.isdisjoint(for_links)
         return touched or canvas in for_links
 

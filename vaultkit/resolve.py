@@ -144,22 +144,17 @@ def _from_folder(linkpath: str, folder: str) -> str:
     return posixpath.normpath(posixpath.join(folder, linkpath))
 
 
-def looked_up_name(linkpath: str, source: str) -> str:
-    """The lower-cased file name that resolving ``linkpath`` from ``source`` looks for:
-    every step above finds files of this name or this name plus `.md`, so the answer
-    changes only when such a file comes or goes."""
-    linkpath = linkpath.replace("\\", "/")
-    if linkpath.startswith(("./", "../")):
-        linkpath = _from_folder(linkpath, source.rpartition("/")[0])
-    return linkpath.rpartition("/")[2].lower()
+def name_key(linkpath: str, source: str = "") -> str:
+    """What a link and a file must share to meet: the lower-cased file name, without
+    `.md`, that resolving ``linkpath`` from ``source`` looks for (a file path gives its
+    own). Every step above finds only files of that name, so a link's answer changes
+    only when a file with its key comes or goes."""
+    if linkpath.startswith(("./", "../", ".\\", "..\\")):
+        linkpath = _from_folder(linkpath.replace("\\", "/"), source.rpartition("/")[0])
+    return _key(linkpath)
 
 
-def names_of(paths) -> set[str]:
-    """The names ``looked_up_name`` gives for links to these files (`x.md` is also `x`)."""
-    names = set()
-    for path in paths:
-        name = path.rpartition("/")[2].lower()
-        names.add(name)
-        if name.endswith(".md"):
-            names.add(name[:-3])
-    return names
+@functools.lru_cache(maxsize=1 << 17)  # the same few thousand targets, linked again and again
+def _key(path: str) -> str:
+    name = path.replace("\\", "/").rpartition("/")[2].lower()
+    return name[:-3] if name.endswith(".md") else name
