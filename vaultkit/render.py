@@ -356,17 +356,11 @@ class Renderer:
         new = self.model.notes[member].parsed
         return one_line(self.model.notes[parents[0]].parsed, new).replace("|", "\\|")
 
-    def main_metric(self, members: list[str]) -> str | None:
+    def _main_metric(self, counts: dict[str, int]) -> str | None:
         """The configured `lineage_metric`, else the first metric most members report."""
         configured = self.model.vault.config.lineage_metric
-        if configured:
-            return configured
-        counts: dict[str, int] = {}  # in order of first appearance along the chain
-        for member in members:
-            for name in self.model.notes[member].parsed.metrics:
-                counts[name] = counts.get(name, 0) + 1
-        if not counts:
-            return None
+        if configured or not counts:
+            return configured or None
         return max(counts, key=lambda name: counts[name])  # the first of the most shared
 
     def _metrics(self, index: int, path: str) -> list[str]:
@@ -375,10 +369,10 @@ class Renderer:
         reported = [m for m in members if self.model.notes[m].parsed.metrics]
         if not reported:
             return []
-        counts: dict[str, int] = defaultdict(int)
+        counts: dict[str, int] = {}  # members reporting each metric, first appearance first
         for member in reported:
             for name in self.model.notes[member].parsed.metrics:
-                counts[name] += 1
+                counts[name] = counts.get(name, 0) + 1
         names = sorted(counts, key=lambda name: (-counts[name], name))[:6]
         lines = [
             "",
@@ -391,7 +385,7 @@ class Renderer:
             values = self.model.notes[member].parsed.metrics
             cells = [f"{values[n]:g}" if n in values else "—" for n in names]
             lines.append(f"| {self.link(member, path, True)} | " + " | ".join(cells) + " |")
-        metric = self.main_metric(members)
+        metric = self._main_metric(counts)
         points = [(m, self.model.notes[m].parsed.metrics.get(metric)) for m in members]
         points = [(m, v) for m, v in points if v is not None]
         if metric and len(points) >= 2:
