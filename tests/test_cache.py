@@ -597,3 +597,17 @@ def test_a_build_reads_only_the_last_experiments_and_the_notes_changed_since(vau
     _build(vault)
     experiments = {p.relative_to(vault).as_posix() for p in vault.glob("[CE]*/EXP-*.md")}
     assert set(read[0].notes) == experiments | {"Notes/New.md"}
+
+
+def test_a_build_looks_at_the_cache_folders_gitignore_once_per_batch(vault, monkeypatch):
+    from pathlib import Path
+
+    _build(vault)
+    note = vault / "Experiments" / "EXP-003 focal.md"
+    note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: reads.append(p.name) or real(p))
+    _build(vault)  # writes a parse shard, then the last-build state and the two memos
+    assert reads.count(".gitignore") == 2
+    assert (vault / cache.CACHE_FOLDER / ".gitignore").read_text() == "# vaultkit's cache\n*\n"

@@ -199,9 +199,10 @@ def _last_build(root) -> dict:
     return state if isinstance(state, dict) else {}
 
 
-def _remember(root, listing: dict, experiments) -> None:
+def _build_state(root, listing: dict, experiments) -> dict[str, bytes]:
+    """The cache file that tells the next build what this one read (see ``_last_build``)."""
     state = {"settings": settings_digest(root), "listing": listing, "experiments": experiments}
-    save_cache(root, cache.BUILD_STATE_PATH, cache.encode({"state": state}))
+    return {cache.BUILD_STATE_PATH: cache.encode({"state": state})}
 
 
 @dataclass
@@ -252,7 +253,7 @@ def changes_that_write_nothing(root, listing: dict, since: SinceLastBuild | None
             if note is not None and is_experiment(note, vault):
                 return None
     if since.changed:
-        _remember(root, listing, since.experiments)
+        save_cache(root, _build_state(root, listing, since.experiments))
     return since.changed
 
 
@@ -305,6 +306,7 @@ def remember_build(root, plan: Plan, listing: dict, experiments) -> None:
     next build reads it."""
     outputs = {path: [path, path[:-3] + ".canvas"] for path in plan.signatures}
     now = stat_keys(root, {*plan.writes, *plan.deletes, *itertools.chain(*outputs.values())})
+    state = {}
     if not plan.skipped:  # a build with nothing left undone can be skipped next time
         touched = [*plan.writes, *plan.deletes]
         after = {**listing, **{path: now[path] for path in touched}}
@@ -314,9 +316,15 @@ def remember_build(root, plan: Plan, listing: dict, experiments) -> None:
             for path, key in after.items()
             if key is not None and (visible is None or path in visible)
         }
-        _remember(root, after, frozenset(experiments))
+        state = _build_state(root, after, frozenset(experiments))
     rendered = {
         path: (plan.signatures[path], {p: now[p] for p in pair}) for path, pair in outputs.items()
     }
-    save_cache(root, cache.LINEAGES_PATH, cache.encode(rendered))
-    save_cache(root, cache.INDEX_ROWS_PATH, cache.encode({"rows": plan.rows, "files": plan.files}))
+    save_cache(
+        root,
+        {
+            **state,
+            cache.LINEAGES_PATH: cache.encode(rendered),
+            cache.INDEX_ROWS_PATH: cache.encode({"rows": plan.rows, "files": plan.files}),
+        },
+    )

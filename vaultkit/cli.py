@@ -92,8 +92,7 @@ class Session:
     def save_cache(self) -> None:
         """Write the parse-cache files that no longer match what was read."""
         vault = self._model.vault
-        for path, data in cache_files(vault).items():
-            write_cache(vault.root, path, data)
+        write_cache(vault.root, cache_files(vault))
 
     def note(self, name: str) -> str:
         """Resolve a NOTE argument or exit 1 saying what is there instead."""

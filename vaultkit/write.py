@@ -113,10 +113,12 @@ def _replace(temp: Path, target: Path) -> None:
         raise
 
 
-def write_if_changed(root: Path, relative: str, data: bytes, durable: bool = True) -> bool:
+def write_if_changed(
+    root: Path, relative: str, data: bytes, durable: bool = True, folders: dict | None = None
+) -> bool:
     """Atomically replace ``relative`` with ``data`` unless it already holds exactly that.
-    Returns True when the file was written."""
-    prepared = _prepare(root, relative, data, durable)
+    Returns True when the file was written. (``folders``: see ``safe_target``.)"""
+    prepared = _prepare(root, relative, data, durable, folders)
     if prepared is not None:
         _replace(*prepared)
     return prepared is not None
@@ -182,13 +184,16 @@ def delete(root: Path, relative: str) -> bool:
     return True
 
 
-def save_cache(root: Path, relative: str, data: bytes) -> None:
-    """Write a cache file that ignores itself in git; a vault that cannot take it (read
-    only, a folder linked elsewhere) simply goes without. Atomic but not synced: a cache
-    lost in a crash is rebuilt."""
-    folder = relative.rsplit("/", 1)[0]
-    try:
-        write_if_changed(root, f"{folder}/.gitignore", b"# vaultkit's cache\n*\n", durable=False)
-        write_if_changed(root, relative, data, durable=False)
-    except (OSError, UnsafePath):
-        pass
+def save_cache(root: Path, files: dict[str, bytes]) -> None:
+    """Write cache files, in folders that ignore themselves in git; a vault that cannot
+    take one (read only, a folder linked elsewhere) simply goes without. Atomic but not
+    synced: a cache lost in a crash is rebuilt."""
+    folders: dict = {}
+    ignores = {
+        f"{relative.rsplit('/', 1)[0]}/.gitignore": b"# vaultkit's cache\n*\n" for relative in files
+    }
+    for relative, data in {**ignores, **files}.items():
+        try:
+            write_if_changed(root, relative, data, durable=False, folders=folders)
+        except (OSError, UnsafePath):
+            pass
