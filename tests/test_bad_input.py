@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from vaultkit import vault as vault_module
-from vaultkit.check import check_model
-from vaultkit.graph import build_model
-from vaultkit.vault import load_vault
+from vaultkit.disk import read as vault_module
+from vaultkit.disk.read import load_vault
+from vaultkit.model.check import check_model
+from vaultkit.model.vault_model import build_model
 
 from .conftest import experiment, write_vault
 

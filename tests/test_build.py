@@ -12,12 +12,12 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vaultkit import write as write_module
-from vaultkit.blocks import begin_marker, end_marker
 from vaultkit.build import apply, plan_build
 from vaultkit.cli import cli
-from vaultkit.graph import build_model
-from vaultkit.vault import load_vault
+from vaultkit.disk import write as write_module
+from vaultkit.disk.read import load_vault
+from vaultkit.model.vault_model import build_model
+from vaultkit.output.managed import begin_marker, end_marker
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
 

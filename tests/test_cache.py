@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from vaultkit import cache
 from vaultkit.cli import cli
-from vaultkit.graph import build_model
-from vaultkit.vault import cache_files, load_vault
+from vaultkit.disk import cache
+from vaultkit.disk.read import cache_files, load_vault
+from vaultkit.model.vault_model import build_model
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
 
@@ -42,7 +42,7 @@ def shard_files(root):
 
 
 def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
-    from vaultkit import vault as vault_module
+    from vaultkit.disk import read as vault_module
 
     uncached = model_state(vault)
     parsed = []
@@ -223,7 +223,7 @@ def test_a_lineage_note_deleted_by_hand_comes_back(vault):
 
 
 def test_unchanged_lineages_are_not_rendered_again_by_the_next_build(vault, monkeypatch):
-    from vaultkit import render
+    from vaultkit.output import render
 
     runner = CliRunner()
     runner.invoke(cli, ["--vault", str(vault), "build"])
@@ -262,7 +262,7 @@ def test_a_note_edited_while_the_build_runs_is_read_by_the_next_build(vault, mon
 def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
     tmp_path, monkeypatch
 ):
-    from vaultkit import vault as vault_module
+    from vaultkit.disk import read as vault_module
 
     files = dict(LINEAGE_VAULT)
     files["bad.md"] = "caf\xe9 #model_training".encode("latin-1")
@@ -281,8 +281,8 @@ def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
 
 @pytest.mark.parametrize("workers", [False, True], ids=["one process", "worker processes"])
 def test_a_build_parses_no_note_that_cannot_be_an_experiment(tmp_path, monkeypatch, workers):
-    from vaultkit import vault as vault_module
     from vaultkit.build import plan_build
+    from vaultkit.disk import read as vault_module
 
     files = dict(LINEAGE_VAULT)
     files["Notes/Mentions.md"] = "We tag runs #Model_Training/2024.\n"  # may be one: parsed
@@ -326,7 +326,7 @@ def _remark_on_the_same_day(note):
 
 
 def _record_parses(monkeypatch) -> list[str]:
-    from vaultkit import vault as vault_module
+    from vaultkit.disk import read as vault_module
 
     real_parse = vault_module.parse_note
     parsed: list[str] = []
@@ -365,7 +365,7 @@ def test_the_cache_entries_of_generated_notes_outlive_a_build(vault, monkeypatch
 
 
 def test_notes_whose_parse_the_cache_refuses_are_read_by_the_main_process(tmp_path, monkeypatch):
-    from vaultkit import vault as vault_module
+    from vaultkit.disk import read as vault_module
 
     root = write_vault(tmp_path / "v", dict(LINEAGE_VAULT))
     expected = load_vault(root, use_cache=False)
@@ -522,7 +522,7 @@ def test_builds_after_any_edits_write_what_a_full_build_writes(tmp_path_factory,
 def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experiments(
     vault, tmp_path, monkeypatch
 ):
-    from vaultkit import check
+    from vaultkit.model import check
 
     _build(vault)  # the first: the index and lineage notes it writes did not exist
     checked = []
@@ -537,7 +537,8 @@ def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experim
 
 
 def _record_rendering(monkeypatch) -> tuple[list, list]:
-    from vaultkit import check, render
+    from vaultkit.model import check
+    from vaultkit.output import render
 
     checked, lineages = [], []
     real_check, real_lineage = check.note_problems, render.Renderer.lineage_note

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
-from vaultkit.graph import build_model
-from vaultkit.vault import load_vault
+from vaultkit.disk.read import load_vault
+from vaultkit.model.vault_model import build_model
 
 from .conftest import CORPORA
 

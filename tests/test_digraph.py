@@ -6,7 +6,7 @@ import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vaultkit.digraph import Digraph
+from vaultkit.model.digraph import Digraph
 
 NODES = list("abcdefg")
 edge_lists = st.lists(st.tuples(st.sampled_from(NODES), st.sampled_from(NODES)), max_size=14)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from vaultkit.model import LINK, PREVIOUS, REFERENCES, RELATED
-from vaultkit.parse import parse_note
+from vaultkit.model.records import LINK, PREVIOUS, REFERENCES, RELATED
+from vaultkit.obsidian.note import parse_note
 
 STATUS = [
     ("---\nStatus: #writing\n", "writing"),

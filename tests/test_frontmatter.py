@@ -2,7 +2,7 @@
 
 import pytest
 
-from vaultkit.parse import parse_note
+from vaultkit.obsidian.note import parse_note
 
 YAML_MEANING = [
     ("date: 2024-07-21", {"date": "2024-07-21"}),

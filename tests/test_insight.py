@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from vaultkit.cli import cli
 from vaultkit.create import demo_vault
-from vaultkit.edit import set_status
-from vaultkit.metrics import parse_number, settings, table_metrics
-from vaultkit.parse import parse_note
+from vaultkit.model.metrics import parse_number, settings, table_metrics
+from vaultkit.obsidian.note import parse_note
+from vaultkit.output.edit import set_status
 
 from .conftest import SEED_TEMPLATE
 
@@ -180,7 +180,7 @@ def test_diff_text_and_markdown(demo):
 
 
 def test_lower_is_better_for_latency(demo):
-    from vaultkit.compare import metric_changes
+    from vaultkit.model.compare import metric_changes
 
     assert metric_changes({"latency ms": 9.8}, {"latency ms": 8.1})[0]["direction"] == "better"
     assert metric_changes({"val loss": 0.2}, {"val loss": 0.3})[0]["direction"] == "worse"
@@ -352,7 +352,7 @@ def test_set_status_lands_on_the_right_line_past_form_feeds_and_line_separators(
     ],
 )
 def test_the_seed_question_is_answered_as_the_case_blind_regex_says(model_section, gap):
-    from vaultkit.metrics import reproducibility_gaps
+    from vaultkit.model.metrics import reproducibility_gaps
 
     gaps = reproducibility_gaps({"model": [model_section]}, {})
     assert any("randomness" in g for g in gaps) == gap

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
-from vaultkit.edit import fill_template, moment_format
-from vaultkit.graph import build_model
-from vaultkit.vault import load_vault
+from vaultkit.disk.read import load_vault
+from vaultkit.model.vault_model import build_model
+from vaultkit.output.edit import fill_template, moment_format
 
 from .conftest import LINEAGE_VAULT, SEED_TEMPLATE, write_vault
 

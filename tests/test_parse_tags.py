@@ -2,7 +2,7 @@
 
 import pytest
 
-from vaultkit.parse import parse_note
+from vaultkit.obsidian.note import parse_note
 
 BODY_TAGS = [
     # §3.1 examples table

@@ -9,9 +9,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from vaultkit.parse import block_structure, full_block_structure, normalise_newlines, parse_note
-from vaultkit.resolve import Resolver
-from vaultkit.syntax import TAG_GRAMMAR
+from vaultkit.obsidian.note import (
+    block_structure,
+    full_block_structure,
+    normalise_newlines,
+    parse_note,
+)
+from vaultkit.obsidian.resolve import Resolver
+from vaultkit.obsidian.syntax import TAG_GRAMMAR
 
 # Pieces that exercise every rule: fences, lists, headings, comments, links, tags, YAML.
 PIECES = [
@@ -205,7 +210,7 @@ URL_PIECES = ["http", "HTTPS", "s", "ftp", "ſ", "://", ":", "/", "x", " ", "\n"
 def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text):
     import re
 
-    from vaultkit.syntax import _url_spans
+    from vaultkit.obsidian.syntax import _url_spans
 
     reference = re.compile(r"(?:https?|ftp)://[^\s<>\[\]\"'`]+", re.IGNORECASE)
     assert list(_url_spans(text)) == [m.span() for m in reference.finditer(text)]
@@ -216,7 +221,7 @@ def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text):
     st.lists(st.text(alphabet="ab/", max_size=6), max_size=4), st.text(alphabet="ab/", max_size=4)
 )
 def test_a_tag_is_found_as_itself_or_as_the_parent_of_a_nested_tag(tags, wanted):
-    from vaultkit.graph import has_tag
+    from vaultkit.model.vault_model import has_tag
 
     parts = [tag.split("/") for tag in tags]
     every_level = {"/".join(part[:depth]) for part in parts for depth in range(1, len(part) + 1)}
@@ -291,7 +296,7 @@ def typed(value):
 @settings(max_examples=3000)
 @given(st.lists(yaml_line, min_size=1, max_size=6).map("\n".join))
 def test_simple_frontmatter_is_read_as_the_yaml_parser_reads_it(text):
-    from vaultkit.yaml12 import _simple_mapping, parse_yaml
+    from vaultkit.obsidian.properties import _simple_mapping, parse_yaml
 
     fast = _simple_mapping(text)
     if fast is not None:
@@ -303,7 +308,7 @@ def test_simple_frontmatter_is_read_as_the_yaml_parser_reads_it(text):
     ["tags: [a, b]\ncreated: 2024-01-15", "tags:\n  - a\n  - b\nstatus: done", "aliases: []"],
 )
 def test_common_frontmatter_takes_the_fast_path(text):
-    from vaultkit.yaml12 import _simple_mapping, parse_yaml
+    from vaultkit.obsidian.properties import _simple_mapping, parse_yaml
 
     assert _simple_mapping(text) == parse_yaml(text)
     assert _simple_mapping(text) is not None
@@ -338,7 +343,7 @@ SETTING_PIECES = [
 def test_settings_separators_found_from_literals_are_those_of_the_alternation(text):
     import re
 
-    from vaultkit.metrics import _COLON_SETTING, _EQUALS_SETTING
+    from vaultkit.model.metrics import _COLON_SETTING, _EQUALS_SETTING
 
     alternation = re.compile(r"(==|:|=)[ \t]*([\w.\-+]*\d[\w.\-+%,]*)")
     found = sorted(
@@ -351,7 +356,7 @@ def test_settings_separators_found_from_literals_are_those_of_the_alternation(te
 @settings(max_examples=2000)
 @given(st.lists(st.sampled_from(SETTING_PIECES), max_size=20).map("".join))
 def test_settings_read_from_the_whole_text_as_from_each_line(text):
-    from vaultkit.metrics import settings as read_settings
+    from vaultkit.model.metrics import settings as read_settings
 
     by_line: dict[str, str] = {}
     for line in text.split("\n"):
@@ -365,7 +370,7 @@ def test_settings_read_from_the_whole_text_as_from_each_line(text):
 def test_a_setting_name_read_backwards_is_the_one_a_forward_search_finds(prefix):
     import re
 
-    from vaultkit.metrics import setting_name
+    from vaultkit.model.metrics import setting_name
 
     forward = re.compile(r"(?<![/.\w])([A-Za-z][A-Za-z0-9_ .\-]{0,30}?)[ \t]*$").search(prefix)
     assert setting_name(prefix) == (forward.group(1) if forward else None)
@@ -392,7 +397,7 @@ def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(files, name, 
 def test_a_file_stem_is_what_splitext_gives_for_names_the_vault_shows(path):
     import posixpath
 
-    from vaultkit.render import _stem
+    from vaultkit.output.render import _stem
 
     if not path.rpartition("/")[2].startswith("."):  # dot-names are hidden from the vault
         assert _stem(path) == posixpath.splitext(posixpath.basename(path))[0].lower()
@@ -440,15 +445,15 @@ TAGS_ASKED = ["model_training", "model_training/x", "ας", "ασ", "i̇", "ß",
 @example("#ΑΣ.b", "ας")  # lower-cased alone, the tag ends in ς; in the text, in σ
 @example('---\ntags: ["model\\x5ftraining"]\n---\n', "model_training")  # only in YAML
 def test_a_note_whose_text_cannot_carry_a_tag_is_never_given_it(text, tag):
-    from vaultkit.graph import has_tag
-    from vaultkit.parse import may_carry_tag
+    from vaultkit.model.vault_model import has_tag
+    from vaultkit.obsidian.note import may_carry_tag
 
     if not may_carry_tag(text, tag):
         assert not has_tag(parse_note(text).tag_names, tag)
 
 
 def test_every_tag_of_every_real_note_is_one_its_text_may_carry():
-    from vaultkit.parse import may_carry_tag
+    from vaultkit.obsidian.note import may_carry_tag
 
     from .conftest import CORPORA
 
@@ -481,7 +486,7 @@ KEYED_LINKS = st.lists(
 def test_a_link_resolves_anew_only_when_a_file_of_its_name_key_comes(files, new, link, source):
     """What builds rely on to keep index rows and lineage notes: a file whose key differs
     from a link's changes nothing of where the link goes or what it could mean."""
-    from vaultkit.resolve import name_key
+    from vaultkit.obsidian.resolve import name_key
 
     files = sorted({folder + name for folder, name in files} - {new})
     if name_key(new) != name_key(link, source):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from vaultkit.resolve import Resolver
+from vaultkit.obsidian.resolve import Resolver
 
 FILES = [
     "Note.md",

@@ -1,3 +1,3 @@
-from .cli import main
+from vaultkit.cli import main
 
 main()

@@ -8,10 +8,8 @@ import itertools
 import json
 from dataclasses import dataclass, field
 
-from . import blocks, cache, render
-from .config import link_style
-from .graph import VaultModel, is_experiment
-from .vault import (
+from vaultkit.disk import cache
+from vaultkit.disk.read import (
     read_note,
     read_text_file,
     read_vault_settings,
@@ -19,7 +17,11 @@ from .vault import (
     stat_keys,
     walk_files,
 )
-from .write import delete, save_cache, write_many
+from vaultkit.disk.write import delete, save_cache, write_many
+from vaultkit.model.config import link_style
+from vaultkit.model.vault_model import VaultModel, is_experiment
+from vaultkit.output import managed as blocks
+from vaultkit.output import render
 
 STALE_NOTICE = (
     "This lineage no longer exists: its experiments were merged into another lineage or "

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__, formats
-from .build import (
+from vaultkit import __version__
+from vaultkit.build import (
     apply,
     changes_that_write_nothing,
     diff,
@@ -22,11 +22,20 @@ from .build import (
     rendered_lineages,
     since_last_build,
 )
-from .check import check_model
-from .compare import compare, diff_markdown, diff_text
-from .create import change_status, demo_vault, init_vault, new_experiment, obsidian_uri
-from .errors import AmbiguousNote, NoteNotFound, VaultkitError
-from .graph import (
+from vaultkit.create import change_status, demo_vault, init_vault, new_experiment, obsidian_uri
+from vaultkit.disk.read import (
+    cache_files,
+    find_vault_root,
+    list_vault,
+    load_vault,
+    note_sections,
+)
+from vaultkit.disk.write import save_cache as write_cache
+from vaultkit.errors import AmbiguousNote, NoteNotFound, VaultkitError
+from vaultkit.model.check import check_model
+from vaultkit.model.compare import compare, diff_markdown, diff_text
+from vaultkit.model.metrics import completeness, higher_is_better
+from vaultkit.model.vault_model import (
     VaultModel,
     build_model,
     closest_names,
@@ -34,16 +43,8 @@ from .graph import (
     is_template,
     resolve_note_argument,
 )
-from .metrics import completeness, higher_is_better
-from .syntax import is_valid_tag
-from .vault import (
-    cache_files,
-    find_vault_root,
-    list_vault,
-    load_vault,
-    note_sections,
-)
-from .write import save_cache as write_cache
+from vaultkit.obsidian.syntax import is_valid_tag
+from vaultkit.output import formats
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 PROGRESS_THRESHOLD = 2000  # notes; smaller vaults read too fast to need a progress line
@@ -534,7 +535,7 @@ def watch(session: Session, polling):
       vaultkit watch
       vaultkit --vault /mnt/share/ml-vault watch --polling
     """
-    from .watch import watch_forever  # watchdog is needed by this command only
+    from vaultkit.watch import watch_forever  # watchdog is needed by this command only
 
     gc.enable()  # a long-running process must collect its garbage
     watch_forever(session.root, polling, click.echo)

@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import edit
-from .config import link_style
-from .errors import VaultkitError
-from .graph import VaultModel, has_tag, has_template_tag, in_folder
-from .links import format_link
-from .metrics import unanswered
-from .model import NEXT
-from .resolve import Resolver
-from .vault import read_text_file
-from .write import NoteExists, create_new, safe_target, write_if_changed
+from vaultkit.disk.read import read_text_file
+from vaultkit.disk.write import NoteExists, create_new, safe_target, write_if_changed
+from vaultkit.errors import VaultkitError
+from vaultkit.model.config import link_style
+from vaultkit.model.metrics import unanswered
+from vaultkit.model.records import NEXT
+from vaultkit.model.vault_model import VaultModel, has_tag, has_template_tag, in_folder
+from vaultkit.obsidian.links import format_link
+from vaultkit.obsidian.resolve import Resolver
+from vaultkit.output import edit
 
 DATA = Path(__file__).parent / "data"
 VAULT_TEMPLATE = DATA / "vault_template"

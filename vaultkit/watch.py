@@ -23,10 +23,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from .build import apply, plan_build
-from .errors import VaultkitError
-from .graph import VaultModel, build_model
-from .vault import Vault, load_vault, read_note, stat_keys, walk_files
+from vaultkit.build import apply, plan_build
+from vaultkit.disk.read import Vault, load_vault, read_note, stat_keys, walk_files
+from vaultkit.errors import VaultkitError
+from vaultkit.model.vault_model import VaultModel, build_model
 
 DEBOUNCE_SECONDS = 0.15
 MAX_DELAY_SECONDS = 2.0  # a stream of events never postpones a rebuild longer than this

@@ -12,7 +12,7 @@ import itertools
 import os
 from pathlib import Path
 
-from .errors import VaultkitError
+from vaultkit.errors import VaultkitError
 
 
 class UnsafePath(VaultkitError):

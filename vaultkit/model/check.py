@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .graph import VaultModel, is_template
-from .metrics import unanswered
-from .model import ERROR, PREVIOUS, WARNING, Problem
-from .parse import normalise_heading
+from vaultkit.model.metrics import unanswered
+from vaultkit.model.records import ERROR, PREVIOUS, WARNING, Problem
+from vaultkit.model.vault_model import VaultModel, is_template
+from vaultkit.obsidian.note import normalise_heading
 
 
 def _link_text(link) -> str:

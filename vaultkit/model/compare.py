@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 import re
 
-from .metrics import REQUIRED_SECTIONS, higher_is_better
-from .model import ParsedNote
+from vaultkit.model.metrics import REQUIRED_SECTIONS, higher_is_better
+from vaultkit.model.records import ParsedNote
 
 
 def settings_changes(old: dict[str, str], new: dict[str, str]) -> list[dict]:

@@ -20,8 +20,9 @@ import os
 import pickle
 import zlib
 
-from . import __version__, model
-from .errors import VaultkitError
+from vaultkit import __version__
+from vaultkit.errors import VaultkitError
+from vaultkit.model import records as model
 
 CACHE_FOLDER = ".vaultkit/cache"
 SHARDS = 32  # a changed note rewrites one shard, not the whole cache
@@ -113,10 +114,10 @@ def _note_from_parts(read: tuple, rest: bytes) -> model.ParsedNote:
 
 # What a cache file may build: vaultkit's records and the dates YAML properties hold.
 _ALLOWED = {
-    ("vaultkit.model", name): getattr(model, name)
+    (model.__name__, name): getattr(model, name)
     for name in ("Link", "Url", "Tag", "Heading", "Field")  # a ParsedNote is made of parts
 }
-_ALLOWED[("vaultkit.cache", "_note_from_parts")] = _note_from_parts
+_ALLOWED[(__name__, "_note_from_parts")] = _note_from_parts
 _ALLOWED |= {
     ("datetime", name): getattr(datetime, name)
     for name in ("date", "datetime", "time", "timedelta", "timezone")

@@ -12,13 +12,13 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .config import LinkStyle
-from .digraph import Digraph
-from .links import link_path
-from .model import PREVIOUS, Link
-from .parse import PREVIOUS_SECTION
-from .resolve import Resolution, Resolver, name_key
-from .vault import Note, Vault
+from vaultkit.disk.read import Note, Vault
+from vaultkit.model.config import LinkStyle
+from vaultkit.model.digraph import Digraph
+from vaultkit.model.records import PREVIOUS, Link
+from vaultkit.obsidian.links import link_path
+from vaultkit.obsidian.note import PREVIOUS_SECTION
+from vaultkit.obsidian.resolve import Resolution, Resolver, name_key
 
 DOCUMENT_TAG = "document"
 TEMPLATE_TAGS = ("template", "document_template")

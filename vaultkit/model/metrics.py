@@ -248,6 +248,6 @@ def load_template_questions(template_text: str) -> dict[str, list[str]]:
 # The team template's sections and the questions each one asks (the packaged copy).
 TEMPLATE_QUESTIONS = load_template_questions(
     (
-        Path(__file__).parent / "data" / "vault_template" / "Templates" / "Model Training.md"
+        Path(__file__).parents[1] / "data" / "vault_template" / "Templates" / "Model Training.md"
     ).read_text(encoding="utf-8")
 )

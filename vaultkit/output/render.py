@@ -10,15 +10,15 @@ import posixpath
 import re
 from collections import defaultdict
 
-from .check import NoteProblems
-from .compare import one_line
-from .config import LinkStyle
-from .formats import iso_day, lineage_mermaid
-from .graph import Lineage, VaultModel, files_digest
-from .links import format_link
-from .metrics import completeness
-from .model import ERROR, PREVIOUS
-from .resolve import Resolver, name_key
+from vaultkit.model.check import NoteProblems
+from vaultkit.model.compare import one_line
+from vaultkit.model.config import LinkStyle
+from vaultkit.model.metrics import completeness
+from vaultkit.model.records import ERROR, PREVIOUS
+from vaultkit.model.vault_model import Lineage, VaultModel, files_digest
+from vaultkit.obsidian.links import format_link
+from vaultkit.obsidian.resolve import Resolver, name_key
+from vaultkit.output.formats import iso_day, lineage_mermaid
 
 INDEX_BLOCK = "index"
 LINEAGE_BLOCK = "lineage"

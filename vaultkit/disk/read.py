@@ -14,11 +14,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cache
-from .config import CONFIG_PATH, Config, ConfigError, parse_config
-from .errors import VaultkitError
-from .model import WARNING, ParsedNote, Problem
-from .parse import may_carry_tag, parse_note, parse_note_and_sections
+from vaultkit.disk import cache
+from vaultkit.errors import VaultkitError
+from vaultkit.model.config import CONFIG_PATH, Config, ConfigError, parse_config
+from vaultkit.model.records import WARNING, ParsedNote, Problem
+from vaultkit.obsidian.note import may_carry_tag, parse_note, parse_note_and_sections
 
 CONFIG_FOLDER = ".obsidian"
 
@@ -313,7 +313,7 @@ def settings_digest(root: Path) -> str:
     vaultkit's version."""
     import hashlib
 
-    from . import __version__
+    from vaultkit import __version__
 
     digest = hashlib.sha1(__version__.encode())
     for settings in (CONFIG_PATH, f"{CONFIG_FOLDER}/app.json", f"{CONFIG_FOLDER}/templates.json"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import VaultkitError
+from vaultkit.errors import VaultkitError
 
 
 class ManagedBlockError(VaultkitError):

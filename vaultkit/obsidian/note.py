@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from operator import add
 
-from . import metrics, syntax
-from .blockscan import scan_blocks
-from .model import (
+from vaultkit.model import metrics
+from vaultkit.model.records import (
     LINK,
     NEXT,
     PREVIOUS,
@@ -28,6 +27,8 @@ from .model import (
     Tag,
     Url,
 )
+from vaultkit.obsidian import syntax
+from vaultkit.obsidian.markdown import scan_blocks
 
 FOOTER_KEYS = ("status", "tags", "references", "related")
 PREVIOUS_SECTION = "previous experiment"
@@ -294,7 +295,10 @@ def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]
         # Frontmatter lines become blank body lines, so markdown-it's line numbers stay true;
         # text after the closing `---` on its line is body.
         body_lines = [""] * closing + [lines[closing][3:]] + lines[closing + 1 :]
-        from .yaml12 import YamlError, load_properties  # notes without properties skip YAML
+        from vaultkit.obsidian.properties import (  # notes without properties skip YAML
+            YamlError,
+            load_properties,
+        )
 
         try:
             note.properties = load_properties(yaml_text) or {}

@@ -7,16 +7,16 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from . import syntax
-from .blocks import newline_of
-from .errors import VaultkitError
-from .parse import (
+from vaultkit.errors import VaultkitError
+from vaultkit.obsidian import syntax
+from vaultkit.obsidian.note import (
     NEXT_SECTION,
     PREVIOUS_SECTION,
     normalise_heading,
     parse_note,
     split_frontmatter,
 )
+from vaultkit.output.managed import newline_of
 
 UNLINKABLE = '*"\\/<>:|?#^[]'
 _WHY = {

@@ -9,8 +9,8 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .graph import Lineage, VaultModel
-from .model import LINK, NEXT, PREVIOUS, REFERENCES, RELATED, Problem
+from vaultkit.model.records import LINK, NEXT, PREVIOUS, REFERENCES, RELATED, Problem
+from vaultkit.model.vault_model import Lineage, VaultModel
 
 if TYPE_CHECKING:  # networkx is imported by the graph exports only: it is slow to import
     import networkx as nx

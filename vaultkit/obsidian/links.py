@@ -6,8 +6,8 @@ from __future__ import annotations
 import posixpath
 from urllib.parse import quote
 
-from .config import LinkStyle
-from .resolve import Resolver
+from vaultkit.model.config import LinkStyle
+from vaultkit.obsidian.resolve import Resolver
 
 
 def _without_md(path: str) -> str:
