@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from vaultkit.disk import read as vault_module
-from vaultkit.disk.read import load_vault
+from vaultkit.disk.read import load_snapshot as load_vault
 from vaultkit.model.check import check_model
 from vaultkit.model.vault_model import build_model
 
@@ -60,26 +60,33 @@ def test_each_bad_note_is_a_problem_or_skipped_and_the_rest_is_read(bad_vault):
 
 
 def test_note_deleted_while_the_vault_is_read(bad_vault, monkeypatch):
-    real_walk = vault_module.walk_files
-    monkeypatch.setattr(vault_module, "walk_files", lambda root: [*real_walk(root), "vanished.md"])
+    real_walk = vault_module._walk
+
+    def walk_and_vanish(root):
+        files, temporary = real_walk(root)
+        return [*files, "vanished.md"], temporary
+
+    monkeypatch.setattr(vault_module, "_walk", walk_and_vanish)
     model = build_model(load_vault(bad_vault))
     assert "vanished" not in model.notes
     assert "vanished.md" not in model.vault.files
 
 
 def test_note_locked_against_reading(bad_vault, monkeypatch):
-    real_open = open
+    real_open = os.open
 
     def locked_open(path, *args, **kwargs):
         if str(path).endswith("EXP-002 good.md"):
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(vault_module, "open", locked_open, raising=False)
+    monkeypatch.setattr(vault_module.os, "open", locked_open)
     model, problems = problems_of(bad_vault)
     assert ("unreadable-note", "warning", "EXP-002 good") in problems
     message = next(p.message for p in check_model(model) if p.note == "EXP-002 good")
-    assert message == "cannot be read: Permission denied"
+    assert message == (
+        "cannot be read: permission denied; check the permissions of the file and its folder"
+    )
     assert "EXP-001 baseline" in model.experiments
 
 

@@ -18,7 +18,11 @@ UPSERTS = [
     ("mine\n\n", f"mine\n\n{BEGIN}\nnew\n{END}\n"),
     (f"a\n{BEGIN}\nold\n{END}\nb", f"a\n{BEGIN}\nnew\n{END}\nb"),
     (f"a\r\n{BEGIN}\r\nold\r\n{END}\r\nb", f"a\r\n{BEGIN}\r\nnew\r\n{END}\r\nb"),
-    (f"{BEGIN}{END}", f"{BEGIN}\nnew\n{END}"),
+    (f"{BEGIN}\n{END}", f"{BEGIN}\nnew\n{END}"),
+    (f"  {BEGIN}\t\n{END}", f"  {BEGIN}\nnew\n{END}"),  # spaces beside a marker
+    # markers inside a line are text (a note name, a quote), never a block
+    (f"{BEGIN}{END}", f"{BEGIN}{END}\n\n{BEGIN}\nnew\n{END}\n"),
+    (f"see [[{END}]]\n", f"see [[{END}]]\n\n{BEGIN}\nnew\n{END}\n"),
     ("crlf\r\n", f"crlf\r\n\r\n{BEGIN}\r\nnew\r\n{END}\r\n"),
 ]
 
@@ -30,7 +34,7 @@ def test_upsert(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    [f"{END}\n{BEGIN}", f"{BEGIN}\n{BEGIN}\n{END}", f"{BEGIN}\nno end", f"{END} alone"],
+    [f"{END}\n{BEGIN}", f"{BEGIN}\n{BEGIN}\n{END}", f"{BEGIN}\nno end", f"{END}\nalone"],
 )
 def test_broken_markers_raise_instead_of_guessing(text):
     with pytest.raises(ManagedBlockError):
@@ -50,11 +54,11 @@ user_text = st.text().filter(lambda t: "vaultkit:" not in t)
 def test_outside_text_is_kept_and_replacing_twice_equals_once(before, after, old, new):
     old = old.replace("vaultkit:", "")
     new = new.replace("vaultkit:", "")
-    text = f"{before}{BEGIN}{old}{END}{after}"
+    text = f"{before}\n{BEGIN}\n{old}\n{END}\n{after}"
     once = upsert_block(text, "x", new)
-    assert once.startswith(before + BEGIN) and once.endswith(END + after)
+    assert once.startswith(before + "\n" + BEGIN) and once.endswith(END + "\n" + after)
     assert upsert_block(once, "x", new) == once
-    assert outside_text(once, "x") == before + after
+    assert outside_text(once, "x") == before + "\n\n" + after
 
 
 def test_block_content_reads_back_what_was_written():

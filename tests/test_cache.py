@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import zlib
@@ -14,7 +13,8 @@ from hypothesis import strategies as st
 
 from vaultkit.cli import cli
 from vaultkit.disk import cache
-from vaultkit.disk.read import cache_files, load_vault
+from vaultkit.disk.read import ParseCache
+from vaultkit.disk.read import load_snapshot as load_vault
 from vaultkit.model.vault_model import build_model
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
@@ -47,11 +47,21 @@ def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
     uncached = model_state(vault)
     parsed = []
     monkeypatch.setattr(vault_module, "parse_note", lambda text: parsed.append(text))
-    cached = load_vault(vault)
+    parses = ParseCache(vault)
+    cached = load_vault(vault, parses=parses)
     assert parsed == []  # every note came from the cache
-    assert not cached.stale_shards
+    assert not parses.changed
     monkeypatch.undo()
     assert model_state(vault) == uncached
+    fresh = load_vault(vault, parses=_no_cache(vault))
+    assert [n.parsed for n in cached.notes.values()] == [n.parsed for n in fresh.notes.values()]
+
+
+def _no_cache(root):
+    """A parse cache that has nothing: every note is parsed."""
+    parses = ParseCache(root)
+    parses._shards = dict.fromkeys(range(cache.SHARDS), {})
+    return parses
 
 
 def test_cache_ignores_itself_in_git(vault):
@@ -67,9 +77,10 @@ def test_note_changed_with_size_and_mtime_restored_is_read_again(vault):
     note.write_text(changed)
     os.utime(note, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert (note.stat().st_size, note.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-    fresh = load_vault(vault)
+    parses = ParseCache(vault)
+    fresh = load_vault(vault, parses=parses)
     assert fresh.notes["Experiments/EXP-003 focal.md"].parsed.status == "pausing"
-    assert fresh.stale_shards
+    assert parses.changed == {cache.shard_of("Experiments/EXP-003 focal.md")}
 
 
 def framed(payload: bytes) -> bytes:
@@ -84,7 +95,7 @@ def framed(payload: bytes) -> bytes:
         lambda data: data[: len(data) // 2],  # truncated
         lambda data: data[:40] + b"\x00" * 100 + data[140:],  # corrupt
         lambda data: b"not a cache at all",
-        lambda data: data[:-20] + bytes([data[-20] ^ 1]) + data[-19:],  # one bit, in a packed part
+        lambda data: data[:-20] + bytes([data[-20] ^ 1]) + data[-19:],  # one bit
         lambda data: framed(pickle.dumps(({"schema": 4, "version": "x"}, {}))),  # older schema
         lambda data: pickle.dumps({"foreign": True}),  # someone else's pickle
     ],
@@ -93,8 +104,6 @@ def test_damaged_or_old_caches_are_ignored_and_rebuilt(vault, damage):
     expected = model_state(vault)
     for path in shard_files(vault):
         path.write_bytes(damage(path.read_bytes()))
-    loaded = load_vault(vault)
-    assert loaded.stale_shards
     assert model_state(vault) == expected
     result = CliRunner().invoke(cli, ["--vault", str(vault), "list"])
     assert result.exit_code == 0
@@ -110,75 +119,68 @@ def test_a_changed_note_rewrites_only_its_shard(vault):
     assert changed == [f"parse-{cache.shard_of('Experiments/EXP-003 focal.md'):02d}.pickle"]
 
 
-class _Boom:
-    def __reduce__(self):
-        return (os.system, ("echo owned > /dev/null",))
-
-
 HEADER = {"schema": cache.SCHEMA, "version": __import__("vaultkit").__version__}
 
 
-def test_a_planted_cache_cannot_run_code(vault):
-    assert cache.decode(framed(pickle.dumps((HEADER, {"x": _Boom()})))) == {}
-
-
-def test_a_planted_packed_part_cannot_run_code_and_names_the_cache_to_delete(vault, tmp_path):
+def test_a_planted_cache_cannot_run_code(tmp_path):
     marker = tmp_path / "owned"
 
     class Planted:
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
-    path = "Experiments/EXP-003 focal.md"
-    entries = cache.decode((vault / cache.shard_path(cache.shard_of(path))).read_bytes())
-    key, parsed, trouble = entries[path]
-    read = tuple(getattr(parsed, name) for name in cache._READ_BY_EVERY_BUILD)
-    forged = (cache._note_from_parts, (read, pickle.dumps({"headings": Planted()})))
-
-    class Forger:
-        def __reduce__(self):
-            return forged
-
-    for shard in shard_files(vault):
-        shard.write_bytes(framed(pickle.dumps((HEADER, {path: (key, Forger(), trouble)}))))
-    result = CliRunner().invoke(cli, ["--vault", str(vault), "list", "--format", "json"])
+    assert cache.decode(framed(pickle.dumps((HEADER, {"x": Planted()})))) is None
     assert not marker.exists()
-    assert result.exit_code == 1
-    assert result.output == (
-        "Error: .vaultkit/cache: vaultkit's parse cache is damaged; delete this folder and run "
-        "again\n"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        lambda key: ("not", "an", "entry"),
+        lambda key: (key, ("too short",), None),
+        lambda key: (key, tuple([{}] + [7] * 16), None),  # records of the wrong type
+        lambda key: (key, (), 42),
+        lambda key: ("key", (), None),
+    ],
+)
+def test_a_planted_or_damaged_entry_is_ignored_rebuilt_and_said_once(vault, entry):
+    path = "Experiments/EXP-003 focal.md"
+    expected = model_state(vault)
+    key = cache.stat_key((vault / path).stat())
+    for shard in shard_files(vault):
+        entries = cache.decode(shard.read_bytes())
+        entries[path] = entry(key)
+        shard.write_bytes(framed(pickle.dumps((HEADER, entries), protocol=5)))
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert first.exit_code == 0, first.output
+    shard = cache.shard_path(cache.shard_of(path))
+    assert f"Note: {shard} held an entry that could not be used; vaultkit rebuilt it" in (
+        first.output
     )
+    after = model_state(vault)
+    assert after[:2] == expected[:2]
+    assert after[2]["Experiments/EXP-003 focal"] == expected[2]["Experiments/EXP-003 focal"]
+    again = runner.invoke(cli, ["--vault", str(vault), "list"])
+    assert "could not be used" not in again.output  # said once: the shard is whole again
 
 
-def test_a_cached_parse_is_the_parse_and_stays_packed_until_asked(vault):
-    fresh = load_vault(vault, use_cache=False)
+def test_a_cached_parse_is_the_parse(vault):
+    fresh = load_vault(vault, parses=_no_cache(vault))
     cached = load_vault(vault)
     for path, note in cached.notes.items():
-        assert "_packed" in note.parsed.__dict__
-        assert note.parsed.status == fresh.notes[path].parsed.status  # read without unpacking
-        assert note.parsed.links == fresh.notes[path].parsed.links
-        assert "_packed" in note.parsed.__dict__
-        assert note.parsed == fresh.notes[path].parsed  # every field, packed ones unpacked
-        assert "_packed" not in note.parsed.__dict__
-
-
-def test_an_entry_written_again_keeps_its_packed_bytes(vault):
-    data = shard_files(vault)[0].read_bytes()
-    entries = cache.decode(data)
-    assert cache.encode(entries) == data
-    assert all("_packed" in parsed.__dict__ for _, parsed, _ in entries.values())
+        assert note.parsed == fresh.notes[path].parsed
+        assert type(note.parsed.links[0]).__name__ == "Link" if note.parsed.links else True
 
 
 def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path):
     root = write_vault(
         tmp_path / "v", {"bad.md": "caf\xe9".encode("latin-1"), "ok.md": experiment("x", "done")}
     )
-    first = load_vault(root)
-    (root / cache.CACHE_FOLDER).mkdir(parents=True)
-    for path, data in cache_files(first).items():
-        (root / path).write_bytes(data)
-    second = load_vault(root)
-    assert not second.stale_shards
+    CliRunner().invoke(cli, ["--vault", str(root), "list"])
+    parses = ParseCache(root)
+    second = load_vault(root, parses=parses)
+    assert not parses.changed
     assert [(p.code, p.note) for p in second.problems] == [("unreadable-note", "bad")]
 
 
@@ -214,24 +216,15 @@ def test_a_lineage_note_deleted_by_hand_comes_back(vault):
     runner.invoke(cli, ["--vault", str(vault), "build"])
     lineage = vault / "Lineages" / "EXP-001 baseline lineage.md"
     lineage.unlink()
-    (vault / "Experiments" / "EXP-060 other.md").write_text(
-        experiment("[[EXP-005 dangling]]", "done")
-    )
     result = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert "wrote   Lineages/EXP-001 baseline lineage.md" in result.output
     assert lineage.exists()
 
 
 def test_unchanged_lineages_are_not_rendered_again_by_the_next_build(vault, monkeypatch):
-    from vaultkit.output import render
-
     runner = CliRunner()
     runner.invoke(cli, ["--vault", str(vault), "build"])
-    rendered = []
-    real = render.Renderer.lineage_note
-    monkeypatch.setattr(
-        render.Renderer, "lineage_note", lambda self, i: rendered.append(i) or real(self, i)
-    )
+    _, rendered = _record_rendering(monkeypatch)
     note = vault / "Experiments" / "EXP-004 merge.md"
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
     result = runner.invoke(cli, ["--vault", str(vault), "build"])
@@ -240,19 +233,19 @@ def test_unchanged_lineages_are_not_rendered_again_by_the_next_build(vault, monk
 
 
 def test_a_note_edited_while_the_build_runs_is_read_by_the_next_build(vault, monkeypatch):
-    from vaultkit import build as build_module
+    from vaultkit import pipeline
 
-    real_apply = build_module.apply
+    real = pipeline.update_files
     note = vault / "Experiments" / "EXP-003 focal.md"
 
-    def edit_then_apply(model, plan):
+    def edit_then_write(*args, **kwargs):
         note.write_text(note.read_text() + "\nLate edit.\n")
-        return real_apply(model, plan)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr("vaultkit.cli.apply", edit_then_apply)
+    monkeypatch.setattr(pipeline, "update_files", edit_then_write)
     runner = CliRunner()
     runner.invoke(cli, ["--vault", str(vault), "build"])
-    monkeypatch.setattr("vaultkit.cli.apply", real_apply)
+    monkeypatch.undo()
     again = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert again.output != "Nothing changed since the last build.\n"
     third = runner.invoke(cli, ["--vault", str(vault), "build"])
@@ -268,54 +261,20 @@ def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
     files["bad.md"] = "caf\xe9 #model_training".encode("latin-1")
     files["binary.md"] = b"\x00\x01"
     root = write_vault(tmp_path / "v", files)
-    serial = load_vault(root, use_cache=False)
+    serial_cache = _no_cache(root)
+    serial = load_vault(root, parses=serial_cache)
     monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 1)
-    parallel = load_vault(root, use_cache=False)
-    assert parallel.encoded_shards  # the workers' files are written as they are
+    parallel_cache = _no_cache(root)
+    parallel = load_vault(root, parses=parallel_cache)
     assert list(parallel.notes) == list(serial.notes)
     assert [n.parsed for n in parallel.notes.values()] == [n.parsed for n in serial.notes.values()]
     assert parallel.problems == serial.problems
     assert parallel.files == serial.files
-    assert cache_files(parallel) == cache_files(serial)
-
-
-@pytest.mark.parametrize("workers", [False, True], ids=["one process", "worker processes"])
-def test_a_build_parses_no_note_that_cannot_be_an_experiment(tmp_path, monkeypatch, workers):
-    from vaultkit.build import plan_build
-    from vaultkit.disk import read as vault_module
-
-    files = dict(LINEAGE_VAULT)
-    files["Notes/Mentions.md"] = "We tag runs #Model_Training/2024.\n"  # may be one: parsed
-    # an experiment whose tag is spelt only through a YAML escape
-    files["Experiments/EXP-009 escaped.md"] = (
-        '---\ntags: ["model\\x5ftraining", document]\n---\n# Result\n\nmAP 0.4\n'
-    )
-    root = write_vault(tmp_path / "v", files)
-    copy = write_vault(tmp_path / "copy", files)
-    if workers:
-        monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 1)
-    _build(root)
-    entries = {}
-    for shard in shard_files(root):
-        entries.update(cache.decode(shard.read_bytes()))
-    maybe = {"Notes/Mentions.md", "Knowledge/Tips.md", "Experiments/EXP-009 escaped.md"}
-    assert maybe <= set(entries)
-    assert not {"Notes/Dataset.md", "Archive/Dataset.md"} & set(entries)
-    every_note_parsed = load_vault(copy, use_cache=False, skip_generated=True)
-    assert "Notes/Dataset.md" in every_note_parsed.notes
-    full = plan_build(build_model(every_note_parsed, all_links=False))
-    assert _generated(root) == full.writes
-    assert "EXP-009 escaped" in _generated(root)["Experiment Index.md"].decode()
-
-
-def test_check_after_a_build_reads_the_notes_build_left_unparsed(tmp_path):
-    files = dict(LINEAGE_VAULT)
-    files["Notes/Latin-1.md"] = "caf\xe9 au lait".encode("latin-1")
-    root = write_vault(tmp_path / "v", files)
-    _build(root)
-    result = CliRunner().invoke(cli, ["--vault", str(root), "check", "--format", "json"])
-    codes = {(p["note"], p["code"]) for p in json.loads(result.output)["problems"]}
-    assert ("Notes/Latin-1", "unreadable-note") in codes
+    listing = {p: n.stat_key for p, n in serial.notes.items()}
+    saved = serial_cache.files_to_save(listing)
+    assert {p: cache.decode(d) for p, d in parallel_cache.files_to_save(listing).items()} == {
+        p: cache.decode(d) for p, d in saved.items()
+    }
 
 
 def _remark_on_the_same_day(note):
@@ -345,7 +304,7 @@ def test_build_never_parses_the_notes_it_generates(vault, monkeypatch):
         "wrote   Experiment Index.md" in runner.invoke(cli, ["--vault", str(vault), "build"]).output
     )
     _remark_on_the_same_day(note)
-    (vault / cache.BUILD_STATE_PATH).unlink()  # no last build to go by: every note is read
+    (vault / cache.STATE_PATH).unlink()  # no last build to go by: every note is read
     parsed = _record_parses(monkeypatch)
     result = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert "0 written" in result.output
@@ -362,18 +321,6 @@ def test_the_cache_entries_of_generated_notes_outlive_a_build(vault, monkeypatch
     parsed = _record_parses(monkeypatch)
     runner.invoke(cli, ["--vault", str(vault), "check"])
     assert parsed == []
-
-
-def test_notes_whose_parse_the_cache_refuses_are_read_by_the_main_process(tmp_path, monkeypatch):
-    from vaultkit.disk import read as vault_module
-
-    root = write_vault(tmp_path / "v", dict(LINEAGE_VAULT))
-    expected = load_vault(root, use_cache=False)
-    monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr(vault_module.cache, "decode", lambda data: {})
-    loaded = load_vault(root, use_cache=False)
-    assert [n.parsed for n in loaded.notes.values()] == [n.parsed for n in expected.notes.values()]
-    assert loaded.encoded_shards == {}
 
 
 # -- a build after changes that cannot change what it writes -----------------------------
@@ -541,10 +488,10 @@ def _record_rendering(monkeypatch) -> tuple[list, list]:
     from vaultkit.output import render
 
     checked, lineages = [], []
-    real_check, real_lineage = check.note_problems, render.Renderer.lineage_note
+    real_check, real_lineage = check.note_problems, render.lineage_note
     monkeypatch.setattr(check, "note_problems", lambda m, n: checked.append(n) or real_check(m, n))
     monkeypatch.setattr(
-        render.Renderer, "lineage_note", lambda r, i: lineages.append(i) or real_lineage(r, i)
+        render, "lineage_note", lambda layout, i: lineages.append(i) or real_lineage(layout, i)
     )
     return checked, lineages
 
@@ -570,13 +517,10 @@ def test_a_note_added_renders_again_only_what_links_to_its_name(vault, tmp_path,
 
 def test_last_build_files_of_the_wrong_shape_are_ignored(vault, tmp_path):
     _build(vault)
-    state = cache.decode((vault / cache.BUILD_STATE_PATH).read_bytes())["state"]
+    state = cache.decode((vault / cache.STATE_PATH).read_bytes())
     state["experiments"] = 42  # `path in 42` would raise
-    (vault / cache.BUILD_STATE_PATH).write_bytes(cache.encode({"state": state}))
-    rows = cache.decode((vault / cache.INDEX_ROWS_PATH).read_bytes())["rows"]
-    (vault / cache.INDEX_ROWS_PATH).write_bytes(
-        cache.encode({"rows": {note: (signature, 42) for note, (signature, _) in rows.items()}})
-    )
+    state["rows"] = {note: (inputs, 42) for note, (inputs, _) in state["rows"].items()}
+    (vault / cache.STATE_PATH).write_bytes(cache.encode(state))
     note = vault / "Experiments" / "EXP-003 focal.md"
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
     assert "wrote   Experiment Index.md" in _build(vault)
@@ -584,31 +528,19 @@ def test_last_build_files_of_the_wrong_shape_are_ignored(vault, tmp_path):
 
 
 def test_a_build_reads_only_the_last_experiments_and_the_notes_changed_since(vault, monkeypatch):
-    from vaultkit import cli as cli_module
+    from vaultkit import pipeline
 
     _build(vault)
     read = []
-    real = cli_module.load_vault
+    real = pipeline.load_notes
     monkeypatch.setattr(
-        cli_module, "load_vault", lambda *a, **k: read.append(real(*a, **k)) or read[-1]
+        pipeline,
+        "load_notes",
+        lambda snapshot, paths, *a, **k: read.extend(paths) or real(snapshot, paths, *a, **k),
     )
     note = vault / "Experiments" / "EXP-003 focal.md"
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
     (vault / "Notes" / "New.md").write_text("# New\nAbout #model_training notes.\n")
     _build(vault)
     experiments = {p.relative_to(vault).as_posix() for p in vault.glob("[CE]*/EXP-*.md")}
-    assert set(read[0].notes) == experiments | {"Notes/New.md"}
-
-
-def test_a_build_looks_at_the_cache_folders_gitignore_once_per_batch(vault, monkeypatch):
-    from pathlib import Path
-
-    _build(vault)
-    note = vault / "Experiments" / "EXP-003 focal.md"
-    note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
-    reads = []
-    real = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda p: reads.append(p.name) or real(p))
-    _build(vault)  # writes a parse shard, then the last-build state and the two memos
-    assert reads.count(".gitignore") == 2
-    assert (vault / cache.CACHE_FOLDER / ".gitignore").read_text() == "# vaultkit's cache\n*\n"
+    assert set(read) == experiments | {"Notes/New.md"}

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
-from vaultkit.disk.read import load_vault
+from vaultkit.disk.read import load_snapshot as load_vault
 from vaultkit.model.vault_model import build_model
 from vaultkit.output.edit import fill_template, moment_format
 
@@ -249,17 +249,30 @@ def test_titles_obsidian_cannot_link_are_refused(vault, title, char):
 
 
 def test_folder_leaving_the_vault_is_refused(vault, tmp_path):
-    result = run(vault, "new-experiment", "EXP-038 out", "--folder", "../outside")
-    assert result.exit_code == 1
-    assert "leaves the vault" in result.stderr
-    assert not (tmp_path / "outside").exists()
+    for folder in ("../outside", "/etc", "Experiments/../../outside", ".hidden"):
+        result = run(vault, "new-experiment", "EXP-038 out", "--folder", folder)
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"Error: --folder {folder!r} is not a folder inside the vault; give a relative "
+            "path such as 'Experiments'\n"
+        )
+    assert not (tmp_path / "outside").exists() and not (vault / "etc").exists()
 
 
 def test_unknown_previous_names_the_closest(vault):
-    result = run(vault, "new-experiment", "EXP-039", "--previous", "EXP-004 merg")
+    result = run(vault, "new-experiment", "EXP-039", "--previous", "EXP-004 mrge")
     assert result.exit_code == 1
-    assert "no note named 'EXP-004 merg'; closest: Experiments/EXP-004 merge" in result.stderr
+    assert "no note named 'EXP-004 mrge'; closest: Experiments/EXP-004 merge" in result.stderr
     assert not (vault / "Experiments" / "EXP-039.md").exists()
+
+
+def test_previous_by_the_beginning_of_its_name(vault):
+    result = run(vault, "new-experiment", "EXP-039 short", "--previous", "EXP-004")
+    assert result.exit_code == 0, result.output
+    assert "linked from Experiments/EXP-004 merge.md" in result.stderr
+    ambiguous = run(vault, "new-experiment", "EXP-040 short", "--previous", "EXP-00")
+    assert ambiguous.exit_code == 1
+    assert ambiguous.stderr.startswith("Error: 'EXP-00' names 6 notes; give more of the name: ")
 
 
 def test_vault_template_with_highest_version_wins(vault):

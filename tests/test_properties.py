@@ -221,7 +221,7 @@ def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text):
     st.lists(st.text(alphabet="ab/", max_size=6), max_size=4), st.text(alphabet="ab/", max_size=4)
 )
 def test_a_tag_is_found_as_itself_or_as_the_parent_of_a_nested_tag(tags, wanted):
-    from vaultkit.model.vault_model import has_tag
+    from vaultkit.model.recognise import has_tag
 
     parts = [tag.split("/") for tag in tags]
     every_level = {"/".join(part[:depth]) for part in parts for depth in range(1, len(part) + 1)}
@@ -401,68 +401,6 @@ def test_a_file_stem_is_what_splitext_gives_for_names_the_vault_shows(path):
 
     if not path.rpartition("/")[2].startswith("."):  # dot-names are hidden from the vault
         assert _stem(path) == posixpath.splitext(posixpath.basename(path))[0].lower()
-
-
-# Pieces that spell a tag in every way the parser reads one: in the body, in a YAML list or
-# string, through a YAML escape, split by a code span or a comment, in letters whose lower
-# case depends on their neighbours (final sigma) or differs from their case folding.
-TAG_PIECES = [
-    "---\n",
-    "tags: ",
-    "tags: [",
-    "]",
-    "\n- ",
-    '"',
-    "'",
-    "#",
-    " ",
-    "\n",
-    ",",
-    "Model_Training",
-    "model_",
-    "training",
-    "\\x5f",
-    "\\",
-    "/x",
-    "ΑΣ",
-    "#ΑΣ",
-    "σ",
-    ".",
-    ".b",
-    "İ",
-    "ẞ",
-    "K",
-    "`",
-    "%%",
-    "<!--",
-    "-->",
-]
-TAGS_ASKED = ["model_training", "model_training/x", "ας", "ασ", "i̇", "ß", "ss", "k"]
-
-
-@settings(max_examples=3000)
-@given(st.lists(st.sampled_from(TAG_PIECES), max_size=14).map("".join), st.sampled_from(TAGS_ASKED))
-@example("#ΑΣ.b", "ας")  # lower-cased alone, the tag ends in ς; in the text, in σ
-@example('---\ntags: ["model\\x5ftraining"]\n---\n', "model_training")  # only in YAML
-def test_a_note_whose_text_cannot_carry_a_tag_is_never_given_it(text, tag):
-    from vaultkit.model.vault_model import has_tag
-    from vaultkit.obsidian.note import may_carry_tag
-
-    if not may_carry_tag(text, tag):
-        assert not has_tag(parse_note(text).tag_names, tag)
-
-
-def test_every_tag_of_every_real_note_is_one_its_text_may_carry():
-    from vaultkit.obsidian.note import may_carry_tag
-
-    from .conftest import CORPORA
-
-    notes = sorted(CORPORA.rglob("*.md")) if CORPORA.is_dir() else []
-    assert notes or not CORPORA.is_dir()
-    for path in notes:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        for tag in parse_note(text).tag_names:
-            assert may_carry_tag(text, tag), (path, tag)
 
 
 KEYED_NAMES = ["a", "A.md", "a.md", "a.png", "a.png.md", "b", "b.md", "..", "a.MD", "x.md", "y"]

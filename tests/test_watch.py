@@ -158,16 +158,16 @@ def test_invalid_yaml_is_reported_and_the_watcher_keeps_going(running, vault):
 
 
 def test_note_deleted_while_being_read(running, vault, monkeypatch):
-    from vaultkit import watch as watch_module
+    from vaultkit.disk import read as read_module
 
-    real_read = watch_module.read_note
+    real_read = read_module.read_note
 
     def vanishing_read(root, path):
         if path.endswith("Ghost.md"):
             (root / path).unlink(missing_ok=True)
         return real_read(root, path)
 
-    monkeypatch.setattr(watch_module, "read_note", vanishing_read)
+    monkeypatch.setattr(read_module, "read_note", vanishing_read)
     (vault / "Ghost.md").write_text("#model_training #document\nStatus: #done\n")
     (vault / "Experiments" / "EXP-033 alive.md").write_text(experiment("x", "done"))
     assert wait_until(lambda: "[[EXP-033 alive]]" in index_text(vault))

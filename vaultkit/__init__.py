@@ -1,3 +1,57 @@
-"""vaultkit: index, lineage and checks for ML experiment notes in an Obsidian vault."""
+"""vaultkit: index, lineage and checks for ML experiment notes in an Obsidian vault.
 
-__version__ = "0.1.0"
+    import vaultkit
+    vault = vaultkit.open("~/ml-notes")
+    vault.experiments          # records: id, status, previous, metrics, problems, …
+    vault.to_pandas()          # one row per experiment, one column per metric
+
+See docs/api.md for every public name.
+"""
+
+__version__ = "0.2.0"
+
+from vaultkit.api import Chain, Experiment, Vault, open  # noqa: E402
+from vaultkit.create import NewExperiment  # noqa: E402
+from vaultkit.errors import (  # noqa: E402
+    AmbiguousNote,
+    ConfigError,
+    ManagedBlockError,
+    MissingExtra,
+    NotAnExperiment,
+    NotARegularFile,
+    NoteExists,
+    NoteNotFound,
+    RefusedEdit,
+    UnsafePath,
+    VaultkitError,
+    VaultNotFound,
+    WriteConflict,
+)
+from vaultkit.model.records import Edge, Problem  # noqa: E402
+from vaultkit.model.vault_model import Lineage  # noqa: E402
+from vaultkit.pipeline import BuildResult  # noqa: E402
+
+__all__ = [
+    "AmbiguousNote",
+    "BuildResult",
+    "Chain",
+    "ConfigError",
+    "Edge",
+    "Experiment",
+    "Lineage",
+    "ManagedBlockError",
+    "MissingExtra",
+    "NewExperiment",
+    "NoteExists",
+    "NoteNotFound",
+    "NotAnExperiment",
+    "NotARegularFile",
+    "Problem",
+    "RefusedEdit",
+    "UnsafePath",
+    "Vault",
+    "VaultNotFound",
+    "VaultkitError",
+    "WriteConflict",
+    "open",
+]

@@ -1,49 +1,25 @@
-"""The ``vaultkit`` command: a thin click layer over vault -> graph -> check/formats."""
+"""The ``vaultkit`` command: options, messages and exit codes over the Python API (api.py).
+Every command is a few lines: read the options, call the API, print."""
 
 from __future__ import annotations
 
 import gc
 import os
 import sys
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from vaultkit import __version__
-from vaultkit.build import (
-    apply,
-    changes_that_write_nothing,
-    diff,
-    notes_build_reads,
-    plan_build,
-    remember_build,
-    rendered_index_rows,
-    rendered_lineages,
-    since_last_build,
-)
-from vaultkit.create import change_status, demo_vault, init_vault, new_experiment, obsidian_uri
-from vaultkit.disk.read import (
-    cache_files,
-    find_vault_root,
-    list_vault,
-    load_vault,
-    note_sections,
-)
-from vaultkit.disk.write import save_cache as write_cache
-from vaultkit.errors import AmbiguousNote, NoteNotFound, VaultkitError
-from vaultkit.model.check import check_model
-from vaultkit.model.compare import compare, diff_markdown, diff_text
-from vaultkit.model.metrics import completeness, higher_is_better
-from vaultkit.model.vault_model import (
-    VaultModel,
-    build_model,
-    closest_names,
-    has_tag,
-    is_template,
-    resolve_note_argument,
-)
-from vaultkit.obsidian.syntax import is_valid_tag
+from vaultkit.api import Experiment, Vault
+from vaultkit.create import demo_vault, init_vault, obsidian_uri
+from vaultkit.disk.read import find_vault_root
+from vaultkit.errors import VaultkitError, VaultNotFound
+from vaultkit.model.compare import diff_markdown, diff_text
+from vaultkit.model.metrics import higher_is_better
+from vaultkit.model.recognise import has_tag
 from vaultkit.output import formats
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -52,102 +28,113 @@ SHOWN_CHANGES = 20  # files a build lists by name; the count line covers the res
 
 
 class Session:
-    """The vault a command works on, read once on first use."""
+    """The vault a command works on, found and opened on first use."""
 
     def __init__(self, vault_option: str | None):
         self.vault_option = vault_option
-        self._model: VaultModel | None = None
+        self._vault: Vault | None = None
 
-    @property
-    def root(self) -> Path:
-        if self.vault_option:
+    def root(self, writes: bool = False) -> Path:
+        """``--vault`` (or $VAULTKIT_VAULT), else the nearest folder above that holds
+        `.obsidian/`, else the current folder; a command that writes refuses a folder
+        that is not a vault unless it was named."""
+        if self.vault_option is not None:
+            if not self.vault_option.strip():
+                raise VaultNotFound("--vault is empty; give the vault's folder")
             root = Path(self.vault_option).expanduser()
             if not root.is_dir():
-                raise VaultkitError(
+                raise VaultNotFound(
                     "no such vault folder (check --vault or $VAULTKIT_VAULT)", str(root)
                 )
             return root.resolve()
-        return find_vault_root(Path.cwd())
-
-    def model(
-        self, save_cache: bool = True, listing=None, for_build=False, only=None
-    ) -> VaultModel:
-        """The vault read and resolved; ``for_build``: only what ``build`` needs (the
-        experiments' links; neither the notes vaultkit generates nor those that cannot be
-        experiments); ``only``: the notes to read."""
-        if self._model is None:
-            root = self.root
-            vault = load_vault(
-                root,
-                progress=_progress_printer(),
-                listing=listing,
-                skip_generated=for_build,
-                only=only,
-                experiments_only=for_build,
-            )
-            self._model = build_model(vault, all_links=not for_build)
-            if save_cache:
-                self.save_cache()
-        return self._model
-
-    def save_cache(self) -> None:
-        """Write the parse-cache files that no longer match what was read."""
-        vault = self._model.vault
-        write_cache(vault.root, cache_files(vault))
-
-    def note(self, name: str) -> str:
-        """Resolve a NOTE argument or exit 1 saying what is there instead."""
-        model = self.model()
-        found, candidates = resolve_note_argument(model, name)
-        if found:
+        found = find_vault_root(Path.cwd())
+        if found is not None:
             return found
-        if candidates:
-            raise AmbiguousNote(
-                f"{name!r} names {len(candidates)} notes; give the folder too: "
-                + ", ".join(candidates)
+        if writes:
+            raise VaultNotFound(
+                "is not an Obsidian vault (no .obsidian/ folder here or above), so vaultkit "
+                "writes nothing here. Open the folder in Obsidian once, run 'vaultkit init "
+                "FOLDER' for a new vault, or name the folder with --vault",
+                str(Path.cwd()),
             )
-        close = closest_names(model, name)
-        hint = f"; closest: {', '.join(close)}" if close else ""
-        raise NoteNotFound(f"no note named {name!r}{hint}")
+        return Path.cwd().resolve()
+
+    def vault(self, writes: bool = False) -> Vault:
+        if self._vault is None:
+            self._vault = Vault(self.root(writes), _progress_printer())
+        return self._vault
 
 
-def _progress_printer():
+def _progress_printer() -> Callable[[int, int], None] | None:
     """A progress callback for big vaults when stderr is a terminal, else None."""
     if not sys.stderr.isatty():
         return None
 
-    def progress(done: int, total: int):
+    def progress(done: int, total: int) -> None:
         if total >= PROGRESS_THRESHOLD and (done % 500 == 0 or done == total):
-            end = "\n" if done == total else ""
             click.echo(f"\rReading notes: {done}/{total}", err=True, nl=False)
-            click.echo(end, err=True, nl=False)
+            click.echo("\n" if done == total else "", err=True, nl=False)
 
     return progress
 
 
-pass_session = click.make_pass_decorator(Session)
+class VaultkitGroup(click.Group):
+    """Prints vaultkit's errors as ``Error: <path>: <message>`` and exits 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VaultkitError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
-def format_option(choices: list[str]):
+def _set_vault(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--vault`` given after the command name: it counts as if given before it."""
+    if value is not None:
+        ctx.find_object(Session).vault_option = value  # type: ignore[union-attr]
+
+
+vault_option = click.option(
+    "--vault",
+    metavar="PATH",
+    expose_value=False,
+    callback=_set_vault,
+    is_eager=True,
+    help="Vault folder (also accepted before the command name).",
+)
+
+
+def format_option(choices: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--format`` with the first choice as the default."""
     return click.option(
         "--format", "output", type=click.Choice(choices), default=choices[0], show_default=True
     )
 
 
-@click.group(context_settings=CONTEXT)
+def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Command]:
+    """A vaultkit command: it takes ``--vault`` too, and gets the session."""
+
+    def decorate(function: Callable[..., Any]) -> click.Command:
+        wrapped = click.pass_obj(function)
+        return cli.command(name=name)(vault_option(wrapped))
+
+    return decorate
+
+
+@click.group(cls=VaultkitGroup, context_settings=CONTEXT)
 @click.option(
     "--vault",
     "vault_option",
     envvar="VAULTKIT_VAULT",
     metavar="PATH",
     help="Vault folder. Default: $VAULTKIT_VAULT, else the nearest folder above "
-    "the current one that holds .obsidian/, else the current folder.",
+    "the current one that holds .obsidian/, else the current folder (commands that "
+    "write refuse a folder that is not a vault unless it is named here).",
 )
 @click.option("--debug", is_flag=True, help="Show a full traceback on unexpected errors.")
 @click.version_option(__version__, prog_name="vaultkit")
 @click.pass_context
-def cli(ctx: click.Context, vault_option: str | None, debug: bool):
+def cli(ctx: click.Context, vault_option: str | None, debug: bool) -> None:
     """Index, lineage and checks for ML experiment notes in an Obsidian vault.
 
     An experiment is a note tagged #model_training that is a document (tagged #document,
@@ -163,13 +150,16 @@ def cli(ctx: click.Context, vault_option: str | None, debug: bool):
     ctx.obj = Session(vault_option)
 
 
-def _check_sort(value: str | None) -> str | None:
+# -- list -----------------------------------------------------------------------------------
+
+
+def _check_sort(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not (value.startswith("metric:") and len(value) > 7):
         raise click.BadParameter("use metric:NAME, e.g. --sort metric:mAP@0.5")
     return value
 
 
-@cli.command(name="list")
+@command(name="list")
 @click.option("--status", "status_filter", metavar="S", help="Only notes with this status.")
 @click.option(
     "--tag", "tag_filter", metavar="T", help="Only notes with this tag (nested tags count)."
@@ -180,12 +170,18 @@ def _check_sort(value: str | None) -> str | None:
 @click.option(
     "--sort",
     metavar="metric:NAME",
-    callback=lambda ctx, param, value: _check_sort(value),
+    callback=_check_sort,
     help="Best first by a metric (higher is better, lower for loss, latency, error…).",
 )
 @format_option(["table", "json", "csv"])
-@pass_session
-def list_command(session: Session, status_filter, tag_filter, all_notes, sort, output):
+def list_command(
+    session: Session,
+    status_filter: str | None,
+    tag_filter: str | None,
+    all_notes: bool,
+    sort: str | None,
+    output: str,
+) -> None:
     """List the experiments with their status and previous experiment.
 
     \b
@@ -196,43 +192,40 @@ def list_command(session: Session, status_filter, tag_filter, all_notes, sort, o
       vaultkit list --tag model_training/detection --format csv > experiments.csv
       vaultkit list --sort metric:mAP@0.5
     """
-    model = session.model()
-    if all_notes:
-        chosen = [
-            n
-            for n, note in model.notes.items()
-            if note.parsed.status and not is_template(note, model.vault.templates_folder)
-        ]
-    else:
-        chosen = list(model.experiments)
+    vault = session.vault()
+    records = vault.status_notes if all_notes else vault.experiments
     if status_filter:
         wanted = status_filter.lstrip("#").lower()
-        chosen = [n for n in chosen if model.notes[n].parsed.status == wanted]
+        records = [r for r in records if r.status == wanted]
     if tag_filter:
         wanted = tag_filter.lstrip("#").lower()
-        chosen = [n for n in chosen if has_tag(model.notes[n].parsed.tag_names, wanted)]
-    chosen = sorted(chosen)
+        records = [r for r in records if has_tag(r.tags, wanted)]
     if sort:
-        metric = sort.removeprefix("metric:")
-        sign = -1 if higher_is_better(metric) else 1
-
-        def best_first(note_id: str):
-            value = model.notes[note_id].parsed.metrics.get(metric)
-            return (value is None, sign * value if value is not None else 0)
-
-        chosen.sort(key=best_first)
-    records = [formats.note_record(model, n) for n in chosen]
+        records = _sorted_by_metric(records, sort.removeprefix("metric:"))
     if output == "json":
-        click.echo(formats.to_json(records), nl=False)
+        click.echo(formats.to_json([r.as_json() for r in records]), nl=False)
     elif output == "csv":
-        click.echo(formats.list_csv(records), nl=False)
+        click.echo(formats.list_csv([r.as_json() for r in records]), nl=False)
     else:
-        scores = {n: completeness(model.notes[n].parsed.sections) for n in model.experiments}
         noun = "note" if all_notes else "experiment"
-        click.echo(formats.list_table(records, noun, scores), nl=False)
+        scores = {r.id: r.sections or "-" for r in records}
+        click.echo(formats.list_table([r.as_json() for r in records], noun, scores), nl=False)
 
 
-@cli.command()
+def _sorted_by_metric(records: list[Experiment], metric: str) -> list[Experiment]:
+    sign = -1 if higher_is_better(metric) else 1
+
+    def best_first(record: Experiment) -> tuple[bool, float]:
+        value = record.metrics.get(metric)
+        return (value is None, sign * value if value is not None else 0)
+
+    return sorted(records, key=best_first)
+
+
+# -- lineage --------------------------------------------------------------------------------
+
+
+@command()
 @click.argument("note", required=False)
 @format_option(["text", "json", "mermaid", "dot"])
 @click.option(
@@ -241,8 +234,7 @@ def list_command(session: Session, status_filter, tag_filter, all_notes, sort, o
     metavar="N",
     help="Show at most N generations below each root.",
 )
-@pass_session
-def lineage(session: Session, note, output, depth):
+def lineage(session: Session, note: str | None, output: str, depth: int | None) -> None:
     """Show how experiments grew out of each other.
 
     With NOTE: its chain, from its root(s) to everything that grew from it. Without NOTE:
@@ -255,8 +247,9 @@ def lineage(session: Session, note, output, depth):
       vaultkit lineage "EXP-013 focal loss" --format json
       vaultkit lineage --format mermaid > lineage.mmd
     """
-    model = session.model()
-    lineages = model.lineages()
+    vault = session.vault()
+    model = vault.model
+    lineages = vault.lineages
     if note is None:
         if output == "json":
             click.echo(formats.to_json({"lineages": [ln.as_json() for ln in lineages]}), nl=False)
@@ -268,35 +261,24 @@ def lineage(session: Session, note, output, depth):
             render = formats.lineage_mermaid if output == "mermaid" else formats.lineage_dot
             click.echo(render(model, members, edges), nl=False)
         return
-    note_id = session.note(note)
-    if note_id not in model.experiments:
-        raise VaultkitError(
-            "is not an experiment (needs #model_training and #document or a "
-            "'Previous experiment' heading, and must not be a template)",
-            note_id,
-        )
-    ancestors, descendants, edges = model.chain(note_id)
-    chain = {note_id, *ancestors, *descendants}
+    chain = vault.lineage(note)
     if output == "json":
-        data = {
-            "id": note_id,
-            "ancestors": ancestors,
-            "descendants": descendants,
-            "edges": [list(e) for e in edges],
-        }
-        click.echo(formats.to_json(data), nl=False)
+        click.echo(formats.to_json(chain.as_json()), nl=False)
     elif output == "text":
-        own = [ln for ln in lineages if note_id in ln.members]
-        click.echo(formats.lineage_text(model, own, depth, keep=chain, focus=note_id), nl=False)
+        own = [ln for ln in lineages if chain.id in ln.members]
+        text = formats.lineage_text(model, own, depth, keep=set(chain.members), focus=chain.id)
+        click.echo(text, nl=False)
     else:
         render = formats.lineage_mermaid if output == "mermaid" else formats.lineage_dot
-        click.echo(render(model, sorted(chain), edges), nl=False)
+        click.echo(render(model, chain.members, chain.edges), nl=False)
 
 
-@cli.command()
+# -- check, graph ---------------------------------------------------------------------------
+
+
+@command()
 @format_option(["text", "json"])
-@pass_session
-def check(session: Session, output):
+def check(session: Session, output: str) -> None:
     """Find broken links, lineage cycles, bad properties and missing statuses.
 
     Exits 1 when there is an error (warnings alone exit 0), so it works as a git
@@ -307,18 +289,16 @@ def check(session: Session, output):
       vaultkit check
       vaultkit check --format json | jq '.problems[] | select(.severity == "error")'
     """
-    problems = check_model(session.model())
-    click.echo(
-        formats.check_json(problems) if output == "json" else formats.check_text(problems), nl=False
-    )
+    problems = session.vault().check()
+    text = formats.check_json(problems) if output == "json" else formats.check_text(problems)
+    click.echo(text, nl=False)
     if any(p.severity == "error" for p in problems):
         sys.exit(1)
 
 
-@cli.command()
+@command()
 @format_option(["json", "graphml", "dot"])
-@pass_session
-def graph(session: Session, output):
+def graph(session: Session, output: str) -> None:
     """Print the whole typed link graph: notes, and links typed previous, next, related,
     references or link.
 
@@ -328,7 +308,7 @@ def graph(session: Session, output):
       vaultkit graph --format graphml > vault.graphml
       vaultkit graph --format dot | dot -Tsvg > vault.svg
     """
-    typed = formats.typed_graph(session.model())
+    typed = formats.typed_graph(session.vault().model)
     render = {
         "json": formats.graph_json,
         "graphml": formats.graph_graphml,
@@ -337,9 +317,12 @@ def graph(session: Session, output):
     click.echo(render(typed), nl=False)
 
 
+# -- creating -------------------------------------------------------------------------------
+
+
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-def init(path: Path):
+def init(path: Path) -> None:
     """Create a new vault for experiment notes at PATH.
 
     It gets the Templates plugin pointed at Templates/, the experiment template, an
@@ -358,7 +341,7 @@ def init(path: Path):
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path), default="vaultkit-demo", required=False)
-def demo(path: Path):
+def demo(path: Path) -> None:
     """Create a demo vault at PATH (default: ./vaultkit-demo) with a small defect-detector
     project, two lineages, a branch and a merge, then build its index and lineage notes.
 
@@ -368,19 +351,19 @@ def demo(path: Path):
       vaultkit demo /tmp/demo-vault
     """
     demo_vault(path)
-    model = build_model(load_vault(path))
-    report = apply(model, plan_build(model))
-    root = path.resolve()
-    index = model.vault.config.index_path
-    click.echo(f"Demo vault: {root}")
+    vault = Vault(path)
+    result = vault.build()
+    model = vault.model
+    config = model.vault.config
+    click.echo(f"Demo vault: {vault.root}")
     click.echo(
         f"  {len(model.experiments)} experiments in {len(model.lineages())} lineages; "
-        f"wrote {len(report.written)} generated files"
+        f"wrote {len(result.written)} generated files"
     )
     click.echo("")
     click.echo("Open it in Obsidian ('Open folder as vault'), then open:")
-    click.echo(f"  {index[:-3]}  (every experiment by status)")
-    click.echo(f"  {model.vault.config.lineage_folder}/  (one note and one canvas per lineage)")
+    click.echo(f"  {config.index_path[:-3]}  (every experiment by status)")
+    click.echo(f"  {config.lineage_folder}/  (one note and one canvas per lineage)")
     click.echo("Allow Mermaid diagrams when Obsidian asks (1.13+) to see the lineage charts.")
     click.echo("")
     click.echo("Then try:")
@@ -391,7 +374,7 @@ def demo(path: Path):
     )
 
 
-@cli.command(name="new-experiment")
+@command(name="new-experiment")
 @click.argument("title")
 @click.option(
     "--previous",
@@ -410,7 +393,7 @@ def demo(path: Path):
 @click.option(
     "--folder",
     metavar="DIR",
-    help="Folder for the note. Default: the experiments folder (Experiments/).",
+    help="Folder for the note, inside the vault. Default: the experiments folder.",
 )
 @click.option(
     "--template",
@@ -419,8 +402,15 @@ def demo(path: Path):
     help="Template note. Default: the vault's experiment template.",
 )
 @click.option("--open", "open_note", is_flag=True, help="Open the new note in Obsidian.")
-@pass_session
-def new_experiment_command(session: Session, title, previous, related, folder, template, open_note):
+def new_experiment_command(
+    session: Session,
+    title: str,
+    previous: tuple[str, ...],
+    related: tuple[str, ...],
+    folder: str | None,
+    template: str | None,
+    open_note: bool,
+) -> None:
     """Start the next experiment note from the template, linked to where it came from.
 
     The note gets TITLE as its name, the template's {{title}}/{{date}}/{{time}} filled in,
@@ -433,98 +423,91 @@ def new_experiment_command(session: Session, title, previous, related, folder, t
       vaultkit new-experiment "EXP-014 focal loss" --previous "EXP-013 mosaic"
       vaultkit new-experiment "EXP-020 merge" --previous EXP-014 --previous EXP-017 --open
     """
-    model = session.model()
-    parents = [session.note(name) for name in previous]
-    for parent in parents:
-        if parent not in model.experiments:
-            click.echo(f"Warning: {parent} is not an experiment; linking it anyway", err=True)
-    created = new_experiment(
-        model,
-        title,
-        parents,
-        [session.note(name) for name in related],
-        folder,
-        session.note(template) if template else None,
-        datetime.now(),
-    )
+    vault = session.vault(writes=True)
+    created = vault.new_experiment(title, previous, related, folder, template)
     click.echo(created.path)
     for parent in created.parents_updated:
         click.echo(f"  linked from {parent} (Next experiment)", err=True)
     for parent in created.parents_already_linked:
         click.echo(f"  {parent} already links to it", err=True)
     if open_note:
-        uri = obsidian_uri(model.vault.root, created.path)
-        if not click.launch(uri) == 0:
+        uri = obsidian_uri(vault.root, created.path)
+        if _launch(uri) != 0:
             click.echo(f"Open this in Obsidian: {uri}", err=True)
 
 
-@cli.command()
+def _launch(uri: str) -> int:
+    """Open ``uri`` with the desktop's opener, its own messages silenced."""
+    with open(os.devnull, "w") as quiet:
+        saved = os.dup(2)
+        try:
+            os.dup2(quiet.fileno(), 2)
+            return click.launch(uri)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+# -- build, watch ---------------------------------------------------------------------------
+
+
+@command()
 @click.option("--dry-run", is_flag=True, help="Print what would change as a diff; write nothing.")
-@pass_session
-def build(session: Session, dry_run):
+def build(session: Session, dry_run: bool) -> None:
     """Write the index note and one lineage note and canvas per lineage.
 
     Generated text lives between <!-- vaultkit:begin NAME --> and <!-- vaultkit:end NAME -->;
     your text outside the markers is kept byte for byte. A file is written only when its
-    bytes change, atomically. What the last build left in .vaultkit/cache/ lets this one
-    read and render again only what changed.
+    bytes change, atomically, and never over an edit made while the build ran. A generated
+    file that is no longer needed is removed only while it is exactly what vaultkit wrote.
 
     \b
     Examples:
       vaultkit build
       vaultkit build --dry-run | less
     """
-    root = session.root
-    listing = list_vault(root)
-    since = since_last_build(root, listing)
-    harmless = None if dry_run else changes_that_write_nothing(root, listing, since)
-    if harmless == []:
+    vault = session.vault(writes=True)
+    result = vault.build(dry_run=dry_run)
+    for notice in result.notices:
+        click.echo(f"Note: {notice}", err=True)
+    for path, why in result.left_alone:
+        click.echo(f"Left alone: {path}: {why}", err=True)
+    if dry_run:
+        click.echo(result.diff if result.diff else "Nothing to change.\n", nl=False)
+    elif result.skipped_because == "nothing changed":
         click.echo("Nothing changed since the last build.")
-        return
-    if harmless:
-        which = "it is no experiment" if len(harmless) == 1 else "none of them an experiment"
+    elif result.skipped_because:
+        count = len(result.changed)
+        which = "it is no experiment" if count == 1 else "none of them an experiment"
         click.echo(
-            f"{len(harmless)} file{'s' * (len(harmless) != 1)} changed since the last build, "
-            f"{which}: nothing to write."
+            f"{count} file{'s' * (count != 1)} changed since the last build, {which}: "
+            "nothing to write."
         )
-        return
-    model = session.model(
-        save_cache=False, listing=listing, for_build=True, only=notes_build_reads(listing, since)
-    )
-    if dry_run:
-        plan = plan_build(model)
     else:
-        rows, files = rendered_index_rows(root)
-        plan = plan_build(model, rendered_lineages(root), known_rows=rows, known_files=files)
-    for path, why in plan.skipped:
-        click.echo(f"Warning: {path}: {why}", err=True)
-    if dry_run:
-        changes = diff(plan)
-        click.echo(changes if changes else "Nothing to change.\n", nl=False)
-        return
-    report = apply(model, plan)
-    # after the notes: their sync need not wait for the cache's megabytes
-    session.save_cache()
-    remember_build(root, plan, listing, [model.notes[e].path for e in model.experiments])
-    changes = [f"wrote   {p}" for p in report.written] + [f"removed {p}" for p in report.deleted]
-    for line in changes[:SHOWN_CHANGES]:
-        click.echo(line)
-    if len(changes) > SHOWN_CHANGES:
-        click.echo(f"… and {len(changes) - SHOWN_CHANGES} more")
-    click.echo(
-        f"{len(report.written)} written, {len(report.deleted)} removed, "
-        f"{report.unchanged} unchanged"
-    )
+        changes = [f"wrote   {p}" for p in result.written] + [
+            f"removed {p}" for p in result.removed
+        ]
+        for line in changes[:SHOWN_CHANGES]:
+            click.echo(line)
+        if len(changes) > SHOWN_CHANGES:
+            click.echo(f"… and {len(changes) - SHOWN_CHANGES} more")
+        click.echo(
+            f"{len(result.written)} written, {len(result.removed)} removed, "
+            f"{result.unchanged} unchanged"
+        )
+    for path, why in result.failed:
+        click.echo(f"Error: {path}: {why}", err=True)
+    if result.failed:
+        sys.exit(1)
 
 
-@cli.command()
+@command()
 @click.option(
     "--polling",
     is_flag=True,
     help="Poll for changes instead of native events (network drives, WSL).",
 )
-@pass_session
-def watch(session: Session, polling):
+def watch(session: Session, polling: bool) -> None:
     """Build, then keep the index and lineage notes current as notes change.
 
     Prints one line per update: what changed, which generated notes were rewritten, how
@@ -538,15 +521,14 @@ def watch(session: Session, polling):
     from vaultkit.watch import watch_forever  # watchdog is needed by this command only
 
     gc.enable()  # a long-running process must collect its garbage
-    watch_forever(session.root, polling, click.echo)
+    watch_forever(session.root(writes=True), polling, click.echo)
 
 
-@cli.command(name="set-status")
+@command(name="set-status")
 @click.argument("note")
 @click.argument("status")
 @click.option("--force", is_flag=True, help="Mark done even with template sections unanswered.")
-@pass_session
-def set_status_command(session: Session, note, status, force):
+def set_status_command(session: Session, note: str, status: str, force: bool) -> None:
     """Set a note's status where it is written (its 'Status:' line or its status property).
 
     Nothing else in the note changes. Marking an experiment done is refused while template
@@ -557,25 +539,21 @@ def set_status_command(session: Session, note, status, force):
       vaultkit set-status "EXP-013 focal loss" done
       vaultkit set-status "EXP-013 focal loss" postpone
     """
-    status = status.strip().lstrip("#").lower()
-    if not is_valid_tag(status):
-        raise click.BadParameter(f"{status!r} is not a tag Obsidian can read", param_hint="STATUS")
-    model = session.model()
-    note_id = session.note(note)
-    found = model.notes[note_id]
-    change_status(model, note_id, status, force)
-    click.echo(f"{found.path}: {found.parsed.status or 'no status'} -> {status}")
-    if status == "done":
-        for gap in found.parsed.gaps:
+    vault = session.vault(writes=True)
+    found = vault.note(note)
+    old, new = vault.set_status(found, status, force)
+    click.echo(f"{found}.md: {old or 'no status'} -> {new}")
+    if new == "done":
+        gaps = vault.model.notes[found].parsed.gaps if found in vault.model.notes else []
+        for gap in gaps:
             click.echo(f"  note: {gap}", err=True)
 
 
-@cli.command(name="diff")
+@command(name="diff")
 @click.argument("note")
 @click.argument("other", required=False)
 @format_option(["text", "json", "markdown"])
-@pass_session
-def diff_command(session: Session, note, other, output):
+def diff_command(session: Session, note: str, other: str | None, output: str) -> None:
     """Show what changed from OTHER (default: NOTE's previous experiments) to NOTE.
 
     Section by section, the lines added and removed; parsed settings (lr: 3e-4,
@@ -586,27 +564,7 @@ def diff_command(session: Session, note, other, output):
       vaultkit diff "EXP-004 mosaic and focal loss"
       vaultkit diff "EXP-004 mosaic and focal loss" "EXP-001 baseline" --format markdown
     """
-    model = session.model()
-    note_id = session.note(note)
-    olds = [session.note(other)] if other else model.parents(note_id)
-    if not olds:
-        raise VaultkitError(
-            "has no previous experiment to compare with; name one: vaultkit diff NOTE OTHER",
-            note_id,
-        )
-    root = model.vault.root
-    new_bodies = note_sections(root, model.notes[note_id].path)
-    results = [
-        compare(
-            old,
-            model.notes[old].parsed,
-            note_sections(root, model.notes[old].path),
-            note_id,
-            model.notes[note_id].parsed,
-            new_bodies,
-        )
-        for old in olds
-    ]
+    results = session.vault().diff(note, other)
     if output == "json":
         click.echo(formats.to_json(results), nl=False)
     else:
@@ -614,7 +572,7 @@ def diff_command(session: Session, note, other, output):
         click.echo("\n".join(render(result) for result in results), nl=False)
 
 
-def main():
+def main() -> None:
     """Entry point: no traceback reaches the user unless --debug is given."""
     debug = "--debug" in sys.argv[1:]
     # One command reads a whole vault into many small objects and exits: the cyclic
@@ -639,14 +597,18 @@ def main():
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         if debug:
             raise
-        click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        click.echo(
+            f"Error: vaultkit stopped on something it did not expect ({exc}). Run again "
+            "with --debug for the details, and report them.",
+            err=True,
+        )
         code = 1
     if debug or sys.getprofile() or sys.gettrace():
         sys.exit(code)  # let profilers and coverage write their reports
     _leave(code)
 
 
-def _leave(code: int):
+def _leave(code: int) -> None:
     """Flush what was printed and end the process at once. Every file is written and
     closed by now; freeing a big vault's objects one by one at interpreter exit would
     cost up to 0.4 s (a third of a 10k-note build) and change nothing."""

@@ -1,5 +1,6 @@
-"""Creating things in a vault: a new vault (``init``, ``demo``) and a new experiment note
-linked into its lineage. Reads through ``vault.py``, writes through ``write.py``."""
+"""Creating and editing notes: a new vault (``init``, ``demo``), a new experiment linked
+into its lineage, a status changed where it is written. Reads through disk/read.py,
+writes through disk/write.py; the text edits themselves are pure (output/edit.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
-from vaultkit.disk.read import read_text_file
-from vaultkit.disk.write import NoteExists, create_new, safe_target, write_if_changed
-from vaultkit.errors import VaultkitError
+from vaultkit.disk.read import read_bytes
+from vaultkit.disk.write import Update, create_new, safe_target, update_file
+from vaultkit.errors import NoteExists, RefusedEdit, VaultkitError
 from vaultkit.model.config import link_style
 from vaultkit.model.metrics import unanswered
-from vaultkit.model.records import NEXT
-from vaultkit.model.vault_model import VaultModel, has_tag, has_template_tag, in_folder
+from vaultkit.model.records import NEXT, Note, VaultSnapshot
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
 from vaultkit.output import edit
@@ -57,33 +58,16 @@ def demo_vault(root: Path) -> list[str]:
 _VERSION = re.compile(r"v\.?\s*(\d+(?:\.\d+)*)", re.IGNORECASE)
 
 
-def _version(name: str) -> tuple[int, ...]:
+def template_version(name: str) -> tuple[int, ...]:
+    """The version in a template's name (`… template v.1.2`), for choosing the newest."""
     match = _VERSION.search(name)
     return tuple(int(part) for part in match.group(1).split(".")) if match else ()
 
 
-def find_template(model: VaultModel) -> str | None:
-    """The vault's experiment template: a note tagged #model_training and #template or
-    #document_template (highest version in its name, then newest); else a note named
-    'Model Training' in the Templates folder; else None (use the packaged one)."""
-    tag = model.vault.config.experiment_tag
-    tagged = [
-        note
-        for note in model.notes.values()
-        if has_tag(note.parsed.tag_names, tag) and has_template_tag(note.parsed.tag_names)
-    ]
-    if tagged:
-        best = max(tagged, key=lambda n: (_version(n.title), n.mtime_ns, n.path))
-        return best.path
-    folder = model.vault.templates_folder
-    for note in sorted(model.notes.values(), key=lambda n: n.path):
-        if note.title.lower() == TEMPLATE_NAME.lower() and in_folder(note.path, folder):
-            return note.path
-    return None
-
-
 @dataclass
 class NewExperiment:
+    """A note ``new_experiment`` created, and what it did to the parents."""
+
     path: str
     template: str  # vault path or "packaged"
     parents_updated: list[str] = field(default_factory=list)
@@ -97,28 +81,42 @@ def _decode(data: bytes, path: str) -> str:
         raise VaultkitError("is not UTF-8; vaultkit will not edit it", path) from None
 
 
-def new_experiment(
-    model: VaultModel,
-    title: str,
-    previous: list[str],
-    related: list[str],
-    folder: str | None,
-    template: str | None,
-    now: datetime,
-) -> NewExperiment:
-    """Create the note and link it into each parent's Next-experiment section.
-    ``previous``, ``related`` and ``template`` are note ids already resolved."""
+def new_experiment_path(vault: VaultSnapshot, title: str, folder: str | None) -> str:
+    """Where a new experiment note goes; refused when the title cannot be linked, the
+    folder leaves the vault, or a note is already there."""
     edit.check_title(title)
-    vault = model.vault
-    folder = (folder if folder is not None else vault.config.experiments_folder).strip("/")
-    path = f"{folder}/{title}.md" if folder else f"{title}.md"
+    chosen = vault.config.experiments_folder if folder is None else folder
+    cleaned = chosen.strip().replace("\\", "/").strip("/")
+    if (
+        chosen.strip().startswith(("/", "\\"))
+        or re.match(r"^[A-Za-z]:", chosen.strip())
+        or any(part in ("..", ".") for part in cleaned.split("/"))
+        or any(part.startswith(".") for part in cleaned.split("/") if part)
+    ):
+        raise VaultkitError(
+            f"--folder {chosen!r} is not a folder inside the vault; give a relative path "
+            f"such as {vault.config.experiments_folder!r}"
+        )
+    path = f"{cleaned}/{title}.md" if cleaned else f"{title}.md"
     safe_target(vault.root, path)
     if (vault.root / path).exists() or path.lower() in {p.lower() for p in vault.files}:
         raise NoteExists("already exists; vaultkit never overwrites a note", path)
+    return path
 
-    template_path = model.notes[template].path if template else find_template(model)
+
+def new_experiment(
+    vault: VaultSnapshot,
+    path: str,
+    previous: list[Note],
+    related: list[Note],
+    template_path: str | None,
+    now: datetime,
+) -> NewExperiment:
+    """Create the note at ``path`` (see ``new_experiment_path``) from the template and
+    link it into each parent's Next-experiment section."""
+    title = path.rpartition("/")[2][:-3]
     if template_path:
-        text = _decode(read_text_file(vault.root, template_path) or b"", template_path)
+        text = _decode(read_bytes(vault.root, template_path) or b"", template_path)
     else:
         text = (VAULT_TEMPLATE / "Templates" / f"{TEMPLATE_NAME}.md").read_text(encoding="utf-8")
     settings = vault.template_settings
@@ -133,54 +131,72 @@ def new_experiment(
 
     style = link_style(vault.app_settings)
     resolver = Resolver([*vault.files, path])
-
-    def link(note_id: str, source: str) -> str:
-        return format_link(model.notes[note_id].path, source, style, resolver)
-
-    text = edit.add_previous_links(text, [link(p, path) for p in previous])
-    text = edit.add_related_links(text, [link(r, path) for r in related])
+    text = edit.add_previous_links(
+        text, [format_link(p.path, path, style, resolver) for p in previous]
+    )
+    text = edit.add_related_links(
+        text, [format_link(r.path, path, style, resolver) for r in related]
+    )
     create_new(vault.root, path, text.encode("utf-8"))
 
     result = NewExperiment(path, template_path or "packaged")
     for parent in previous:
-        parent_path = model.notes[parent].path
         already = any(  # resolved again: the link may have waited for this very note
-            r.link.role == NEXT and resolver.resolve(r.link.target, parent_path).path == path
-            for r in model.links.get(parent, [])
+            link.role == NEXT and resolver.resolve(link.target, parent.path).path == path
+            for link in parent.parsed.links
         )
         if already:
-            result.parents_already_linked.append(parent_path)
+            result.parents_already_linked.append(parent.path)
             continue
-        current = _decode(read_text_file(vault.root, parent_path) or b"", parent_path)
-        new_link = format_link(path, parent_path, style, resolver)
-        write_if_changed(
-            vault.root, parent_path, edit.add_next_link(current, new_link).encode("utf-8")
-        )
-        result.parents_updated.append(parent_path)
+        new_link = format_link(path, parent.path, style, resolver)
+
+        def add_next(
+            current: bytes | None, where: str = parent.path, link: str = new_link
+        ) -> bytes:
+            if current is None:
+                raise VaultkitError("is gone; vaultkit did not link the new note from it", where)
+            return edit.add_next_link(_decode(current, where), link).encode("utf-8")
+
+        update_file(vault.root, parent.path, add_next)
+        result.parents_updated.append(parent.path)
     return result
 
 
-def change_status(model: VaultModel, note_id: str, status: str, force: bool) -> None:
+def _next_link_added(where: str, link: str) -> Update:
+    """A parent's only change: one link in its Next-experiment section."""
+
+    def update(current: bytes | None) -> bytes:
+        if current is None:
+            raise VaultkitError("is gone; vaultkit did not link the new note from it", where)
+        return edit.add_next_link(_decode(current, where), link).encode("utf-8")
+
+    return update
+
+
+def change_status(
+    vault: VaultSnapshot, note: Note, experiment: bool, status: str, force: bool
+) -> None:
     """Write ``status`` where the note keeps it. A done experiment must let someone
     rebuild the model, so `done` is refused while template sections are unanswered."""
-    note = model.notes[note_id]
-    if status == "done" and note_id in model.experiments and not force:
+    if status == "done" and experiment and not force:
         missing = unanswered(note.parsed.sections)
         if missing:
-            raise VaultkitError(
+            raise RefusedEdit(
                 f"not marked done: {len(missing)} template section"
                 f"{'s are' if len(missing) > 1 else ' is'} not answered yet: "
                 f"{', '.join(missing)}. Answer them, or use --force",
                 note.path,
             )
-    root = model.vault.root
-    text = _decode(read_text_file(root, note.path) or b"", note.path)
-    write_if_changed(root, note.path, edit.set_status(text, status).encode("utf-8"))
+
+    def set_status(current: bytes | None) -> bytes:
+        if current is None:
+            raise VaultkitError("is gone; its status was not changed", note.path)
+        return edit.set_status(_decode(current, note.path), status).encode("utf-8")
+
+    update_file(vault.root, note.path, set_status)
 
 
 def obsidian_uri(vault_root: Path, path: str) -> str:
-    """``obsidian://open?vault=…&file=…`` with everything encoded (OBSIDIAN_SPEC §9)."""
-    from urllib.parse import quote
-
+    """``obsidian://open?vault=…&file=…`` with everything encoded."""
     file = path[:-3] if path.lower().endswith(".md") else path
     return f"obsidian://open?vault={quote(vault_root.name, safe='')}&file={quote(file, safe='')}"

@@ -16,17 +16,18 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from vaultkit.build import apply, plan_build
-from vaultkit.disk.read import Vault, load_vault, read_note, stat_keys, walk_files
+from vaultkit.disk.read import describe_os_error
 from vaultkit.errors import VaultkitError
-from vaultkit.model.vault_model import VaultModel, build_model
+from vaultkit.model.records import is_hidden
+from vaultkit.model.vault_model import VaultModel
+from vaultkit.pipeline import Builder, BuildResult
 
 DEBOUNCE_SECONDS = 0.15
 MAX_DELAY_SECONDS = 2.0  # a stream of events never postpones a rebuild longer than this
@@ -37,8 +38,7 @@ _TEMPORARY = re.compile(r"(~|\.swp|\.swx|\.swo|\.tmp|\.bak|\.crswap|\.part)$|^(#
 
 def is_ignored(relative: str) -> bool:
     """Dot-paths (.obsidian/, .git/, our own temp files) and editors' temporary files."""
-    parts = relative.split("/")
-    return any(part.startswith(".") for part in parts) or bool(_TEMPORARY.search(parts[-1]))
+    return is_hidden(relative) or bool(_TEMPORARY.search(relative.rpartition("/")[2]))
 
 
 class _Inbox(FileSystemEventHandler):
@@ -103,10 +103,17 @@ class Update:
     """One rebuild, as printed: what changed, what was written, how long it took."""
 
     changed: list[str]
-    written: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
+    result: BuildResult | None = None
     seconds: float = 0.0
     error: str | None = None
+
+    @property
+    def written(self) -> list[str]:
+        return self.result.written if self.result else []
+
+    @property
+    def removed(self) -> list[str]:
+        return self.result.removed if self.result else []
 
     def line(self) -> str:
         shown = ", ".join(self.changed[:3]) + (
@@ -116,10 +123,14 @@ class Update:
         if self.error:
             return f"{stamp}  {shown}: rebuild failed: {self.error} (still watching)"
         outcome = (
-            ", ".join([f"wrote {p}" for p in self.written] + [f"removed {p}" for p in self.deleted])
+            ", ".join([f"wrote {p}" for p in self.written] + [f"removed {p}" for p in self.removed])
             or "no generated note changed"
         )
-        return f"{stamp}  {shown} -> {outcome} ({self.seconds:.2f} s)"
+        lines = [f"{stamp}  {shown} -> {outcome} ({self.seconds:.2f} s)"]
+        if self.result is not None:
+            lines += [f"  could not update {p}: {why}" for p, why in self.result.failed]
+            lines += [f"  note: {notice}" for notice in self.result.notices]
+        return "\n".join(lines)
 
 
 class Watcher:
@@ -138,103 +149,59 @@ class Watcher:
         self.inbox = _Inbox(self.root)
         self.observer = PollingObserver(timeout=0.5) if polling else Observer()
         self.stop_event = threading.Event()
-        self.vault: Vault | None = None
-        self.model: VaultModel | None = None
-        self.own_writes: dict[str, bytes] = {}
-        self.signatures: dict[str, str] | None = None  # of the lineage notes last planned
-        self.rows: dict = {}  # the index rows last planned
-        self.files: tuple | None = None  # what they were rendered against
-        self.link_cache: dict = {}
+        self.builder = Builder(self.root)
+        self.own_writes: dict[str, bytes | None] = {}  # path -> bytes written (None: removed)
+
+    @property
+    def model(self) -> VaultModel | None:
+        return self.builder.model
 
     def start(self) -> Update:
         """The first full build, then start watching."""
         began = time.perf_counter()
-        self.vault = load_vault(self.root, skip_generated=True)  # as build reads it
-        update = self._build(["(start)"], began)
+        update = self._build(["(start)"], None, began)
         self.observer.schedule(self.inbox, str(self.root), recursive=True)
         self.observer.start()
         return update
 
-    def _build(self, changed: list[str], began: float) -> Update:
-        if self.model is None:
-            self.model = build_model(self.vault, all_links=False)
-        else:
-            self.model.update(set(changed))
-        plan = plan_build(self.model, self.signatures, self.link_cache, self.rows, self.files)
-        report = apply(self.model, plan)
-        self.signatures, self.rows, self.files = plan.signatures, plan.rows, plan.files
-        for path in report.written:
-            self.own_writes[path] = plan.writes[path]
-        for path in report.deleted:
-            self.own_writes[path] = b""
-        # Our own files are part of the vault too (their events are ignored below).
-        self.vault.files = sorted(
-            (set(self.vault.files) | set(report.written)) - set(report.deleted)
-        )
-        return Update(changed, report.written, report.deleted, time.perf_counter() - began)
+    def _build(self, changed: list[str], paths: set[str] | None, began: float) -> Update:
+        result = self.builder.build(changed=paths)
+        for path in result.written:
+            self.own_writes[path] = _bytes_of(self.root / path)
+        for path in result.removed:
+            self.own_writes[path] = None
+        return Update(changed, result, time.perf_counter() - began)
 
     def _is_own_write(self, path: str) -> bool:
-        """True when the file holds exactly what vaultkit last wrote (or deleted) there."""
-        expected = self.own_writes.get(path)
-        if expected is None:
+        """True when the file holds exactly what vaultkit last wrote (or removed) there."""
+        if path not in self.own_writes:
             return False
-        try:
-            current = (self.root / path).read_bytes()
-        except FileNotFoundError:
-            current = b""
-        except OSError:
-            return False
-        return current == expected
-
-    def _refresh(self, changed: set[str], rescan: bool) -> list[str]:
-        """Re-read what changed; returns the paths that really did."""
-        vault = self.vault
-        if rescan:  # compare every file with what was read, as the parse cache does
-            files = walk_files(self.root)
-            changed |= set(files) ^ set(vault.files)
-            now = stat_keys(self.root, [p for p in files if p in vault.notes])
-            changed |= {p for p, key in now.items() if key != vault.notes[p].stat_key}
-        files = set(vault.files)
-        real = sorted(
-            p
-            for p in changed
-            if not self._is_own_write(p) and (p in files or (self.root / p).is_file())
-        )  # a temporary file that came and went is no change
-        vault.problems = [p for p in vault.problems if p.note is None or p.note + ".md" not in real]
-        for path in real:
-            full = self.root / path
-            present = full.is_file()
-            if present:
-                files.add(path)
-            else:
-                files.discard(path)
-            if not path.lower().endswith(".md") or vault.config.is_generated(path):
-                continue  # a generated note is a file of the vault, never read by build
-            vault.notes.pop(path, None)
-            if present:
-                note, problem = read_note(self.root, path)
-                if note is not None:
-                    vault.notes[path] = note
-                else:
-                    files.discard(path)
-                if problem is not None:
-                    vault.problems.append(problem)
-        vault.files = sorted(files)
-        return real
+        return _bytes_of(self.root / path) == self.own_writes[path]
 
     def step(self) -> Update | None:
-        """Handle one batch of events; None when they were all vaultkit's own writes."""
+        """Handle one batch of events; None when they were all vaultkit's own writes.
+        Whatever goes wrong is reported with the files being processed, and the watcher
+        goes on (a bug in one rebuild must not stop it)."""
         changed, rescan = self.inbox.take()
         began = time.perf_counter()
-        real = self._refresh(changed, rescan)
-        if not real:
+        real = sorted(p for p in changed if not self._is_own_write(p))
+        if not real and not rescan:
             return None
+        shown = real or ["(folders changed)"]
         try:
-            return self._build(real, began)
+            return self._build(shown, None if rescan else set(real), began)
         except VaultkitError as exc:
-            return Update(real, error=exc.message)
+            return Update(shown, error=str(exc))
         except OSError as exc:
-            return Update(real, error=f"{exc.filename or ''}: {exc.strerror or exc}")
+            where = f"{exc.filename}: " if exc.filename else ""
+            return Update(shown, error=f"{where}{describe_os_error(exc)}")
+        except Exception as exc:  # noqa: BLE001 - the watcher outlives any one rebuild
+            self.builder.model = None  # start afresh next time
+            return Update(
+                shown,
+                error=f"unexpected {type(exc).__name__}: {exc}; please report it (the next "
+                "change rebuilds from scratch)",
+            )
 
     def run(self) -> None:
         """Watch until ``stop()``, Ctrl-C or SIGTERM."""
@@ -262,11 +229,18 @@ class Watcher:
             self.observer.join(timeout=2)
 
 
+def _bytes_of(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+
+
 def watch_forever(root: Path, polling: bool, echo: Callable[[str], None]) -> None:
     """The ``watch`` command: Ctrl-C and SIGTERM end it cleanly."""
     watcher = Watcher(root, polling=polling, report=lambda u: echo(u.line()))
 
-    def terminate(signum, frame):
+    def terminate(signum: int, frame: object) -> None:
         watcher.stop()
 
     previous = signal.signal(signal.SIGTERM, terminate)

@@ -1,152 +1,96 @@
 """The read side: the only module that reads the vault from disk.
 
-It walks the vault as Obsidian does (dot-paths invisible, symlink loops and links back
-into the vault ignored), reads every note, and hands the text to the pure parser. A note
-that cannot be read becomes a problem for ``check``; every other note is still read.
+It walks the vault as Obsidian does (dot-paths invisible, linked folders followed once),
+reads notes and settings, and hands text to the pure parser. Only regular files are ever
+opened (a FIFO would block a reader forever). A note that cannot be read becomes a
+problem for ``check``; every other note is still read. See docs/obsidian-rules.md, "Files".
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
+import errno
 import json
 import os
+import stat
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vaultkit.disk import cache
-from vaultkit.errors import VaultkitError
-from vaultkit.model.config import CONFIG_PATH, Config, ConfigError, parse_config
-from vaultkit.model.records import WARNING, ParsedNote, Problem
-from vaultkit.obsidian.note import may_carry_tag, parse_note, parse_note_and_sections
+from vaultkit.errors import NotARegularFile, VaultkitError, VaultNotFound
+from vaultkit.model.config import CONFIG_PATH, Config, parse_config
+from vaultkit.model.records import (
+    WARNING,
+    Note,
+    ParsedNote,
+    Problem,
+    StatKey,
+    VaultSnapshot,
+    note_id,
+)
+from vaultkit.obsidian.note import parse_note, parse_note_and_sections
 
-CONFIG_FOLDER = ".obsidian"
+OBSIDIAN_FOLDER = ".obsidian"
+TEMPORARY_SUFFIX = ".vaultkit-tmp"  # vaultkit's own temporary files (see write.py)
+MAX_FILES = 500_000  # a walk that finds more has followed a link somewhere it should not
 
-
-@dataclass(eq=False)  # identity: a re-read note is a new object
-class Note:
-    """One Markdown file of the vault and what it says."""
-
-    path: str  # vault-relative, '/'-separated, with '.md'
-    parsed: ParsedNote
-    stat_key: cache.StatKey  # (mtime_ns, size, ctime_ns, inode): what the parse cache compares
-
-    @property
-    def mtime_ns(self) -> int:
-        return self.stat_key[0]
-
-    @property
-    def id(self) -> str:
-        return self.path[:-3]
-
-    @property
-    def title(self) -> str:
-        return self.id.rsplit("/", 1)[-1]
+Progress = Callable[[int, int], None]  # (notes done, notes in all)
 
 
-@dataclass
-class Vault:
-    """Everything read from a vault folder; the rest of vaultkit never touches the disk."""
-
-    root: Path
-    notes: dict[str, Note] = field(default_factory=dict)  # by path
-    files: list[str] = field(default_factory=list)  # every file, notes and attachments
-    template_settings: dict = field(default_factory=dict)
-    app_settings: dict = field(default_factory=dict)
-    config: Config = field(default_factory=Config)
-    problems: list[Problem] = field(default_factory=list)
-    stale_shards: set[int] = field(default_factory=set)  # parse-cache shards to rewrite
-    listing: dict[str, tuple | None] = field(default_factory=dict)  # see list_vault
-    encoded_shards: dict[int, bytes] = field(default_factory=dict)  # cache files made by workers
-    kept_entries: dict = field(default_factory=dict)  # cache entries of notes left unread
-
-    @functools.cached_property  # the settings are read once, before any note
-    def templates_folder(self) -> str | None:
-        folder = self.template_settings.get("folder")
-        return folder.strip().strip("/") or None if isinstance(folder, str) else None
+# -- one file ------------------------------------------------------------------------------
 
 
-def find_vault_root(start: Path) -> Path:
-    """The nearest folder at or above ``start`` that holds ``.obsidian/``, else ``start``."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / CONFIG_FOLDER).is_dir():
-            return folder
-    return start
+def describe_os_error(exc: OSError) -> str:
+    """An OSError as a sentence with what to do, without Python's names or numbers."""
+    hints = {
+        errno.ENOSPC: "the disk is full; free some space and run again",
+        errno.EDQUOT: "the disk quota is used up; free some space and run again",
+        errno.EACCES: "permission denied; check the permissions of the file and its folder",
+        errno.EPERM: "the operation is not permitted; check the file's permissions and flags",
+        errno.EROFS: "the file system is read-only; make it writable or use a copy of the vault",
+        errno.ENAMETOOLONG: "the file name is too long for this file system; use a shorter name",
+        errno.EISDIR: "a folder has that name; rename the folder or choose another name",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EIO: "the disk reported an input/output error; check the disk",
+        errno.ELOOP: "the path holds a loop of symbolic links; fix or remove the link",
+    }
+    return hints.get(exc.errno or 0, (exc.strerror or str(exc)).rstrip(".").lower())
 
 
-def read_json(path: Path) -> dict:
+def read_file(root: Path, relative: str) -> tuple[bytes, StatKey] | None:
+    """A vault file's bytes and its stat key, or None when there is no such file. Only a
+    regular file is read: anything else raises NotARegularFile (it is opened without
+    blocking, so a FIFO cannot stall vaultkit)."""
+    path = os.path.join(root, relative)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket
+            raise NotARegularFile(_NOT_REGULAR, relative) from None
+        raise
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            if stat.S_ISDIR(info.st_mode):
+                return None  # a folder where a file was expected: no such file
+            raise NotARegularFile(_NOT_REGULAR, relative)
+        return handle.read(), cache.stat_key(info)
 
 
-def read_settings(root: Path) -> tuple[dict, dict]:
-    """The Templates plugin's settings (folder, date and time formats) and the app
-    settings (link format)."""
-    return (
-        read_json(root / CONFIG_FOLDER / "templates.json"),
-        read_json(root / CONFIG_FOLDER / "app.json"),
-    )
+_NOT_REGULAR = (
+    "is not a regular file (a FIFO, socket or device); vaultkit never reads or replaces one. "
+    "Remove it or give vaultkit another path"
+)
 
 
-def read_config(root: Path) -> Config:
-    """`.vaultkit/config.toml`, or the defaults when there is none."""
-    path = root / CONFIG_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Config()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VaultkitError(f"cannot be read: {exc}", str(path)) from None
-    try:
-        return parse_config(text)
-    except ConfigError as exc:
-        raise VaultkitError(str(exc), str(path)) from None
-
-
-def walk_files(root: Path) -> list[str]:
-    """Every file of the vault as a sorted vault-relative path, skipping dot-paths.
-
-    Symlinked folders are followed once (the first link by name wins); a link that loops
-    or points back into the vault is skipped, as Obsidian does."""
-    root = root.resolve()
-    found: list[str] = []
-    seen_dirs = {root}
-
-    def visit(folder: Path, prefix: str):
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)  # same order everywhere
-        except OSError:
-            return
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            relative = prefix + entry.name
-            try:
-                is_dir = entry.is_dir()
-                is_link = entry.is_symlink()
-                is_file = entry.is_file()  # FIFOs and sockets would block a reader
-            except OSError:
-                continue
-            if is_dir:
-                if is_link:
-                    try:
-                        target = Path(entry.path).resolve(strict=True)
-                    except (OSError, RuntimeError):
-                        continue
-                    if target in seen_dirs or target.is_relative_to(root):
-                        continue
-                    seen_dirs.add(target)
-                visit(Path(entry.path), relative + "/")
-            elif is_file:
-                found.append(relative)
-
-    visit(root, "")
-    found.sort()
-    return found
+def read_bytes(root: Path, relative: str) -> bytes | None:
+    """``read_file`` without the stat key."""
+    found = read_file(root, relative)
+    return None if found is None else found[0]
 
 
 def decode_note(data: bytes) -> tuple[str | None, str | None]:
@@ -164,148 +108,183 @@ def decode_note(data: bytes) -> tuple[str | None, str | None]:
 
 
 def _unreadable(path: str, message: str) -> Problem:
-    return Problem("unreadable-note", WARNING, path[:-3], None, message)
+    return Problem("unreadable-note", WARNING, note_id(path), None, message)
 
 
 def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
     """Read and parse one note; a vanished file gives (None, None)."""
-    note, problem, _ = _read_note_carrying(root, path, None)
-    return note, problem
-
-
-def _read_note_carrying(
-    root: Path, path: str, tag: str | None
-) -> tuple[Note | None, Problem | None, bool]:
-    """``read_note``, and whether the note was left unparsed: with a ``tag``, a note whose
-    text cannot carry it (``parse.may_carry_tag``) is read but not parsed, and not
-    reported (``check`` reads it in full)."""
-    full = root / path
     try:
-        with open(full, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            data = handle.read()
-    except FileNotFoundError:
-        return None, None, False
+        found = read_file(root, path)
+    except NotARegularFile as exc:
+        return None, _unreadable(path, exc.message)
     except OSError as exc:
-        return None, _unreadable(path, f"cannot be read: {exc.strerror or exc}"), False
+        return None, _unreadable(path, f"cannot be read: {describe_os_error(exc)}")
+    if found is None:
+        return None, None
+    data, key = found
     text, trouble = decode_note(data)
-    if tag is not None and not may_carry_tag(text or "", tag):
-        return None, None, True
-    problem = _unreadable(path, trouble) if trouble else None
     parsed = parse_note(text) if text is not None else ParsedNote()
-    return Note(path, parsed, cache.stat_key(stat)), problem, False
+    return Note(path, parsed, key), _unreadable(path, trouble) if trouble else None
 
 
-PARALLEL_THRESHOLD = 1000  # notes; below this, starting worker processes costs more than it saves
+def note_sections(root: Path, path: str) -> dict[str, list[str]]:
+    """A note's sections, read from disk now (for comparing two notes)."""
+    text, _ = decode_note(read_bytes(root, path) or b"")
+    return parse_note_and_sections(text or "")[1]
 
 
-def _read_shard(root: Path, paths: list[str], tag: str | None):
-    """Read and parse one cache shard's notes (in a worker process): the shard's cache
-    file, which is also how the parses travel back; the notes that could not be read
-    (with their problem; None for a note that vanished); the notes left unparsed."""
-    entries: cache.Entries = {}
-    failed, unparsed = [], []
-    for path in paths:
-        note, problem, left = _read_note_carrying(root, path, tag)
-        if left:
-            unparsed.append(path)
-        elif note is None:
-            failed.append((path, problem))
-        else:
-            entries[path] = (note.stat_key, note.parsed, problem.message if problem else None)
-    return cache.encode(entries), failed, unparsed
+# -- the walk ------------------------------------------------------------------------------
 
 
-def _note_from_entry(path: str, entry) -> tuple[str, Note, Problem | None]:
-    key, parsed, trouble = entry
-    problem = _unreadable(path, trouble) if trouble else None
-    return path, Note(path, parsed, key), problem
+@dataclass
+class Listing:
+    """Every file of the vault now, with its stat key, in walk order; and vaultkit's own
+    temporary files (hidden), which a killed run may have left."""
+
+    files: dict[str, StatKey] = field(default_factory=dict)
+    temporary: list[str] = field(default_factory=list)
 
 
-def _read_all(
-    root: Path, paths: list[str], tag: str | None, encoded: dict[int, bytes], unparsed: set
-):
-    """Yield (path, note, problem) for every path; the notes that cannot carry ``tag``
-    are yielded without a note and added to ``unparsed``. Big vaults are read by worker
-    processes, one parse-cache shard each; their cache files are kept in ``encoded``."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(paths) < PARALLEL_THRESHOLD or workers < 2:
-        for path in paths:
-            note, problem, left = _read_note_carrying(root, path, tag)
-            if left:
-                unparsed.add(path)
-            yield path, note, problem
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+def _walk(root: Path) -> tuple[list[str], list[str]]:
+    """(files, temporary files) as sorted vault-relative paths, dot-paths skipped.
 
-    by_shard: dict[int, list[str]] = {}
-    for path in paths:
-        by_shard.setdefault(cache.shard_of(path), []).append(path)
-    shards = sorted(by_shard)
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        results = pool.map(
-            _read_shard, [root] * len(shards), [by_shard[s] for s in shards], [tag] * len(shards)
-        )
-        for shard, (data, failed, left) in zip(shards, results, strict=True):
-            entries = cache.decode(data)
-            for path, entry in entries.items():
-                # unpacked while the workers still parse: a build of new notes renders
-                # most of them, and later there is a core to spare no more
-                entry[1].unpack()
-                yield _note_from_entry(path, entry)
-            for path, problem in failed:
-                yield path, None, problem
-            unparsed.update(left)
-            for path in left:
-                yield path, None, None
-            missing = set(by_shard[shard]) - set(entries) - {path for path, _ in failed} - set(left)
-            if missing:  # a parse the cache format refused: read those notes here
-                for path in sorted(missing):
-                    yield (path, *read_note(root, path))
-            else:
-                encoded[shard] = data
+    A folder reached through a symbolic link is followed when it lies outside the vault,
+    is not a folder above the vault, and is neither inside nor above a folder followed
+    already: so each linked tree is walked once and no link leads back up (Obsidian
+    follows linked folders; a link to `/` would otherwise walk the whole disk). More than
+    MAX_FILES files is an error naming the links followed."""
+    root = root.resolve()
+    files: list[str] = []
+    temporary: list[str] = []
+    followed = [root]
+    links: list[str] = []
 
+    def visit(folder: str, prefix: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)  # same order everywhere
+        except OSError:
+            return
+        for entry in entries:
+            relative = prefix + entry.name
+            if entry.name.startswith("."):
+                if entry.name.endswith(TEMPORARY_SUFFIX):
+                    temporary.append(relative)
+                continue
+            try:
+                is_dir = entry.is_dir()
+                is_file = not is_dir and entry.is_file()  # FIFOs and sockets are neither
+            except OSError:
+                continue
+            if is_file:
+                files.append(relative)
+                if len(files) > MAX_FILES:
+                    raise VaultkitError(
+                        f"holds more than {MAX_FILES:,} files"
+                        + (f" (it follows the linked folders {', '.join(links)})" if links else "")
+                        + "; vaultkit stops rather than read them all. Remove the links that "
+                        "lead outside the vault, or open a smaller folder as the vault",
+                        str(root),
+                    )
+            elif is_dir:
+                if entry.is_symlink():
+                    try:
+                        target = Path(entry.path).resolve(strict=True)
+                    except (OSError, RuntimeError):
+                        continue
+                    if any(
+                        target.is_relative_to(seen) or seen.is_relative_to(target)
+                        for seen in followed
+                    ):
+                        continue  # inside or above the vault or a tree followed already
+                    followed.append(target)
+                    links.append(relative)
+                visit(entry.path, relative + "/")
 
-def read_text_file(root: Path, path: str) -> bytes | None:
-    """The bytes of a vault file, or None when it does not exist."""
-    try:
-        return (root / path).read_bytes()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
-
-
-def _cached_notes(paths: list[str], listing: dict, entries: cache.Entries):
-    """(notes reused from the cache with their problems, paths that must be read)."""
-    reused, to_read = [], []
-    for path in paths:
-        entry = entries.get(path)
-        key = listing.get(path)
-        if entry is None or key is None or entry[0] != key:
-            to_read.append(path)
-        else:
-            reused.append(_note_from_entry(path, entry))
-    return reused, to_read
+    visit(str(root), "")
+    files.sort()
+    temporary.sort()
+    return files, temporary
 
 
-def stat_keys(root: Path, paths) -> dict[str, tuple | None]:
-    """Each path's stat key now (None when it is gone)."""
-    keys: dict[str, tuple | None] = {}
+def walk_files(root: Path) -> list[str]:
+    """Every file of the vault, sorted (see ``_walk``)."""
+    return _walk(root)[0]
+
+
+def stat_keys(root: Path, paths: Iterable[str]) -> dict[str, StatKey | None]:
+    """Each path's stat key now (None when it is gone or not a regular file)."""
+    keys: dict[str, StatKey | None] = {}
     prefix = f"{root}{os.sep}"  # plain strings: a Path per file costs more than the stat
     for path in paths:
         try:
-            keys[path] = cache.stat_key(os.stat(prefix + path))
+            info = os.stat(prefix + path)
         except OSError:
             keys[path] = None
+            continue
+        keys[path] = cache.stat_key(info) if stat.S_ISREG(info.st_mode) else None
     return keys
 
 
-def list_vault(root: Path) -> dict[str, cache.StatKey | None]:
-    """Every file of the vault, in walk order, with its stat key now (None when it went
-    between the walk and the stat). One listing serves a whole build."""
+def list_vault(root: Path) -> Listing:
+    """The vault's files now with their stat keys; a file that went between the walk and
+    the stat is left out. One listing serves a whole build."""
     root = Path(root).resolve()
-    return stat_keys(root, walk_files(root))
+    files, temporary = _walk(root)
+    keys = stat_keys(root, files)
+    return Listing({path: key for path, key in keys.items() if key is not None}, temporary)
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def find_vault_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` that holds ``.obsidian/``, or None."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / OBSIDIAN_FOLDER).is_dir():
+            return folder
+    return None
+
+
+def _read_json(root: Path, relative: str) -> dict[str, Any]:
+    """An Obsidian settings file; a missing or unreadable one counts as empty, as in
+    Obsidian, but a FIFO in its place is an error that names it."""
+    try:
+        data = json.loads(read_bytes(root, relative) or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_config(root: Path) -> Config:
+    """`.vaultkit/config.toml`, or the defaults when there is none."""
+    try:
+        data = read_bytes(root, CONFIG_PATH)
+    except OSError as exc:
+        raise VaultkitError(f"cannot be read: {describe_os_error(exc)}", CONFIG_PATH) from None
+    if data is None:
+        return Config()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VaultkitError("is not UTF-8; save it as UTF-8", CONFIG_PATH) from None
+    return parse_config(text)
+
+
+SETTINGS_FILES = (CONFIG_PATH, f"{OBSIDIAN_FOLDER}/app.json", f"{OBSIDIAN_FOLDER}/templates.json")
+
+
+def read_settings(root: Path) -> VaultSnapshot:
+    """A snapshot of the vault with its settings read and no note yet."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise VaultNotFound("no such folder; check --vault or $VAULTKIT_VAULT", str(root))
+    return VaultSnapshot(
+        root,
+        config=read_config(root),
+        template_settings=_read_json(root, f"{OBSIDIAN_FOLDER}/templates.json"),
+        app_settings=_read_json(root, f"{OBSIDIAN_FOLDER}/app.json"),
+    )
 
 
 def settings_digest(root: Path) -> str:
@@ -316,99 +295,199 @@ def settings_digest(root: Path) -> str:
     from vaultkit import __version__
 
     digest = hashlib.sha1(__version__.encode())
-    for settings in (CONFIG_PATH, f"{CONFIG_FOLDER}/app.json", f"{CONFIG_FOLDER}/templates.json"):
-        digest.update(settings.encode() + b"\0" + (read_text_file(root, settings) or b"") + b"\0")
+    for settings in SETTINGS_FILES:
+        try:
+            data = read_bytes(root, settings) or b""
+        except (OSError, NotARegularFile):
+            data = b"\0unreadable"
+        digest.update(settings.encode() + b"\0" + data + b"\0")
     return digest.hexdigest()
 
 
-def note_sections(root: Path, path: str) -> dict[str, list[str]]:
-    """A note's sections, read from disk now (for comparing two notes)."""
-    text, _ = decode_note(read_text_file(root, path) or b"")
-    return parse_note_and_sections(text or "")[1]
+# -- notes, through the parse cache ------------------------------------------------------
 
 
-def read_vault_settings(root: Path) -> Vault:
-    """A vault with its settings read and no note yet."""
-    root = Path(root).resolve()
-    template_settings, app_settings = read_settings(root)
-    return Vault(
-        root,
-        template_settings=template_settings,
-        app_settings=app_settings,
-        config=read_config(root),
-    )
+class ParseCache:
+    """The parse cache of one vault (format: cache.py). Shards are read when first asked
+    for and written back when a parse in them changed; an unusable shard is read again
+    from the notes and rewritten, and said so once (``notices``)."""
 
+    def __init__(self, root: Path):
+        self.root = root
+        self._shards: dict[int, dict[str, tuple]] = {}
+        self.changed: set[int] = set()
+        self.notices: list[str] = []
+        self._noticed: set[int] = set()
 
-def load_vault(
-    root: Path,
-    progress=None,
-    use_cache: bool = True,
-    listing=None,
-    skip_generated=False,
-    only=None,
-    experiments_only=False,
-) -> Vault:
-    """Read a whole vault, reusing cached parses of unchanged notes. ``progress(done,
-    total)`` is called while notes are read; ``listing`` is a ``list_vault`` made just
-    before (else one is made here). ``skip_generated``: leave out the notes vaultkit
-    generates (the index, the lineage folder), which ``build`` never reads; ``only``:
-    read only these notes; ``experiments_only``: parse none whose text cannot carry the
-    experiment tag (no experiment, so nothing ``build`` reads). Notes left out stay files
-    of the vault, and their cache entries stay for the other commands."""
-    vault = read_vault_settings(root)
-    root = vault.root
-    vault.listing = list_vault(root) if listing is None else listing
-    files = list(vault.listing)
-    all_notes = [p for p in files if p.lower().endswith(".md")]
-    note_paths = [
-        p
-        for p in all_notes
-        if not (skip_generated and vault.config.is_generated(p)) and (only is None or p in only)
-    ]
-    entries: cache.Entries = {}
-    if use_cache:
-        for shard in range(cache.SHARDS):
-            entries.update(cache.decode(read_text_file(root, cache.shard_path(shard))))
-    if len(note_paths) < len(all_notes):
-        unread = set(all_notes).difference(note_paths)
-        vault.kept_entries = {p: e for p, e in entries.items() if p in unread}
-    reused, to_read = _cached_notes(note_paths, vault.listing, entries)
-    vanished, unparsed = set(), set()
-    encoded: dict[int, bytes] = {}  # cache files the workers made
-    tag = vault.config.experiment_tag if experiments_only else None
-    results = _read_all(root, to_read, tag, encoded, unparsed)
-    for done, (path, note, problem) in enumerate(itertools.chain(reused, results), 1):
-        if note is not None:
-            vault.notes[path] = note
-        elif problem is None and path not in unparsed:
-            vanished.add(path)
-        if problem is not None:
-            vault.problems.append(problem)
-        if progress is not None:
-            progress(done, len(note_paths))
-    vault.notes = dict(sorted(vault.notes.items()))  # workers finish in any order
-    vault.problems.sort(key=lambda p: (p.note or "", p.code, p.message))
-    vault.files = [p for p in files if p not in vanished]
-    reused_paths = {path for path, _, _ in reused}
-    gone = set(entries) - reused_paths - set(vault.kept_entries)  # changed, deleted, not a note
-    vault.stale_shards = {cache.shard_of(p) for p in [*to_read, *gone]}
-    # a worker's file is the whole shard when no entry of that shard was reused or kept
-    reused_shards = {cache.shard_of(p) for p in [*reused_paths, *vault.kept_entries]}
-    vault.encoded_shards = {s: d for s, d in encoded.items() if s not in reused_shards}
-    return vault
+    def _notice(self, shard: int, what: str) -> None:
+        if shard not in self._noticed:
+            self._noticed.add(shard)
+            self.notices.append(f"{cache.shard_path(shard)} {what}; vaultkit rebuilt it")
 
+    def _shard(self, shard: int) -> dict[str, tuple]:
+        if shard not in self._shards:
+            path = cache.shard_path(shard)
+            try:
+                data = read_bytes(self.root, path)
+            except (OSError, NotARegularFile):
+                data = None
+            entries = cache.decode(data)
+            if not isinstance(entries, dict):
+                if data is not None:
+                    self._notice(shard, "could not be used")
+                    self.changed.add(shard)
+                entries = {}
+            self._shards[shard] = entries
+        return self._shards[shard]
 
-def cache_files(vault: Vault) -> dict[str, bytes]:
-    """The parse-cache shards that no longer match what was read (see cache.py)."""
-    troubles = {p.note: p.message for p in vault.problems if p.code == "unreadable-note"}
-    ready = {s: d for s, d in vault.encoded_shards.items() if s in vault.stale_shards}
-    shards: dict[int, cache.Entries] = {s: {} for s in vault.stale_shards - set(ready)}
-    for path, note in vault.notes.items():
+    def get(self, path: str, key: StatKey) -> tuple[ParsedNote, str | None] | None:
+        """The cached parse of the note at ``path`` while its stat key is ``key``."""
         shard = cache.shard_of(path)
-        if shard in shards:
-            shards[shard][path] = (note.stat_key, note.parsed, troubles.get(note.id))
-    for path, entry in vault.kept_entries.items():
-        if cache.shard_of(path) in shards and vault.listing.get(path) == entry[0]:
-            shards[cache.shard_of(path)][path] = entry  # still true of the file
-    encoded = {shard: cache.encode(entries) for shard, entries in shards.items()}
-    return {cache.shard_path(shard): data for shard, data in sorted({**ready, **encoded}.items())}
+        entry = self._shard(shard).get(path)
+        if entry is None:
+            return None
+        try:
+            cached_key, plain, trouble = entry
+            if cache.stat_key_of(cached_key) != key:
+                return None  # the note changed since
+            parsed = cache.parse_from_plain(plain)
+            if trouble is not None and not isinstance(trouble, str):
+                raise ValueError("not a message")
+        except (TypeError, ValueError, AttributeError):
+            self._shards[shard].pop(path, None)
+            self.changed.add(shard)
+            self._notice(shard, "held an entry that could not be used")
+            return None
+        return parsed, trouble
+
+    def put(self, path: str, key: StatKey, plain: tuple, trouble: str | None) -> None:
+        shard = cache.shard_of(path)
+        self._shard(shard)[path] = (key, plain, trouble)
+        self.changed.add(shard)
+
+    def files_to_save(self, listing: dict[str, StatKey]) -> dict[str, bytes]:
+        """The shard files to write: those that changed, without the entries of files
+        that are gone or changed since."""
+        files = {}
+        for shard in sorted(self.changed):
+            entries = {
+                path: entry
+                for path, entry in self._shards.get(shard, {}).items()
+                if listing.get(path) == entry[0]
+            }
+            files[cache.shard_path(shard)] = cache.encode(entries)
+        return files
+
+
+PARALLEL_THRESHOLD = 1000  # notes; below this, starting worker processes costs more than it saves
+
+
+def _parse_plain(root: Path, path: str) -> tuple[str, StatKey | None, tuple | None, Problem | None]:
+    """Read and parse one note into plain data (what a worker process sends back)."""
+    note, problem = read_note(root, path)
+    if note is None:
+        return path, None, None, problem
+    return path, note.stat_key, cache.parse_to_plain(note.parsed), problem
+
+
+def _parse_many(root: Path, paths: list[str]) -> list[tuple]:
+    return [_parse_plain(root, path) for path in paths]
+
+
+def _stop_with_parent(parent: int) -> None:
+    """In a worker process: exit as soon as the process that started it is gone, so a
+    killed build leaves no worker behind (SIGKILL cannot be caught by the parent)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _parsed_in_workers(root: Path, paths: list[str]):
+    """Yield ``_parse_plain`` results of many notes, parsed by worker processes in
+    batches, as they come back."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(os.cpu_count() or 1, 8)
+    size = max(50, len(paths) // (workers * 8))
+    batches = [paths[i : i + size] for i in range(0, len(paths), size)]
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_stop_with_parent, initargs=(os.getpid(),)
+    ) as pool:
+        for batch in pool.map(_parse_many, [root] * len(batches), batches):
+            yield from batch
+
+
+def load_notes(
+    snapshot: VaultSnapshot,
+    paths: list[str],
+    listing: dict[str, StatKey],
+    parses: ParseCache,
+    progress: Progress | None = None,
+) -> set[str]:
+    """Read the notes at ``paths`` into ``snapshot`` (notes, problems), reusing cached
+    parses of unchanged notes; big batches are parsed by worker processes. Returns the
+    paths of notes that vanished before they could be read."""
+    root = snapshot.root
+    to_parse = []
+    vanished = set()
+    done = 0
+    for path in paths:
+        key = listing.get(path)
+        cached = parses.get(path, key) if key is not None else None
+        if cached is None:
+            to_parse.append(path)
+            continue
+        parsed, trouble = cached
+        snapshot.notes[path] = Note(path, parsed, key)  # type: ignore[arg-type]
+        if trouble:
+            snapshot.problems.append(_unreadable(path, trouble))
+        done += 1
+        if progress is not None:
+            progress(done, len(paths))
+    workers = min(os.cpu_count() or 1, 8)
+    if len(to_parse) >= PARALLEL_THRESHOLD and workers >= 2:
+        results = _parsed_in_workers(root, to_parse)
+    else:
+        results = (_parse_plain(root, path) for path in to_parse)
+    for path, key, plain, problem in results:
+        if problem is not None:
+            snapshot.problems.append(problem)
+        if key is not None and plain is not None:
+            snapshot.notes[path] = Note(path, cache.parse_from_plain(plain), key)
+            parses.put(path, key, plain, problem.message if problem else None)
+        elif problem is None:
+            vanished.add(path)
+        done += 1
+        if progress is not None:
+            progress(done, len(paths))
+    snapshot.notes = dict(sorted(snapshot.notes.items()))
+    snapshot.problems.sort(key=lambda p: (p.note or "", p.code, p.message))
+    return vanished
+
+
+def load_snapshot(
+    root: Path,
+    listing: Listing | None = None,
+    only: Iterable[str] | None = None,
+    parses: ParseCache | None = None,
+    progress: Progress | None = None,
+) -> VaultSnapshot:
+    """The vault read: settings, every file, and its notes (``only``: just these)."""
+    snapshot = read_settings(root)
+    listing = list_vault(snapshot.root) if listing is None else listing
+    snapshot.files = list(listing.files)
+    wanted = set(only) if only is not None else None
+    paths = [
+        p for p in listing.files if p.lower().endswith(".md") and (wanted is None or p in wanted)
+    ]
+    parses = ParseCache(snapshot.root) if parses is None else parses
+    vanished = load_notes(snapshot, paths, listing.files, parses, progress)
+    if vanished:
+        snapshot.files = [p for p in snapshot.files if p not in vanished]
+    return snapshot

@@ -1,8 +1,14 @@
 """The only module that writes to the vault.
 
-Every write is atomic (a temporary file in the same folder, then a rename), happens only
-when the bytes change, and stays inside the vault: a path that leaves it, or a symbolic
-link that points out of it, is refused.
+A file is changed through an *update*: a pure function from its current bytes to what
+it should hold. The writer reads the file, asks the update, writes the result to a
+temporary file beside it and syncs that to disk; then, immediately before renaming it
+over the file, it checks that the file is still the one it read. If a person saved the
+file in between, the update runs again on their new text (their edit is kept), a few
+times at most. So a write is atomic, happens only when the bytes change, never undoes an
+edit made meanwhile, and stays inside the vault: a path that leaves it, or a symbolic
+link that points out of it, is refused. Only regular files are read or replaced, and a
+read-only file is left as it is.
 """
 
 from __future__ import annotations
@@ -10,30 +16,58 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from vaultkit.errors import VaultkitError
+from vaultkit.disk.read import TEMPORARY_SUFFIX, describe_os_error, read_file
+from vaultkit.errors import NoteExists, UnsafePath, VaultkitError
+from vaultkit.model.records import StatKey
 
 
-class UnsafePath(VaultkitError):
-    """A write that would land outside the vault."""
+@dataclass(frozen=True)
+class Delete:
+    """What an update returns to remove the file."""
 
 
-class NoteExists(VaultkitError):
-    """A new note would overwrite one that is already there."""
+@dataclass(frozen=True)
+class LeaveAlone:
+    """What an update returns to leave the file as it is, and why (shown to the person)."""
+
+    why: str
 
 
-def safe_target(root: Path, relative: str, folders: dict | None = None) -> Path:
+DELETE = Delete()
+Decision = bytes | Delete | LeaveAlone
+Update = Callable[[bytes | None], Decision]  # current bytes (None: no file) -> decision
+
+ATTEMPTS = 5  # an update runs again this often when the file keeps changing under it
+
+
+@dataclass
+class Outcome:
+    """What a batch of updates did (or, in a dry run, would do: ``planned``)."""
+
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    left_alone: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    planned: dict[str, tuple[bytes | None, bytes | None]] = field(default_factory=dict)
+
+
+def safe_target(root: Path, relative: str, folders: dict[str, Path] | None = None) -> Path:
     """The real file behind ``relative``, refused unless it is inside ``root`` once every
     symbolic link is followed. Writing there (not over the link) keeps a person's
-    symbolic links as they are. ``folders`` keeps resolved folders for one batch of
-    writes (resolving a path costs a system call per part)."""
+    symbolic links as they are. ``folders`` keeps resolved folders for one batch."""
     folders = {} if folders is None else folders
-    if Path(relative).is_absolute() or ".." in Path(relative).parts:
+    if Path(relative).is_absolute() or ".." in Path(relative).parts or "\0" in relative:
         raise UnsafePath("leaves the vault; give a path inside it", relative)
-    if root not in folders:
-        folders[root] = root.resolve()
-    real_root = folders[root]
+    if "" not in folders:
+        folders[""] = root.resolve()
+    real_root = folders[""]
     folder, _, name = relative.rpartition("/")
     if folder not in folders:
         folders[folder] = (real_root / folder).resolve()
@@ -59,14 +93,16 @@ def _new_file_mode() -> int:
 
 
 _temp_names = itertools.count()
+_TEMPORARY_NAME = re.compile(r"\.(\d+)-\d+" + re.escape(TEMPORARY_SUFFIX) + "$")
 
 
 def _write_temp(folder: Path, name: str, data: bytes, mode: int | None, durable: bool) -> Path:
     """A temporary file beside the target holding ``data``; ``durable``: on disk (fsync)
-    before anyone renames it over the target. (os.open: tempfile's random names and
-    file objects cost more than the write itself.)"""
+    before anyone renames it over the target. Its name starts with a dot (hidden from
+    Obsidian and ignored by the watcher) and carries the process id, so a later run can
+    tell a temporary file left by a killed run (``remove_stale_temporary``)."""
     while True:
-        temp = folder / f".{name}.{os.getpid()}-{next(_temp_names)}.vaultkit-tmp"
+        temp = folder / f".{name[:80]}.{os.getpid()}-{next(_temp_names)}{TEMPORARY_SUFFIX}"
         try:
             descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             break
@@ -88,112 +124,231 @@ def _write_temp(folder: Path, name: str, data: bytes, mode: int | None, durable:
     return temp
 
 
-def _prepare(
-    root: Path, relative: str, data: bytes, durable: bool, folders: dict | None = None
-) -> tuple[Path, Path] | None:
-    """(temporary file, target) for a write that changes bytes; None when the file
-    already holds ``data``."""
-    target = safe_target(root, relative, folders)
-    try:
-        current = target.read_bytes()
-    except FileNotFoundError:
-        current = None
-    if current == data:
-        return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mode = target.stat().st_mode & 0o7777 if current is not None else None
-    return _write_temp(target.parent, target.name, data, mode, durable), target
-
-
-def _replace(temp: Path, target: Path) -> None:
-    try:
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def write_if_changed(
-    root: Path, relative: str, data: bytes, durable: bool = True, folders: dict | None = None
-) -> bool:
-    """Atomically replace ``relative`` with ``data`` unless it already holds exactly that.
-    Returns True when the file was written. (``folders``: see ``safe_target``.)"""
-    prepared = _prepare(root, relative, data, durable, folders)
-    if prepared is not None:
-        _replace(*prepared)
-    return prepared is not None
-
-
-SYNC_EACH_UP_TO = 16  # files; a sync of the whole system is for bigger batches
-
-
-def write_many(root: Path, files: dict[str, bytes]) -> list[str]:
-    """``write_if_changed`` for many files -> the paths written. Every temporary file is
-    written first, then all reach the disk, then each is renamed over its target. A big
-    batch reaches the disk with one sync (an fsync per file costs ~0.3 ms: 0.2 s for a
-    build of 700 files); a few files are synced one by one, so that a small build never
-    waits for other programs' unwritten data."""
-    sync_once = hasattr(os, "sync") and len(files) > SYNC_EACH_UP_TO
-    prepared: dict[str, tuple[Path, Path]] = {}
-    folders: dict = {}
-    try:
-        for path, data in files.items():
-            found = _prepare(root, path, data, not sync_once, folders)
-            if found is not None:
-                prepared[path] = found
-        if prepared and sync_once:
-            os.sync()
-    except BaseException:
-        for temp, _ in prepared.values():
-            temp.unlink(missing_ok=True)
-        raise
-    pending = list(prepared.values())
-    for index, (temp, target) in enumerate(pending):
+def _sync_folders(folders: set[Path]) -> None:
+    """Make renames durable: sync each folder that holds a renamed file (POSIX only)."""
+    if os.name != "posix":
+        return
+    for folder in sorted(folders):
+        descriptor = os.open(folder, os.O_RDONLY)
         try:
-            _replace(temp, target)
-        except BaseException:
-            for later, _ in pending[index + 1 :]:
-                later.unlink(missing_ok=True)
-            raise
-    return list(prepared)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _key_now(target: Path) -> StatKey | None:
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ctime_ns, info.st_ino)
+
+
+@dataclass
+class _Pending:
+    """A decided change waiting for its rename: the file's key when it was read, and the
+    temporary file holding the new bytes (None for a removal)."""
+
+    path: str
+    target: Path
+    read_key: StatKey | None
+    temp: Path | None
+
+
+def update_files(
+    root: Path, updates: dict[str, Update], durable: bool = True, dry_run: bool = False
+) -> Outcome:
+    """Apply ``updates`` (vault path -> update). ``dry_run``: decide and write nothing;
+    the changes are in ``Outcome.planned``."""
+    outcome = Outcome()
+    folders: dict[str, Path] = {}
+    attempts = dict.fromkeys(updates, 0)
+    todo = list(updates)
+    renamed_in: set[Path] = set()
+    while todo:
+        pending: list[_Pending] = []
+        try:
+            for path in todo:
+                decided = _decide(root, path, updates[path], folders, durable, dry_run, outcome)
+                if decided is not None:
+                    pending.append(decided)
+            todo = []
+            for item in pending:  # each checked just before its rename
+                if _key_now(item.target) != item.read_key:
+                    _discard(item)  # someone saved it meanwhile: decide again on their text
+                    attempts[item.path] += 1
+                    if attempts[item.path] < ATTEMPTS:
+                        todo.append(item.path)
+                    else:
+                        outcome.failed.append((item.path, _CONFLICT))
+                    continue
+                removal = item.temp is None
+                try:
+                    _commit(item)
+                except OSError as exc:
+                    outcome.failed.append((item.path, _could_not(exc)))
+                    continue
+                renamed_in.add(item.target.parent)
+                (outcome.removed if removal else outcome.written).append(item.path)
+        finally:
+            for item in pending:
+                _discard(item)
+    if durable and renamed_in:
+        _sync_folders(renamed_in)
+    for found in (outcome.written, outcome.removed, outcome.unchanged):
+        found.sort()
+    return outcome
+
+
+_CONFLICT = (
+    "kept changing while vaultkit tried to update it, so vaultkit left it as it is; "
+    "run again when it is quiet"
+)
+
+
+def _decide(
+    root: Path,
+    path: str,
+    update: Update,
+    folders: dict[str, Path],
+    durable: bool,
+    dry_run: bool,
+    outcome: Outcome,
+) -> _Pending | None:
+    """Read the file and ask its update. A change is prepared and returned (a temporary
+    file, or a removal) unless this is a dry run; anything else goes into ``outcome``."""
+    try:
+        target = safe_target(root, path, folders)
+        found = read_file(root, path)
+        current, read_key = (None, None) if found is None else found
+        decision = update(current)
+        if isinstance(decision, LeaveAlone):
+            outcome.left_alone.append((path, decision.why))
+            return None
+        if decision == current or (current is None and isinstance(decision, Delete)):
+            outcome.unchanged.append(path)
+            return None
+        if current is not None and not os.access(target, os.W_OK):
+            outcome.left_alone.append((path, _READ_ONLY))
+            return None
+        if dry_run:
+            outcome.planned[path] = (current, None if isinstance(decision, Delete) else decision)
+            return None
+        if isinstance(decision, Delete):  # the link itself, where the file is a link
+            return _Pending(path, root / path, read_key, None)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mode = os.stat(target).st_mode & 0o7777 if current is not None else None
+        temp = _write_temp(target.parent, target.name, decision, mode, durable)
+        return _Pending(path, target, read_key, temp)
+    except VaultkitError as exc:
+        outcome.failed.append((path, exc.message))
+    except OSError as exc:
+        outcome.failed.append((path, _could_not(exc)))
+    return None
+
+
+def _could_not(exc: OSError) -> str:
+    return f"could not be written: {describe_os_error(exc)}"
+
+
+_READ_ONLY = (
+    "is read-only, so vaultkit leaves it as it is; make it writable to let vaultkit update it"
+)
+
+
+def _commit(item: _Pending) -> None:
+    if item.temp is None:
+        item.target.unlink(missing_ok=True)
+    else:
+        os.replace(item.temp, item.target)
+        item.temp = None
+
+
+def _discard(item: _Pending) -> None:
+    if item.temp is not None:
+        item.temp.unlink(missing_ok=True)
+        item.temp = None
+
+
+def update_file(root: Path, path: str, update: Update) -> bool:
+    """One update, for commands that edit a person's note: True when the file changed.
+    Anything that stops it (read-only, a conflict, a disk error) is an error naming the
+    file."""
+    outcome = update_files(root, {path: update})
+    for found, why in [*outcome.failed, *outcome.left_alone]:
+        raise VaultkitError(why, found)
+    return bool(outcome.written or outcome.removed)
 
 
 def create_new(root: Path, relative: str, data: bytes) -> None:
     """Create ``relative`` atomically; never overwrite an existing file, even in a race."""
     target = safe_target(root, relative)
-    if target.exists():
+    if os.path.lexists(target):
         raise NoteExists("already exists; vaultkit never overwrites a note", relative)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = _write_temp(target.parent, target.name, data, None, durable=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = _write_temp(target.parent, target.name, data, None, durable=True)
+    except OSError as exc:
+        raise VaultkitError(f"could not be written: {describe_os_error(exc)}", relative) from None
     try:
         os.link(temp, target)  # fails if the name appeared meanwhile
     except FileExistsError:
         raise NoteExists("already exists; vaultkit never overwrites a note", relative) from None
+    except OSError as exc:
+        raise VaultkitError(f"could not be written: {describe_os_error(exc)}", relative) from None
     finally:
         temp.unlink(missing_ok=True)
+    _sync_folders({target.parent})
 
 
-def delete(root: Path, relative: str) -> bool:
-    """Remove a generated file; True when something was removed. A symbolic link is
-    removed itself: the file it points to is a person's."""
-    safe_target(root, relative)
+def remove_stale_temporary(root: Path, paths: list[str], started: float) -> list[str]:
+    """Remove vaultkit's temporary files left by runs that were killed: only files named
+    as vaultkit names them, older than this run (``started``, a time.time()), and whose
+    process is gone (or that are older than ten minutes, as from another machine)."""
+    removed = []
+    for path in paths:
+        match = _TEMPORARY_NAME.search(path)
+        if match is None:
+            continue
+        full = root / path
+        try:
+            modified = full.lstat().st_mtime
+        except OSError:
+            continue
+        if modified >= started:
+            continue
+        if _process_alive(int(match.group(1))) and time.time() - modified < 600:
+            continue
+        try:
+            full.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
     try:
-        (root / relative).unlink()
-    except FileNotFoundError:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
+    except (PermissionError, OverflowError, OSError):
+        return True
     return True
 
 
 def save_cache(root: Path, files: dict[str, bytes]) -> None:
     """Write cache files, in folders that ignore themselves in git; a vault that cannot
-    take one (read only, a folder linked elsewhere) simply goes without. Atomic but not
-    synced: a cache lost in a crash is rebuilt."""
-    folders: dict = {}
+    take one (read only, a folder linked elsewhere, a FIFO in the way) goes without.
+    Atomic but not synced: a cache lost in a crash is rebuilt."""
     ignores = {
         f"{relative.rsplit('/', 1)[0]}/.gitignore": b"# vaultkit's cache\n*\n" for relative in files
     }
-    for relative, data in {**ignores, **files}.items():
-        try:
-            write_if_changed(root, relative, data, durable=False, folders=folders)
-        except (OSError, UnsafePath):
-            pass
+    updates = {path: _constant(data) for path, data in {**ignores, **files}.items()}
+    update_files(root, updates, durable=False)
+
+
+def _constant(data: bytes) -> Update:
+    return lambda current: data

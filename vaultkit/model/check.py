@@ -1,10 +1,11 @@
-"""What ``check`` finds (PRODUCT.md "What check finds"). Pure: model in, problems out."""
+"""What ``check`` finds (the codes are listed in the README). Pure: model in, problems out."""
 
 from __future__ import annotations
 
 from vaultkit.model.metrics import unanswered
+from vaultkit.model.recognise import is_template
 from vaultkit.model.records import ERROR, PREVIOUS, WARNING, Problem
-from vaultkit.model.vault_model import VaultModel, is_template
+from vaultkit.model.vault_model import VaultModel
 from vaultkit.obsidian.note import normalise_heading
 
 

@@ -1,19 +1,20 @@
 """Settings: `.vaultkit/config.toml` (vaultkit's own) and `.obsidian/app.json` link format.
 
-Pure: text in, settings out. ``vault.py`` reads the files.
+Pure: text in, settings out. ``disk/read.py`` reads the files.
 """
 
 from __future__ import annotations
 
 import functools
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
+
+from vaultkit.errors import ConfigError
+from vaultkit.obsidian.syntax import is_valid_tag
 
 CONFIG_PATH = ".vaultkit/config.toml"
-
-
-class ConfigError(ValueError):
-    """The config file is not usable; the message says which key and why."""
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,12 @@ class Config:
 
     @functools.cached_property  # asked once per note of the vault
     def index_path(self) -> str:
-        note = self.index_note.strip("/")
+        note = self.index_note
         return note if note.lower().endswith(".md") else note + ".md"
 
     @functools.cached_property
     def _lineage_prefix(self) -> str:
-        return self.lineage_folder.strip("/").lower() + "/"
+        return self.lineage_folder.lower() + "/"
 
     def in_lineage_folder(self, path: str) -> bool:
         """In the folder of lineage notes and canvases (compared without case)."""
@@ -44,27 +45,80 @@ class Config:
         return path == self.index_path or self.in_lineage_folder(path)
 
 
+def _vault_path(key: str, value: str) -> str:
+    """A path inside the vault that Obsidian shows: relative, no `.` or `..` parts, no
+    hidden parts (Obsidian hides them), no control characters."""
+    cleaned = value.strip().replace("\\", "/").strip("/")
+    parts = cleaned.split("/")
+    if not cleaned or any(not part.strip() for part in parts):
+        raise ConfigError(f"{key} must name a path inside the vault, not {value!r}", CONFIG_PATH)
+    if value.strip().startswith("/") or any(part in (".", "..") for part in parts):
+        raise ConfigError(
+            f"{key} must be a path inside the vault, relative to its root, not {value!r}",
+            CONFIG_PATH,
+        )
+    if any(part.startswith(".") for part in parts):
+        raise ConfigError(
+            f"{key} = {value!r} starts a part with '.', which Obsidian hides; choose a "
+            "visible name",
+            CONFIG_PATH,
+        )
+    if any(ord(char) < 32 or char == "\x7f" for char in cleaned):
+        raise ConfigError(f"{key} holds a control character; use a plain name", CONFIG_PATH)
+    return cleaned
+
+
+def _tag(key: str, value: str) -> str:
+    tag = value.strip().removeprefix("#").lower()
+    if not is_valid_tag(tag):
+        raise ConfigError(
+            f"{key} = {value!r} is not a tag Obsidian can read; write it like "
+            "'model_training' (letters, digits, '_', '-', '/')",
+            CONFIG_PATH,
+        )
+    return tag
+
+
+def _text(key: str, value: str) -> str:
+    if any(ord(char) < 32 for char in value):
+        raise ConfigError(f"{key} holds a control character; use plain text", CONFIG_PATH)
+    return value.strip()
+
+
+_KEYS: dict[str, Callable[[str, str], str]] = {
+    "index_note": _vault_path,
+    "lineage_folder": _vault_path,
+    "experiments_folder": _vault_path,
+    "experiment_tag": _tag,
+    "lineage_metric": _text,
+}
+
+
 def parse_config(text: str) -> Config:
-    """Read config.toml text; unknown keys and wrong types are errors that name the key."""
+    """Read config.toml text; unknown keys and bad values are errors that name the key."""
     try:
-        data = tomllib.loads(text)
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}") from None
-    known = {f.name for f in fields(Config)}
-    unknown = sorted(set(data) - known)
+        raise ConfigError(f"is not valid TOML: {exc}", CONFIG_PATH) from None
+    known = sorted(f.name for f in fields(Config))
+    unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"unknown key {unknown[0]!r}; known keys: {', '.join(known)}", CONFIG_PATH
+        )
+    cleaned = {}
     for key, value in data.items():
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{key} must be a non-empty string, not {value!r}")
-        if value.startswith("/") or ".." in value.replace("\\", "/").split("/"):
-            raise ConfigError(f"{key} must be a path inside the vault, not {value!r}")
-    cleaned = {
-        k: v.strip().lstrip("#") if k == "experiment_tag" else v.strip() for k, v in data.items()
-    }
-    if "experiment_tag" in cleaned:
-        cleaned["experiment_tag"] = cleaned["experiment_tag"].lower()
-    return Config(**cleaned)
+            raise ConfigError(f"{key} must be a non-empty string, not {value!r}", CONFIG_PATH)
+        cleaned[key] = _KEYS[key](key, value)
+    config = Config(**cleaned)
+    if config.in_lineage_folder(config.index_path):
+        raise ConfigError(
+            f"index_note {config.index_note!r} is inside lineage_folder "
+            f"{config.lineage_folder!r}, whose files vaultkit manages; put it elsewhere",
+            CONFIG_PATH,
+        )
+    return config
 
 
 @dataclass(frozen=True)
@@ -75,7 +129,7 @@ class LinkStyle:
     markdown: bool = False
 
 
-def link_style(app_settings: dict) -> LinkStyle:
+def link_style(app_settings: dict[str, Any]) -> LinkStyle:
     chosen = app_settings.get("newLinkFormat")
     return LinkStyle(
         chosen if chosen in ("shortest", "relative", "absolute") else "shortest",

@@ -11,6 +11,20 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from vaultkit.model.records import Edge
+
+
+class TreeLine(NamedTuple):
+    """One line of a lineage drawn as a tree (``Digraph.tree``)."""
+
+    node: str
+    depth: int  # generations below its root
+    last: bool  # the last child of its parent, or the last root
+    repeated: bool  # reached again through another parent: shown, not expanded again
+    hidden: int  # children left out below ``max_depth``
 
 
 class Digraph:
@@ -26,16 +40,16 @@ class Digraph:
         return list(self.succ)
 
     @property
-    def edges(self) -> list[tuple[str, str]]:
-        """(parent, child) pairs."""
-        return [(parent, child) for parent, children in self.succ.items() for child in children]
+    def edges(self) -> list[Edge]:
+        return [Edge(child, parent) for parent, children in self.succ.items() for child in children]
 
     def add_node(self, node: str) -> None:
         if node not in self.succ:
             self.succ[node] = {}
             self.pred[node] = {}
 
-    def add_edge(self, parent: str, child: str) -> None:
+    def add_edge(self, edge: Edge) -> None:
+        child, parent = edge
         self.add_node(parent)
         self.add_node(child)
         self.succ[parent][child] = None
@@ -56,11 +70,11 @@ class Digraph:
     def in_degree(self, node: str) -> int:
         return len(self.pred[node])
 
-    def edges_among(self, members) -> list[tuple[str, str]]:
-        """(child, parent) edges with both ends in ``members``, sorted."""
+    def edges_among(self, members: Iterable[str]) -> list[Edge]:
+        """The edges with both ends in ``members``, sorted."""
         inside = set(members)
         return sorted(
-            (child, parent)
+            Edge(child, parent)
             for parent in inside
             for child in self.succ.get(parent, ())
             if child in inside
@@ -166,7 +180,7 @@ class Digraph:
             choices.append(iter(sorted(p for p in self.pred[parent] if p in within)))
         return []
 
-    def topological_order(self, members) -> list[str] | None:
+    def topological_order(self, members: Iterable[str]) -> list[str] | None:
         """Parents before children, the smallest id first among the ready ones; None when
         the members hold a cycle."""
         inside = set(members)
@@ -214,3 +228,29 @@ class Digraph:
                 for node, distance in level.items():
                     depth[node] = max(depth[node], distance)
         return depth
+
+    def tree(
+        self, roots: list[str], keep: set[str] | None = None, max_depth: int | None = None
+    ) -> Iterator[TreeLine]:
+        """The graph below ``roots`` as a tree, depth first, children in id order: a node
+        with several parents is expanded under the first and shown as repeated under the
+        others. ``keep`` limits it to some nodes. Iterative: a chain of any length."""
+        shown: set[str] = set()
+        stack = [
+            TreeLine(root, 0, index == len(roots) - 1, False, 0) for index, root in enumerate(roots)
+        ]
+        stack.reverse()
+        while stack:
+            line = stack.pop()
+            if line.node in shown:
+                yield line._replace(repeated=True)
+                continue
+            shown.add(line.node)
+            children = sorted(c for c in self.succ[line.node] if keep is None or c in keep)
+            if max_depth is not None and line.depth >= max_depth:
+                yield line._replace(hidden=len(children))
+                continue
+            yield line
+            for index in reversed(range(len(children))):
+                last = index == len(children) - 1
+                stack.append(TreeLine(children[index], line.depth + 1, last, False, 0))

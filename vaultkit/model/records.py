@@ -1,18 +1,21 @@
-"""Plain data passed between the layers: what a note says, and what check finds."""
+"""Plain data passed between the stages: what a note says, what the vault holds, what
+``check`` finds. Nothing here reads the disk or computes anything costly."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from vaultkit.model.config import Config
 
 # Where a link is written decides its edge type in the graph.
 PREVIOUS, NEXT, RELATED, REFERENCES, LINK = "previous", "next", "related", "references", "link"
 
 ERROR, WARNING = "error", "warning"
 
-
-# The records a parse produces are named tuples: cheap to make, and fast to cache.
+StatKey = tuple[int, int, int, int]  # (mtime_ns, size, ctime_ns, inode): a file's identity now
 
 
 class Link(NamedTuple):
@@ -57,9 +60,17 @@ class Field(NamedTuple):
     end_line: int
 
 
+class Edge(NamedTuple):
+    """A Previous-experiment edge: ``child`` names ``parent`` as its previous experiment.
+    Every edge list in vaultkit is made of these, so none can be read the wrong way round."""
+
+    child: str
+    parent: str
+
+
 @dataclass(frozen=True)
 class Problem:
-    """Something ``check`` reports. ``note`` is a note id or None for the vault itself."""
+    """Something ``check`` reports. ``note`` is a note id, or None for the vault itself."""
 
     code: str
     severity: str
@@ -67,7 +78,7 @@ class Problem:
     line: int | None
     message: str
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "severity": self.severity,
@@ -79,11 +90,12 @@ class Problem:
 
 @dataclass
 class ParsedNote:
-    """Everything vaultkit reads out of one note's text; built by ``parse.parse_note``."""
+    """Everything vaultkit reads out of one note's text; made by ``obsidian.note.parse_note``."""
 
-    properties: dict = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
     frontmatter_error: tuple[str, int] | None = None  # (message, line)
     tags: list[Tag] = field(default_factory=list)
+    tag_names: list[str] = field(default_factory=list)  # lower-cased, first seen, no repeats
     links: list[Link] = field(default_factory=list)
     urls: list[Url] = field(default_factory=list)
     headings: list[Heading] = field(default_factory=list)
@@ -102,22 +114,58 @@ class ParsedNote:
     def status(self) -> str | None:
         return self.footer_status or self.property_status
 
-    def __getattr__(self, name: str):
-        """Fields a cached parse left packed (see cache.py) are unpacked on first use: a
-        build reads most notes' status, links and sections, and few notes' details."""
-        if "_packed" not in self.__dict__:
-            raise AttributeError(name)
-        self.unpack()
-        return getattr(self, name)
 
-    def unpack(self) -> None:
-        """Unpack now what a cached parse left packed."""
-        packed = self.__dict__.pop("_packed", None)
-        if packed is not None:
-            unpack, data = packed
-            self.__dict__.update(unpack(data))
+@dataclass(eq=False)  # identity: a note read again is a new object
+class Note:
+    """One Markdown file of the vault and what it says."""
 
-    @functools.cached_property  # asked for every note by every build
-    def tag_names(self) -> list[str]:
-        """Lower-cased tags, first occurrence order, without duplicates."""
-        return list(dict.fromkeys(t.name.lower() for t in self.tags))
+    path: str  # vault-relative, '/'-separated, with '.md'
+    parsed: ParsedNote
+    stat_key: StatKey
+
+    @property
+    def mtime_ns(self) -> int:
+        return self.stat_key[0]
+
+    @property
+    def id(self) -> str:
+        return note_id(self.path)
+
+    @property
+    def title(self) -> str:
+        return self.id.rpartition("/")[2]
+
+
+def note_id(path: str) -> str:
+    """A note's id: its vault path without ``.md``."""
+    return path[:-3] if path.lower().endswith(".md") else path
+
+
+def canvas_path(note_path: str) -> str:
+    """The canvas that sits beside a generated note: the same path ending in ``.canvas``."""
+    return note_id(note_path) + ".canvas"
+
+
+def is_hidden(path: str) -> bool:
+    """A vault path Obsidian never shows: one of its parts starts with a dot (``.obsidian/``,
+    ``.trash/``, ``.git/``, ``.draft.md``)."""
+    return path.startswith(".") or "/." in path
+
+
+@dataclass
+class VaultSnapshot:
+    """What was read from a vault folder: its settings, notes and files. The model is
+    built from this; nothing after the disk stage reads files."""
+
+    root: Path
+    config: Config = field(default_factory=Config)
+    template_settings: dict[str, Any] = field(default_factory=dict)
+    app_settings: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, Note] = field(default_factory=dict)  # by path
+    files: list[str] = field(default_factory=list)  # every file, notes and attachments
+    problems: list[Problem] = field(default_factory=list)  # notes that could not be read
+
+    @functools.cached_property  # the settings are read once, before any note
+    def templates_folder(self) -> str | None:
+        folder = self.template_settings.get("folder")
+        return folder.strip().strip("/") or None if isinstance(folder, str) else None

@@ -119,19 +119,6 @@ def split_frontmatter(lines: list[str]) -> tuple[str | None, int]:
     return None, -1
 
 
-def may_carry_tag(text: str, tag: str) -> bool:
-    """False only when no parse of ``text`` can give it ``tag`` or a tag nested under it.
-    Every tag is spelt out in the text (a body tag as written, a property's as YAML
-    writes it), save in a YAML escape, which needs a backslash. Case-folded: tags are
-    compared lower-cased, and case folding agrees with lower-casing wherever lower-casing
-    depends on the letters around (a final sigma). Lets ``build`` leave unparsed the
-    notes that cannot be experiments; a note that spells the tag as asked costs one
-    search, one that does not a case folding (~30 µs for 7 KB, a third of a parse)."""
-    if tag in text or "\\" in text:
-        return True
-    return tag.casefold() in text.casefold()
-
-
 def _frontmatter_tags(properties: dict) -> tuple[list[Tag], str | None]:
     """Tags from the first key matching /^tags$/i, as Obsidian ≥ 1.9.4 reads them, and the
     first value it drops (`a, b`, an item with a space or a character tags cannot hold)."""
@@ -328,6 +315,7 @@ def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]
             (tag for tag in syntax.scan_inline(line)[2] if tag.offset >= value_start), None
         )
         note.footer_status = first.name.lower() if first else None
+    note.tag_names = list(dict.fromkeys(tag.name.lower() for tag in note.tags))
     return note, bodies
 
 

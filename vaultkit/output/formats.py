@@ -112,6 +112,9 @@ def _marker(model: VaultModel, note_id: str) -> str:
     return f"[{status}]" if status else "[no status]"
 
 
+SHOWN_DEPTH = 12  # deeper generations are drawn at this indentation, with their number
+
+
 def lineage_tree(
     model: VaultModel,
     lineage: Lineage,
@@ -123,34 +126,35 @@ def lineage_tree(
     then referred to. ``keep`` limits the tree to some members (a note's chain)."""
     members = set(lineage.members) if keep is None else set(lineage.members) & keep
     starts = [r for r in lineage.roots if r in members] or [min(members)]
-    printed: set[str] = set()
     lines: list[str] = []
-
-    def visit(note_id: str, prefix: str, connector: str, level: int):
-        label = f"{note_id}  {_marker(model, note_id)}"
-        if note_id == focus:
+    columns: list[str] = []  # what each shown level above draws: "│   " or "    "
+    for line in model.lineage.tree(starts, members, depth):
+        level = min(line.depth, SHOWN_DEPTH)
+        label = f"{one_line(line.node)}  {_marker(model, line.node)}"
+        if line.depth > SHOWN_DEPTH:
+            label += f"  (generation {line.depth})"
+        if line.node == focus:
             label += "  <- this note"
-        if note_id in printed:
-            lines.append(f"{prefix}{connector}{label}  (shown above)")
-            return
-        printed.add(note_id)
-        lines.append(f"{prefix}{connector}{label}")
-        children = [c for c in model.children(note_id) if c in members]
-        if depth is not None and level >= depth:
-            if children:
-                more = "  " if not connector else ("    " if connector == "└── " else "│   ")
-                lines.append(f"{prefix}{more}… {len(children)} more below (raise --depth)")
-            return
-        child_prefix = prefix + (
-            "" if not connector else ("    " if connector == "└── " else "│   ")
-        )
-        for index, child in enumerate(children):
-            last = index == len(children) - 1
-            visit(child, child_prefix, "└── " if last else "├── ", level + 1)
-
-    for start in starts:
-        visit(start, "", "", 0)
+        if line.repeated:
+            label += "  (shown above)"
+        connector = "" if level == 0 else "└── " if line.last else "├── "
+        del columns[max(level - 1, 0) :]
+        lines.append("".join(columns) + connector + label)
+        below = "" if level == 0 else "    " if line.last else "│   "
+        if 0 < level < SHOWN_DEPTH:
+            columns.append(below)
+        if line.hidden:
+            more = "  " if level == 0 else "".join(columns[: level - 1]) + below
+            lines.append(f"{more}… {line.hidden} more below (raise --depth)")
     return "\n".join(lines) + "\n"
+
+
+def one_line(text: str) -> str:
+    """Text on one line: a file name may hold line breaks, which would break a table row
+    or a tree (or, in a managed block, start a line of its own)."""
+    if "\n" in text or "\r" in text:
+        return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return text
 
 
 def lineage_text(

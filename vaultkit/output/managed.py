@@ -1,16 +1,14 @@
-"""Managed blocks: the text between ``<!-- vaultkit:begin NAME -->`` and
-``<!-- vaultkit:end NAME -->`` is vaultkit's; everything else is the user's and is kept
-byte for byte. Pure."""
+"""Managed blocks: the text between a line ``<!-- vaultkit:begin NAME -->`` and a line
+``<!-- vaultkit:end NAME -->`` is vaultkit's; everything else is the person's and is kept
+byte for byte. A marker counts only when it stands alone on its line, and every line
+vaultkit writes inside a block starts with something else, so no note name or title
+copied into a block can ever form a marker. Pure."""
 
 from __future__ import annotations
 
-import re
+from vaultkit.errors import ManagedBlockError
 
-from vaultkit.errors import VaultkitError
-
-
-class ManagedBlockError(VaultkitError):
-    """Markers that cannot be trusted (an end without a begin, a block twice)."""
+_BLANK = " \t\ufeff"  # what may stand beside a marker on its line (a BOM on the first)
 
 
 def begin_marker(name: str) -> str:
@@ -21,18 +19,35 @@ def end_marker(name: str) -> str:
     return f"<!-- vaultkit:end {name} -->"
 
 
+def _alone_on_line(text: str, start: int, end: int) -> bool:
+    line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+    ends = [i for i in (text.find("\n", end), text.find("\r", end)) if i != -1]
+    line_end = min(ends) if ends else len(text)
+    return not text[line_start:start].strip(_BLANK) and not text[end:line_end].strip(_BLANK)
+
+
+def _marker_spans(text: str, marker: str) -> list[tuple[int, int]]:
+    spans = []
+    at = text.find(marker)
+    while at != -1:
+        if _alone_on_line(text, at, at + len(marker)):
+            spans.append((at, at + len(marker)))
+        at = text.find(marker, at + len(marker))
+    return spans
+
+
 def _find(text: str, name: str) -> tuple[int, int] | None:
-    """(start of the begin marker line's content, end of the end marker) or None."""
-    begins = [m.start() for m in re.finditer(re.escape(begin_marker(name)), text)]
-    ends = [m.end() for m in re.finditer(re.escape(end_marker(name)), text)]
+    """(start of the begin marker, end of the end marker) or None."""
+    begins = _marker_spans(text, begin_marker(name))
+    ends = _marker_spans(text, end_marker(name))
     if not begins and not ends:
         return None
-    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
+    if len(begins) != 1 or len(ends) != 1 or ends[0][0] < begins[0][1]:
         raise ManagedBlockError(
             f"the {name!r} block markers are broken ({len(begins)} begin, {len(ends)} end); "
-            "fix or delete them so that one begin comes before one end"
+            "fix or delete them so that one begin line comes before one end line"
         )
-    return begins[0], ends[0]
+    return begins[0][0], ends[0][1]
 
 
 def newline_of(text: str) -> str:
@@ -48,9 +63,9 @@ def block_text(name: str, content: str, newline: str = "\n") -> str:
 
 def upsert_block(text: str, name: str, content: str) -> str:
     """``text`` with block ``name`` holding ``content``: replaced in place when the markers
-    exist, else appended after the user's text."""
+    exist, else appended after the person's text."""
     span = _find(text, name)
-    # the user's line ending, read outside the block (the block may hold a lone "\r")
+    # the person's line ending, read outside the block (the block may hold a lone "\r")
     newline = newline_of(text if span is None else text[: span[0]] + text[span[1] :])
     block = block_text(name, content, newline)
     if span is not None:
@@ -73,6 +88,6 @@ def block_content(text: str, name: str) -> str | None:
 
 
 def outside_text(text: str, name: str) -> str:
-    """The user's text: everything but the block."""
+    """The person's text: everything but the block."""
     span = _find(text, name)
     return text if span is None else text[: span[0]] + text[span[1] :]

@@ -1,0 +1,392 @@
+"""vaultkit as a library: ``vaultkit.open(path)`` gives a ``Vault`` with everything the
+command line does. The commands are thin users of this module (cli.py).
+
+A ``Vault`` reads lazily: each property reads what it needs the first time it is asked,
+and keeps it. It is a snapshot of the vault at that moment; open the vault again to see
+later changes. Errors are ``vaultkit.errors.VaultkitError`` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vaultkit.create import (
+    NewExperiment,
+    change_status,
+    new_experiment_path,
+    template_version,
+)
+from vaultkit.create import new_experiment as create_experiment
+from vaultkit.disk.read import (
+    Listing,
+    ParseCache,
+    Progress,
+    list_vault,
+    load_snapshot,
+    note_sections,
+    read_note,
+    read_settings,
+)
+from vaultkit.disk.write import save_cache
+from vaultkit.errors import MissingExtra, NotAnExperiment, RefusedEdit, VaultNotFound
+from vaultkit.model.check import check_model
+from vaultkit.model.compare import compare
+from vaultkit.model.metrics import completeness
+from vaultkit.model.names import resolve_note_name
+from vaultkit.model.recognise import (
+    has_tag,
+    has_template_tag,
+    in_folder,
+    is_experiment,
+    is_template,
+)
+from vaultkit.model.records import (
+    NEXT,
+    PREVIOUS,
+    REFERENCES,
+    RELATED,
+    Edge,
+    Note,
+    Problem,
+    VaultSnapshot,
+    note_id,
+)
+from vaultkit.model.vault_model import Lineage, VaultModel, build_model
+from vaultkit.obsidian.syntax import is_valid_tag
+from vaultkit.output.formats import iso_utc
+from vaultkit.pipeline import Builder, BuildResult
+
+if TYPE_CHECKING:
+    import pandas
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment (or, from ``Vault.status_notes``, any note with a status)."""
+
+    id: str  # the vault path without `.md`: `Experiments/EXP-013 focal loss`
+    path: str
+    title: str
+    status: str | None
+    tags: list[str]  # lower case, without `#`
+    previous: list[str]  # note ids, resolved
+    next: list[str]
+    related: list[str]
+    references: list[str]  # note ids and URLs
+    modified: str  # ISO 8601 UTC
+    metrics: dict[str, float]
+    sections: str | None  # template sections answered, `9/10`; None for a non-experiment
+    problems: list[Problem] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The record of ``vaultkit list --format json``."""
+        return {
+            "id": self.id,
+            "path": self.path,
+            "title": self.title,
+            "status": self.status,
+            "tags": self.tags,
+            "previous": self.previous,
+            "next": self.next,
+            "related": self.related,
+            "references": self.references,
+            "modified": self.modified,
+            "metrics": self.metrics,
+        }
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One experiment's chain: where it came from and what grew out of it."""
+
+    id: str
+    ancestors: list[str]
+    descendants: list[str]
+    edges: list[Edge]
+
+    @property
+    def members(self) -> list[str]:
+        return sorted({self.id, *self.ancestors, *self.descendants})
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ancestors": self.ancestors,
+            "descendants": self.descendants,
+            "edges": [list(edge) for edge in self.edges],
+        }
+
+
+KNOWN_STATUSES = ("writing", "done", "pending", "postpone", "not_done", "reading")
+
+
+def open(path: str | Path, progress: Progress | None = None) -> Vault:  # noqa: A001
+    """The vault at ``path`` (a folder). ``progress(done, total)`` is called while a big
+    vault's notes are read."""
+    return Vault(path, progress)
+
+
+class Vault:
+    """An Obsidian vault of experiment notes (see the module's docstring)."""
+
+    def __init__(self, path: str | Path, progress: Progress | None = None):
+        if not str(path).strip():
+            raise VaultNotFound("the vault path is empty; give a folder")
+        root = Path(path).expanduser()
+        if not root.is_dir():
+            raise VaultNotFound("no such folder; check the path", str(root))
+        self.root = root.resolve()
+        self.progress = progress
+        self._listing: Listing | None = None
+        self._model: VaultModel | None = None
+        self._settings: VaultSnapshot | None = None
+
+    def __repr__(self) -> str:
+        return f"vaultkit.open({str(self.root)!r})"
+
+    # -- what is there --------------------------------------------------------------------
+
+    @property
+    def listing(self) -> Listing:
+        if self._listing is None:
+            self._listing = list_vault(self.root)
+        return self._listing
+
+    @property
+    def settings(self) -> VaultSnapshot:
+        """The vault's settings (and files), without its notes."""
+        if self._settings is None:
+            self._settings = read_settings(self.root)
+            self._settings.files = list(self.listing.files)
+        return self._settings
+
+    @property
+    def model(self) -> VaultModel:
+        """Every note read and every link resolved."""
+        if self._model is None:
+            parses = ParseCache(self.root)
+            snapshot = load_snapshot(self.root, self.listing, parses=parses, progress=self.progress)
+            save_cache(self.root, parses.files_to_save(self.listing.files))
+            self._model = build_model(snapshot)
+        return self._model
+
+    @property
+    def note_ids(self) -> list[str]:
+        """Every note's id, sorted."""
+        return sorted(note_id(p) for p in self.listing.files if p.lower().endswith(".md"))
+
+    def note(self, name: str) -> str:
+        """The id of the note ``name`` names: an id or a name, any case, or a unique
+        beginning of one (`EXP-004`). NoteNotFound / AmbiguousNote otherwise."""
+        return resolve_note_name(self.note_ids, name)
+
+    def _read(self, name: str) -> Note:
+        found = self.note(name)
+        if self._model is not None and found in self._model.notes:
+            return self._model.notes[found]
+        note, problem = read_note(self.root, found + ".md")
+        if note is None:
+            raise VaultNotFound(problem.message if problem else "vanished", found + ".md")
+        return note
+
+    # -- experiments ----------------------------------------------------------------------
+
+    @property
+    def experiments(self) -> list[Experiment]:
+        """Every experiment, sorted by id, with its problems."""
+        model = self.model
+        by_note = _problems_by_note(self.check())
+        return [_record(model, e, by_note.get(e, [])) for e in sorted(model.experiments)]
+
+    @property
+    def status_notes(self) -> list[Experiment]:
+        """Every note with a status, experiments or not (templates left out): the team's
+        whole writing queue."""
+        model = self.model
+        folder = model.vault.templates_folder
+        chosen = [
+            n
+            for n, note in model.notes.items()
+            if note.parsed.status and not is_template(note, folder)
+        ]
+        by_note = _problems_by_note(self.check())
+        return [_record(model, n, by_note.get(n, [])) for n in sorted(chosen)]
+
+    def experiment(self, name: str) -> Experiment:
+        found = self.note(name)
+        if found not in self.model.experiments:
+            raise _not_an_experiment(found)
+        return _record(self.model, found, _problems_by_note(self.check()).get(found, []))
+
+    # -- lineages -------------------------------------------------------------------------
+
+    @property
+    def lineages(self) -> list[Lineage]:
+        """Sets of experiments joined by Previous-experiment links, first roots first."""
+        return self.model.lineages()
+
+    def lineage(self, name: str) -> Chain:
+        """The chain of the experiment ``name``: its ancestors and descendants."""
+        found = self.note(name)
+        if found not in self.model.experiments:
+            raise _not_an_experiment(found)
+        ancestors, descendants, edges = self.model.chain(found)
+        return Chain(found, ancestors, descendants, edges)
+
+    # -- checks and comparisons -----------------------------------------------------------
+
+    def check(self) -> list[Problem]:
+        """Every problem in the vault, sorted by note, line and code."""
+        return check_model(self.model)
+
+    def diff(self, note: str, other: str | None = None) -> list[dict[str, Any]]:
+        """What changed from ``other`` (default: each previous experiment) to ``note``:
+        sections, settings and metrics, one comparison per previous note."""
+        model = self.model
+        new = self.note(note)
+        olds = [self.note(other)] if other else model.parents(new)
+        if not olds:
+            raise RefusedEdit(
+                "has no previous experiment to compare with; name one: vaultkit diff NOTE OTHER",
+                new,
+            )
+        new_sections = note_sections(self.root, model.notes[new].path)
+        return [
+            compare(
+                old,
+                model.notes[old].parsed,
+                note_sections(self.root, model.notes[old].path),
+                new,
+                model.notes[new].parsed,
+                new_sections,
+            )
+            for old in olds
+        ]
+
+    # -- writing --------------------------------------------------------------------------
+
+    def build(self, dry_run: bool = False) -> BuildResult:
+        """Write the index and lineage notes (see pipeline.py); ``dry_run``: write
+        nothing and put the changes, as a diff, in ``BuildResult.diff``."""
+        return Builder(self.root, self.progress).build(dry_run=dry_run)
+
+    def new_experiment(
+        self,
+        title: str,
+        previous: Sequence[str] = (),
+        related: Sequence[str] = (),
+        folder: str | None = None,
+        template: str | None = None,
+        now: datetime | None = None,
+    ) -> NewExperiment:
+        """Start the note ``title`` from the vault's experiment template, linked to each
+        ``previous`` experiment (and each of those linked to it)."""
+        settings = self.settings
+        path = new_experiment_path(settings, title, folder)
+        parents = [self._read(name) for name in previous]
+        return create_experiment(
+            settings,
+            path,
+            parents,
+            [self._read(name) for name in related],
+            self._read(template).path if template else self.template(),
+            now or datetime.now(),
+        )
+
+    def template(self) -> str | None:
+        """The vault's experiment template: a note tagged #model_training and #template or
+        #document_template (the highest version in its name, then the newest); else a note
+        named 'Model Training' in the templates folder; else None (the packaged one)."""
+        model = self.model
+        tag = model.vault.config.experiment_tag
+        tagged = [
+            note
+            for note in model.notes.values()
+            if has_tag(note.parsed.tag_names, tag) and has_template_tag(note.parsed.tag_names)
+        ]
+        if tagged:
+            best = max(tagged, key=lambda n: (template_version(n.title), n.mtime_ns, n.path))
+            return best.path
+        folder = model.vault.templates_folder
+        for note in sorted(model.notes.values(), key=lambda n: n.path):
+            if note.title.lower() == "model training" and in_folder(note.path, folder):
+                return note.path
+        return None
+
+    def set_status(self, note: str, status: str, force: bool = False) -> tuple[str | None, str]:
+        """Write ``status`` where the note keeps its status -> (old status, new status)."""
+        status = status.strip().lstrip("#").lower()
+        if not is_valid_tag(status):
+            raise RefusedEdit(f"{status!r} is not a tag Obsidian can read; use letters and '_'")
+        found = self._read(note)
+        experiment = is_experiment(found, self.settings)
+        change_status(self.settings, found, experiment, status, force)
+        return found.parsed.status, status
+
+    # -- for notebooks --------------------------------------------------------------------
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """One row per experiment (indexed by id) and one column per metric."""
+        try:
+            import pandas
+        except ImportError:
+            raise MissingExtra(
+                "pandas is not installed; install it with: pip install 'vaultkit[pandas]'"
+            ) from None
+        rows = []
+        for record in self.experiments:
+            row: dict[str, Any] = {
+                "id": record.id,
+                "title": record.title,
+                "status": record.status,
+                "previous": record.previous,
+                "next": record.next,
+                "tags": record.tags,
+                "sections": record.sections,
+                "problems": len(record.problems),
+                "modified": pandas.Timestamp(record.modified),
+                "path": record.path,
+            }
+            row.update(record.metrics)
+            rows.append(row)
+        return pandas.DataFrame(rows).set_index("id") if rows else pandas.DataFrame()
+
+
+def _not_an_experiment(found: str) -> NotAnExperiment:
+    return NotAnExperiment(
+        "is not an experiment (needs #model_training and #document or a "
+        "'Previous experiment' heading, and must not be a template)",
+        found,
+    )
+
+
+def _problems_by_note(problems: list[Problem]) -> dict[str | None, list[Problem]]:
+    by_note: dict[str | None, list[Problem]] = {}
+    for problem in problems:
+        by_note.setdefault(problem.note, []).append(problem)
+    return by_note
+
+
+def _record(model: VaultModel, note: str, problems: list[Problem]) -> Experiment:
+    found = model.notes[note]
+    urls = [u.url for u in found.parsed.urls if u.role == REFERENCES]
+    experiment = note in model.experiments
+    return Experiment(
+        id=note,
+        path=found.path,
+        title=found.title,
+        status=found.parsed.status,
+        tags=list(found.parsed.tag_names),
+        previous=model.targets(note, PREVIOUS),
+        next=model.targets(note, NEXT),
+        related=model.targets(note, RELATED),
+        references=model.targets(note, REFERENCES) + list(dict.fromkeys(urls)),
+        modified=iso_utc(found.mtime_ns),
+        metrics=dict(found.parsed.metrics),
+        sections=completeness(found.parsed.sections) if experiment else None,
+        problems=problems,
+    )

@@ -1,0 +1,558 @@
+"""The build: keeps a vault's generated notes (the index, one note and one canvas per
+lineage) current. ``Builder.build`` is the one call behind the ``build`` command, the
+watcher and ``vaultkit.Vault.build``. Each step is a function below:
+
+1. ``_look``: the settings, every file's stat key, and what changed since the last build
+   (its ``State``, kept in `.vaultkit/cache/`).
+2. ``_read``: the notes that can matter: the last build's experiments and the notes
+   changed since (a note that was no experiment and did not change is none now).
+3. the model (model/vault_model.py): experiments, links, lineages.
+4. ``_render``: the index rows and lineage notes whose inputs changed since they were
+   last rendered; every input of a row or a lineage is listed in ``row_inputs`` and
+   ``lineage_inputs``, and nowhere else.
+5. ``_updates``: each generated file as an update of its current bytes (disk/write.py):
+   a person's text outside vaultkit's block is kept, an edit made meanwhile is never
+   undone, and a generated file that is gone from the build is removed only when it is
+   still exactly what vaultkit wrote.
+6. the state for the next build.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaultkit.disk import cache
+from vaultkit.disk.read import (
+    ParseCache,
+    Progress,
+    list_vault,
+    load_notes,
+    read_settings,
+    settings_digest,
+    stat_keys,
+)
+from vaultkit.disk.write import (
+    DELETE,
+    Decision,
+    LeaveAlone,
+    Outcome,
+    Update,
+    remove_stale_temporary,
+    save_cache,
+    update_files,
+)
+from vaultkit.errors import VaultkitError
+from vaultkit.model.check import NoteProblems
+from vaultkit.model.config import link_style
+from vaultkit.model.recognise import is_experiment
+from vaultkit.model.records import PREVIOUS, StatKey, VaultSnapshot, canvas_path, is_hidden
+from vaultkit.model.vault_model import VaultModel, build_model
+from vaultkit.obsidian.resolve import name_key
+from vaultkit.output import render
+from vaultkit.output.managed import block_content, outside_text, upsert_block
+
+
+@dataclass
+class State:
+    """What the last build read and wrote; the next build starts from it. Plain data."""
+
+    settings: str = ""  # settings_digest
+    listing: dict[str, StatKey] = field(default_factory=dict)  # every file, after the build
+    experiments: frozenset[str] = frozenset()  # their paths
+    # what the links of the rendered rows and lineages were resolved against
+    model_files: frozenset[str] = frozenset()
+    link_files: frozenset[str] = frozenset()
+    rows: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (inputs, row text)
+    lineages: dict[str, str] = field(default_factory=dict)  # lineage note path -> inputs
+    # generated file -> digest of what vaultkit writes there into an empty file: the file
+    # is removed, once stale, only while it holds exactly that
+    written: dict[str, str] = field(default_factory=dict)
+    complete: bool = False  # nothing was left undone: the next build may skip work
+
+    @classmethod
+    def load(cls, root: Path) -> State:
+        from vaultkit.disk.read import read_bytes
+
+        try:
+            data = cache.decode(read_bytes(root, cache.STATE_PATH))
+        except (OSError, VaultkitError):
+            data = None
+        try:
+            state = cls(**data) if isinstance(data, dict) else cls()
+        except TypeError:
+            return cls()
+        return state if state._well_formed() else cls()
+
+    def _well_formed(self) -> bool:
+        """Whether every part has its shape (a damaged or planted file may not)."""
+        strings = (str,)
+        return (
+            isinstance(self.settings, str)
+            and _all(self.listing, dict, strings, lambda key: cache.stat_key_of(key) == key)
+            and _all(self.experiments, frozenset, strings)
+            and _all(self.model_files, frozenset, strings)
+            and _all(self.link_files, frozenset, strings)
+            and _all(
+                self.rows,
+                dict,
+                strings,
+                lambda row: isinstance(row, tuple)
+                and len(row) == 2
+                and all(isinstance(part, str) for part in row),
+            )
+            and _all(self.lineages, dict, strings, lambda inputs: isinstance(inputs, str))
+            and _all(self.written, dict, strings, lambda digest: isinstance(digest, str))
+            and isinstance(self.complete, bool)
+        )
+
+    def encode(self) -> bytes:
+        return cache.encode(self.__dict__)
+
+
+def _all(
+    found: Any, kind: type, keys: tuple[type, ...], value_ok: Callable[[Any], bool] | None = None
+) -> bool:
+    """``found`` is a ``kind`` whose items (keys) are of ``keys`` and values pass ``value_ok``."""
+    if not isinstance(found, kind):
+        return False
+    try:
+        if not all(isinstance(key, keys) for key in found):
+            return False
+        return value_ok is None or all(value_ok(value) for value in found.values())
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass
+class BuildResult:
+    """What a build did (or, with ``dry_run``, would do)."""
+
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    left_alone: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, why): not updated
+    notices: list[str] = field(default_factory=list)  # caches rebuilt, temporary files removed
+    skipped_because: str | None = None  # why nothing was rendered ("nothing changed", …)
+    diff: str = ""  # dry run: the changes as a unified diff
+    changed: list[str] = field(default_factory=list)  # files that changed since the last build
+
+
+@dataclass
+class Output:
+    """A generated file: the update that writes it into whatever is there, and what it
+    holds when nothing else is there (vaultkit may remove it later only while it holds
+    exactly that)."""
+
+    update: Update
+    pure: bytes
+
+
+@dataclass
+class _Look:
+    snapshot: VaultSnapshot  # settings only, files
+    listing: dict[str, StatKey]
+    changed: list[str]  # files whose stat key differs from the state's (or new)
+    came_or_went: bool
+    temporary: list[str]
+
+
+class Builder:
+    """Keeps one vault's generated notes current. A ``Builder`` kept alive between builds
+    (the watcher) keeps its model in memory and updates it from the changed notes."""
+
+    def __init__(self, root: Path, progress: Progress | None = None):
+        self.root = Path(root).resolve()
+        self.progress = progress
+        self.state = State.load(self.root)
+        self.parses = ParseCache(self.root)
+        self.model: VaultModel | None = None
+        self._listing: dict[str, StatKey] | None = None  # as this builder last saw it
+
+    # -- 1. look ----------------------------------------------------------------------------
+
+    def _look(self, changed: Iterable[str] | None) -> _Look:
+        snapshot = read_settings(self.root)
+        digest = settings_digest(self.root)
+        if digest != self.state.settings:  # new settings (or no state): start afresh
+            self.state = State(settings=digest)
+            self.model = None
+        temporary: list[str] = []
+        if changed is None or self._listing is None:
+            found = list_vault(self.root)
+            listing, temporary = found.files, found.temporary
+        else:  # the watcher names what changed: look at those files only
+            listing = dict(self._listing)
+            for path, key in stat_keys(self.root, sorted(set(changed))).items():
+                if key is None or is_hidden(path):
+                    listing.pop(path, None)
+                else:
+                    listing[path] = key
+        before = self.state.listing
+        differ = [path for path, key in listing.items() if before.get(path) != key]
+        came_or_went = before.keys() != listing.keys()
+        snapshot.files = list(listing)
+        return _Look(snapshot, listing, differ, came_or_went, temporary)
+
+    # -- 2. read ----------------------------------------------------------------------------
+
+    def _nothing_to_write(self, look: _Look) -> bool:
+        """True when what changed cannot change what build writes: only notes (and other
+        files) that neither are nor were experiments changed, and no file came or went."""
+        config = look.snapshot.config
+        if not self.state.complete or look.came_or_went:
+            return False
+        if any(p in self.state.experiments or config.is_generated(p) for p in look.changed):
+            return False
+        notes = [p for p in look.changed if p.lower().endswith(".md")]
+        probe = VaultSnapshot(look.snapshot.root, config, look.snapshot.template_settings)
+        load_notes(probe, notes, look.listing, self.parses)
+        return not any(is_experiment(note, probe) for note in probe.notes.values())
+
+    def _read(self, look: _Look) -> VaultModel:
+        """The model, from the notes a build needs (see the module's docstring)."""
+        config = look.snapshot.config
+        notes = [
+            p for p in look.listing if p.lower().endswith(".md") and not config.is_generated(p)
+        ]
+        if self.model is not None:  # kept in memory: read what changed, update the model
+            snapshot = self.model.vault
+            snapshot.files = look.snapshot.files
+            changed = [p for p in look.changed if p.lower().endswith(".md")]
+            gone = [p for p in snapshot.notes if p not in look.listing]
+            for path in [*changed, *gone]:
+                snapshot.notes.pop(path, None)
+            snapshot.problems = [p for p in snapshot.problems if p.note + ".md" not in changed]
+            vanished = load_notes(
+                snapshot, [p for p in changed if p in notes], look.listing, self.parses
+            )
+            snapshot.files = [p for p in snapshot.files if p not in vanished]
+            self.model.update({*changed, *gone, *vanished})
+            return self.model
+        wanted = set(notes)
+        if self.state.complete:
+            wanted &= {*self.state.experiments, *look.changed}
+        snapshot = look.snapshot
+        vanished = load_notes(
+            snapshot, [p for p in notes if p in wanted], look.listing, self.parses, self.progress
+        )
+        snapshot.files = [p for p in snapshot.files if p not in vanished]
+        self.model = build_model(snapshot, all_links=False)
+        return self.model
+
+    # -- the build ---------------------------------------------------------------------------
+
+    def build(self, changed: Iterable[str] | None = None, dry_run: bool = False) -> BuildResult:
+        """Bring the generated notes up to date. ``changed``: the paths known to have
+        changed (the watcher's events); None: look at every file."""
+        started = time.time()
+        look = self._look(changed)
+        result = BuildResult(changed=look.changed)
+        if not dry_run and look.temporary:
+            removed = remove_stale_temporary(self.root, look.temporary, started)
+            result.notices += [
+                f"removed {p}, left by a vaultkit run that was stopped" for p in removed
+            ]
+        if self.state.complete and not dry_run:
+            if not look.changed and not look.came_or_went:
+                result.skipped_because = "nothing changed"
+            elif self._nothing_to_write(look):
+                result.skipped_because = "no experiment changed"
+            if result.skipped_because:
+                self._listing = look.listing
+                if look.changed:  # the new stat keys, and the parses of the notes read
+                    self.state.listing = look.listing
+                    self._save(result)
+                return result
+        model = self._read(look)
+        layout = render.Layout(model, model.lineages(), link_style(model.vault.app_settings))
+        outputs, rendered = self._render(look, model, layout)
+        updates = self._updates(model, layout, outputs)
+        outcome = update_files(self.root, updates, dry_run=dry_run)
+        _report(result, outcome)
+        if dry_run:
+            result.diff = _diff(outcome)
+            self.model = None  # a dry run leaves no trace, in memory either
+            return result
+        self._remember(look, model, layout, outputs, rendered, outcome)
+        self._save(result)
+        return result
+
+    # -- 4. render --------------------------------------------------------------------------
+
+    def _render(
+        self, look: _Look, model: VaultModel, layout: render.Layout
+    ) -> tuple[dict[str, Output], dict[str, Any]]:
+        """The update of every generated file whose content may have changed; and what
+        was rendered, for the state (rows, lineage inputs)."""
+        state = self.state
+        problems = NoteProblems(model)
+        names = _names_changed(state, model, layout) if state.complete else None
+        rows: dict[str, tuple[str, str]] = {}
+
+        def row(note: str) -> str:
+            inputs, model_keys, link_keys = row_inputs(model, layout, problems, note)
+            known = state.rows.get(note)
+            if known is None or known[0] != inputs or _touched(names, model_keys, link_keys):
+                known = (inputs, render.index_row(layout, note, problems))
+            rows[note] = known
+            return known[1]
+
+        index = render.index_note(layout, row)
+        outputs = {layout.index_path: _block_output(render.INDEX_BLOCK, index)}
+        lineages: dict[str, str] = {}
+        for number, path in layout.lineage_paths.items():
+            inputs, model_keys, link_keys = lineage_inputs(model, layout, number)
+            lineages[path] = inputs
+            canvas = canvas_path(path)
+            untouched = all(
+                p in state.listing and look.listing.get(p) == state.listing[p]
+                for p in (path, canvas)
+            )
+            if (
+                state.lineages.get(path) == inputs
+                and untouched
+                and not _touched(names, model_keys, link_keys)
+            ):
+                continue  # rendered from the same inputs, and nobody touched its files
+            note = render.lineage_note(layout, number)
+            outputs[path] = _block_output(render.LINEAGE_BLOCK, note)
+            outputs[canvas] = _canvas_output(layout, number)
+        return outputs, {"rows": rows, "lineages": lineages}
+
+    # -- 5. updates --------------------------------------------------------------------------
+
+    def _updates(
+        self, model: VaultModel, layout: render.Layout, outputs: dict[str, Output]
+    ) -> dict[str, Update]:
+        """The outputs, and the removal of generated files the build no longer makes."""
+        config = model.vault.config
+        produced = {layout.index_path, *layout.lineage_paths.values()}
+        produced |= {canvas_path(p) for p in layout.lineage_paths.values()}
+        candidates = {p for p in model.vault.files if config.in_lineage_folder(p)}
+        candidates |= set(self.state.written)
+        updates = {path: output.update for path, output in outputs.items()}
+        for path in sorted(candidates - produced):
+            if path.lower().endswith((".md", ".canvas")):
+                updates[path] = _stale_update(path, self.state.written.get(path))
+        return updates
+
+    # -- 6. remember ---------------------------------------------------------------------
+
+    def _remember(
+        self,
+        look: _Look,
+        model: VaultModel,
+        layout: render.Layout,
+        outputs: dict[str, Output],
+        rendered: dict[str, Any],
+        outcome: Outcome,
+    ) -> None:
+        state = self.state
+        touched = [*outcome.written, *outcome.removed]
+        now = stat_keys(self.root, touched)
+        listing = dict(look.listing)
+        for path in touched:
+            key = now[path]
+            if key is None or is_hidden(path):
+                listing.pop(path, None)
+            else:
+                listing[path] = key
+        written = dict(state.written)
+        for path in outcome.removed:
+            written.pop(path, None)
+        for path, output in outputs.items():
+            written[path] = render.digest(output.pure)
+        state.listing = dict(sorted(listing.items()))
+        state.experiments = frozenset(model.notes[e].path for e in model.experiments)
+        state.model_files = frozenset(model.vault.files)
+        state.link_files = frozenset({*model.vault.files, *layout.missing})
+        state.rows = rendered["rows"]
+        state.lineages = rendered["lineages"]
+        state.written = written
+        state.complete = not outcome.failed
+        self._listing = listing
+
+    def _save(self, result: BuildResult) -> None:
+        result.notices += self.parses.notices
+        self.parses.notices = []
+        files = self.parses.files_to_save(self.state.listing)
+        self.parses.changed.clear()
+        files[cache.STATE_PATH] = self.state.encode()
+        save_cache(self.root, files)
+
+
+def row_inputs(
+    model: VaultModel, layout: render.Layout, problems: NoteProblems, note: str
+) -> tuple[str, frozenset[str], frozenset[str]]:
+    """Everything an index row is made of: (a digest of its inputs, the names its model
+    links look up, the names its written links look up). The note stands in by its
+    file's stat key (what vaultkit reads from unchanged bytes does not change; the
+    parse cache rests on the same fact); where its links go, by the names they look up
+    (a link's answer depends only on the files of that name: ``resolve.name_key``)."""
+    entry = model.notes[note]
+    previous = [
+        (r.target, r.target in model.experiments)
+        for r in model.links.get(note, [])
+        if r.link.role == PREVIOUS
+    ]
+    parents = [model.notes[p].path for p in model.parents(note)]
+    lineage_path = layout.lineage_path_of(note)
+    made_of = (entry.stat_key, lineage_path, parents, previous, problems.elsewhere.get(note))
+    model_keys = frozenset(name_key(link.target, entry.path) for link in entry.parsed.links)
+    link_keys = frozenset(map(name_key, [entry.path, *parents, lineage_path]))
+    return render.digest(repr(made_of)), model_keys, link_keys
+
+
+def lineage_inputs(
+    model: VaultModel, layout: render.Layout, number: int
+) -> tuple[str, frozenset[str], frozenset[str]]:
+    """Everything a lineage note and its canvas are made of (see ``row_inputs``): its
+    members (by stat key), edges, roots and file; the metric charted is a setting."""
+    lineage = layout.lineages[number]
+    path = layout.lineage_paths[number]
+    members = [(m, model.notes[m].stat_key) for m in lineage.members]
+    made_of = (path, members, lineage.edges, lineage.roots)
+    member_keys = frozenset(name_key(model.notes[m].path) for m in lineage.members)
+    return render.digest(repr(made_of)), member_keys, member_keys | {name_key(canvas_path(path))}
+
+
+def _names_changed(
+    state: State, model: VaultModel, layout: render.Layout
+) -> tuple[set[str], set[str]]:
+    """The names (``name_key``) of the files that came or went since the rows and
+    lineages of the last build were rendered: for the model's links, and for the links
+    vaultkit writes (which count generated files as there before they are)."""
+    files = set(model.vault.files)
+    for_model = state.model_files.symmetric_difference(files)
+    for_links = state.link_files.symmetric_difference({*files, *layout.missing})
+    return set(map(name_key, for_model)), set(map(name_key, for_links))
+
+
+def _touched(
+    names: tuple[set[str], set[str]] | None, model_keys: frozenset[str], link_keys: frozenset[str]
+) -> bool:
+    if names is None:
+        return True  # nothing known: render it
+    for_model, for_links = names
+    return not for_model.isdisjoint(model_keys) or not for_links.isdisjoint(link_keys)
+
+
+# -- updates of generated files -------------------------------------------------------------
+
+
+def _text_of(current: bytes | None) -> str:
+    if current is None:
+        return ""
+    try:
+        return current.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VaultkitError("is not UTF-8, so vaultkit leaves it alone; save it as UTF-8") from None
+
+
+def _block_output(name: str, content: str) -> Output:
+    """A note whose block ``name`` holds ``content``; the person's text around it stays."""
+    return Output(
+        lambda current: upsert_block(_text_of(current), name, content).encode("utf-8"),
+        upsert_block("", name, content).encode("utf-8"),
+    )
+
+
+def _canvas_output(layout: render.Layout, number: int) -> Output:
+    """A lineage canvas, merged into the one there: what a person moved or added stays."""
+    nodes, edges = render.lineage_canvas(layout, number)
+
+    def update(current: bytes | None) -> bytes:
+        existing = None
+        if current is not None:
+            try:
+                existing = json.loads(current)
+            except ValueError:
+                existing = None
+            if not isinstance(existing, dict):
+                raise VaultkitError("is not valid JSON Canvas; fix or delete it")
+        return render.canvas_text(render.merge_canvas(existing, nodes, edges)).encode("utf-8")
+
+    return Output(update, update(None))
+
+
+def _stale_update(path: str, written: str | None) -> Update:
+    """A generated file the build no longer makes: removed while it is exactly what
+    vaultkit wrote; a lineage note of vaultkit's that holds the person's text keeps it,
+    with a notice in its block; anything else is left as it is."""
+
+    def update(current: bytes | None) -> Decision:
+        if current is None:
+            return DELETE
+        if written is not None and render.digest(current) == written:
+            return DELETE
+        is_note = path.lower().endswith(".md")
+        if is_note:
+            text = current.decode("utf-8", "replace")
+            try:
+                ours = block_content(text, render.LINEAGE_BLOCK) is not None
+            except VaultkitError:
+                ours = False
+            if not ours:
+                return _PERSONS if written is None else _CHANGED
+            if written is None:
+                return _NOT_OURS
+            if outside_text(text, render.LINEAGE_BLOCK).strip():
+                return upsert_block(
+                    _text_of(current), render.LINEAGE_BLOCK, render.STALE_NOTICE
+                ).encode()
+            return _CHANGED
+        try:
+            canvas = json.loads(current)
+        except ValueError:
+            return _PERSONS if written is None else _CHANGED
+        items = (
+            [*canvas.get("nodes", []), *canvas.get("edges", [])] if isinstance(canvas, dict) else []
+        )
+        generated = any(isinstance(i, dict) and render.is_generated_canvas_item(i) for i in items)
+        if not generated:
+            return _PERSONS
+        return _NOT_OURS if written is None else _CHANGED
+
+    return update
+
+
+_PERSONS = LeaveAlone("")  # a person's own file in the lineage folder: nothing to say
+_NOT_OURS = LeaveAlone(
+    "looks generated but vaultkit did not write it here (a copy?), so it leaves it as it "
+    "is; delete it if you do not need it"
+)
+_CHANGED = LeaveAlone(
+    "belongs to a lineage that no longer exists, but it changed since vaultkit wrote it, "
+    "so vaultkit leaves it as it is; delete it when you no longer need it"
+)
+
+
+def _report(result: BuildResult, outcome: Outcome) -> None:
+    result.written, result.removed = outcome.written, outcome.removed
+    result.unchanged = len(outcome.unchanged)
+    result.left_alone = [(p, why) for p, why in outcome.left_alone if why]
+    result.failed = outcome.failed
+
+
+def _diff(outcome: Outcome) -> str:
+    """A unified diff of every change a dry run found."""
+    out: list[str] = []
+    for path, (old, new) in sorted(outcome.planned.items()):
+        old_lines = old.decode("utf-8", "replace").splitlines(keepends=True) if old else []
+        new_lines = new.decode("utf-8").splitlines(keepends=True) if new is not None else []
+        out.extend(
+            difflib.unified_diff(
+                old_lines,
+                new_lines,
+                fromfile=f"a/{path}" if old is not None else "/dev/null",
+                tofile=f"b/{path}" if new is not None else "/dev/null",
+            )
+        )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
