@@ -1,4 +1,4 @@
-"""PRODUCT.md "Bad input": every bad note becomes a problem or is skipped, the rest is read,
+"""Bad input (README): every bad note becomes a problem or is skipped, the rest is read,
 and no traceback reaches the user."""
 
 from __future__ import annotations

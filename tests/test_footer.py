@@ -1,4 +1,4 @@
-"""Footer fields and statuses (PRODUCT.md "The notes it reads")."""
+"""Footer fields and statuses (README, "What counts as an experiment")."""
 
 import pytest
 

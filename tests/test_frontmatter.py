@@ -1,4 +1,4 @@
-"""Frontmatter fences and YAML 1.2 meaning (OBSIDIAN_SPEC §2.1, §2.2)."""
+"""Frontmatter fences and YAML 1.2 meaning (docs/obsidian-rules.md, "Properties")."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Links as written (OBSIDIAN_SPEC §2.5, §4): text -> (target, subpath, alias, form)."""
+"""Links as written (docs/obsidian-rules.md, "Links"): text -> (target, subpath, alias, form)."""
 
 import pytest
 
@@ -27,7 +27,7 @@ LINKS = [
     ("| [[Note\\|Alias]] | x |\n|---|---|\n| 1 | 2 |", [("Note", "", "Alias", "wikilink")]),
     ("[[a [[b]] c]]", [("b", "", None, "wikilink")]),
     ("[[]]", []),
-    # Markdown links (§4.2)
+    # Markdown links
     ("[text](Note%20Name.md)", [("Note Name.md", "", None, "markdown")]),
     ("[t](Three%20laws%20of%20motion)", [("Three laws of motion", "", None, "markdown")]),
     ("[text](<Note Name.md>)", [("Note Name.md", "", None, "markdown")]),

@@ -1,11 +1,11 @@
-"""Tags, rule by rule (OBSIDIAN_SPEC §2.4, §3). Each row: note text -> tags as written."""
+"""Tags, rule by rule (docs/obsidian-rules.md, "Tags"). Each row: note text -> tags as written."""
 
 import pytest
 
 from vaultkit.obsidian.note import parse_note
 
 BODY_TAGS = [
-    # §3.1 examples table
+    # the examples of the tag rules
     ("#model_training", ["model_training"]),
     ("Status: #writing", ["writing"]),
     ("Status:#writing", []),
@@ -44,7 +44,7 @@ BODY_TAGS = [
     ("#a\u2014b", ["a"]),
     ("#café", ["café"]),
     ("#under_score-dash", ["under_score-dash"]),
-    # regions that are not indexed (§3.2)
+    # regions that are not indexed ("Where nothing is indexed")
     ("`#code`", []),
     ("```\n#fenced\n```", []),
     ("~~~\n#tilde\n~~~", []),

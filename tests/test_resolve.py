@@ -1,4 +1,4 @@
-"""Link resolution (OBSIDIAN_SPEC §5): (link path, source file) -> file, on one file set."""
+"""Link resolution (docs/obsidian-rules.md, "Links"): (link path, source file) -> file, on one file set."""
 
 import pytest
 

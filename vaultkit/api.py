@@ -144,6 +144,7 @@ class Vault:
         self._listing: Listing | None = None
         self._model: VaultModel | None = None
         self._settings: VaultSnapshot | None = None
+        self._builder: Builder | None = None
 
     def __repr__(self) -> str:
         return f"vaultkit.open({str(self.root)!r})"
@@ -272,7 +273,9 @@ class Vault:
     def build(self, dry_run: bool = False) -> BuildResult:
         """Write the index and lineage notes (see pipeline.py); ``dry_run``: write
         nothing and put the changes, as a diff, in ``BuildResult.diff``."""
-        return Builder(self.root, self.progress).build(dry_run=dry_run)
+        if self._builder is None:  # kept: a second build starts from the first one's model
+            self._builder = Builder(self.root, self.progress)
+        return self._builder.build(dry_run=dry_run)
 
     def new_experiment(
         self,

@@ -20,6 +20,7 @@ watcher and ``vaultkit.Vault.build``. Each step is a function below:
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -51,7 +52,14 @@ from vaultkit.errors import VaultkitError
 from vaultkit.model.check import NoteProblems
 from vaultkit.model.config import link_style
 from vaultkit.model.recognise import is_experiment
-from vaultkit.model.records import PREVIOUS, StatKey, VaultSnapshot, canvas_path, is_hidden
+from vaultkit.model.records import (
+    PREVIOUS,
+    StatKey,
+    VaultSnapshot,
+    canvas_path,
+    is_hidden,
+    note_id,
+)
 from vaultkit.model.vault_model import VaultModel, build_model
 from vaultkit.obsidian.resolve import name_key
 from vaultkit.output import render
@@ -68,8 +76,8 @@ class State:
     # what the links of the rendered rows and lineages were resolved against
     model_files: frozenset[str] = frozenset()
     link_files: frozenset[str] = frozenset()
-    rows: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (inputs, row text)
-    lineages: dict[str, str] = field(default_factory=dict)  # lineage note path -> inputs
+    rows: dict[str, tuple[tuple, str]] = field(default_factory=dict)  # id -> (inputs, text)
+    lineages: dict[str, tuple] = field(default_factory=dict)  # lineage note path -> inputs
     # generated file -> digest of what vaultkit writes there into an empty file: the file
     # is removed, once stale, only while it holds exactly that
     written: dict[str, str] = field(default_factory=dict)
@@ -90,43 +98,43 @@ class State:
         return state if state._well_formed() else cls()
 
     def _well_formed(self) -> bool:
-        """Whether every part has its shape (a damaged or planted file may not)."""
-        strings = (str,)
+        """Whether every part has its shape (a damaged or planted file may not). Checked
+        with set and map, not a loop per item: the listing has a key per file."""
+        keys = list(self.listing.values()) if isinstance(self.listing, dict) else None
+        rows = list(self.rows.values()) if isinstance(self.rows, dict) else None
         return (
             isinstance(self.settings, str)
-            and _all(self.listing, dict, strings, lambda key: cache.stat_key_of(key) == key)
-            and _all(self.experiments, frozenset, strings)
-            and _all(self.model_files, frozenset, strings)
-            and _all(self.link_files, frozenset, strings)
-            and _all(
-                self.rows,
-                dict,
-                strings,
-                lambda row: isinstance(row, tuple)
-                and len(row) == 2
-                and all(isinstance(part, str) for part in row),
-            )
-            and _all(self.lineages, dict, strings, lambda inputs: isinstance(inputs, str))
-            and _all(self.written, dict, strings, lambda digest: isinstance(digest, str))
             and isinstance(self.complete, bool)
+            and keys is not None
+            and _only(tuple, keys)
+            and {*map(len, keys)} <= {4}
+            and _only(int, itertools.chain.from_iterable(keys))
+            and rows is not None
+            and _only(tuple, rows)
+            and {*map(len, rows)} <= {2}
+            and _only(tuple, (inputs for inputs, _ in rows))
+            and _only(str, (text for _, text in rows))
+            and isinstance(self.lineages, dict)
+            and _only(str, self.lineages)
+            and _only(tuple, self.lineages.values())
+            and isinstance(self.written, dict)
+            and _only(str, self.written)
+            and _only(str, self.written.values())
+            and all(
+                isinstance(part, frozenset) and _only(str, part)
+                for part in (self.experiments, self.model_files, self.link_files)
+            )
+            and _only(str, self.listing)
+            and _only(str, self.rows)
         )
 
     def encode(self) -> bytes:
         return cache.encode(self.__dict__)
 
 
-def _all(
-    found: Any, kind: type, keys: tuple[type, ...], value_ok: Callable[[Any], bool] | None = None
-) -> bool:
-    """``found`` is a ``kind`` whose items (keys) are of ``keys`` and values pass ``value_ok``."""
-    if not isinstance(found, kind):
-        return False
-    try:
-        if not all(isinstance(key, keys) for key in found):
-            return False
-        return value_ok is None or all(value_ok(value) for value in found.values())
-    except (TypeError, ValueError):
-        return False
+def _only(kind: type, items: Iterable[Any]) -> bool:
+    """Every item is exactly of ``kind`` (a check that runs in C, item by item)."""
+    return {*map(type, items)} <= {kind}
 
 
 @dataclass
@@ -167,9 +175,16 @@ class Builder:
     """Keeps one vault's generated notes current. A ``Builder`` kept alive between builds
     (the watcher) keeps its model in memory and updates it from the changed notes."""
 
-    def __init__(self, root: Path, progress: Progress | None = None):
+    def __init__(
+        self, root: Path, progress: Progress | None = None, save_every: float = 0.0
+    ) -> None:
+        """``save_every``: the least seconds between two saves of the state and the parse
+        cache (the watcher's builds come seconds apart; ``save`` saves at once)."""
         self.root = Path(root).resolve()
         self.progress = progress
+        self.save_every = save_every
+        self._saved_at = float("-inf")
+        self._unsaved = False
         self.state = State.load(self.root)
         self.parses = ParseCache(self.root)
         self.model: VaultModel | None = None
@@ -218,9 +233,10 @@ class Builder:
     def _read(self, look: _Look) -> VaultModel:
         """The model, from the notes a build needs (see the module's docstring)."""
         config = look.snapshot.config
-        notes = [
-            p for p in look.listing if p.lower().endswith(".md") and not config.is_generated(p)
-        ]
+
+        def may_be_experiment(path: str) -> bool:
+            return path.lower().endswith(".md") and not config.is_generated(path)
+
         if self.model is not None:  # kept in memory: read what changed, update the model
             snapshot = self.model.vault
             snapshot.files = look.snapshot.files
@@ -228,22 +244,29 @@ class Builder:
             gone = [p for p in snapshot.notes if p not in look.listing]
             for path in [*changed, *gone]:
                 snapshot.notes.pop(path, None)
-            snapshot.problems = [p for p in snapshot.problems if p.note + ".md" not in changed]
-            vanished = load_notes(
-                snapshot, [p for p in changed if p in notes], look.listing, self.parses
-            )
+            again = {note_id(p) for p in [*changed, *gone]}
+            snapshot.problems = [p for p in snapshot.problems if p.note not in again]
+            to_read = [p for p in changed if may_be_experiment(p)]
+            vanished = load_notes(snapshot, to_read, look.listing, self.parses)
             snapshot.files = [p for p in snapshot.files if p not in vanished]
             self.model.update({*changed, *gone, *vanished})
             return self.model
-        wanted = set(notes)
+        notes = [p for p in look.listing if may_be_experiment(p)]
         if self.state.complete:
-            wanted &= {*self.state.experiments, *look.changed}
+            wanted = {*self.state.experiments, *look.changed}
+            notes = [p for p in notes if p in wanted]
         snapshot = look.snapshot
-        vanished = load_notes(
-            snapshot, [p for p in notes if p in wanted], look.listing, self.parses, self.progress
-        )
+        vanished = load_notes(snapshot, notes, look.listing, self.parses, self.progress)
         snapshot.files = [p for p in snapshot.files if p not in vanished]
         self.model = build_model(snapshot, all_links=False)
+        return self.model
+
+    def load(self) -> VaultModel:
+        """The model of the vault as it is, kept in memory (the watcher's starting point
+        after a build that had nothing to do)."""
+        if self.model is None:
+            self._read(self._look(None))
+        assert self.model is not None
         return self.model
 
     # -- the build ---------------------------------------------------------------------------
@@ -294,21 +317,25 @@ class Builder:
         state = self.state
         problems = NoteProblems(model)
         names = _names_changed(state, model, layout) if state.complete else None
-        rows: dict[str, tuple[str, str]] = {}
+        rows: dict[str, tuple[tuple, str]] = {}
 
         def row(note: str) -> str:
-            inputs, model_keys, link_keys = row_inputs(model, layout, problems, note)
+            inputs = row_inputs(model, layout, problems, note)
             known = state.rows.get(note)
-            if known is None or known[0] != inputs or _touched(names, model_keys, link_keys):
+            if (
+                known is None
+                or known[0] != inputs
+                or _touched(names, lambda: row_names(model, layout, note))
+            ):
                 known = (inputs, render.index_row(layout, note, problems))
             rows[note] = known
             return known[1]
 
         index = render.index_note(layout, row)
         outputs = {layout.index_path: _block_output(render.INDEX_BLOCK, index)}
-        lineages: dict[str, str] = {}
+        lineages: dict[str, tuple] = {}
         for number, path in layout.lineage_paths.items():
-            inputs, model_keys, link_keys = lineage_inputs(model, layout, number)
+            inputs = lineage_inputs(model, layout, number)
             lineages[path] = inputs
             canvas = canvas_path(path)
             untouched = all(
@@ -318,7 +345,7 @@ class Builder:
             if (
                 state.lineages.get(path) == inputs
                 and untouched
-                and not _touched(names, model_keys, link_keys)
+                and not _touched(names, lambda n=number: lineage_names(model, layout, n))
             ):
                 continue  # rendered from the same inputs, and nobody touched its files
             note = render.lineage_note(layout, number)
@@ -382,45 +409,72 @@ class Builder:
     def _save(self, result: BuildResult) -> None:
         result.notices += self.parses.notices
         self.parses.notices = []
+        self._unsaved = True
+        if time.monotonic() - self._saved_at >= self.save_every:
+            self.save()
+
+    def save(self) -> None:
+        """Write the state and the parse cache files that changed, if anything is unsaved."""
+        if not self._unsaved:
+            return
         files = self.parses.files_to_save(self.state.listing)
         self.parses.changed.clear()
         files[cache.STATE_PATH] = self.state.encode()
         save_cache(self.root, files)
+        self._saved_at = time.monotonic()
+        self._unsaved = False
 
 
 def row_inputs(
     model: VaultModel, layout: render.Layout, problems: NoteProblems, note: str
-) -> tuple[str, frozenset[str], frozenset[str]]:
-    """Everything an index row is made of: (a digest of its inputs, the names its model
-    links look up, the names its written links look up). The note stands in by its
-    file's stat key (what vaultkit reads from unchanged bytes does not change; the
-    parse cache rests on the same fact); where its links go, by the names they look up
-    (a link's answer depends only on the files of that name: ``resolve.name_key``)."""
-    entry = model.notes[note]
+) -> tuple:
+    """Everything an index row is made of, but where its links go (that is
+    ``row_names``). The note stands in by its file's stat key: what vaultkit reads from
+    unchanged bytes does not change (the parse cache rests on the same fact)."""
     previous = [
         (r.target, r.target in model.experiments)
         for r in model.links.get(note, [])
         if r.link.role == PREVIOUS
     ]
     parents = [model.notes[p].path for p in model.parents(note)]
-    lineage_path = layout.lineage_path_of(note)
-    made_of = (entry.stat_key, lineage_path, parents, previous, problems.elsewhere.get(note))
-    model_keys = frozenset(name_key(link.target, entry.path) for link in entry.parsed.links)
-    link_keys = frozenset(map(name_key, [entry.path, *parents, lineage_path]))
-    return render.digest(repr(made_of)), model_keys, link_keys
+    return (
+        model.notes[note].stat_key,
+        layout.lineage_path_of(note),
+        tuple(parents),
+        tuple(previous),
+        tuple((p.code, p.line, p.message) for p in problems.elsewhere.get(note, ())),
+    )
 
 
-def lineage_inputs(
-    model: VaultModel, layout: render.Layout, number: int
-) -> tuple[str, frozenset[str], frozenset[str]]:
-    """Everything a lineage note and its canvas are made of (see ``row_inputs``): its
-    members (by stat key), edges, roots and file; the metric charted is a setting."""
+def row_names(model: VaultModel, layout: render.Layout, note: str) -> Names:
+    """The names an index row's links look up: where the note's own links go (its
+    problems), and the links the row writes (the note, its parents, its lineage). A
+    link's answer depends only on the files of its name (``resolve.name_key``)."""
+    entry = model.notes[note]
+    model_keys = {name_key(link.target, entry.path) for link in entry.parsed.links}
+    written = [entry.path, *(model.notes[p].path for p in model.parents(note))]
+    return model_keys, set(map(name_key, [*written, layout.lineage_path_of(note)]))
+
+
+def lineage_inputs(model: VaultModel, layout: render.Layout, number: int) -> tuple:
+    """Everything a lineage note and its canvas are made of but where their
+    links go: their file, members (by stat key), edges and roots. (The metric charted is a
+    setting: new settings start a build afresh.)"""
     lineage = layout.lineages[number]
-    path = layout.lineage_paths[number]
-    members = [(m, model.notes[m].stat_key) for m in lineage.members]
-    made_of = (path, members, lineage.edges, lineage.roots)
-    member_keys = frozenset(name_key(model.notes[m].path) for m in lineage.members)
-    return render.digest(repr(made_of)), member_keys, member_keys | {name_key(canvas_path(path))}
+    members = tuple((m, model.notes[m].stat_key) for m in lineage.members)
+    edges = tuple(map(tuple, lineage.edges))  # plain: they pickle faster than named tuples
+    return (layout.lineage_paths[number], members, edges, tuple(lineage.roots))
+
+
+def lineage_names(model: VaultModel, layout: render.Layout, number: int) -> Names:
+    """The names a lineage note's links look up: its members (the chart's labels and the
+    links) and its canvas."""
+    lineage = layout.lineages[number]
+    members = {name_key(model.notes[m].path) for m in lineage.members}
+    return members, members | {name_key(canvas_path(layout.lineage_paths[number]))}
+
+
+Names = tuple[set[str], set[str]]  # (looked up by the model's links, by the written links)
 
 
 def _names_changed(
@@ -435,12 +489,15 @@ def _names_changed(
     return set(map(name_key, for_model)), set(map(name_key, for_links))
 
 
-def _touched(
-    names: tuple[set[str], set[str]] | None, model_keys: frozenset[str], link_keys: frozenset[str]
-) -> bool:
-    if names is None:
-        return True  # nothing known: render it
-    for_model, for_links = names
+def _touched(changed: Names | None, names_of: Callable[[], Names]) -> bool:
+    """Whether a file came or went whose name a row's or lineage's links look up
+    (``changed`` None: not known, so yes). ``names_of`` is asked only when files did."""
+    if changed is None:
+        return True
+    for_model, for_links = changed
+    if not for_model and not for_links:
+        return False
+    model_keys, link_keys = names_of()
     return not for_model.isdisjoint(model_keys) or not for_links.isdisjoint(link_keys)
 
 

@@ -31,6 +31,7 @@ from vaultkit.pipeline import Builder, BuildResult
 
 DEBOUNCE_SECONDS = 0.15
 MAX_DELAY_SECONDS = 2.0  # a stream of events never postpones a rebuild longer than this
+SAVE_EVERY_SECONDS = 5.0  # the build state is saved at most this often (and on stopping)
 CONTENT_EVENTS = {"created", "modified", "deleted", "moved", "closed"}
 # Editors' swap, backup and temporary files (vim, emacs, JetBrains, Office, rsync).
 _TEMPORARY = re.compile(r"(~|\.swp|\.swx|\.swo|\.tmp|\.bak|\.crswap|\.part)$|^(#.*#|4913)$", re.I)
@@ -149,7 +150,7 @@ class Watcher:
         self.inbox = _Inbox(self.root)
         self.observer = PollingObserver(timeout=0.5) if polling else Observer()
         self.stop_event = threading.Event()
-        self.builder = Builder(self.root)
+        self.builder = Builder(self.root, save_every=SAVE_EVERY_SECONDS)
         self.own_writes: dict[str, bytes | None] = {}  # path -> bytes written (None: removed)
 
     @property
@@ -160,6 +161,7 @@ class Watcher:
         """The first full build, then start watching."""
         began = time.perf_counter()
         update = self._build(["(start)"], None, began)
+        self.builder.load()  # later changes update this model in memory
         self.observer.schedule(self.inbox, str(self.root), recursive=True)
         self.observer.start()
         return update
@@ -227,6 +229,10 @@ class Watcher:
         if self.observer.is_alive():
             self.observer.stop()
             self.observer.join(timeout=2)
+        try:
+            self.builder.save()
+        except OSError:
+            pass  # a cache that cannot be written is rebuilt next time
 
 
 def _bytes_of(path: Path) -> bytes | None:

@@ -101,27 +101,36 @@ def parse_to_plain(parsed: ParsedNote) -> tuple:
     return tuple(values)
 
 
-@functools.cache
-def _maker(record: type) -> Any:
-    return functools.partial(tuple.__new__, record)  # C all the way: no Python call per item
+# tuple.__new__ bound to each record class: a plain tuple becomes the record without a
+# Python call per item (the records' own constructors are Python functions)
+_MAKERS = {at: functools.partial(tuple.__new__, record) for at, record in _LIST_AT.items()}
+_WIDTHS = {at: {len(record._fields)} for at, record in _LIST_AT.items()}
+_MAKE_FIELD = functools.partial(tuple.__new__, Field)
 
 
 def parse_from_plain(values: tuple) -> ParsedNote:
-    """The parse ``parse_to_plain`` made. Raises ValueError on data of the wrong shape."""
-    if not isinstance(values, tuple) or len(values) != len(_FIELDS):
+    """The parse ``parse_to_plain`` made. Raises ValueError on data of the wrong shape.
+    (A build decodes thousands: the records are made by C calls, and the parse's fields
+    are set in one step rather than through its __init__.)"""
+    if type(values) is not tuple or len(values) != len(_FIELDS):
         raise ValueError("not a cached parse")
-    values_list = list(values)
-    for at, record in _LIST_AT.items():
-        made = list(map(_maker(record), values_list[at]))
-        if any(len(item) != len(record._fields) for item in made):
-            raise ValueError(f"a cached {record.__name__} has the wrong shape")
-        values_list[at] = made
-    found = values_list[_FIELDS_AT]
-    fields = {key: _maker(Field)(value) for key, value in found.items()}
-    if any(len(value) != len(Field._fields) for value in fields.values()):
-        raise ValueError("a cached Field has the wrong shape")
-    values_list[_FIELDS_AT] = fields
-    return ParsedNote(*values_list)
+    found = list(values)
+    for at, make in _MAKERS.items():
+        made = list(map(make, found[at]))
+        if made and {*map(len, made)} != _WIDTHS[at]:
+            raise ValueError("a cached record has the wrong shape")
+        found[at] = made
+    fields = dict(zip(found[_FIELDS_AT], map(_MAKE_FIELD, found[_FIELDS_AT].values()), strict=True))
+    if fields and {*map(len, fields.values())} != _FIELD_WIDTH:
+        raise ValueError("a cached field has the wrong shape")
+    found[_FIELDS_AT] = fields
+    parsed = _NEW(ParsedNote)
+    parsed.__dict__ = dict(zip(_FIELDS, found, strict=True))
+    return parsed
+
+
+_NEW = object.__new__
+_FIELD_WIDTH = {len(Field._fields)}
 
 
 def stat_key_of(key: Any) -> StatKey:

@@ -228,7 +228,7 @@ def _decide(
         if decision == current or (current is None and isinstance(decision, Delete)):
             outcome.unchanged.append(path)
             return None
-        if current is not None and not os.access(target, os.W_OK):
+        if current is not None and not os.stat(target).st_mode & 0o222:  # chmod a-w
             outcome.left_alone.append((path, _READ_ONLY))
             return None
         if dry_run:
@@ -252,7 +252,8 @@ def _could_not(exc: OSError) -> str:
 
 
 _READ_ONLY = (
-    "is read-only, so vaultkit leaves it as it is; make it writable to let vaultkit update it"
+    "is read-only (no write permission for anyone), so vaultkit leaves it as it is; make it "
+    "writable to let vaultkit update it"
 )
 
 

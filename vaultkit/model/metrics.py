@@ -134,6 +134,9 @@ def inline_metrics(lines: list[str]) -> dict[str, float]:
     return found
 
 
+NAME_WINDOW = 120  # characters before a setting's separator where its name is looked for
+
+
 def settings(text: str) -> dict[str, str]:
     """Hyperparameters and pinned versions: name (lower case) -> value as written. A
     setting never spans lines, nor holds another separator, so the whole text is scanned
@@ -143,7 +146,12 @@ def settings(text: str) -> dict[str, str]:
     matches.sort(key=lambda match: match.start())
     for match in matches:
         separator, value = match.groups()
-        prefix = text[text.rfind("\n", 0, match.start()) + 1 : match.start()]
+        # the line before the separator, at most NAME_WINDOW characters of it: a name is
+        # short, and a whole long line per setting would make a pasted log quadratic
+        start = match.start()
+        window = max(0, start - NAME_WINDOW)
+        newline = text.rfind("\n", window, start)
+        prefix = text[newline + 1 if newline != -1 else window : start]
         if separator == "==":
             name = _PIN_NAME.search(prefix)
             if name:

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -134,6 +136,22 @@ class Note:
     @property
     def title(self) -> str:
         return self.id.rpartition("/")[2]
+
+    @functools.cached_property  # asked for every experiment by every build's index
+    def last_change(self) -> str:
+        """YYYY-MM-DD: a date property the team keeps (`updated`, `modified`, …), else the
+        file's modification day in UTC. (File times differ between clones; a property
+        does not.)"""
+        lowered = {str(k).lower(): v for k, v in self.parsed.properties.items()}
+        for key in DATE_PROPERTIES:
+            value = lowered.get(key)
+            if isinstance(value, str) and _DATE.match(value):
+                return value[:10]
+        return datetime.fromtimestamp(self.mtime_ns / 1e9, UTC).date().isoformat()
+
+
+DATE_PROPERTIES = ("updated", "modified", "last_modified", "date", "created")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def note_id(path: str) -> str:

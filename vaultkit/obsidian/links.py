@@ -1,5 +1,6 @@
-"""Writing links the way the vault's own settings say (OBSIDIAN_SPEC §5.1), and always
-unambiguous: a link vaultkit writes resolves, under §5, to the note it means. Pure."""
+"""Writing links the way the vault's own settings say, and always unambiguous: a link
+vaultkit writes resolves to the note it means (docs/obsidian-rules.md, "Links vaultkit
+writes"). Pure."""
 
 from __future__ import annotations
 
@@ -28,14 +29,25 @@ def link_path(target: str, source: str, style: LinkStyle, resolver: Resolver) ->
     return target if style.markdown else _without_md(target)
 
 
+# A wikilink cannot hold these in its target: a pipe, heading and block marks, brackets,
+# line breaks; and text the parser masks first (code, math, HTML comments) would cut it.
+_NOT_IN_WIKILINKS = frozenset("|#^[]\r\n`$")
+_ESCAPED_IN_TEXT = str.maketrans({c: "\\" + c for c in "\\[]`$#*_"} | {"<": "&lt;"})
+
+
 def format_link(
     target: str, source: str, style: LinkStyle, resolver: Resolver, in_table: bool = False
 ) -> str:
-    """``[[path]]`` or ``[Title](path.md)``; ``in_table`` escapes what a table cell needs."""
+    """``[[path]]`` or ``[Title](path.md)``; ``in_table`` escapes what a table cell needs.
+    A name a wikilink cannot hold is written as a Markdown link, its path percent-encoded
+    and its text escaped, so that nothing in it reads as a tag, code or a comment."""
+    markdown = style.markdown or not _NOT_IN_WIKILINKS.isdisjoint(target) or "<!--" in target
+    if markdown and not style.markdown:
+        style = LinkStyle(style.format, markdown=True)
     path = link_path(target, source, style, resolver)
     title = _without_md(posixpath.basename(target))
-    if style.markdown:
-        text = title.replace("[", "\\[").replace("]", "\\]")
+    if markdown:
+        text = " ".join(title.splitlines()).translate(_ESCAPED_IN_TEXT)
         if in_table:
             text = text.replace("|", "\\|")
         return f"[{text}]({quote(path, safe='/')})"

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from operator import add
+from typing import NamedTuple
 
 from vaultkit.model import metrics
 from vaultkit.model.records import (
@@ -107,7 +108,8 @@ def _markdown_it():
 
 
 def split_frontmatter(lines: list[str]) -> tuple[str | None, int]:
-    """(YAML text or None, index of the closing line) per OBSIDIAN_SPEC §2.1.
+    """(YAML text or None, index of the closing line) (docs/obsidian-rules.md,
+    "Properties").
 
     The opener is exactly `---` on line 1 (spaces or tabs may follow); the closer is the
     first later line that begins with `---`. Without a closer there is no frontmatter."""
@@ -153,28 +155,41 @@ def _property_status(properties: dict) -> str | None:
 def _property_links(properties: dict, lines: list[str], closing: int) -> tuple[list, list]:
     """Links written as whole property values, and URLs under a `references` property."""
     links, urls = [], []
+    where = _PropertyLines(lines, closing)
     for key, value in properties.items():
         role = _PROPERTY_ROLES.get(str(key).lower(), LINK)
         for item in value if isinstance(value, list) else [value]:
             if not isinstance(item, str):
                 continue
-            line = _frontmatter_line(lines, closing, item.strip(), str(key))
             raw = syntax.parse_property_link(item)
             if raw is not None:
+                line = where.line_of(item.strip(), str(key))
                 links.append(Link(raw.target, raw.subpath, raw.alias, "property", line, role))
             elif role == REFERENCES and re.match(r"(?i)(https?|ftp)://\S+$", item.strip()):
-                urls.append(Url(item.strip(), line, REFERENCES))
+                urls.append(Url(item.strip(), where.line_of(item.strip(), str(key)), REFERENCES))
     return links, urls
 
 
-def _frontmatter_line(lines: list[str], closing: int, text: str, key: str) -> int:
-    for index in range(1, closing):
-        if text and text in lines[index]:
-            return index + 1
-    for index in range(1, closing):
-        if lines[index].lstrip("\"'").startswith(key):
-            return index + 1
-    return 1
+class _PropertyLines:
+    """The line a property value is written on (1-based): searched forward from the last
+    value found, since the values of a list come in order (a search from the top each
+    time made 10,000 values cost 10,000 searches of the whole block)."""
+
+    def __init__(self, lines: list[str], closing: int):
+        self.lines = lines
+        self.closing = closing
+        self.next_from = 1
+
+    def line_of(self, text: str, key: str) -> int:
+        for start in (self.next_from, 1):
+            for index in range(start, self.closing):
+                if text and text in self.lines[index]:
+                    self.next_from = index
+                    return index + 1
+        for index in range(1, self.closing):
+            if self.lines[index].lstrip("\"'").startswith(key):
+                return index + 1
+        return 1
 
 
 # -- footer fields and sections ---------------------------------------------------------
@@ -238,20 +253,34 @@ def normalise_heading(text: str) -> str:
     return " ".join(text.replace("*", "").replace("_", " ").split()).lower()
 
 
-def section_lines(headings: list[Heading], name: str, line_count: int) -> set[int]:
-    """1-based lines under every heading named ``name``, up to the next heading of the same
-    or a higher level."""
-    lines: set[int] = set()
+class Section(NamedTuple):
+    """The lines under a heading: 0-based [start, end), up to the next heading of the
+    same or a higher level (not cut at the footer)."""
+
+    name: str  # the heading's text, normalised
+    heading: Heading
+    start: int  # the line after the heading
+    end: int  # the next heading of the same or a higher level, or the line count
+
+
+def sections(headings: list[Heading], line_count: int) -> list[Section]:
+    """Every heading's section, in one pass (a stack of the headings still open)."""
+    ends = [line_count] * len(headings)
+    open_headings: list[int] = []
     for index, heading in enumerate(headings):
-        if normalise_heading(heading.text) != name:
-            continue
-        end = line_count + 1
-        for later in headings[index + 1 :]:
-            if later.level <= heading.level:
-                end = later.line
-                break
-        lines.update(range(heading.line + 1, end))
-    return lines
+        while open_headings and headings[open_headings[-1]].level >= heading.level:
+            ends[open_headings.pop()] = heading.line - 1
+        open_headings.append(index)
+    return [Section(normalise_heading(h.text), h, h.line, ends[i]) for i, h in enumerate(headings)]
+
+
+def first_sections(found: list[Section]) -> dict[str, Section]:
+    """The first section of each name (the one a name refers to)."""
+    first: dict[str, Section] = {}
+    for section in found:
+        if section.name:
+            first.setdefault(section.name, section)
+    return first
 
 
 # -- the note -------------------------------------------------------------------------------
@@ -300,11 +329,12 @@ def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]
     blocks = block_structure(body)
     note.headings = blocks.headings
     note.fields = find_fields(body_lines, blocks)
-    roles = _line_roles(note, len(body_lines))
+    found = sections(note.headings, len(body_lines))
+    roles = _line_roles(note, found)
     _scan_body(body_lines, blocks, roles, note)
     # Sections keep their code blocks: settings are often written in them (`lr: 3e-4`).
     note.footer_line = footer_rule(note.fields, blocks.rules)
-    bodies = section_bodies(body_lines, note.headings, note.footer_line)
+    bodies = section_bodies(body_lines, found, note.footer_line)
     _report(note, bodies, body_lines, body)
 
     status_field = note.fields.get("status")
@@ -328,23 +358,15 @@ def footer_rule(fields: dict[str, Field], rules: list[int]) -> int | None:
 
 
 def section_bodies(
-    lines: list[str], headings: list[Heading], footer: int | None
+    lines: list[str], found: list[Section], footer: int | None
 ) -> dict[str, list[str]]:
-    """Each heading's text (normalised) -> its lines, up to the next heading of the same or
-    a higher level and never into the footer. The first heading of a name wins."""
-    footer = len(lines) if footer is None else footer
-    bodies: dict[str, list[str]] = {}
-    for index, heading in enumerate(headings):
-        name = normalise_heading(heading.text)
-        if name in bodies or not name:
-            continue
-        end = footer
-        for later in headings[index + 1 :]:
-            if later.level <= heading.level:
-                end = min(end, later.line - 1)
-                break
-        bodies[name] = lines[heading.line : max(end, heading.line)]
-    return bodies
+    """Each heading's text (normalised) -> its lines, never into the footer. The first
+    heading of a name wins."""
+    stop = len(lines) if footer is None else footer
+    return {
+        name: lines[section.start : max(min(section.end, stop), section.start)]
+        for name, section in first_sections(found).items()
+    }
 
 
 def _report(
@@ -370,16 +392,19 @@ def _report(
     note.gaps = metrics.reproducibility_gaps(bodies, note.thresholds)
 
 
-def _line_roles(note: ParsedNote, line_count: int) -> dict[int, str]:
+def _line_roles(note: ParsedNote, found: list[Section]) -> dict[int, str]:
     """1-based line -> the role of links written on it (fields win over sections)."""
     roles: dict[int, str] = {}
-    for role, name in ((PREVIOUS, PREVIOUS_SECTION), (NEXT, NEXT_SECTION)):
-        for line in section_lines(note.headings, name, line_count):
-            roles[line] = role
+    section_roles = {PREVIOUS_SECTION: PREVIOUS, NEXT_SECTION: NEXT}
+    for section in found:
+        role = section_roles.get(section.name)
+        if role is not None:
+            for line in range(section.start + 1, section.end + 1):
+                roles[line] = role
     for key, role in _FIELD_ROLES.items():
-        found = note.fields.get(key)
-        if found is not None:
-            for line in range(found.line, found.end_line + 1):
+        written = note.fields.get(key)
+        if written is not None:
+            for line in range(written.line, written.end_line + 1):
                 roles[line] = role
     return roles
 

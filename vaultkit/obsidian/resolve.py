@@ -1,4 +1,5 @@
-"""Link resolution exactly as OBSIDIAN_SPEC §5 observes it. Pure: paths in, path out.
+"""Link resolution as Obsidian does it (docs/obsidian-rules.md, "Links"). Pure: paths in,
+path out.
 
 1. strip subpath and alias (done by the parser); an empty path is the note itself;
 2. no extension means `.md`; extensions compare without case;

@@ -1,4 +1,5 @@
-"""Obsidian's inline syntax: tags, wikilinks, Markdown links, URLs (OBSIDIAN_SPEC §3, §4).
+"""Obsidian's inline syntax: tags, wikilinks, Markdown links, URLs (docs/obsidian-rules.md,
+"Tags", "Links", "Where nothing is indexed").
 
 These functions work on a stretch of text that block parsing already found to be
 Markdown (not a code block, not an HTML block). They return matches with character
@@ -7,11 +8,12 @@ offsets; ``parse.py`` turns offsets into line numbers.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import NamedTuple
 from urllib.parse import unquote
 
-# §3.1: after '#', characters outside whitespace, U+2000–U+206F, U+2E00–U+2E7F and this
+# Tags: after '#', characters outside whitespace, U+2000–U+206F, U+2E00–U+2E7F and this
 # punctuation. The tag ends at the first excluded character.
 _TAG_CHAR = r"""[^\s\u2000-\u206F\u2E00-\u2E7F'!"#$%&()*+,.:;<=>?@^`{|}~\[\]\\]"""
 # '#' must follow the start, whitespace (NBSP and U+3000 included) or an inline token
@@ -22,7 +24,7 @@ _TAG_RE = re.compile(r"#(?<![^\s*_\[]#)(" + _TAG_CHAR + "+)")
 TAG_GRAMMAR = re.compile(_TAG_CHAR + "+")
 _ALL_DIGITS = re.compile(r"[0-9]+")
 
-# §4.1: a single ']' does not end a link, and '[[' inside restarts it ("[[a [[b]] c]]"
+# Links: a single ']' does not end a link, and '[[' inside restarts it ("[[a [[b]] c]]"
 # records only b). A backslash before '[[' escapes it.
 _WIKILINK_RE = re.compile(r"\[\[(?<!\\\[\[)((?:[^\n\[\]]|\](?!\])|\[(?!\[))+?)\]\]")
 _MD_LINK_RE = re.compile(
@@ -37,13 +39,10 @@ _URL_TAIL_RE = re.compile(r"://[^\s<>\[\]\"'`]+")
 _URL_GLUED_RE = re.compile(r"[\w/.]")  # a URL glued to a word is not a URL
 _SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
-# Regions Obsidian does not index, masked before scanning (§3.2). Code spans cannot cross
+# Regions Obsidian does not index, masked before scanning. Code spans cannot cross
 # a blank line (a paragraph break); '$$' display math can.
-_HTML_COMMENT_RE = re.compile(r"<!--[\s\S]*?-->")
-_DISPLAY_MATH_RE = re.compile(r"\$\$(?<!\\\$\$)[\s\S]+?\$\$")
 _INLINE_MATH_RE = re.compile(r"\$(?<![\\$]\$)(?=[^\s$])(?:[^$\n]*?[^\s$\\])?\$(?![\d$])")
 _BACKTICKS_RE = re.compile(r"`+")
-_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 _NOT_NEWLINE = re.compile(r"[^\n]")
 
 
@@ -77,25 +76,69 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _mask_code_spans(text: str) -> str:
-    runs = list(_BACKTICKS_RE.finditer(text))
+    """Blank code spans: a run of backticks opens one that the next run of the same
+    length closes, unless a blank line (a paragraph break) comes first. Linear: the next
+    run of each length and the blank lines are looked up, not searched for."""
+    runs = [(m.start(), m.end()) for m in _BACKTICKS_RE.finditer(text)]
+    following: list[int | None] = [None] * len(runs)  # the next run of the same length
+    last_of_length: dict[int, int] = {}
+    for index in range(len(runs) - 1, -1, -1):
+        length = runs[index][1] - runs[index][0]
+        following[index] = last_of_length.get(length)
+        last_of_length[length] = index
+    breaks = _blank_lines(text)
     spans: list[tuple[int, int]] = []
-    i = 0
-    while i < len(runs):
-        opener = runs[i]
-        closer_index = next(
-            (j for j in range(i + 1, len(runs)) if len(runs[j].group()) == len(opener.group())),
-            None,
-        )
-        if closer_index is None:
-            i += 1
+    index = 0
+    while index < len(runs):
+        closer = following[index]
+        if closer is None or _break_between(breaks, runs[index][1], runs[closer][0]):
+            index += 1
             continue
-        closer = runs[closer_index]
-        if _BLANK_LINE_RE.search(text, opener.end(), closer.start()):
-            i += 1
-            continue
-        spans.append((opener.start(), closer.end()))
-        i = closer_index + 1
+        spans.append((runs[index][0], runs[closer][1]))
+        index = closer + 1
     return _blank(text, spans)
+
+
+def _blank_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every place a blank line can be matched: a newline, spaces or
+    tabs only, and another newline."""
+    found = []
+    at = text.find("\n")
+    while at != -1:
+        after = text.find("\n", at + 1)
+        if after == -1:
+            break
+        if not text[at + 1 : after].strip(" \t"):
+            found.append((at, after + 1))
+        at = after
+    return found
+
+
+def _break_between(breaks: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether a blank line lies wholly within text[start:end]."""
+    at = bisect.bisect_left(breaks, (start, -1))
+    return at < len(breaks) and breaks[at][1] <= end
+
+
+def _delimited(
+    text: str, opener: str, closer: str, gap: int, escapable: bool
+) -> list[tuple[int, int]]:
+    """Spans from ``opener`` to the first ``closer`` at least ``gap`` characters after
+    it, left to right: the lazy regex ``opener[\\s\\S]*?closer``, found in linear time
+    (once no closer is left, no span is). ``escapable``: an opener right after a
+    backslash does not count."""
+    spans = []
+    at = text.find(opener)
+    while at != -1:
+        if escapable and at and text[at - 1] == "\\":
+            at = text.find(opener, at + 1)
+            continue
+        end = text.find(closer, at + len(opener) + gap)
+        if end == -1:
+            break
+        spans.append((at, end + len(closer)))
+        at = text.find(opener, end + len(closer))
+    return spans
 
 
 def mask_unindexed(text: str) -> str:
@@ -103,9 +146,9 @@ def mask_unindexed(text: str) -> str:
     if "`" in text:
         text = _mask_code_spans(text)
     if "<!--" in text:
-        text = _blank(text, [m.span() for m in _HTML_COMMENT_RE.finditer(text)])
+        text = _blank(text, _delimited(text, "<!--", "-->", 0, escapable=False))
     if "$" in text:
-        text = _blank(text, [m.span() for m in _DISPLAY_MATH_RE.finditer(text)])
+        text = _blank(text, _delimited(text, "$$", "$$", 1, escapable=True))
         text = _blank(text, [m.span() for m in _INLINE_MATH_RE.finditer(text)])
     return text
 

@@ -12,8 +12,9 @@ from vaultkit.obsidian import syntax
 from vaultkit.obsidian.note import (
     NEXT_SECTION,
     PREVIOUS_SECTION,
-    normalise_heading,
+    first_sections,
     parse_note,
+    sections,
     split_frontmatter,
 )
 from vaultkit.output.managed import newline_of
@@ -143,19 +144,13 @@ def _section_span(text: str, name: str) -> tuple[int, int] | None:
     """0-based [first line after the heading, first line after the section); the section
     also ends at the footer's `---` rule."""
     note = parse_note(text)
-    headings, footer = note.headings, note.footer_line
-    for index, heading in enumerate(headings):
-        if normalise_heading(heading.text) != name:
-            continue
-        end = len(_lines(text))
-        for later in headings[index + 1 :]:
-            if later.level <= heading.level:
-                end = later.line - 1
-                break
-        if footer is not None and heading.line - 1 < footer < end:
-            end = footer
-        return heading.line, end
-    return None
+    section = first_sections(sections(note.headings, len(_lines(text)))).get(name)
+    if section is None:
+        return None
+    footer, end = note.footer_line, section.end
+    if footer is not None and section.start - 1 < footer < end:
+        end = footer
+    return section.start, end
 
 
 def drop_template_tags(text: str) -> str:

@@ -24,16 +24,11 @@ def iso_utc(mtime_ns: int) -> str:
     return datetime.fromtimestamp(mtime_ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def iso_day(mtime_ns: int) -> str:
-    """The UTC day of ``iso_utc`` (without strftime: asked for every experiment)."""
-    return datetime.fromtimestamp(mtime_ns / 1e9, UTC).date().isoformat()
-
-
 # -- list -------------------------------------------------------------------------------
 
 
 def note_record(model: VaultModel, note_id: str) -> dict:
-    """One entry of ``list --format json`` (PRODUCT.md "Machine-readable output")."""
+    """One entry of ``list --format json`` (documented in the README)."""
     note = model.notes[note_id]
     urls = [u.url for u in note.parsed.urls if u.role == REFERENCES]
     return {
@@ -171,7 +166,7 @@ def lineage_text(
 
 def mermaid_label(text: str) -> str:
     """A quoted Mermaid label: '"' as #quot;, and '#' escaped where it could start an
-    entity (OBSIDIAN_SPEC §8)."""
+    entity (docs/obsidian-rules.md, "Mermaid and Canvas")."""
     text = text.replace("#", "#35;").replace('"', "#quot;")
     return f'"{text}"'
 

@@ -18,34 +18,21 @@ from vaultkit.model.check import NoteProblems
 from vaultkit.model.compare import one_line as what_changed
 from vaultkit.model.config import LinkStyle
 from vaultkit.model.metrics import completeness
-from vaultkit.model.records import ERROR, Note, canvas_path
+from vaultkit.model.records import ERROR, canvas_path
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
-from vaultkit.output.formats import SHOWN_DEPTH, iso_day, lineage_mermaid, one_line
+from vaultkit.output.formats import SHOWN_DEPTH, lineage_mermaid, one_line
 
 INDEX_BLOCK = "index"
 LINEAGE_BLOCK = "lineage"
 FORBIDDEN_IN_NAMES = re.compile(r'[*"\\/<>:|?#^\[\]\x00-\x1f\x7f]')
 LONGEST_NAME = 120  # characters of a root's name in its lineage note's name
-DATE_PROPERTIES = ("updated", "modified", "last_modified", "date", "created")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 STALE_NOTICE = (
     "This lineage no longer exists: its experiments were merged into another lineage or "
     "deleted. vaultkit keeps this note because it holds your text outside this block; "
     "delete the note when you no longer need it."
 )
-
-
-def last_change(note: Note) -> str:
-    """YYYY-MM-DD: a date property the team keeps (`updated`, `modified`, …), else the
-    file's modification day. (File times differ between clones; a property does not.)"""
-    lowered = {str(k).lower(): v for k, v in note.parsed.properties.items()}
-    for key in DATE_PROPERTIES:
-        value = lowered.get(key)
-        if isinstance(value, str) and _DATE_RE.match(value):
-            return value[:10]
-    return iso_day(note.mtime_ns)
 
 
 def status_order(status: str | None) -> tuple[int, str]:
@@ -144,7 +131,7 @@ def index_row(layout: Layout, note: str, problems: NoteProblems) -> str:
         f"| {layout.link(note, index_path, True)} | {previous or '—'} "
         f"| {layout.link(layout.lineage_path_of(note), index_path, True)} "
         f"| {completeness(model.notes[note].parsed.sections)} "
-        f"| {last_change(model.notes[note])} | {codes} |"
+        f"| {model.notes[note].last_change} | {codes} |"
     )
 
 
@@ -174,7 +161,7 @@ def index_note(layout: Layout, row: Callable[[str], str]) -> str:
     lines += [f"| {status or 'no status'} | {len(by_status[status])} |" for status in statuses]
     for status in statuses:
         members = sorted(by_status[status])  # newest first, then by id
-        members.sort(key=lambda n: last_change(model.notes[n]), reverse=True)
+        members.sort(key=lambda n: model.notes[n].last_change, reverse=True)
         lines += [
             "",
             f"## {status or 'no status'} ({len(members)})",
@@ -244,7 +231,7 @@ def lineage_note(layout: Layout, index: int) -> str:
             f"| {number} | {layout.link(member, path, True)} "
             f"| {model.notes[member].parsed.status or '—'} | {previous or '—'} "
             f"| {changed.replace('|', chr(92) + '|') or '—'} "
-            f"| {last_change(model.notes[member])} |"
+            f"| {model.notes[member].last_change} |"
         )
     lines += _metrics(layout, members, path)
     return "\n".join(lines)
