@@ -299,9 +299,7 @@ def test_bad_config_names_the_file_and_key(vault):
     write_vault(vault, {".vaultkit/config.toml": "index = 3\n"})
     result = CliRunner().invoke(cli, ["--vault", str(vault), "build"])
     assert result.exit_code == 1
-    assert result.output.startswith(
-        "Error: .vaultkit/config.toml: unknown key 'index'"
-    )
+    assert result.output.startswith("Error: .vaultkit/config.toml: unknown key 'index'")
 
 
 def test_a_big_build_lists_twenty_files_and_counts_the_rest(tmp_path):

@@ -1,4 +1,5 @@
-"""Link resolution (docs/obsidian-rules.md, "Links"): (link path, source file) -> file, on one file set."""
+"""Link resolution (docs/obsidian-rules.md, "Links"): (link path, source file) -> file, on
+one file set."""
 
 import pytest
 

@@ -132,7 +132,7 @@ def test_copies_in_the_lineage_folder_survive_any_number_of_builds(vault):
     copies = {p: p.read_bytes() for p in (note_copy, canvas_copy)}
     (vault / "Experiments" / "EXP-005 dangling.md").unlink()  # a build that removes files
     for _ in range(3):
-        result = Builder(vault).build()
+        Builder(vault).build()
         assert {p: p.read_bytes() for p in copies} == copies
     first = run(vault, "build")
     assert first.exit_code == 0
@@ -298,9 +298,9 @@ def parse_seconds(text: str) -> float:
         lambda n: "---\ntags:\n" + "".join(f"  - tag{i}\n" for i in range(n)) + "---\n",
         lambda n: "---\nrelated:\n" + "".join(f'  - "[[N{i}]]"\n' for i in range(n)) + "---\n",
         lambda n: "lr: 1 " * n + "\n",
-        lambda n: "`a`` " * n + "\n",
-        lambda n: "<!-- " * n + "\n",
-        lambda n: "$$ " * n + "\n",
+        lambda n: "`a`` #t " * n + "\n",  # a tag: the line is scanned
+        lambda n: "<!-- #t " * n + "\n",
+        lambda n: "$$ #t " * n + "\n",
     ],
     ids=["headings", "tag items", "property links", "settings", "backticks", "comments", "math"],
 )
@@ -367,7 +367,14 @@ def test_no_note_name_can_break_the_generated_notes(tmp_path):
 
 @pytest.mark.parametrize(
     "where",
-    [INDEX, LINEAGE, ".vaultkit/config.toml", ".vaultkit/cache/parse-00.pickle", ".vaultkit/cache/state.pickle", ".obsidian/app.json"],
+    [
+        INDEX,
+        LINEAGE,
+        ".vaultkit/config.toml",
+        ".vaultkit/cache/parse-00.pickle",
+        ".vaultkit/cache/state.pickle",
+        ".obsidian/app.json",
+    ],
 )
 def test_a_fifo_never_blocks_vaultkit(vault, where):
     Builder(vault).build()
@@ -494,4 +501,3 @@ def test_no_exception_class_name_reaches_the_person(vault, monkeypatch):
     assert result.exit_code == 1
     assert "Error: Experiment Index.md: could not be written: the disk is full" in result.output
     assert "OSError" not in result.output and "Errno" not in result.output
-

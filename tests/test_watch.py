@@ -87,6 +87,7 @@ def test_create_shows_up_in_the_index(running, vault):
         experiment("[[EXP-004 merge]]", "writing")
     )
     assert wait_until(lambda: "[[EXP-030 new]]" in index_text(vault))
+    assert wait_until(lambda: running.updates)  # reported just after the writes
     assert running.updates[-1].changed == ["Experiments/EXP-030 new.md"]
     assert INDEX in running.updates[-1].written
 
