@@ -299,7 +299,7 @@ def parse_seconds(text: str) -> float:
         lambda n: "---\nrelated:\n" + "".join(f'  - "[[N{i}]]"\n' for i in range(n)) + "---\n",
         lambda n: "lr: 1 " * n + "\n",
         lambda n: "`a`` #t " * n + "\n",  # a tag: the line is scanned
-        lambda n: "<!-- #t " * n + "\n",
+        lambda n: "x <!-- #t " * n + "\n",  # no comment ever closes
         lambda n: "$$ #t " * n + "\n",
     ],
     ids=["headings", "tag items", "property links", "settings", "backticks", "comments", "math"],
