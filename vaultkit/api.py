@@ -8,11 +8,15 @@ later changes. Errors are ``vaultkit.errors.VaultkitError`` subclasses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import functools
+import hashlib
+import pickle
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaultkit.create import (
     NewExperiment,
@@ -21,27 +25,36 @@ from vaultkit.create import (
     template_version,
 )
 from vaultkit.create import new_experiment as create_experiment
+from vaultkit.disk import cache
 from vaultkit.disk.read import (
     Listing,
     ParseCache,
     Progress,
     list_vault,
+    load_notes,
     load_snapshot,
     note_sections,
+    read_bytes,
     read_note,
     read_settings,
+    settings_digest,
 )
 from vaultkit.disk.write import save_cache
-from vaultkit.errors import MissingExtra, NotAnExperiment, RefusedEdit, VaultNotFound
+from vaultkit.errors import (
+    MissingExtra,
+    NotAnExperiment,
+    RefusedEdit,
+    VaultkitError,
+    VaultNotFound,
+)
 from vaultkit.model.check import check_model
 from vaultkit.model.compare import compare
 from vaultkit.model.metrics import completeness
 from vaultkit.model.names import resolve_note_name
 from vaultkit.model.recognise import (
-    has_tag,
-    has_template_tag,
     in_folder,
     is_experiment,
+    is_experiment_template,
     is_template,
 )
 from vaultkit.model.records import (
@@ -55,13 +68,15 @@ from vaultkit.model.records import (
     VaultSnapshot,
     note_id,
 )
-from vaultkit.model.vault_model import Lineage, VaultModel, build_model
+from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
 from vaultkit.output.formats import iso_utc
-from vaultkit.pipeline import Builder, BuildResult
+from vaultkit.pipeline import Builder, BuildResult, State
 
 if TYPE_CHECKING:
     import pandas
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -145,6 +160,7 @@ class Vault:
         self._model: VaultModel | None = None
         self._settings: VaultSnapshot | None = None
         self._builder: Builder | None = None
+        self._answers: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"vaultkit.open({str(self.root)!r})"
@@ -183,7 +199,10 @@ class Vault:
     def note(self, name: str) -> str:
         """The id of the note ``name`` names: an id or a name, any case, or a unique
         beginning of one (`EXP-004`). NoteNotFound / AmbiguousNote otherwise."""
-        return resolve_note_name(self.note_ids, name)
+        config = self.settings.config
+        return resolve_note_name(
+            self.note_ids, name, lambda found: config.is_generated(found + ".md")
+        )
 
     def _read(self, name: str) -> Note:
         found = self.note(name)
@@ -199,6 +218,9 @@ class Vault:
     @property
     def experiments(self) -> list[Experiment]:
         """Every experiment, sorted by id, with its problems."""
+        return self._answer("experiments", self._experiments, _records_plain, _records)
+
+    def _experiments(self) -> list[Experiment]:
         model = self.model
         by_note = _problems_by_note(self.check())
         return [_record(model, e, by_note.get(e, [])) for e in sorted(model.experiments)]
@@ -207,6 +229,9 @@ class Vault:
     def status_notes(self) -> list[Experiment]:
         """Every note with a status, experiments or not (templates left out): the team's
         whole writing queue."""
+        return self._answer("status notes", self._status_notes, _records_plain, _records)
+
+    def _status_notes(self) -> list[Experiment]:
         model = self.model
         folder = model.vault.templates_folder
         chosen = [
@@ -218,31 +243,88 @@ class Vault:
         return [_record(model, n, by_note.get(n, [])) for n in sorted(chosen)]
 
     def experiment(self, name: str) -> Experiment:
+        """The experiment ``name`` names (see ``note``)."""
         found = self.note(name)
-        if found not in self.model.experiments:
-            raise _not_an_experiment(found)
-        return _record(self.model, found, _problems_by_note(self.check()).get(found, []))
+        for record in self.experiments:
+            if record.id == found:
+                return record
+        raise _not_an_experiment(found)
 
     # -- lineages -------------------------------------------------------------------------
 
     @property
     def lineages(self) -> list[Lineage]:
         """Sets of experiments joined by Previous-experiment links, first roots first."""
-        return self.model.lineages()
+        return self.lineage_view.lineages
+
+    @property
+    def lineage_view(self) -> LineageView:
+        """The lineages with each experiment's status and link name (what drawing them
+        needs)."""
+        return self._answer(
+            "lineages",
+            lambda: self.model.lineage_view(),
+            LineageView.to_plain,
+            LineageView.from_plain,
+        )
 
     def lineage(self, name: str) -> Chain:
         """The chain of the experiment ``name``: its ancestors and descendants."""
         found = self.note(name)
-        if found not in self.model.experiments:
+        view = self.lineage_view
+        if found not in view.statuses:
             raise _not_an_experiment(found)
-        ancestors, descendants, edges = self.model.chain(found)
+        ancestors, descendants, edges = view.chain(found)
         return Chain(found, ancestors, descendants, edges)
 
     # -- checks and comparisons -----------------------------------------------------------
 
     def check(self) -> list[Problem]:
         """Every problem in the vault, sorted by note, line and code."""
-        return check_model(self.model)
+        return self._answer(
+            "problems",
+            lambda: check_model(self.model),
+            lambda found: list(map(_problem_plain, found)),
+            _problems,
+        )
+
+    # -- answers kept while nothing changes -----------------------------------------------
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A digest of everything an answer about the vault depends on: every file's stat
+        key, the settings and vaultkit's version."""
+        digest = hashlib.sha1(settings_digest(self.root).encode())
+        digest.update(pickle.dumps(sorted(self.listing.files.items()), protocol=5))
+        return digest.hexdigest()
+
+    def _answer(
+        self,
+        kind: str,
+        compute: Callable[[], T],
+        to_plain: Callable[[T], Any],
+        from_plain: Callable[[Any], T],
+    ) -> T:
+        """``compute()``, or the answer kept from the last time it was computed on the same
+        vault (`.vaultkit/cache/answers.pickle`): a vault whose files have not changed
+        gives the same answers, so `list`, `lineage` and `check` need not read it again."""
+        if kind in self._answers:
+            return self._answers[kind]
+        try:
+            kept = cache.decode(read_bytes(self.root, cache.answers_path(kind)))
+        except (OSError, VaultkitError):
+            kept = None
+        if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == self.fingerprint:
+            try:
+                self._answers[kind] = from_plain(kept[1])
+                return self._answers[kind]
+            except (TypeError, ValueError, KeyError):
+                pass  # a damaged file: compute the answer again
+        value = compute()
+        self._answers[kind] = value
+        data = cache.encode((self.fingerprint, to_plain(value)))
+        save_cache(self.root, {cache.answers_path(kind): data})
+        return value
 
     def diff(self, note: str, other: str | None = None) -> list[dict[str, Any]]:
         """What changed from ``other`` (default: each previous experiment) to ``note``:
@@ -304,21 +386,35 @@ class Vault:
         """The vault's experiment template: a note tagged #model_training and #template or
         #document_template (the highest version in its name, then the newest); else a note
         named 'Model Training' in the templates folder; else None (the packaged one)."""
-        model = self.model
-        tag = model.vault.config.experiment_tag
-        tagged = [
-            note
-            for note in model.notes.values()
-            if has_tag(note.parsed.tag_names, tag) and has_template_tag(note.parsed.tag_names)
-        ]
+        settings = self.settings
+        tagged = [n for n in self._template_candidates() if is_experiment_template(n, settings)]
         if tagged:
             best = max(tagged, key=lambda n: (template_version(n.title), n.mtime_ns, n.path))
             return best.path
-        folder = model.vault.templates_folder
-        for note in sorted(model.notes.values(), key=lambda n: n.path):
-            if note.title.lower() == "model training" and in_folder(note.path, folder):
-                return note.path
+        folder = settings.templates_folder
+        for path in sorted(self.listing.files):
+            title = note_id(path).rpartition("/")[2]
+            if title.lower() == "model training" and in_folder(path, folder):
+                return path
         return None
+
+    def _template_candidates(self) -> list[Note]:
+        """The notes that may be experiment templates: those the last build found, and
+        every note changed since (read now); without a build to go by, every note."""
+        if self._model is None:
+            state = State.load(self.root)
+            files = self.listing.files
+            if state.complete and state.settings == settings_digest(self.root):
+                paths = {p for p in state.templates if p in files}
+                paths |= {
+                    p
+                    for p, key in files.items()
+                    if p.lower().endswith(".md") and state.listing.get(p) != key
+                }
+                snapshot = read_settings(self.root)
+                load_notes(snapshot, sorted(paths), files, ParseCache(self.root))
+                return list(snapshot.notes.values())
+        return list(self.model.notes.values())
 
     def set_status(self, note: str, status: str, force: bool = False) -> tuple[str | None, str]:
         """Write ``status`` where the note keeps its status -> (old status, new status)."""
@@ -372,6 +468,44 @@ def _problems_by_note(problems: list[Problem]) -> dict[str | None, list[Problem]
     for problem in problems:
         by_note.setdefault(problem.note, []).append(problem)
     return by_note
+
+
+_RECORD_FIELDS = [f.name for f in dataclasses.fields(Experiment)][:-1]  # problems aside
+
+
+def _problem_plain(problem: Problem) -> tuple:
+    return (problem.code, problem.severity, problem.note, problem.line, problem.message)
+
+
+def _records_plain(records: list[Experiment]) -> list[tuple]:
+    return [
+        (*(getattr(r, name) for name in _RECORD_FIELDS), list(map(_problem_plain, r.problems)))
+        for r in records
+    ]
+
+
+def _frozen(kind: type[T], names: list[str], values: Sequence[Any]) -> T:
+    """A frozen dataclass made from kept values: set at once (its __init__ would set them
+    one by one through object.__setattr__, for thousands of records)."""
+    made = object.__new__(kind)
+    made.__dict__.update(zip(names, values, strict=True))
+    return made
+
+
+_PROBLEM_FIELDS = [f.name for f in dataclasses.fields(Problem)]
+
+
+def _problems(plain: list[tuple]) -> list[Problem]:
+    return [_frozen(Problem, _PROBLEM_FIELDS, p) for p in plain]
+
+
+def _records(plain: list[tuple]) -> list[Experiment]:
+    made = []
+    for values in plain:
+        record = _frozen(Experiment, _RECORD_FIELDS, values[:-1])
+        record.__dict__["problems"] = _problems(values[-1])
+        made.append(record)
+    return made
 
 
 def _record(model: VaultModel, note: str, problems: list[Problem]) -> Experiment:

@@ -207,9 +207,8 @@ def list_command(
     elif output == "csv":
         click.echo(formats.list_csv([r.as_json() for r in records]), nl=False)
     else:
-        noun = "note" if all_notes else "experiment"
-        scores = {r.id: r.sections or "-" for r in records}
-        click.echo(formats.list_table([r.as_json() for r in records], noun, scores), nl=False)
+        rows = [(r.status, r.sections, r.id, r.previous) for r in records]
+        click.echo(formats.list_table(rows, "note" if all_notes else "experiment"), nl=False)
 
 
 def _sorted_by_metric(records: list[Experiment], metric: str) -> list[Experiment]:
@@ -248,8 +247,8 @@ def lineage(session: Session, note: str | None, output: str, depth: int | None) 
       vaultkit lineage --format mermaid > lineage.mmd
     """
     vault = session.vault()
-    model = vault.model
-    lineages = vault.lineages
+    model = vault.lineage_view
+    lineages = model.lineages
     if note is None:
         if output == "json":
             click.echo(formats.to_json({"lineages": [ln.as_json() for ln in lineages]}), nl=False)

@@ -51,7 +51,7 @@ from vaultkit.disk.write import (
 from vaultkit.errors import VaultkitError
 from vaultkit.model.check import NoteProblems
 from vaultkit.model.config import link_style
-from vaultkit.model.recognise import is_experiment
+from vaultkit.model.recognise import is_experiment, is_experiment_template
 from vaultkit.model.records import (
     PREVIOUS,
     StatKey,
@@ -73,6 +73,7 @@ class State:
     settings: str = ""  # settings_digest
     listing: dict[str, StatKey] = field(default_factory=dict)  # every file, after the build
     experiments: frozenset[str] = frozenset()  # their paths
+    templates: frozenset[str] = frozenset()  # the paths of experiment templates
     # what the links of the rendered rows and lineages were resolved against
     model_files: frozenset[str] = frozenset()
     link_files: frozenset[str] = frozenset()
@@ -122,7 +123,7 @@ class State:
             and _only(str, self.written.values())
             and all(
                 isinstance(part, frozenset) and _only(str, part)
-                for part in (self.experiments, self.model_files, self.link_files)
+                for part in (self.experiments, self.templates, self.model_files, self.link_files)
             )
             and _only(str, self.listing)
             and _only(str, self.rows)
@@ -130,6 +131,19 @@ class State:
 
     def encode(self) -> bytes:
         return cache.encode(self.__dict__)
+
+
+def _templates(state: State, read: VaultSnapshot, listing: dict[str, StatKey]) -> frozenset[str]:
+    """The experiment templates after a build that read the notes in ``read``: those of them
+    that are templates, and the last build's templates it did not read and that are
+    still there unchanged."""
+    found = {path for path, note in read.notes.items() if is_experiment_template(note, read)}
+    kept = {
+        path
+        for path in state.templates
+        if path not in read.notes and state.listing.get(path) == listing.get(path) is not None
+    }
+    return frozenset(found | kept)
 
 
 def _only(kind: type, items: Iterable[Any]) -> bool:
@@ -228,7 +242,10 @@ class Builder:
         notes = [p for p in look.changed if p.lower().endswith(".md")]
         probe = VaultSnapshot(look.snapshot.root, config, look.snapshot.template_settings)
         load_notes(probe, notes, look.listing, self.parses)
-        return not any(is_experiment(note, probe) for note in probe.notes.values())
+        if any(is_experiment(note, probe) for note in probe.notes.values()):
+            return False
+        self.state.templates = _templates(self.state, probe, look.listing)
+        return True
 
     def _read(self, look: _Look) -> VaultModel:
         """The model, from the notes a build needs (see the module's docstring)."""
@@ -398,6 +415,7 @@ class Builder:
             written[path] = render.digest(output.pure)
         state.listing = dict(sorted(listing.items()))
         state.experiments = frozenset(model.notes[e].path for e in model.experiments)
+        state.templates = _templates(state, model.vault, look.listing)
         state.model_files = frozenset(model.vault.files)
         state.link_files = frozenset({*model.vault.files, *layout.missing})
         state.rows = rendered["rows"]

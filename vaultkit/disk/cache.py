@@ -28,7 +28,13 @@ from vaultkit.model.records import Field, Heading, Link, ParsedNote, StatKey, Ta
 CACHE_FOLDER = ".vaultkit/cache"
 SHARDS = 32  # a changed note rewrites one shard, not the whole cache
 STATE_PATH = f"{CACHE_FOLDER}/state.pickle"  # what the last build read and wrote (pipeline.py)
-ANSWERS_PATH = f"{CACHE_FOLDER}/answers.pickle"  # query answers for an unchanged vault (api.py)
+
+
+def answers_path(kind: str) -> str:
+    """Where the answer of one kind (experiments, problems, …) is kept (api.py)."""
+    return f"{CACHE_FOLDER}/answers-{kind.replace(' ', '-')}.pickle"
+
+
 SCHEMA = 6
 _MAGIC = b"vaultkit-cache\n"
 

@@ -93,6 +93,12 @@ class Digraph:
                 queue.extend(step[node])
         return found
 
+    def chain(self, node: str) -> tuple[list[str], list[str], list[Edge]]:
+        """(ancestors, descendants, the edges among them and ``node``), sorted."""
+        ancestors = sorted(self.reachable(node, forward=False) - {node})
+        descendants = sorted(self.reachable(node, forward=True) - {node})
+        return ancestors, descendants, self.edges_among({node, *ancestors, *descendants})
+
     def weak_components(self) -> list[set[str]]:
         """Sets of nodes joined by edges in either direction."""
         seen: set[str] = set()

@@ -4,7 +4,7 @@ vault root, then by a unique prefix of its name. Pure: note ids in, an id out.""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from vaultkit.errors import AmbiguousNote, NoteNotFound
 
@@ -26,10 +26,14 @@ def _matches(ids: list[str], name: str) -> list[str]:
     ]
 
 
-def resolve_note_name(ids: Iterable[str], name: str) -> str:
+def resolve_note_name(
+    ids: Iterable[str], name: str, secondary: Callable[[str], bool] = lambda note: False
+) -> str:
     """The note id ``name`` stands for: an id or a note name (any case, `.md` optional),
-    or a unique beginning of one (`EXP-004` for `EXP-004 mosaic and focal loss`). Raises
-    NoteNotFound with the closest names, or AmbiguousNote with the candidates."""
+    or a unique beginning of one (`EXP-004` for `EXP-004 mosaic and focal loss`). Among
+    several, the ``secondary`` ones (vaultkit's generated notes) count only when nothing
+    else matches. Raises NoteNotFound with the closest names, or AmbiguousNote with the
+    candidates."""
     cleaned = name.strip().replace("\\", "/").strip("/")
     if cleaned.lower().endswith(".md"):
         cleaned = cleaned[:-3]
@@ -37,6 +41,8 @@ def resolve_note_name(ids: Iterable[str], name: str) -> str:
     if not cleaned:
         raise NoteNotFound("a note name is empty; give a note's name or path")
     found = _matches(ordered, cleaned)
+    if len(found) > 1:
+        found = [n for n in found if not secondary(n)] or found
     if len(found) == 1:
         return found[0]
     if found:

@@ -43,3 +43,9 @@ def is_experiment(note: Note, vault: VaultSnapshot) -> bool:
         return True
     # the template section's state says whether the heading is there (see note._report)
     return note.parsed.sections.get(PREVIOUS_SECTION, "missing") != "missing"
+
+
+def is_experiment_template(note: Note, vault: VaultSnapshot) -> bool:
+    """A template for experiments: tagged with the experiment tag and a template tag."""
+    tags = note.parsed.tag_names
+    return has_tag(tags, vault.config.experiment_tag) and has_template_tag(tags)

@@ -175,6 +175,19 @@ class VaultModel:
             self._link_names[target] = link_path(path, "", LinkStyle(), self.resolver)
         return self._link_names[target]
 
+    def status(self, note: str) -> str | None:
+        found = self.notes.get(note)
+        return found.parsed.status if found else None
+
+    def lineage_view(self) -> LineageView:
+        """What drawing lineages needs, as plain data (kept between commands)."""
+        experiments = sorted(self.experiments)
+        return LineageView(
+            self.lineages(),
+            {e: self.status(e) for e in experiments},
+            {e: self.link_name(e) for e in experiments},
+        )
+
     def parents(self, note: str) -> list[str]:
         return sorted(self.lineage.pred[note]) if note in self.lineage else []
 
@@ -188,9 +201,7 @@ class VaultModel:
 
     def chain(self, note: str) -> tuple[list[str], list[str], list[Edge]]:
         """(ancestors, descendants, edges among them and ``note``)."""
-        ancestors = sorted(self.lineage.reachable(note, forward=False) - {note})
-        descendants = sorted(self.lineage.reachable(note, forward=True) - {note})
-        return ancestors, descendants, self.lineage.edges_among({note, *ancestors, *descendants})
+        return self.lineage.chain(note)
 
     def lineages(self) -> list[Lineage]:
         """Connected sets of experiments joined by Previous-experiment edges, singletons
@@ -213,6 +224,50 @@ class VaultModel:
                 continue
             found.append(self.lineage.cycle_upwards(start, component))
         return sorted(found)
+
+
+class LineageView:
+    """The lineages with each experiment's status and link name: all that the lineage
+    command and its formats need (output/formats.py), without the notes."""
+
+    def __init__(
+        self,
+        lineages: list[Lineage],
+        statuses: dict[str, str | None],
+        link_names: dict[str, str],
+    ):
+        self.lineages = lineages
+        self.statuses = statuses
+        self.link_names = link_names
+        self.lineage = Digraph()
+        for found in lineages:
+            for member in found.members:
+                self.lineage.add_node(member)
+            for edge in found.edges:
+                self.lineage.add_edge(edge)
+
+    def status(self, note: str) -> str | None:
+        return self.statuses.get(note)
+
+    def link_name(self, note: str) -> str:
+        return self.link_names.get(note, note)
+
+    def lineage_of(self, note: str) -> Lineage | None:
+        return next((found for found in self.lineages if note in found.members), None)
+
+    def chain(self, note: str) -> tuple[list[str], list[str], list[Edge]]:
+        """(ancestors, descendants, edges among them and ``note``)."""
+        return self.lineage.chain(note)
+
+    def to_plain(self) -> tuple:
+        lineages = [(f.roots, f.members, [tuple(e) for e in f.edges]) for f in self.lineages]
+        return lineages, self.statuses, self.link_names
+
+    @classmethod
+    def from_plain(cls, plain: tuple) -> LineageView:
+        lineages, statuses, link_names = plain
+        found = [Lineage(r, m, [Edge(*e) for e in edges]) for r, m, edges in lineages]
+        return cls(found, statuses, link_names)
 
 
 def build_model(vault: VaultSnapshot, all_links: bool = True) -> VaultModel:

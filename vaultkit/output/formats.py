@@ -7,9 +7,10 @@ import io
 import json
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from vaultkit.model.records import LINK, NEXT, PREVIOUS, REFERENCES, RELATED, Problem
+from vaultkit.model.digraph import Digraph
+from vaultkit.model.records import LINK, Edge, Problem
 from vaultkit.model.vault_model import Lineage, VaultModel
 
 if TYPE_CHECKING:  # networkx is imported by the graph exports only: it is slow to import
@@ -25,25 +26,6 @@ def iso_utc(mtime_ns: int) -> str:
 
 
 # -- list -------------------------------------------------------------------------------
-
-
-def note_record(model: VaultModel, note_id: str) -> dict:
-    """One entry of ``list --format json`` (documented in the README)."""
-    note = model.notes[note_id]
-    urls = [u.url for u in note.parsed.urls if u.role == REFERENCES]
-    return {
-        "id": note_id,
-        "path": note.path,
-        "title": note.title,
-        "status": note.parsed.status,
-        "tags": note.parsed.tag_names,
-        "previous": model.targets(note_id, PREVIOUS),
-        "next": model.targets(note_id, NEXT),
-        "related": model.targets(note_id, RELATED),
-        "references": model.targets(note_id, REFERENCES) + list(dict.fromkeys(urls)),
-        "modified": iso_utc(note.mtime_ns),
-        "metrics": dict(note.parsed.metrics),
-    }
 
 
 def list_csv(records: list[dict]) -> str:
@@ -72,38 +54,42 @@ def list_csv(records: list[dict]) -> str:
     return out.getvalue()
 
 
-def list_table(records: list[dict], noun: str, scores: dict[str, str]) -> str:
-    """Status, completeness (answered template sections), note and previous experiments."""
-    if not records:
+def list_table(rows: list[tuple[str | None, str | None, str, list[str]]], noun: str) -> str:
+    """One line per note: status, completeness (answered template sections, for an
+    experiment), id and previous experiments; then the counts per status."""
+    if not rows:
         return f"No {noun}s found.\n"
-    rows = [("STATUS", "SECTIONS", "NOTE", "PREVIOUS")]
-    for record in records:
-        rows.append(
-            (
-                record["status"] or "-",
-                scores.get(record["id"], "-"),
-                record["id"],
-                ", ".join(record["previous"]) or "-",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    cells = [("STATUS", "SECTIONS", "NOTE", "PREVIOUS")]
+    cells += [(s or "-", c or "-", n, ", ".join(p) or "-") for s, c, n, p in rows]
+    widths = [max(map(len, column)) for column in list(zip(*cells, strict=True))[:3]]
     lines = [
-        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip()
-        for r in rows
+        f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip()
+        for a, b, c, d in cells
     ]
-    counts = Counter(record["status"] or "no status" for record in records)
+    counts = Counter(status or "no status" for status, *_ in rows)
     summary = ", ".join(
         f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     )
-    plural = noun if len(records) == 1 else noun + "s"
-    return "\n".join(lines) + f"\n\n{len(records)} {plural}: {summary}\n"
+    plural = noun if len(rows) == 1 else noun + "s"
+    return "\n".join(lines) + f"\n\n{len(rows)} {plural}: {summary}\n"
 
 
 # -- lineage ----------------------------------------------------------------------------
 
 
-def _marker(model: VaultModel, note_id: str) -> str:
-    status = model.notes[note_id].parsed.status if note_id in model.notes else None
+class LineageSource(Protocol):
+    """What drawing a lineage needs: the graph and each experiment's status and link
+    name (``VaultModel`` and ``LineageView`` both are one)."""
+
+    lineage: Digraph
+
+    def status(self, note: str) -> str | None: ...
+
+    def link_name(self, note: str) -> str: ...
+
+
+def _marker(model: LineageSource, note_id: str) -> str:
+    status = model.status(note_id)
     return f"[{status}]" if status else "[no status]"
 
 
@@ -111,7 +97,7 @@ SHOWN_DEPTH = 12  # deeper generations are drawn at this indentation, with their
 
 
 def lineage_tree(
-    model: VaultModel,
+    model: LineageSource,
     lineage: Lineage,
     depth: int | None,
     keep: set[str] | None = None,
@@ -153,7 +139,7 @@ def one_line(text: str) -> str:
 
 
 def lineage_text(
-    model: VaultModel,
+    model: LineageSource,
     lineages: list[Lineage],
     depth: int | None,
     keep: set[str] | None = None,
@@ -171,7 +157,7 @@ def mermaid_label(text: str) -> str:
     return f'"{text}"'
 
 
-def lineage_mermaid(model: VaultModel, members: list[str], edges: list[tuple[str, str]]) -> str:
+def lineage_mermaid(model: LineageSource, members: list[str], edges: list[Edge]) -> str:
     """A flowchart whose nodes open their notes in Obsidian (``internal-link``) and carry
     their status as a class."""
     ids = {member: f"n{index}" for index, member in enumerate(sorted(members), 1)}
@@ -183,8 +169,7 @@ def lineage_mermaid(model: VaultModel, members: list[str], edges: list[tuple[str
         lines.append(f"  {ids[parent]} --> {ids[child]}")
     by_status = defaultdict(list)
     for member in sorted(members):
-        status = model.notes[member].parsed.status if member in model.notes else None
-        by_status[_css_class(status)].append(ids[member])
+        by_status[_css_class(model.status(member))].append(ids[member])
     if ids:
         lines.append(f"  class {','.join(ids.values())} internal-link;")
     for status, nodes in sorted(by_status.items()):
@@ -215,10 +200,10 @@ def _dot_quote(text: str) -> str:
     return f'"{escaped}"'
 
 
-def lineage_dot(model: VaultModel, members: list[str], edges: list[tuple[str, str]]) -> str:
+def lineage_dot(model: LineageSource, members: list[str], edges: list[Edge]) -> str:
     lines = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box];"]
     for member in sorted(members):
-        status = model.notes[member].parsed.status if member in model.notes else None
+        status = model.status(member)
         label = _dot_quote(f"{member.rsplit('/', 1)[-1]}\n[{status or 'no status'}]")
         lines.append(f"  {_dot_quote(member)} [label={label}];")
     for child, parent in sorted(edges):
