@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from vaultkit.cli import cli
 from vaultkit.disk.read import load_snapshot as load_vault
+from vaultkit.errors import VaultkitError
 from vaultkit.model.vault_model import build_model
 from vaultkit.output.edit import fill_template, moment_format
 
@@ -165,6 +166,21 @@ def test_template_variables_use_the_vault_formats(vault):
 )
 def test_moment_tokens(fmt, expected):
     assert moment_format(fmt, datetime(2024, 3, 7, 9, 5, 4)) == expected
+
+
+@pytest.mark.parametrize("token", ["DDDD", "Q", "X", "ww", "ZZ", "kk", "SSS", "Mo"])
+def test_unknown_moment_tokens_are_refused_with_the_supported_ones(token):
+    with pytest.raises(VaultkitError) as raised:
+        moment_format(f"YYYY-{token}", datetime(2024, 3, 7))
+    assert raised.value.message == (
+        f"the date format 'YYYY-{token}' uses the Moment token {token!r}, which vaultkit does "
+        "not fill; use YYYY YY MMMM MMM MM M Do DD D dddd ddd dd d HH H hh h mm m ss s A a, "
+        "and [text] (or put literal text in [brackets])"
+    )
+
+
+def test_letters_that_are_no_token_stay_literal():
+    assert moment_format("YYYY-MM-DDTHH:mm", datetime(2024, 3, 7, 9, 5)) == "2024-03-07T09:05"
 
 
 def test_fill_template_defaults():

@@ -52,8 +52,16 @@ def check_title(title: str) -> None:
 
 # -- Moment.js formats ({{date:FORMAT}}) -------------------------------------------------
 
+# Moment.js's own token pattern (longest first): a letter run it names is a token, any
+# other character is literal. vaultkit fills the common ones and refuses the rest, rather
+# than writing a wrong date (`DDDD`, the day of the year, would read as `DD` twice).
 _MOMENT_TOKENS = re.compile(
-    r"\[[^\]]*\]|YYYY|YY|MMMM|MMM|MM|M|Do|DD|D|dddd|ddd|dd|d|HH|H|hh|h|mm|m|ss|s|A|a"
+    r"\[[^\]]*\]|[Hh]mm(?:ss)?|Mo|MMMM|MMM|MM|M|Do|DDDo|DDDD|DDD|DD|D|dddd|ddd|dd|do|d"
+    r"|w[ow]?|W[oW]?|Qo?|N{1,5}|YYYYYY|YYYYY|YYYY|YY|y{2,4}|yo?|gg(?:ggg?)?|GG(?:GGG?)?"
+    r"|e|E|a|A|hh?|HH?|kk?|mm?|ss?|S{1,9}|x|X|zz?|ZZ?"
+)
+SUPPORTED_TOKENS = (
+    "YYYY YY MMMM MMM MM M Do DD D dddd ddd dd d HH H hh h mm m ss s A a, and [text]"
 )
 
 
@@ -94,7 +102,14 @@ def moment_format(fmt: str, when: datetime) -> str:
 
     def token(match: re.Match) -> str:
         text = match.group()
-        return text[1:-1] if text.startswith("[") else values[text]
+        if text.startswith("["):
+            return text[1:-1]
+        if text not in values:
+            raise VaultkitError(
+                f"the date format {fmt!r} uses the Moment token {text!r}, which vaultkit does "
+                f"not fill; use {SUPPORTED_TOKENS} (or put literal text in [brackets])"
+            )
+        return values[text]
 
     return _MOMENT_TOKENS.sub(token, fmt)
 
