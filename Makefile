@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := vaultkit-demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test check lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,20 @@ demo: $(STAMP)
 	@echo "(vaultkit itself is $(BIN)/vaultkit: 'source $(BIN)/activate' puts it on your PATH)"
 
 test: $(STAMP)
+	$(MAKE) --no-print-directory check
+
+# The same checks in the environment .venv already holds: nothing is installed (no network).
+check:
+	@test -x $(BIN)/python || { echo "no $(VENV)/: run 'make test' once (it installs)"; exit 1; }
 	$(BIN)/ruff check vaultkit tests benchmarks
+	$(BIN)/ruff format --check vaultkit tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check vaultkit tests benchmarks
 	$(BIN)/ruff format --check vaultkit tests benchmarks
+	$(BIN)/mypy
 
 # Speed figures (not a test: shared machines are noisy). obsidiantools, the peer we compare
 # with, gets its own environment; it is not a vaultkit dependency.

@@ -49,6 +49,38 @@ def build(root: Path) -> Run:
     return timed([*VAULTKIT, "--vault", str(root), "build"])
 
 
+def command(root: Path, *args: str) -> Run:
+    return timed([*VAULTKIT, "--vault", str(root), *args])
+
+
+def everyday_commands(root: Path, runs: int) -> dict[str, float]:
+    """The commands people type most, on a vault that has not changed since: list,
+    lineage NOTE and check (each run once first, as after any change), and
+    new-experiment after a build (the new note and the parent's edit undone after)."""
+    experiment = sorted((root / "Projects").rglob("*.md"))[0]
+    name = experiment.name[:9]  # `EXP-00011`: the id prefix people type
+    found = {}
+    for label, args in (
+        ("list", ["list"]),
+        ("lineage", ["lineage", name]),
+        ("check", ["check"]),
+    ):
+        first = command(root, *args).seconds
+        found[label] = statistics.median(command(root, *args).seconds for _ in range(runs))
+        found[label + " first"] = first
+    created = []
+    for round_ in range(runs):
+        build(root)
+        parent = experiment.read_bytes()
+        title = f"EXP-99{round_:03d} bench"
+        created.append(command(root, "new-experiment", title, "--previous", name).seconds)
+        (root / "Experiments" / f"{title}.md").unlink()
+        experiment.write_bytes(parent)
+    build(root)
+    found["new-experiment"] = statistics.median(created)
+    return found
+
+
 def clear_generated(root: Path) -> None:
     shutil.rmtree(root / ".vaultkit", ignore_errors=True)
     shutil.rmtree(root / "Lineages", ignore_errors=True)
@@ -101,6 +133,7 @@ def bench_size(size: int, runs: int, workdir: Path) -> dict:
         note.unlink()  # the vault stays as generated
         build(root)
     latency = statistics.median(measure(root, saves=max(5, runs)))
+    everyday = everyday_commands(root, runs)
     median_cold = statistics.median(run.seconds for run in cold)
     return {
         "notes": notes,
@@ -113,6 +146,7 @@ def bench_size(size: int, runs: int, workdir: Path) -> dict:
         "latency": latency,
         "rss": max(run.peak_mb for run in [*cold, *changed]),
         "rate": notes / median_cold,
+        **everyday,
     }
 
 
@@ -182,6 +216,20 @@ def main():
         f"Cold build CPU counts its worker processes too; divided by the {os.cpu_count()} cores "
         "it is the least time a cold build could take."
     )
+    print()
+    print(
+        "Everyday commands, whole process, on a vault unchanged since they last ran "
+        "(in brackets: the first run after a change):"
+    )
+    print()
+    print("| notes | list | lineage NOTE | check | new-experiment --previous NOTE |")
+    print("|---:|---:|---:|---:|---:|")
+    for row in rows.values():
+        print(
+            f"| {row['notes']:,} | {row['list']:.2f} s ({row['list first']:.2f} s) "
+            f"| {row['lineage']:.2f} s ({row['lineage first']:.2f} s) "
+            f"| {row['check']:.2f} s ({row['check first']:.2f} s) | {row['new-experiment']:.2f} s |"
+        )
     if args.obsidiantools and 1000 in rows:
         theirs = bench_obsidiantools(
             args.obsidiantools, args.workdir / "1000", args.obsidiantools_runs

@@ -357,7 +357,16 @@ class Vault:
         nothing and put the changes, as a diff, in ``BuildResult.diff``."""
         if self._builder is None:  # kept: a second build starts from the first one's model
             self._builder = Builder(self.root, self.progress)
-        return self._builder.build(dry_run=dry_run)
+        result = self._builder.build(dry_run=dry_run)
+        if result.written or result.removed:
+            self._forget()
+        return result
+
+    def _forget(self) -> None:
+        """Forget what was read: the vault changed through this ``Vault``."""
+        self._listing = self._model = self._settings = None
+        self._answers = {}
+        self.__dict__.pop("fingerprint", None)
 
     def new_experiment(
         self,
@@ -373,7 +382,7 @@ class Vault:
         settings = self.settings
         path = new_experiment_path(settings, title, folder)
         parents = [self._read(name) for name in previous]
-        return create_experiment(
+        created = create_experiment(
             settings,
             path,
             parents,
@@ -381,6 +390,8 @@ class Vault:
             self._read(template).path if template else self.template(),
             now or datetime.now(),
         )
+        self._forget()
+        return created
 
     def template(self) -> str | None:
         """The vault's experiment template: a note tagged #model_training and #template or
@@ -424,6 +435,7 @@ class Vault:
         found = self._read(note)
         experiment = is_experiment(found, self.settings)
         change_status(self.settings, found, experiment, status, force)
+        self._forget()
         return found.parsed.status, status
 
     # -- for notebooks --------------------------------------------------------------------

@@ -20,6 +20,7 @@ watcher and ``vaultkit.Vault.build``. Each step is a function below:
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import json
 import time
@@ -362,7 +363,7 @@ class Builder:
             if (
                 state.lineages.get(path) == inputs
                 and untouched
-                and not _touched(names, lambda n=number: lineage_names(model, layout, n))
+                and not _touched(names, functools.partial(lineage_names, model, layout, number))
             ):
                 continue  # rendered from the same inputs, and nobody touched its files
             note = render.lineage_note(layout, number)
@@ -611,6 +612,9 @@ _CHANGED = LeaveAlone(
 
 def _report(result: BuildResult, outcome: Outcome) -> None:
     result.written, result.removed = outcome.written, outcome.removed
+    if outcome.planned:  # a dry run: what it would write and remove
+        result.written = sorted(p for p, (_, new) in outcome.planned.items() if new is not None)
+        result.removed = sorted(p for p, (_, new) in outcome.planned.items() if new is None)
     result.unchanged = len(outcome.unchanged)
     result.left_alone = [(p, why) for p, why in outcome.left_alone if why]
     result.failed = outcome.failed

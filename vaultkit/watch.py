@@ -61,10 +61,10 @@ class _Inbox(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type not in CONTENT_EVENTS:
             return  # opened / closed without writing / attributes: nothing changed
-        paths = [self._relative(event.src_path)]
-        if event.event_type == "moved":
-            paths.append(self._relative(event.dest_path))
-        paths = [p for p in paths if p]
+        named = (
+            [event.src_path, event.dest_path] if event.event_type == "moved" else [event.src_path]
+        )
+        paths = [p for p in map(self._relative, named) if p]
         if not paths:
             return
         with self.condition:

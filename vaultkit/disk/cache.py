@@ -93,7 +93,8 @@ def decode(data: bytes | None) -> Any:
 # ParsedNote's fields in order; the records among them are stored as plain tuples, which
 # unpickle about four times faster than named tuples (a build reads thousands of notes).
 _FIELDS = tuple(ParsedNote.__dataclass_fields__)
-_RECORD_LISTS = {"tags": Tag, "links": Link, "urls": Url, "headings": Heading}
+Record = type[Tag] | type[Link] | type[Url] | type[Heading]
+_RECORD_LISTS: dict[str, Record] = {"tags": Tag, "links": Link, "urls": Url, "headings": Heading}
 _LIST_AT = {_FIELDS.index(name): record for name, record in _RECORD_LISTS.items()}
 _FIELDS_AT = _FIELDS.index("fields")
 

@@ -153,9 +153,9 @@ def settings(text: str) -> dict[str, str]:
         newline = text.rfind("\n", window, start)
         prefix = text[newline + 1 if newline != -1 else window : start]
         if separator == "==":
-            name = _PIN_NAME.search(prefix)
-            if name:
-                found.setdefault(name.group(1).lower(), value.rstrip(",."))
+            pin = _PIN_NAME.search(prefix)
+            if pin:
+                found.setdefault(pin.group(1).lower(), value.rstrip(",."))
             continue
         value = value.rstrip(",.")
         number = _NUMERIC_VALUE.match(value)

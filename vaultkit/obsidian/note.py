@@ -339,10 +339,11 @@ def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]
 
     status_field = note.fields.get("status")
     if status_field is not None:
-        line = body_lines[status_field.line - 1]
-        value_start = line.index(":") + 1
+        status_line = body_lines[status_field.line - 1]
+        value_start = status_line.index(":") + 1
         first = next(
-            (tag for tag in syntax.scan_inline(line)[2] if tag.offset >= value_start), None
+            (tag for tag in syntax.scan_inline(status_line)[2] if tag.offset >= value_start),
+            None,
         )
         note.footer_status = first.name.lower() if first else None
     note.tag_names = list(dict.fromkeys(tag.name.lower() for tag in note.tags))
@@ -434,8 +435,8 @@ def _scan_run(lines: list[str], start: int, stop: int, roles: dict[int, str], no
         line = line_of(raw.offset)
         role = roles.get(line, LINK)
         note.links.append(Link(raw.target, raw.subpath, raw.alias, raw.form, line, role))
-    for raw in raw_urls:
-        line = line_of(raw.offset)
-        note.urls.append(Url(raw.url, line, roles.get(line, LINK)))
-    for raw in raw_tags:
-        note.tags.append(Tag(raw.name, line_of(raw.offset)))
+    for url in raw_urls:
+        line = line_of(url.offset)
+        note.urls.append(Url(url.url, line, roles.get(line, LINK)))
+    for tag in raw_tags:
+        note.tags.append(Tag(tag.name, line_of(tag.offset)))

@@ -9,22 +9,30 @@ swaps in 1.2 resolvers, so python-frontmatter hands back what Obsidian sees.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import frontmatter
 import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.resolver import BaseResolver
-
-try:  # the C parser is ~10x faster; the resolvers below still decide the types
-    from yaml import CParser as _Parser
-except ImportError:  # pragma: no cover - libyaml missing
-    from yaml.parser import Parser as _Parser
-    from yaml.reader import Reader as _Reader
-    from yaml.scanner import Scanner as _Scanner
-else:
-    _Reader = _Scanner = None
-
 from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+
+
+class _PurePythonParser(Reader, Scanner, Parser, Composer):
+    """PyYAML's parser in Python, for where libyaml is missing."""
+
+    def __init__(self, stream: str):
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+
+
+# the C parser is ~10x faster; the resolvers below still decide the types
+_Parser: Any = getattr(yaml, "CParser", None) or _PurePythonParser
 
 
 class Yaml12Resolver(BaseResolver):
@@ -80,27 +88,17 @@ class Yaml12Constructor(SafeConstructor):
         return super().construct_mapping(node, deep=deep)
 
 
-Yaml12Constructor.add_constructor("tag:yaml.org,2002:int", Yaml12Constructor.construct_yaml_int)
+Yaml12Constructor.yaml_constructors = {
+    **SafeConstructor.yaml_constructors,
+    "tag:yaml.org,2002:int": Yaml12Constructor.construct_yaml_int,
+}
 
 
-if _Reader is None:
-
-    class Yaml12Loader(_Parser, Yaml12Constructor, Yaml12Resolver):
-        def __init__(self, stream):
-            _Parser.__init__(self, stream)
-            Yaml12Constructor.__init__(self)
-            Yaml12Resolver.__init__(self)
-
-else:  # pragma: no cover - pure-Python fallback
-
-    class Yaml12Loader(_Reader, _Scanner, _Parser, Composer, Yaml12Constructor, Yaml12Resolver):
-        def __init__(self, stream):
-            _Reader.__init__(self, stream)
-            _Scanner.__init__(self)
-            _Parser.__init__(self)
-            Composer.__init__(self)
-            Yaml12Constructor.__init__(self)
-            Yaml12Resolver.__init__(self)
+class Yaml12Loader(_Parser, Yaml12Constructor, Yaml12Resolver):
+    def __init__(self, stream: str):
+        _Parser.__init__(self, stream)
+        Yaml12Constructor.__init__(self)
+        Yaml12Resolver.__init__(self)
 
 
 _HANDLER = frontmatter.YAMLHandler()
@@ -149,7 +147,7 @@ def _simple_mapping(text: str) -> dict | None:
     key = None
     for line in text.split("\n"):
         item = _SIMPLE_ITEM.match(line) if items is not None else None
-        if item:
+        if item and items is not None:
             if indent is not None and item.group(1) != indent:
                 return None
             indent = item.group(1)

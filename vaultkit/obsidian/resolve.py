@@ -94,17 +94,17 @@ class Resolver:
             if joined.startswith("../") or joined == "..":
                 return Resolution(None)
             for candidate in self._with_extension(joined):
-                found = self._exact(candidate)
-                if found:
-                    return Resolution(found)
+                exact = self._exact(candidate)
+                if exact:
+                    return Resolution(exact)
             return Resolution(None)
         linkpath = linkpath.lstrip("/")
         for candidate in self._with_extension(linkpath):
-            found = self._exact(candidate)
-            if found:
+            exact = self._exact(candidate)
+            if exact:
                 # a bare name that also exists elsewhere is fragile; a written path is not
                 others = () if "/" in linkpath else tuple(self._name_matches(candidate))
-                return Resolution(found, others)
+                return Resolution(exact, others)
         for candidate in self._with_extension(linkpath):
             matches = self._name_matches(candidate)
             if matches:

@@ -246,7 +246,7 @@ def _url_spans(text: str):
     while at != -1:
         scheme = _SCHEME_BEFORE_RE.search(text, max(searched_to, at - 5), at)
         tail = _URL_TAIL_RE.match(text, at) if scheme else None
-        if tail:
+        if scheme and tail:
             yield scheme.start(), tail.end()
             searched_to = tail.end()
             at = text.find("://", searched_to)

@@ -60,9 +60,7 @@ _MOMENT_TOKENS = re.compile(
     r"|w[ow]?|W[oW]?|Qo?|N{1,5}|YYYYYY|YYYYY|YYYY|YY|y{2,4}|yo?|gg(?:ggg?)?|GG(?:GGG?)?"
     r"|e|E|a|A|hh?|HH?|kk?|mm?|ss?|S{1,9}|x|X|zz?|ZZ?"
 )
-SUPPORTED_TOKENS = (
-    "YYYY YY MMMM MMM MM M Do DD D dddd ddd dd d HH H hh h mm m ss s A a, and [text]"
-)
+SUPPORTED_TOKENS = "YYYY YY MMMM MMM MM M Do DD D dddd ddd dd d HH H hh h mm m ss s A a, and [text]"
 
 
 def _ordinal(n: int) -> str:

@@ -244,12 +244,12 @@ def check_json(problems: list[Problem]) -> str:
 # -- graph ------------------------------------------------------------------------------
 
 
-def typed_graph(model: VaultModel) -> nx.MultiDiGraph:
+def typed_graph(model: VaultModel) -> nx.MultiDiGraph[str]:
     """Every note (and linked attachment) as a node; each resolved link as an edge typed
     previous / next / related / references / link."""
     import networkx as nx
 
-    graph = nx.MultiDiGraph()
+    graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
     for note_id in sorted(model.notes):
         note = model.notes[note_id]
         graph.add_node(
@@ -270,25 +270,26 @@ def typed_graph(model: VaultModel) -> nx.MultiDiGraph:
     return graph
 
 
-def graph_json(graph: nx.MultiDiGraph) -> str:
+def graph_json(graph: nx.MultiDiGraph[str]) -> str:
     import networkx as nx
 
     return to_json(nx.node_link_data(graph, edges="links"))
 
 
-def graph_graphml(graph: nx.MultiDiGraph) -> str:
+def graph_graphml(graph: nx.MultiDiGraph[str]) -> str:
     import networkx as nx
 
-    flat = nx.MultiDiGraph()
+    flat: nx.MultiDiGraph[str] = nx.MultiDiGraph()
     for node, data in graph.nodes(data=True):
         flat.add_node(
             node, **{k: " ".join(v) if isinstance(v, list) else v for k, v in data.items()}
         )
-    flat.add_edges_from(graph.edges(keys=True, data=True))
+    for source, target, key, data in graph.edges(keys=True, data=True):
+        flat.add_edge(source, target, key, **data)
     return "\n".join(nx.generate_graphml(flat)) + "\n"
 
 
-def graph_dot(graph: nx.MultiDiGraph) -> str:
+def graph_dot(graph: nx.MultiDiGraph[str]) -> str:
     lines = ["digraph vault {", "  rankdir=LR;"]
     for node, data in graph.nodes(data=True):
         shape = "box" if data["kind"] == "experiment" else "ellipse"
