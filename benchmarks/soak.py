@@ -142,29 +142,31 @@ def main() -> None:
     root = workdir / "vault"
     generate(args.size, root)
     subprocess.run([*VAULTKIT, "--vault", str(root), "build"], check=True, capture_output=True)
-    watcher = subprocess.Popen(
-        [*VAULTKIT, "--vault", str(root), "watch"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert watcher.stdout is not None
-    while "Watching" not in watcher.stdout.readline():
-        pass
+    out_path, err_path = workdir / "watch.out", workdir / "watch.err"
+    with open(out_path, "w") as out_file, open(err_path, "w") as err_file:  # not pipes:
+        watcher = subprocess.Popen(  # a full pipe would stall the watcher, not vaultkit
+            [*VAULTKIT, "--vault", str(root), "watch"], stdout=out_file, stderr=err_file
+        )
+    while "Watching" not in out_path.read_text():
+        time.sleep(0.1)
     editor = Editor(root, rng)
     began = time.monotonic()
     rss_first_minute = None
     kinds: dict[str, int] = {}
+    log: list[str] = []
     while time.monotonic() - began < args.minutes * 60:
         kind = editor.edit()
         kinds[kind] = kinds.get(kind, 0) + 1
+        log.append(f"{time.strftime('%H:%M:%S')} {kind}")
         time.sleep(rng.uniform(0.02, 0.4))
         if rss_first_minute is None and time.monotonic() - began >= 60:
             rss_first_minute = rss_kb(watcher.pid)
     time.sleep(4)  # quiet: the last rebuild ends
     rss_end = rss_kb(watcher.pid)
     watcher.send_signal(signal.SIGTERM)
-    out, err = watcher.communicate(timeout=30)
+    watcher.wait(timeout=30)
+    out = out_path.read_text()
+    (workdir / "edits.log").write_text("\n".join(log))
     updates = sum(1 for line in out.splitlines() if " -> " in line)
     failures = [line for line in out.splitlines() if "rebuild failed" in line]
     copy = workdir / "copy"
@@ -183,9 +185,10 @@ def main() -> None:
         f"watcher RSS after the first minute {first / 1024:.1f} MB, at the end "
         f"{rss_end / 1024:.1f} MB ({(rss_end - first) / first:+.1%})"
     )
-    shutil.rmtree(workdir, ignore_errors=True)
     if differing or failures or rss_end > first * 1.1:
+        print(f"kept for a look: {workdir}")
         sys.exit(1)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

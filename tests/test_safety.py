@@ -139,14 +139,21 @@ def test_copies_in_the_lineage_folder_survive_any_number_of_builds(vault):
     assert "Nothing changed since the last build." in first.output
 
 
-def test_copies_are_reported_as_left_alone_when_they_look_generated(vault):
+def test_copies_are_reported_as_left_alone_by_build_and_check(vault):
     Builder(vault).build()
     (vault / "Lineages" / "old lineage copy.md").write_bytes((vault / LINEAGE).read_bytes())
     result = run(vault, "build")
-    assert (
-        "Left alone: Lineages/old lineage copy.md: looks generated but vaultkit did not "
-        "write it here (a copy?)" in result.output
-    )
+    why = "looks generated but vaultkit did not write it here (a copy?)"
+    assert f"Left alone: Lineages/old lineage copy.md: {why}" in result.output
+    problems = json.loads(run(vault, "check", "--format", "json").output)["problems"]
+    assert {
+        "code": "left-alone",
+        "severity": "warning",
+        "note": "Lineages/old lineage copy",
+        "line": None,
+        "message": f"vaultkit left it alone: {why}, so it leaves it as it is; delete it if "
+        "you do not need it",
+    } in problems
 
 
 @pytest.mark.parametrize("where", ["outside", "inside"])

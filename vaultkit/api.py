@@ -62,6 +62,7 @@ from vaultkit.model.records import (
     PREVIOUS,
     REFERENCES,
     RELATED,
+    WARNING,
     Edge,
     Note,
     Problem,
@@ -280,13 +281,23 @@ class Vault:
     # -- checks and comparisons -----------------------------------------------------------
 
     def check(self) -> list[Problem]:
-        """Every problem in the vault, sorted by note, line and code."""
-        return self._answer(
+        """Every problem in the vault, sorted by note, line and code; and the files the
+        last build left alone, and why."""
+        found = self._answer(
             "problems",
             lambda: check_model(self.model),
             lambda found: list(map(_problem_plain, found)),
             _problems,
         )
+        files = self.listing.files
+        left = [
+            Problem("left-alone", WARNING, note_id(path), None, f"vaultkit left it alone: {why}")
+            for path, why in State.load(self.root).left_alone
+            if path in files
+        ]
+        if not left:
+            return found
+        return sorted([*found, *left], key=lambda p: (p.note or "", p.line or 0, p.code))
 
     # -- answers kept while nothing changes -----------------------------------------------
 

@@ -84,6 +84,8 @@ class State:
     # is removed, once stale, only while it holds exactly that
     written: dict[str, str] = field(default_factory=dict)
     complete: bool = False  # nothing was left undone: the next build may skip work
+    # generated-looking files the build left alone, and why (``check`` reports them)
+    left_alone: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def load(cls, root: Path) -> State:
@@ -107,6 +109,9 @@ class State:
         return (
             isinstance(self.settings, str)
             and isinstance(self.complete, bool)
+            and isinstance(self.left_alone, list)
+            and _only(tuple, self.left_alone)
+            and _only(str, itertools.chain.from_iterable(self.left_alone))
             and keys is not None
             and _only(tuple, keys)
             and {*map(len, keys)} <= {4}
@@ -423,6 +428,7 @@ class Builder:
         state.lineages = rendered["lineages"]
         state.written = written
         state.complete = not outcome.failed
+        state.left_alone = [(p, why) for p, why in outcome.left_alone if why]
         self._listing = listing
 
     def _save(self, result: BuildResult) -> None:
