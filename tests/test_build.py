@@ -356,3 +356,46 @@ def test_each_file_reaches_the_disk_before_it_is_renamed_and_its_folder_after(
         ("fsync", True),
     ]
     assert (tmp_path / "sub" / "b.md").read_bytes() == b"B"
+
+
+class RecordingNotes(dict):
+    """The model's notes, recording which ones are read."""
+
+    def __init__(self, notes):
+        super().__init__(notes)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        if key in self:
+            self.read.add(key)
+        return super().get(key, default)
+
+
+def test_a_row_or_lineage_note_reads_no_note_its_inputs_do_not_name(vault):
+    """What an index row or a lineage note is made of must be in its inputs
+    (pipeline.row_inputs, lineage_inputs), or a kept text goes stale. A row's inputs
+    name its note (by stat key) and its parents (by path); a lineage's, its members. So a
+    renderer that starts to read any other note (a child's status, a sibling's metrics)
+    fails here until its inputs say so."""
+    from vaultkit.model.check import NoteProblems
+    from vaultkit.model.config import link_style
+    from vaultkit.output import render
+
+    model = build_model(load_vault(vault), all_links=False)
+    layout = render.Layout(model, model.lineages(), link_style(model.vault.app_settings))
+    problems = NoteProblems(model)
+    recording = RecordingNotes(model.notes)
+    model.notes = recording
+    for note in sorted(model.experiments):
+        recording.read.clear()
+        render.index_row(layout, note, problems)
+        assert recording.read <= {note, *model.parents(note)}, note
+    for number, lineage in enumerate(layout.lineages):
+        recording.read.clear()
+        render.lineage_note(layout, number)
+        render.lineage_canvas(layout, number)
+        assert recording.read <= set(lineage.members), lineage.members

@@ -544,3 +544,41 @@ def test_a_build_reads_only_the_last_experiments_and_the_notes_changed_since(vau
     _build(vault)
     experiments = {p.relative_to(vault).as_posix() for p in vault.glob("[CE]*/EXP-*.md")}
     assert set(read) == experiments | {"Notes/New.md"}
+
+
+DAMAGE = [  # what a person may do to the generated notes themselves
+    ("Lineages/EXP-001 baseline lineage.md", None),
+    ("Lineages/EXP-001 baseline lineage.canvas", None),
+    ("Experiment Index.md", None),
+    (
+        "Lineages/EXP-020 loop a lineage.md",
+        "<!-- vaultkit:begin lineage -->\nmine\n<!-- vaultkit:end lineage -->\n",
+    ),
+    ("Experiment Index.md", "My own index.\n"),
+]
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(KNOWLEDGE_EDITS + DAMAGE), min_size=1, max_size=5))
+@example(edits=[DAMAGE[0], MERGE_FROM_TIPS])
+def test_the_watcher_after_any_edits_writes_what_a_full_build_writes(tmp_path_factory, edits):
+    from vaultkit.watch import Watcher
+
+    root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
+    scratch = tmp_path_factory.mktemp("copies")
+    watcher = Watcher(root)
+    watcher.start()
+    try:
+        for path, text in edits:
+            if text is None:
+                (root / path).unlink(missing_ok=True)
+            else:
+                (root / path).parent.mkdir(parents=True, exist_ok=True)
+                (root / path).write_text(text)
+            watcher.inbox.changed.add(path)
+            watcher.step()
+            assert _generated(root) == _full_build_of_a_copy(root, scratch)
+    finally:
+        watcher.close()
