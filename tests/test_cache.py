@@ -457,13 +457,18 @@ def test_builds_after_any_edits_write_what_a_full_build_writes(tmp_path_factory,
     scratch = tmp_path_factory.mktemp("copies")
     _build(root)
     for path, text in edits:
-        if text is None:
-            (root / path).unlink(missing_ok=True)
-        else:
-            (root / path).parent.mkdir(parents=True, exist_ok=True)
-            (root / path).write_text(text)
+        _apply(root, path, text)
         _build(root)
         assert _generated(root) == _full_build_of_a_copy(root, scratch)
+
+
+def _apply(root, path: str, text: str | None) -> None:
+    """One edit: the file gets ``text``, or is deleted when it is None."""
+    if text is None:
+        (root / path).unlink(missing_ok=True)
+    else:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
 
 
 def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experiments(
@@ -572,11 +577,7 @@ def test_the_watcher_after_any_edits_writes_what_a_full_build_writes(tmp_path_fa
     watcher.start()
     try:
         for path, text in edits:
-            if text is None:
-                (root / path).unlink(missing_ok=True)
-            else:
-                (root / path).parent.mkdir(parents=True, exist_ok=True)
-                (root / path).write_text(text)
+            _apply(root, path, text)
             watcher.inbox.changed.add(path)
             watcher.step()
             assert _generated(root) == _full_build_of_a_copy(root, scratch)
