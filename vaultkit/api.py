@@ -42,6 +42,7 @@ from vaultkit.disk.read import (
 from vaultkit.disk.write import save_cache
 from vaultkit.errors import (
     MissingExtra,
+    NoteNotFound,
     NotAnExperiment,
     RefusedEdit,
     VaultkitError,
@@ -211,7 +212,8 @@ class Vault:
             return self._model.notes[found]
         note, problem = read_note(self.root, found + ".md")
         if note is None:
-            raise VaultNotFound(problem.message if problem else "vanished", found + ".md")
+            why = problem.message if problem else "is gone; it was deleted a moment ago"
+            raise NoteNotFound(why, found + ".md")
         return note
 
     # -- experiments ----------------------------------------------------------------------
