@@ -42,8 +42,8 @@ from vaultkit.disk.read import (
 from vaultkit.disk.write import save_cache
 from vaultkit.errors import (
     MissingExtra,
-    NoteNotFound,
     NotAnExperiment,
+    NoteNotFound,
     RefusedEdit,
     VaultkitError,
     VaultNotFound,

@@ -201,8 +201,8 @@ class Watcher:
             self.builder.model = None  # start afresh next time
             return Update(
                 shown,
-                error=f"unexpected {type(exc).__name__}: {exc}; please report it (the next "
-                "change rebuilds from scratch)",
+                error=f"vaultkit did not expect this ({exc}); please report it. The next "
+                "change rebuilds from scratch",
             )
 
     def run(self) -> None:
