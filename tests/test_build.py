@@ -378,7 +378,8 @@ class RecordingNotes(dict):
 def test_a_row_or_lineage_note_reads_no_note_its_inputs_do_not_name(vault):
     """What an index row or a lineage note is made of must be in its inputs
     (pipeline.row_inputs, lineage_inputs), or a kept text goes stale. A row's inputs
-    name its note (by stat key) and its parents (by path); a lineage's, its members. So a
+    name its note (by stat key), its parents (by path) and the notes its Previous
+    experiment links to (whether they are experiments); a lineage's, its members. So a
     renderer that starts to read any other note (a child's status, a sibling's metrics)
     fails here until its inputs say so."""
     from vaultkit.model.check import NoteProblems
@@ -393,7 +394,8 @@ def test_a_row_or_lineage_note_reads_no_note_its_inputs_do_not_name(vault):
     for note in sorted(model.experiments):
         recording.read.clear()
         render.index_row(layout, note, problems)
-        assert recording.read <= {note, *model.parents(note)}, note
+        previous = {r.target for r in model.links.get(note, []) if r.link.role == "previous"}
+        assert recording.read <= {note, *model.parents(note), *previous}, note
     for number, lineage in enumerate(layout.lineages):
         recording.read.clear()
         render.lineage_note(layout, number)

@@ -15,6 +15,7 @@ from vaultkit.cli import cli
 from vaultkit.disk import cache
 from vaultkit.disk.read import ParseCache
 from vaultkit.disk.read import load_snapshot as load_vault
+from vaultkit.model.records import DEFAULT_RULES
 from vaultkit.model.vault_model import build_model
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
@@ -46,8 +47,8 @@ def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
 
     uncached = model_state(vault)
     parsed = []
-    monkeypatch.setattr(vault_module, "parse_note", lambda text: parsed.append(text))
-    parses = ParseCache(vault)
+    monkeypatch.setattr(vault_module, "read_note", lambda *args: parsed.append(args))
+    parses = ParseCache(vault, DEFAULT_RULES)
     cached = load_vault(vault, parses=parses)
     assert parsed == []  # every note came from the cache
     assert not parses.changed
@@ -59,7 +60,7 @@ def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
 
 def _no_cache(root):
     """A parse cache that has nothing: every note is parsed."""
-    parses = ParseCache(root)
+    parses = ParseCache(root, DEFAULT_RULES)
     parses._shards = dict.fromkeys(range(cache.SHARDS), {})
     return parses
 
@@ -77,7 +78,7 @@ def test_note_changed_with_size_and_mtime_restored_is_read_again(vault):
     note.write_text(changed)
     os.utime(note, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert (note.stat().st_size, note.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-    parses = ParseCache(vault)
+    parses = ParseCache(vault, DEFAULT_RULES)
     fresh = load_vault(vault, parses=parses)
     assert fresh.notes["Experiments/EXP-003 focal.md"].parsed.status == "pausing"
     assert parses.changed == {cache.shard_of("Experiments/EXP-003 focal.md")}
@@ -148,9 +149,9 @@ def test_a_planted_or_damaged_entry_is_ignored_rebuilt_and_said_once(vault, entr
     expected = model_state(vault)
     key = cache.stat_key((vault / path).stat())
     for shard in shard_files(vault):
-        entries = cache.decode(shard.read_bytes())
+        rules_key, entries = cache.decode(shard.read_bytes())
         entries[path] = entry(key)
-        shard.write_bytes(framed(pickle.dumps((HEADER, entries), protocol=5)))
+        shard.write_bytes(framed(pickle.dumps((HEADER, (rules_key, entries)), protocol=5)))
     runner = CliRunner()
     first = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert first.exit_code == 0, first.output
@@ -178,7 +179,7 @@ def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path):
         tmp_path / "v", {"bad.md": "caf\xe9".encode("latin-1"), "ok.md": experiment("x", "done")}
     )
     CliRunner().invoke(cli, ["--vault", str(root), "list"])
-    parses = ParseCache(root)
+    parses = ParseCache(root, DEFAULT_RULES)
     second = load_vault(root, parses=parses)
     assert not parses.changed
     assert [(p.code, p.note) for p in second.problems] == [("unreadable-note", "bad")]
@@ -285,12 +286,15 @@ def _remark_on_the_same_day(note):
 
 
 def _record_parses(monkeypatch) -> list[str]:
+    """The notes read and parsed from here on (their vault paths)."""
     from vaultkit.disk import read as vault_module
 
-    real_parse = vault_module.parse_note
+    real_read = vault_module.read_note
     parsed: list[str] = []
     monkeypatch.setattr(
-        vault_module, "parse_note", lambda text: parsed.append(text[:40]) or real_parse(text)
+        vault_module,
+        "read_note",
+        lambda root, path, *rules: parsed.append(path) or real_read(root, path, *rules),
     )
     return parsed
 
@@ -308,7 +312,7 @@ def test_build_never_parses_the_notes_it_generates(vault, monkeypatch):
     parsed = _record_parses(monkeypatch)
     result = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert "0 written" in result.output
-    assert parsed == [note.read_text()[:40]]  # not the index note the last build rewrote
+    assert parsed == ["Experiments/EXP-002 mosaic.md"]  # not the index the last build wrote
 
 
 def test_the_cache_entries_of_generated_notes_outlive_a_build(vault, monkeypatch):
@@ -365,7 +369,7 @@ def test_a_changed_note_that_is_no_experiment_writes_nothing_and_reads_one_note(
         output == "2 files changed since the last build, none of them an experiment: "
         "nothing to write.\n"
     )
-    assert parsed == [tips.read_text()[:40]]
+    assert parsed == ["Knowledge/Tips.md"]
     assert _generated(vault) == before
     assert _build(vault) == "Nothing changed since the last build.\n"
     tips.write_text(tips.read_text() + "\n- One more\n")

@@ -88,7 +88,7 @@ def test_tasks_demo_check_runs_clean_of_errors():
     )
     problems = json.loads(result.output)["problems"]
     assert result.exit_code == 0
-    assert {p["code"] for p in problems} == {"dangling-link", "ignored-tags"}
+    assert {p["code"] for p in problems} == {"dangling-link", "missing-attachment", "ignored-tags"}
     ignored = [p for p in problems if p["code"] == "ignored-tags"]
     assert [p["note"] for p in ignored] == ["Test Data/yaml_tags_with_two_values_on_one_line"]
 

@@ -354,5 +354,5 @@ def test_set_status_lands_on_the_right_line_past_form_feeds_and_line_separators(
 def test_the_seed_question_is_answered_as_the_case_blind_regex_says(model_section, gap):
     from vaultkit.model.metrics import reproducibility_gaps
 
-    gaps = reproducibility_gaps({"model": [model_section]}, {})
+    gaps = reproducibility_gaps({"model": [model_section]}, {}, {"model"})
     assert any("randomness" in g for g in gaps) == gap

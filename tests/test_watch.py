@@ -139,6 +139,8 @@ def test_burst_of_200_files_gives_few_rebuilds(running, vault):
 def test_nothing_is_written_over_a_quiet_period_after_a_change(running, vault):
     (vault / "Experiments" / "EXP-031 q.md").write_text(experiment("[[EXP-004 merge]]", "done"))
     assert wait_until(lambda: "[[EXP-031 q]]" in index_text(vault))
+    # reported just after its writes
+    assert wait_until(lambda: any("EXP-031 q" in str(u.changed) for u in running.updates))
     generated = [
         p for p in vault.rglob("*") if p.is_file() and ("Lineages" in p.parts or p.name == INDEX)
     ]
@@ -163,10 +165,10 @@ def test_note_deleted_while_being_read(running, vault, monkeypatch):
 
     real_read = read_module.read_note
 
-    def vanishing_read(root, path):
+    def vanishing_read(root, path, *rules):
         if path.endswith("Ghost.md"):
             (root / path).unlink(missing_ok=True)
-        return real_read(root, path)
+        return real_read(root, path, *rules)
 
     monkeypatch.setattr(read_module, "read_note", vanishing_read)
     (vault / "Ghost.md").write_text("#model_training #document\nStatus: #done\n")

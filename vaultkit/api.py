@@ -18,12 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from vaultkit.create import (
-    NewExperiment,
-    change_status,
-    new_experiment_path,
-    template_version,
-)
+from vaultkit.create import NewExperiment, change_status, new_experiment_path
 from vaultkit.create import new_experiment as create_experiment
 from vaultkit.disk import cache
 from vaultkit.disk.read import (
@@ -37,7 +32,7 @@ from vaultkit.disk.read import (
     read_bytes,
     read_note,
     read_settings,
-    settings_digest,
+    template_version,
 )
 from vaultkit.disk.write import save_cache
 from vaultkit.errors import (
@@ -187,7 +182,7 @@ class Vault:
     def model(self) -> VaultModel:
         """Every note read and every link resolved."""
         if self._model is None:
-            parses = ParseCache(self.root)
+            parses = ParseCache(self.root, self.settings.rules)
             snapshot = load_snapshot(self.root, self.listing, parses=parses, progress=self.progress)
             save_cache(self.root, parses.files_to_save(self.listing.files))
             self._model = build_model(snapshot)
@@ -210,7 +205,7 @@ class Vault:
         found = self.note(name)
         if self._model is not None and found in self._model.notes:
             return self._model.notes[found]
-        note, problem = read_note(self.root, found + ".md")
+        note, problem = read_note(self.root, found + ".md", self.settings.rules)
         if note is None:
             why = problem.message if problem else "is gone; it was deleted a moment ago"
             raise NoteNotFound(why, found + ".md")
@@ -236,11 +231,10 @@ class Vault:
 
     def _status_notes(self) -> list[Experiment]:
         model = self.model
-        folder = model.vault.templates_folder
         chosen = [
             n
             for n, note in model.notes.items()
-            if note.parsed.status and not is_template(note, folder)
+            if note.parsed.status and not is_template(note, model.vault)
         ]
         by_note = _problems_by_note(self.check())
         return [_record(model, n, by_note.get(n, [])) for n in sorted(chosen)]
@@ -307,7 +301,7 @@ class Vault:
     def fingerprint(self) -> str:
         """A digest of everything an answer about the vault depends on: every file's stat
         key, the settings and vaultkit's version."""
-        digest = hashlib.sha1(settings_digest(self.root).encode())
+        digest = hashlib.sha1(self.settings.settings_key.encode())
         digest.update(pickle.dumps(sorted(self.listing.files.items()), protocol=5))
         return digest.hexdigest()
 
@@ -350,12 +344,13 @@ class Vault:
                 "has no previous experiment to compare with; name one: vaultkit diff NOTE OTHER",
                 new,
             )
-        new_sections = note_sections(self.root, model.notes[new].path)
+        rules = model.vault.rules
+        new_sections = note_sections(self.root, model.notes[new].path, rules)
         return [
             compare(
                 old,
                 model.notes[old].parsed,
-                note_sections(self.root, model.notes[old].path),
+                note_sections(self.root, model.notes[old].path, rules),
                 new,
                 model.notes[new].parsed,
                 new_sections,
@@ -428,7 +423,7 @@ class Vault:
         if self._model is None:
             state = State.load(self.root)
             files = self.listing.files
-            if state.complete and state.settings == settings_digest(self.root):
+            if state.complete and state.settings == self.settings.settings_key:
                 paths = {p for p in state.templates if p in files}
                 paths |= {
                     p
@@ -436,7 +431,7 @@ class Vault:
                     if p.lower().endswith(".md") and state.listing.get(p) != key
                 }
                 snapshot = read_settings(self.root)
-                load_notes(snapshot, sorted(paths), files, ParseCache(self.root))
+                load_notes(snapshot, sorted(paths), files, ParseCache(self.root, snapshot.rules))
                 return list(snapshot.notes.values())
         return list(self.model.notes.values())
 

@@ -55,14 +55,6 @@ def demo_vault(root: Path) -> list[str]:
 
 # -- new experiment ---------------------------------------------------------------------
 
-_VERSION = re.compile(r"v\.?\s*(\d+(?:\.\d+)*)", re.IGNORECASE)
-
-
-def template_version(name: str) -> tuple[int, ...]:
-    """The version in a template's name (`… template v.1.2`), for choosing the newest."""
-    match = _VERSION.search(name)
-    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
-
 
 @dataclass
 class NewExperiment:
@@ -127,12 +119,14 @@ def new_experiment(
         settings.get("dateFormat") or "YYYY-MM-DD",
         settings.get("timeFormat") or "HH:mm",
     )
-    text = edit.set_status(edit.drop_template_tags(text), "writing")
+    text = edit.set_status(edit.drop_template_tags(text), "writing", vault.rules)
 
     style = link_style(vault.app_settings)
     resolver = Resolver([*vault.files, path])
     text = edit.add_previous_links(
-        text, [format_link(p.path, path, style, resolver) for p in previous]
+        text,
+        [format_link(p.path, path, style, resolver) for p in previous],
+        vault.config.previous_headings[0],
     )
     text = edit.add_related_links(
         text, [format_link(r.path, path, style, resolver) for r in related]
@@ -191,7 +185,7 @@ def change_status(
     def set_status(current: bytes | None) -> bytes:
         if current is None:
             raise VaultkitError("is gone; its status was not changed", note.path)
-        return edit.set_status(_decode(current, note.path), status).encode("utf-8")
+        return edit.set_status(_decode(current, note.path), status, vault.rules).encode("utf-8")
 
     update_file(vault.root, note.path, set_status)
 

@@ -36,7 +36,6 @@ from vaultkit.disk.read import (
     list_vault,
     load_notes,
     read_settings,
-    settings_digest,
     stat_keys,
 )
 from vaultkit.disk.write import (
@@ -54,6 +53,7 @@ from vaultkit.model.check import NoteProblems
 from vaultkit.model.config import link_style
 from vaultkit.model.recognise import is_experiment, is_experiment_template
 from vaultkit.model.records import (
+    DEFAULT_RULES,
     PREVIOUS,
     StatKey,
     VaultSnapshot,
@@ -71,7 +71,7 @@ from vaultkit.output.managed import block_content, outside_text, upsert_block
 class State:
     """What the last build read and wrote; the next build starts from it. Plain data."""
 
-    settings: str = ""  # settings_digest
+    settings: str = ""  # the settings' digest (VaultSnapshot.settings_key)
     listing: dict[str, StatKey] = field(default_factory=dict)  # every file, after the build
     experiments: frozenset[str] = frozenset()  # their paths
     templates: frozenset[str] = frozenset()  # the paths of experiment templates
@@ -206,7 +206,7 @@ class Builder:
         self._saved_at = float("-inf")
         self._unsaved = False
         self.state = State.load(self.root)
-        self.parses = ParseCache(self.root)
+        self.parses = ParseCache(self.root, DEFAULT_RULES)  # remade for the vault's rules
         self.model: VaultModel | None = None
         self._listing: dict[str, StatKey] | None = None  # as this builder last saw it
 
@@ -214,10 +214,12 @@ class Builder:
 
     def _look(self, changed: Iterable[str] | None) -> _Look:
         snapshot = read_settings(self.root)
-        digest = settings_digest(self.root)
+        digest = snapshot.settings_key
         if digest != self.state.settings:  # new settings (or no state): start afresh
             self.state = State(settings=digest)
             self.model = None
+        if self.parses.rules_key != snapshot.rules.key:
+            self.parses = ParseCache(self.root, snapshot.rules)
         temporary: list[str] = []
         if changed is None or self._listing is None:
             found = list_vault(self.root)
@@ -246,7 +248,13 @@ class Builder:
         if any(p in self.state.experiments or config.is_generated(p) for p in look.changed):
             return False
         notes = [p for p in look.changed if p.lower().endswith(".md")]
-        probe = VaultSnapshot(look.snapshot.root, config, look.snapshot.template_settings)
+        probe = VaultSnapshot(
+            look.snapshot.root,
+            config,
+            look.snapshot.template_settings,
+            templater_settings=look.snapshot.templater_settings,
+            rules=look.snapshot.rules,
+        )
         load_notes(probe, notes, look.listing, self.parses)
         if any(is_experiment(note, probe) for note in probe.notes.values()):
             return False

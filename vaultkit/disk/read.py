@@ -11,9 +11,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,16 +22,20 @@ from typing import Any
 from vaultkit.disk import cache
 from vaultkit.errors import NotARegularFile, VaultkitError, VaultNotFound
 from vaultkit.model.config import CONFIG_PATH, Config, parse_config
+from vaultkit.model.metrics import template_sections
+from vaultkit.model.recognise import has_experiment_property, is_experiment_template
 from vaultkit.model.records import (
+    DEFAULT_RULES,
     WARNING,
     Note,
     ParsedNote,
+    ParseRules,
     Problem,
     StatKey,
     VaultSnapshot,
     note_id,
 )
-from vaultkit.obsidian.note import parse_note, parse_note_and_sections
+from vaultkit.obsidian.note import normalise_heading, parse_note, parse_note_and_sections
 
 OBSIDIAN_FOLDER = ".obsidian"
 TEMPORARY_SUFFIX = ".vaultkit-tmp"  # vaultkit's own temporary files (see write.py)
@@ -111,7 +116,9 @@ def _unreadable(path: str, message: str) -> Problem:
     return Problem("unreadable-note", WARNING, note_id(path), None, message)
 
 
-def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
+def read_note(
+    root: Path, path: str, rules: ParseRules = DEFAULT_RULES
+) -> tuple[Note | None, Problem | None]:
     """Read and parse one note; a vanished file gives (None, None)."""
     try:
         found = read_file(root, path)
@@ -123,14 +130,14 @@ def read_note(root: Path, path: str) -> tuple[Note | None, Problem | None]:
         return None, None
     data, key = found
     text, trouble = decode_note(data)
-    parsed = parse_note(text) if text is not None else ParsedNote()
+    parsed = parse_note(text, rules) if text is not None else ParsedNote()
     return Note(path, parsed, key), _unreadable(path, trouble) if trouble else None
 
 
-def note_sections(root: Path, path: str) -> dict[str, list[str]]:
+def note_sections(root: Path, path: str, rules: ParseRules) -> dict[str, list[str]]:
     """A note's sections, read from disk now (for comparing two notes)."""
     text, _ = decode_note(read_bytes(root, path) or b"")
-    return parse_note_and_sections(text or "")[1]
+    return parse_note_and_sections(text or "", rules)[1]
 
 
 # -- the walk ------------------------------------------------------------------------------
@@ -246,62 +253,117 @@ def find_vault_root(start: Path) -> Path | None:
     return None
 
 
-def _read_json(root: Path, relative: str) -> dict[str, Any]:
-    """An Obsidian settings file; a missing or unreadable one counts as empty, as in
-    Obsidian, but a FIFO in its place is an error that names it."""
-    try:
-        data = json.loads(read_bytes(root, relative) or b"{}")
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+TEMPLATER_SETTINGS = f"{OBSIDIAN_FOLDER}/plugins/templater-obsidian/data.json"
+SETTINGS_FILES = (
+    CONFIG_PATH,
+    f"{OBSIDIAN_FOLDER}/app.json",
+    f"{OBSIDIAN_FOLDER}/templates.json",
+    TEMPLATER_SETTINGS,
+)
 
 
-def read_config(root: Path) -> Config:
-    """`.vaultkit/config.toml`, or the defaults when there is none."""
+def _settings_file(root: Path, relative: str) -> bytes | None:
+    """A settings file's bytes (None: there is none). A FIFO in its place is an error that
+    names it; a file that cannot be read is one for the config, and for Obsidian's own
+    settings counts as missing, as in Obsidian."""
     try:
-        data = read_bytes(root, CONFIG_PATH)
+        return read_bytes(root, relative)
     except OSError as exc:
-        raise VaultkitError(f"cannot be read: {describe_os_error(exc)}", CONFIG_PATH) from None
+        if relative == CONFIG_PATH:
+            raise VaultkitError(f"cannot be read: {describe_os_error(exc)}", relative) from None
+        return None
+
+
+def _json(data: bytes | None) -> dict[str, Any]:
+    try:
+        found = json.loads(data or b"{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _config(data: bytes | None) -> Config:
     if data is None:
         return Config()
     try:
-        text = data.decode("utf-8")
+        return parse_config(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise VaultkitError("is not UTF-8; save it as UTF-8", CONFIG_PATH) from None
-    return parse_config(text)
-
-
-SETTINGS_FILES = (CONFIG_PATH, f"{OBSIDIAN_FOLDER}/app.json", f"{OBSIDIAN_FOLDER}/templates.json")
 
 
 def read_settings(root: Path) -> VaultSnapshot:
-    """A snapshot of the vault with its settings read and no note yet."""
-    root = Path(root).resolve()
-    if not root.is_dir():
-        raise VaultNotFound("no such folder; check --vault or $VAULTKIT_VAULT", str(root))
-    return VaultSnapshot(
-        root,
-        config=read_config(root),
-        template_settings=_read_json(root, f"{OBSIDIAN_FOLDER}/templates.json"),
-        app_settings=_read_json(root, f"{OBSIDIAN_FOLDER}/app.json"),
-    )
-
-
-def settings_digest(root: Path) -> str:
-    """A digest of what a build reads besides the notes: the settings files' bytes and
-    vaultkit's version."""
+    """A snapshot of the vault with its settings read, the rules they make for reading
+    notes, and a digest of both (``settings_key``); no note yet."""
     import hashlib
 
     from vaultkit import __version__
 
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise VaultNotFound("no such folder; check --vault or $VAULTKIT_VAULT", str(root))
+    raw = {relative: _settings_file(root, relative) for relative in SETTINGS_FILES}
+    config, app, templates, templater = (raw[relative] for relative in SETTINGS_FILES)
+    snapshot = VaultSnapshot(
+        root,
+        config=_config(config),
+        app_settings=_json(app),
+        template_settings=_json(templates),
+        templater_settings=_json(templater),
+    )
+    template = experiment_template(snapshot)
+    snapshot.rules = ParseRules(
+        sections=template_sections(template[1]) if template else DEFAULT_RULES.sections,
+        previous_headings=tuple(map(normalise_heading, snapshot.config.previous_headings)),
+        previous_properties=snapshot.config.previous_properties,
+        status_property=snapshot.config.status_property,
+    )
     digest = hashlib.sha1(__version__.encode())
-    for settings in SETTINGS_FILES:
-        try:
-            data = read_bytes(root, settings) or b""
-        except (OSError, NotARegularFile):
-            data = b"\0unreadable"
-        digest.update(settings.encode() + b"\0" + data + b"\0")
-    return digest.hexdigest()
+    for relative, data in raw.items():
+        digest.update(relative.encode() + b"\0" + (data or b"") + b"\0")
+    digest.update(snapshot.rules.key.encode())
+    snapshot.settings_key = digest.hexdigest()
+    return snapshot
+
+
+def experiment_template(snapshot: VaultSnapshot) -> tuple[str, str] | None:
+    """(path, text) of the template whose sections experiments are measured against:
+    `experiment_template` in the config, else a note in a templates folder that carries
+    the experiment tag (or the experiment property), the highest version in its name
+    first; None: the packaged template."""
+    root, config = snapshot.root, snapshot.config
+    if config.experiment_template:
+        path = config.experiment_template
+        path = path if path.lower().endswith(".md") else path + ".md"
+        text, _ = decode_note(read_bytes(root, path) or b"")
+        if text is None or not (root / path).is_file():
+            raise VaultkitError(
+                f"experiment_template {config.experiment_template!r} is not a note of the "
+                "vault; give the template's path from the vault's root",
+                CONFIG_PATH,
+            )
+        return path, text
+    found = []
+    for folder in snapshot.templates_folders:
+        for path in _walk(root / folder)[0] if (root / folder).is_dir() else []:
+            if not path.lower().endswith(".md"):
+                continue
+            text, _ = decode_note(read_bytes(root, f"{folder}/{path}") or b"")
+            note = Note(f"{folder}/{path}", parse_note(text or ""), (0, 0, 0, 0))
+            if is_experiment_template(note, snapshot) or has_experiment_property(note, snapshot):
+                found.append((template_version(note.title), note.path, text or ""))
+    if not found:
+        return None
+    _, path, text = max(found)
+    return path, text
+
+
+def template_version(name: str) -> tuple[int, ...]:
+    """The version in a template's name (`… template v.1.2`), for choosing the newest."""
+    match = _VERSION.search(name)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+_VERSION = re.compile(r"v\.?\s*(\d+(?:\.\d+)*)", re.IGNORECASE)
 
 
 # -- notes, through the parse cache ------------------------------------------------------
@@ -310,10 +372,13 @@ def settings_digest(root: Path) -> str:
 class ParseCache:
     """The parse cache of one vault (format: cache.py). Shards are read when first asked
     for and written back when a parse in them changed; an unusable shard is read again
-    from the notes and rewritten, and said so once (``notices``)."""
+    from the notes and rewritten, and said so once (``notices``). A parse depends on the
+    vault's rules for reading notes (``ParseRules``): a shard made under other rules is
+    rebuilt without a word."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, rules: ParseRules):
         self.root = root
+        self.rules_key = rules.key
         self._shards: dict[int, dict[str, tuple]] = {}
         self.changed: set[int] = set()
         self.notices: list[str] = []
@@ -331,10 +396,16 @@ class ParseCache:
                 data = read_bytes(self.root, path)
             except (OSError, NotARegularFile):
                 data = None
-            entries = cache.decode(data)
+            found = cache.decode(data)
+            entries: Any = None
+            if isinstance(found, tuple) and len(found) == 2 and found[0] == self.rules_key:
+                entries = found[1]
             if not isinstance(entries, dict):
                 if data is not None:
-                    self._notice(shard, "could not be used")
+                    if isinstance(found, tuple) and found and found[0] != self.rules_key:
+                        pass  # made under other settings: simply rebuilt
+                    else:
+                        self._notice(shard, "could not be used")
                     self.changed.add(shard)
                 entries = {}
             self._shards[shard] = entries
@@ -375,23 +446,25 @@ class ParseCache:
                 for path, entry in self._shards.get(shard, {}).items()
                 if listing.get(path) == entry[0]
             }
-            files[cache.shard_path(shard)] = cache.encode(entries)
+            files[cache.shard_path(shard)] = cache.encode((self.rules_key, entries))
         return files
 
 
 PARALLEL_THRESHOLD = 1000  # notes; below this, starting worker processes costs more than it saves
 
 
-def _parse_plain(root: Path, path: str) -> tuple[str, StatKey | None, tuple | None, Problem | None]:
+def _parse_plain(
+    root: Path, path: str, rules: ParseRules
+) -> tuple[str, StatKey | None, tuple | None, Problem | None]:
     """Read and parse one note into plain data (what a worker process sends back)."""
-    note, problem = read_note(root, path)
+    note, problem = read_note(root, path, rules)
     if note is None:
         return path, None, None, problem
     return path, note.stat_key, cache.parse_to_plain(note.parsed), problem
 
 
-def _parse_many(root: Path, paths: list[str]) -> list[tuple]:
-    return [_parse_plain(root, path) for path in paths]
+def _parse_many(root: Path, paths: list[str], rules: ParseRules) -> list[tuple]:
+    return [_parse_plain(root, path, rules) for path in paths]
 
 
 def _stop_with_parent(parent: int) -> None:
@@ -406,7 +479,7 @@ def _stop_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _parsed_in_workers(root: Path, paths: list[str]):
+def _parsed_in_workers(root: Path, paths: list[str], rules: ParseRules) -> Iterator[tuple]:
     """Yield ``_parse_plain`` results of many notes, parsed by worker processes in
     batches, as they come back."""
     import multiprocessing
@@ -419,7 +492,8 @@ def _parsed_in_workers(root: Path, paths: list[str]):
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_stop_with_parent, initargs=(os.getpid(),)
     ) as pool:
-        for batch in pool.map(_parse_many, [root] * len(batches), batches):
+        count = len(batches)
+        for batch in pool.map(_parse_many, [root] * count, batches, [rules] * count):
             yield from batch
 
 
@@ -452,9 +526,9 @@ def load_notes(
             progress(done, len(paths))
     workers = min(os.cpu_count() or 1, 8)
     if len(to_parse) >= PARALLEL_THRESHOLD and workers >= 2:
-        results = _parsed_in_workers(root, to_parse)
+        results = _parsed_in_workers(root, to_parse, snapshot.rules)
     else:
-        results = (_parse_plain(root, path) for path in to_parse)
+        results = (_parse_plain(root, path, snapshot.rules) for path in to_parse)
     for path, key, plain, problem in results:
         if problem is not None:
             snapshot.problems.append(problem)
@@ -486,7 +560,7 @@ def load_snapshot(
     paths = [
         p for p in listing.files if p.lower().endswith(".md") and (wanted is None or p in wanted)
     ]
-    parses = ParseCache(snapshot.root) if parses is None else parses
+    parses = ParseCache(snapshot.root, snapshot.rules) if parses is None else parses
     vanished = load_notes(snapshot, paths, listing.files, parses, progress)
     if vanished:
         snapshot.files = [p for p in snapshot.files if p not in vanished]

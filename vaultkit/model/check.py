@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import fnmatch
+import posixpath
+
 from vaultkit.model.metrics import unanswered
-from vaultkit.model.recognise import is_template
+from vaultkit.model.recognise import (
+    has_template_tag,
+    is_template,
+    near_miss,
+    why_not_an_experiment,
+)
 from vaultkit.model.records import ERROR, PREVIOUS, WARNING, Problem
 from vaultkit.model.vault_model import VaultModel
 from vaultkit.obsidian.note import normalise_heading
@@ -18,12 +26,26 @@ def _link_text(link) -> str:
 
 
 def check_model(model: VaultModel) -> list[Problem]:
-    """Every problem in the vault, sorted by note, line and code."""
+    """Every problem in the vault but those the config ignores, sorted by note, line
+    and code."""
     problems = list(model.vault.problems)
     for note_id in model.notes:
         problems.extend(note_problems(model, note_id))
     problems += cycle_problems(model)
-    return sorted(problems, key=lambda p: (p.note or "", p.line or 0, p.code, p.message))
+    kept = [p for p in problems if not ignored(p, model.vault.config.ignore)]
+    return sorted(kept, key=lambda p: (p.note or "", p.line or 0, p.code, p.message))
+
+
+def ignored(problem: Problem, ignore: tuple[str, ...]) -> bool:
+    """Whether an `ignore` entry of the config silences ``problem``: `code` alone, or
+    `code:glob` where the glob matches the note's id (`dangling-link:Archive/*`)."""
+    for entry in ignore:
+        code, _, pattern = entry.partition(":")
+        if code == problem.code and (
+            not pattern or fnmatch.fnmatchcase(problem.note or "", pattern)
+        ):
+            return True
+    return False
 
 
 def cycle_problems(model: VaultModel) -> list[Problem]:
@@ -67,7 +89,9 @@ class NoteProblems:
                 self.elsewhere.setdefault(problem.note, []).append(problem)
 
     def __call__(self, note_id: str) -> list[Problem]:
-        return [*self.elsewhere.get(note_id, []), *note_problems(self.model, note_id)]
+        found = [*self.elsewhere.get(note_id, []), *note_problems(self.model, note_id)]
+        ignore = self.model.vault.config.ignore
+        return [p for p in found if not ignored(p, ignore)] if ignore else found
 
 
 def _link_problems(model: VaultModel, note_id: str, experiment: bool, resolved):
@@ -75,8 +99,9 @@ def _link_problems(model: VaultModel, note_id: str, experiment: bool, resolved):
     in_previous = experiment and link.role == PREVIOUS
     if resolved.target is None:
         where = " in Previous experiment" if in_previous else ""
+        attachment = is_attachment(link.target) and not in_previous
         yield Problem(
-            "dangling-link",
+            "missing-attachment" if attachment else "dangling-link",
             ERROR if in_previous else WARNING,
             note_id,
             link.line,
@@ -94,14 +119,22 @@ def _link_problems(model: VaultModel, note_id: str, experiment: bool, resolved):
             f"Obsidian picks {resolved.resolution.path}. Write the folder path to be sure",
         )
     if in_previous and link.target and resolved.target not in model.experiments:
+        target = model.notes.get(resolved.target)
+        why = why_not_an_experiment(target, model.vault) if target else "it is not a note"
         yield Problem(
             "previous-not-experiment",
             WARNING,
             note_id,
             link.line,
-            f"Previous experiment links to {resolved.target!r}, which is not an experiment "
-            "(needs #model_training and #document or a 'Previous experiment' heading)",
+            f"Previous experiment links to {resolved.target!r}, which is not an experiment: {why}",
         )
+
+
+def is_attachment(target: str) -> bool:
+    """A link to a file that is not a note: it names an extension other than `.md` (an
+    image, a PDF, a canvas)."""
+    extension = posixpath.splitext(target.rpartition("/")[2])[1].lower()
+    return bool(extension) and extension != ".md" and extension[1:].isalnum()
 
 
 def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
@@ -114,7 +147,7 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
         message, line = parsed.frontmatter_error
         # A template's {{date}} placeholders break its own YAML until quoted; Obsidian's
         # help says to quote them, but the notes made from it are what matters.
-        template = is_template(note, model.vault.templates_folder)
+        template = is_template(note, model.vault)
         hint = '; quote template variables, e.g. date: "{{date}}"' if template else ""
         problems.append(
             Problem(
@@ -136,6 +169,20 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
                 "write the tags as a YAML list, one per line",
             )
         )
+    if experiment and has_template_tag(parsed.tag_names):
+        problems.append(
+            Problem(
+                "template-tags",
+                WARNING,
+                note_id,
+                parsed.fields["tags"].line if "tags" in parsed.fields else None,
+                "still carries #template or #document_template from the template; remove "
+                "them (vaultkit check --fix does)",
+            )
+        )
+    missed = None if experiment else near_miss(note, model.vault)
+    if missed is not None:
+        problems.append(Problem(missed[0], WARNING, note_id, None, missed[1]))
     if experiment and parsed.status is None:
         problems.append(
             Problem(

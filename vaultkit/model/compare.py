@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from vaultkit.model.metrics import REQUIRED_SECTIONS, higher_is_better
+from vaultkit.model.metrics import higher_is_better
 from vaultkit.model.records import ParsedNote
 
 
@@ -36,9 +36,12 @@ def metric_changes(old: dict[str, float], new: dict[str, float]) -> list[dict]:
     return changes
 
 
-def section_changes(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[dict]:
-    """Per section (template order first): lines added and removed, blank lines aside."""
-    names = [n for n in REQUIRED_SECTIONS if n in old or n in new]
+def section_changes(
+    old: dict[str, list[str]], new: dict[str, list[str]], order: list[str]
+) -> list[dict]:
+    """Per section (the template's ``order`` first): lines added and removed, blank lines
+    aside."""
+    names = [n for n in order if n in old or n in new]
     names += sorted((set(old) | set(new)) - set(names))
     changes = []
     for name in names:
@@ -67,7 +70,7 @@ def compare(
     return {
         "from": old_id,
         "to": new_id,
-        "sections": section_changes(old_bodies, new_bodies),
+        "sections": section_changes(old_bodies, new_bodies, list(new.sections)),
         "settings": settings_changes(old.settings, new.settings),
         "metrics": metric_changes(old.metrics, new.metrics),
     }

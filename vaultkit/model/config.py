@@ -26,6 +26,14 @@ class Config:
     experiments_folder: str = "Experiments"
     experiment_tag: str = "model_training"
     lineage_metric: str = ""  # the metric charted in lineage notes; "" = the most shared
+    # notes whose properties hold these values are experiments too: (name, value) pairs
+    experiment_property: tuple[tuple[str, str], ...] = ()
+    status_property: str = "status"  # the property read when there is no Status: line
+    previous_headings: tuple[str, ...] = ("Previous experiment",)
+    previous_properties: tuple[str, ...] = ("previous", "previous_experiment")
+    experiment_template: str = ""  # the vault's experiment template; "" = find it
+    statuses: tuple[str, ...] = ()  # statuses set-status accepts besides the known ones
+    ignore: tuple[str, ...] = ()  # check problems to leave out: "code" or "code:note glob"
 
     @functools.cached_property  # asked once per note of the vault
     def index_path(self) -> str:
@@ -79,18 +87,50 @@ def _tag(key: str, value: str) -> str:
     return tag
 
 
-def _text(key: str, value: str) -> str:
-    if any(ord(char) < 32 for char in value):
+def _string(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key} must be a non-empty string, not {value!r}", CONFIG_PATH)
+    if any(ord(char) < 32 or char == "\x7f" for char in value):
         raise ConfigError(f"{key} holds a control character; use plain text", CONFIG_PATH)
     return value.strip()
 
 
-_KEYS: dict[str, Callable[[str, str], str]] = {
-    "index_note": _vault_path,
-    "lineage_folder": _vault_path,
-    "experiments_folder": _vault_path,
-    "experiment_tag": _tag,
-    "lineage_metric": _text,
+def _texts(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(
+            f'{key} must be a list of strings, like {key} = ["a", "b"], not {value!r}',
+            CONFIG_PATH,
+        )
+    return tuple(_string(key, item) for item in value)
+
+
+def _pairs(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(
+            f"{key} must be a table of property names and values, like "
+            f'{key} = {{ type = "experiment" }}, not {value!r}',
+            CONFIG_PATH,
+        )
+    return tuple(sorted((name.lower(), _string(key, v).lower()) for name, v in value.items()))
+
+
+def _statuses(key: str, value: Any) -> tuple[str, ...]:
+    return tuple(_tag(key, status) for status in _texts(key, value))
+
+
+_KEYS: dict[str, Callable[[str, Any], Any]] = {
+    "index_note": lambda k, v: _vault_path(k, _string(k, v)),
+    "lineage_folder": lambda k, v: _vault_path(k, _string(k, v)),
+    "experiments_folder": lambda k, v: _vault_path(k, _string(k, v)),
+    "experiment_tag": lambda k, v: _tag(k, _string(k, v)),
+    "lineage_metric": _string,
+    "experiment_property": _pairs,
+    "status_property": lambda k, v: _string(k, v).lower(),
+    "previous_headings": lambda k, v: tuple(" ".join(h.split()) for h in _texts(k, v)),
+    "previous_properties": lambda k, v: tuple(name.lower() for name in _texts(k, v)),
+    "experiment_template": lambda k, v: _vault_path(k, _string(k, v)),
+    "statuses": _statuses,
+    "ignore": _texts,
 }
 
 
@@ -106,12 +146,7 @@ def parse_config(text: str) -> Config:
         raise ConfigError(
             f"unknown key {unknown[0]!r}; known keys: {', '.join(known)}", CONFIG_PATH
         )
-    cleaned = {}
-    for key, value in data.items():
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{key} must be a non-empty string, not {value!r}", CONFIG_PATH)
-        cleaned[key] = _KEYS[key](key, value)
-    config = Config(**cleaned)
+    config = Config(**{key: _KEYS[key](key, value) for key, value in data.items()})
     if config.in_lineage_folder(config.index_path):
         raise ConfigError(
             f"index_note {config.index_note!r} is inside lineage_folder "

@@ -12,20 +12,9 @@ Pure: lines in, data out.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
-REQUIRED_SECTIONS = [
-    "previous experiment",
-    "data collecting process",
-    "data detail",
-    "data augmentation",
-    "data assumption (analysis)",
-    "metrics",
-    "environment setup",
-    "model",
-    "result",
-    "conclusion",
-]
 METRIC_SECTIONS = ("result", "metrics")  # results win over the plan
 _NUMBER = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?$")
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -175,8 +164,11 @@ _SEED = re.compile(r"\bseed\b|random[_ ]state|deterministic", re.I)
 _THRESHOLD = re.compile(r"threshold\D{0,40}\d", re.I)
 
 
-def reproducibility_gaps(bodies: dict[str, list[str]], thresholds: dict[str, float]) -> list[str]:
-    """The template's own questions turned into checks; each gap says what is missing."""
+def reproducibility_gaps(
+    bodies: dict[str, list[str]], thresholds: dict[str, float], asked: set[str]
+) -> list[str]:
+    """The team template's own questions turned into checks, for the sections the vault's
+    template ``asked`` for; each gap says what is missing."""
 
     def text(name: str) -> str:
         return "\n".join(bodies.get(name, []))
@@ -190,38 +182,39 @@ def reproducibility_gaps(bodies: dict[str, list[str]], thresholds: dict[str, flo
         return any(word in lowered for word in words) and bool(pattern.search(found))
 
     gaps = []
-    if not says("environment setup", _VERSION, "==", "."):
+    if "environment setup" in asked and not says("environment setup", _VERSION, "==", "."):
         gaps.append("Environment setup names no library versions (e.g. torch==2.3.0)")
-    if not says("model", _SEED, "eed", "random", "determ"):
+    if "model" in asked and not says("model", _SEED, "eed", "random", "determ"):
         gaps.append("Model does not say how randomness is controlled (a seed)")
-    if not _DIGIT.search(text("data detail")):
+    if "data detail" in asked and not _DIGIT.search(text("data detail")):
         gaps.append("Data detail gives no class counts")
-    if not thresholds and not says("metrics", _THRESHOLD, "thre"):
+    if "metrics" in asked and not thresholds and not says("metrics", _THRESHOLD, "thre"):
         gaps.append("Metrics gives no accepted thresholds")
     return gaps
 
 
 def unanswered(sections: dict[str, str]) -> list[str]:
-    """The required template sections that are missing, empty or only questions."""
-    return [name for name in REQUIRED_SECTIONS if sections.get(name, "missing") != "answered"]
+    """The template sections that are missing, empty or only questions (``sections`` holds
+    the state of each section the vault's template asks for, in its order)."""
+    return [name for name, state in sections.items() if state != "answered"]
 
 
 def completeness(sections: dict[str, str]) -> str:
-    """`answered/required`, e.g. `9/10`."""
-    return f"{len(REQUIRED_SECTIONS) - len(unanswered(sections))}/{len(REQUIRED_SECTIONS)}"
+    """`answered/asked`, e.g. `9/10`."""
+    return f"{len(sections) - len(unanswered(sections))}/{len(sections)}"
 
 
 def higher_is_better(metric: str) -> bool:
     return not LOWER_IS_BETTER.search(metric)
 
 
-def is_question(line: str, questions: list[str]) -> bool:
+def is_question(line: str, questions: Sequence[str]) -> bool:
     """A template question left as it is (list marker, spaces and case aside)."""
     text = _LIST_MARKER.sub("", line).strip().lower()
     return text in questions
 
 
-def section_state(lines: list[str] | None, questions: list[str]) -> str:
+def section_state(lines: list[str] | None, questions: Sequence[str]) -> str:
     """'missing', 'empty' (nothing written), 'unanswered' (only the template's questions)
     or 'answered'."""
     if lines is None:
@@ -237,25 +230,39 @@ def section_state(lines: list[str] | None, questions: list[str]) -> str:
     return state
 
 
-def load_template_questions(template_text: str) -> dict[str, list[str]]:
-    """Each top-level section of the template and the question lines under it."""
-    questions: dict[str, list[str]] = {}
-    current = None
-    for line in template_text.splitlines():
-        heading = re.match(r"^#\s+(.*)$", line)
-        if heading:
-            current = " ".join(heading.group(1).split()).lower()
-            questions.setdefault(current, [])
-        elif current and line.strip() and line.strip() != "-":
-            questions[current].append(
-                re.sub(r"^\s*(?:[-*+]|\d+[.)])?\s*", "", line).strip().lower()
-            )
-    return questions
-
-
-# The team template's sections and the questions each one asks (the packaged copy).
-TEMPLATE_QUESTIONS = load_template_questions(
-    (
-        Path(__file__).parents[1] / "data" / "vault_template" / "Templates" / "Model Training.md"
-    ).read_text(encoding="utf-8")
+# Sections a template has that no experiment must fill in: what comes next is planned
+# later, and side notes are optional.
+NOT_ASKED = frozenset(
+    {"", "next experiment", "next", "next steps", "side note", "side notes", "notes"}
 )
+
+TemplateSections = tuple[tuple[str, tuple[str, ...]], ...]  # (section, its questions), in order
+
+
+def template_sections(template_text: str) -> TemplateSections:
+    """The sections a template asks to fill in (its headings of the highest level, but
+    for NOT_ASKED) and the question lines under each, normalised as ``is_question``
+    compares them."""
+    headings = [
+        re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line) for line in template_text.splitlines()
+    ]
+    levels = [len(m.group(1)) for m in headings if m]
+    top = min(levels, default=1)
+    found: dict[str, list[str]] = {}
+    current: str | None = None
+    for line, heading in zip(template_text.splitlines(), headings, strict=True):
+        if heading and len(heading.group(1)) <= top:
+            current = " ".join(heading.group(2).split()).lower()
+            found.setdefault(current, [])
+        elif heading:
+            continue  # a lower heading inside a section
+        elif current is not None and line.strip() and line.strip() not in ("-", "*", "+"):
+            found[current].append(_LIST_MARKER.sub("", line).strip().lower())
+    return tuple((name, tuple(q)) for name, q in found.items() if name not in NOT_ASKED)
+
+
+# The team template's sections and questions: the packaged copy, for a vault without one.
+PACKAGED_TEMPLATE = (
+    Path(__file__).parents[1] / "data" / "vault_template" / "Templates" / "Model Training.md"
+)
+DEFAULT_SECTIONS = template_sections(PACKAGED_TEMPLATE.read_text(encoding="utf-8"))

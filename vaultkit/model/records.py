@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from vaultkit.model.config import Config
+from vaultkit.model.metrics import DEFAULT_SECTIONS, TemplateSections
 
 # Where a link is written decides its edge type in the graph.
 PREVIOUS, NEXT, RELATED, REFERENCES, LINK = "previous", "next", "related", "references", "link"
@@ -110,6 +111,7 @@ class ParsedNote:
     thresholds: dict[str, float] = field(default_factory=dict)  # name -> accepted threshold
     settings: dict[str, str] = field(default_factory=dict)  # hyperparameters, pinned versions
     sections: dict[str, str] = field(default_factory=dict)  # template section -> state
+    previous_heading: bool = False  # has a heading that names the previous experiment
     gaps: list[str] = field(default_factory=list)  # what a rebuild of the model would miss
 
     @property
@@ -170,6 +172,39 @@ def is_hidden(path: str) -> bool:
     return path.startswith(".") or "/." in path
 
 
+@dataclass(frozen=True)
+class ParseRules:
+    """What a vault's settings change in how its notes are read: the sections its
+    experiment template asks to fill in, where a note names its previous experiment,
+    and which property holds a status (`.vaultkit/config.toml`)."""
+
+    sections: TemplateSections = DEFAULT_SECTIONS
+    previous_headings: tuple[str, ...] = ("previous experiment",)  # normalised
+    previous_properties: tuple[str, ...] = ("previous", "previous_experiment")  # lower case
+    status_property: str = "status"  # lower case
+
+    @functools.cached_property
+    def property_roles(self) -> dict[str, str]:
+        roles = {"next": NEXT, "next_experiment": NEXT, "related": RELATED}
+        roles["references"] = REFERENCES
+        roles.update(dict.fromkeys(self.previous_properties, PREVIOUS))
+        return roles
+
+    @functools.cached_property
+    def questions(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.sections)
+
+    @functools.cached_property
+    def key(self) -> str:
+        """A digest of the rules: parses made under other rules are not reused."""
+        import hashlib
+
+        return hashlib.sha1(repr(self).encode()).hexdigest()
+
+
+DEFAULT_RULES = ParseRules()
+
+
 @dataclass
 class VaultSnapshot:
     """What was read from a vault folder: its settings, notes and files. The model is
@@ -179,11 +214,24 @@ class VaultSnapshot:
     config: Config = field(default_factory=Config)
     template_settings: dict[str, Any] = field(default_factory=dict)
     app_settings: dict[str, Any] = field(default_factory=dict)
+    templater_settings: dict[str, Any] = field(default_factory=dict)
+    rules: ParseRules = DEFAULT_RULES
+    settings_key: str = ""  # a digest of the settings and rules (``disk.read.read_settings``)
     notes: dict[str, Note] = field(default_factory=dict)  # by path
     files: list[str] = field(default_factory=list)  # every file, notes and attachments
     problems: list[Problem] = field(default_factory=list)  # notes that could not be read
 
     @functools.cached_property  # the settings are read once, before any note
     def templates_folder(self) -> str | None:
-        folder = self.template_settings.get("folder")
-        return folder.strip().strip("/") or None if isinstance(folder, str) else None
+        """The core Templates plugin's folder."""
+        return _folder(self.template_settings.get("folder"))
+
+    @functools.cached_property
+    def templates_folders(self) -> tuple[str, ...]:
+        """Every folder of templates: the core Templates plugin's and Templater's."""
+        found = [self.templates_folder, _folder(self.templater_settings.get("templates_folder"))]
+        return tuple(dict.fromkeys(f for f in found if f))
+
+
+def _folder(setting: Any) -> str | None:
+    return setting.strip().strip("/") or None if isinstance(setting, str) else None

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from vaultkit.model import metrics
 from vaultkit.model.records import (
+    DEFAULT_RULES,
     LINK,
     NEXT,
     PREVIOUS,
@@ -25,6 +26,7 @@ from vaultkit.model.records import (
     Heading,
     Link,
     ParsedNote,
+    ParseRules,
     Tag,
     Url,
 )
@@ -34,15 +36,8 @@ from vaultkit.obsidian.markdown import scan_blocks
 FOOTER_KEYS = ("status", "tags", "references", "related")
 PREVIOUS_SECTION = "previous experiment"
 NEXT_SECTION = "next experiment"
-_PROPERTY_ROLES = {
-    "previous": PREVIOUS,
-    "previous_experiment": PREVIOUS,
-    "next": NEXT,
-    "next_experiment": NEXT,
-    "related": RELATED,
-    "references": REFERENCES,
-}
 _FIELD_ROLES = {"related": RELATED, "references": REFERENCES}
+
 
 # `Key: value`, `- Key: value`, `**Key**: value`, `**Key:** value`; not `Key::` (Dataview)
 # and not a URL's `https://`.
@@ -144,20 +139,22 @@ def _frontmatter_tags(properties: dict) -> tuple[list[Tag], str | None]:
     return tags, ignored
 
 
-def _property_status(properties: dict) -> str | None:
-    key = next((k for k in properties if isinstance(k, str) and k.lower() == "status"), None)
+def _property_status(properties: dict, wanted: str) -> str | None:
+    key = next((k for k in properties if isinstance(k, str) and k.lower() == wanted), None)
     value = properties.get(key) if key is not None else None
     if isinstance(value, str) and value.strip().lstrip("#").strip():
         return value.strip().lstrip("#").strip().lower()
     return None
 
 
-def _property_links(properties: dict, lines: list[str], closing: int) -> tuple[list, list]:
+def _property_links(
+    properties: dict, lines: list[str], closing: int, roles: dict[str, str]
+) -> tuple[list, list]:
     """Links written as whole property values, and URLs under a `references` property."""
     links, urls = [], []
     where = _PropertyLines(lines, closing)
     for key, value in properties.items():
-        role = _PROPERTY_ROLES.get(str(key).lower(), LINK)
+        role = roles.get(str(key).lower(), LINK)
         for item in value if isinstance(value, list) else [value]:
             if not isinstance(item, str):
                 continue
@@ -295,12 +292,14 @@ def normalise_newlines(text: str) -> str:
     return text
 
 
-def parse_note(text: str) -> ParsedNote:
+def parse_note(text: str, rules: ParseRules = DEFAULT_RULES) -> ParsedNote:
     """Parse a note. Never raises on content."""
-    return parse_note_and_sections(text)[0]
+    return parse_note_and_sections(text, rules)[0]
 
 
-def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]]:
+def parse_note_and_sections(
+    text: str, rules: ParseRules = DEFAULT_RULES
+) -> tuple[ParsedNote, dict[str, list[str]]]:
     """The parse, and each section's lines (code blanked) for comparing notes."""
     text = normalise_newlines(text)
     lines = text.split("\n")
@@ -322,20 +321,23 @@ def parse_note_and_sections(text: str) -> tuple[ParsedNote, dict[str, list[str]]
             line = 2 + exc.line if exc.line is not None else 1
             note.frontmatter_error = (str(exc), min(line, closing + 1))
         note.tags, note.ignored_tags = _frontmatter_tags(note.properties)
-        note.property_status = _property_status(note.properties)
-        note.links, note.urls = _property_links(note.properties, lines, closing)
+        note.property_status = _property_status(note.properties, rules.status_property)
+        note.links, note.urls = _property_links(
+            note.properties, lines, closing, rules.property_roles
+        )
 
     body = "\n".join(body_lines)
     blocks = block_structure(body)
     note.headings = blocks.headings
     note.fields = find_fields(body_lines, blocks)
     found = sections(note.headings, len(body_lines))
-    roles = _line_roles(note, found)
+    roles = _line_roles(note, found, rules)
+    note.previous_heading = any(s.name in rules.previous_headings for s in found)
     _scan_body(body_lines, blocks, roles, note)
     # Sections keep their code blocks: settings are often written in them (`lr: 3e-4`).
     note.footer_line = footer_rule(note.fields, blocks.rules)
     bodies = section_bodies(body_lines, found, note.footer_line)
-    _report(note, bodies, body_lines, body)
+    _report(note, bodies, body_lines, body, rules)
 
     status_field = note.fields.get("status")
     if status_field is not None:
@@ -371,7 +373,11 @@ def section_bodies(
 
 
 def _report(
-    note: ParsedNote, bodies: dict[str, list[str]], all_lines: list[str], text: str
+    note: ParsedNote,
+    bodies: dict[str, list[str]],
+    all_lines: list[str],
+    text: str,
+    rules: ParseRules,
 ) -> None:
     """Metrics, thresholds, settings and section states of an experiment-shaped note."""
     for name in metrics.METRIC_SECTIONS:
@@ -387,16 +393,16 @@ def _report(
             note.metrics.setdefault(str(key), float(value))
     note.settings = metrics.settings(text)
     note.sections = {
-        name: metrics.section_state(bodies.get(name), metrics.TEMPLATE_QUESTIONS.get(name, []))
-        for name in metrics.REQUIRED_SECTIONS
+        name: metrics.section_state(bodies.get(name), questions)
+        for name, questions in rules.sections
     }
-    note.gaps = metrics.reproducibility_gaps(bodies, note.thresholds)
+    note.gaps = metrics.reproducibility_gaps(bodies, note.thresholds, set(note.sections))
 
 
-def _line_roles(note: ParsedNote, found: list[Section]) -> dict[int, str]:
+def _line_roles(note: ParsedNote, found: list[Section], rules: ParseRules) -> dict[int, str]:
     """1-based line -> the role of links written on it (fields win over sections)."""
     roles: dict[int, str] = {}
-    section_roles = {PREVIOUS_SECTION: PREVIOUS, NEXT_SECTION: NEXT}
+    section_roles = {NEXT_SECTION: NEXT, **dict.fromkeys(rules.previous_headings, PREVIOUS)}
     for section in found:
         role = section_roles.get(section.name)
         if role is not None:

@@ -8,11 +8,11 @@ import re
 from datetime import datetime
 
 from vaultkit.errors import VaultkitError
+from vaultkit.model.records import DEFAULT_RULES, ParseRules
 from vaultkit.obsidian import syntax
 from vaultkit.obsidian.note import (
-    NEXT_SECTION,
-    PREVIOUS_SECTION,
     first_sections,
+    normalise_heading,
     parse_note,
     sections,
     split_frontmatter,
@@ -183,18 +183,19 @@ def drop_template_tags(text: str) -> str:
 
 
 def add_links_to_section(
-    text: str, section: str, links: list[str], question: str | None = None
+    text: str, heading: str, links: list[str], question: str | None = None
 ) -> str:
-    """Add ``links`` to a section: on the template's question line (``question`` found in
-    it, ending '?') when given and still unanswered, else as new list items after the
-    section's last line. A missing section is created before the footer rule."""
+    """Add ``links`` to the section under ``heading``: on the template's question line
+    (``question`` found in it, ending '?') when given and still unanswered, else as new
+    list items after the section's last line. A missing section is created before the
+    footer rule."""
     if not links:
         return text
     newline = newline_of(text) if text else "\n"
     lines = _lines(text)
-    span = _section_span(text, section)
+    span = _section_span(text, normalise_heading(heading))
     if span is None:
-        return _add_section(text, section, links, newline)
+        return _add_section(text, heading, links, newline)
     start, end = span
     for index in range(start, min(end, len(lines))):
         stripped = lines[index].rstrip("\r\n")
@@ -215,8 +216,7 @@ def add_links_to_section(
     return "".join(lines)
 
 
-def _add_section(text: str, section: str, links: list[str], newline: str) -> str:
-    heading = "Previous experiment" if section == PREVIOUS_SECTION else "Next experiment"
+def _add_section(text: str, heading: str, links: list[str], newline: str) -> str:
     block = [f"# {heading}{newline}", newline] + [f"- {link}{newline}" for link in links]
     lines = _lines(text)
     rule = parse_note(text).footer_line
@@ -229,13 +229,15 @@ def _add_section(text: str, section: str, links: list[str], newline: str) -> str
     return "".join(lines + prefix + block)
 
 
-def add_previous_links(text: str, links: list[str]) -> str:
-    return add_links_to_section(text, PREVIOUS_SECTION, links, "previous experiment")
+def add_previous_links(text: str, links: list[str], heading: str = "Previous experiment") -> str:
+    """The previous experiments, under ``heading`` (the vault's first Previous-experiment
+    heading), on the template's question line when it is there."""
+    return add_links_to_section(text, heading, links, "previous experiment")
 
 
 def add_next_link(text: str, link: str) -> str:
     """A parent's only change: one new list item in its Next-experiment section."""
-    return add_links_to_section(text, NEXT_SECTION, [link])
+    return add_links_to_section(text, "Next experiment", [link])
 
 
 def add_related_links(text: str, links: list[str]) -> str:
@@ -267,10 +269,11 @@ def add_related_links(text: str, links: list[str]) -> str:
     return "".join(lines)
 
 
-def set_status(text: str, status: str) -> str:
+def set_status(text: str, status: str, rules: ParseRules = DEFAULT_RULES) -> str:
     """Set the status where it is written: the first tag on the `Status:` line, else the
-    `status` property; a note with neither gets a footer `Status:` line."""
-    note = parse_note(text)
+    status property (``rules.status_property``); a note with neither gets a footer
+    `Status:` line."""
+    note = parse_note(text, rules)
     lines = _lines(text)
     newline = newline_of(text) if text else "\n"
     field = note.fields.get("status")
@@ -295,7 +298,8 @@ def set_status(text: str, status: str) -> str:
     yaml, closing = split_frontmatter(plain)
     if yaml is not None and note.property_status is not None:
         for index in range(1, closing):
-            match = re.match(r"^(status\s*:\s*)(.*?)(\s*)$", plain[index], re.IGNORECASE)
+            pattern = rf"^({re.escape(rules.status_property)}\s*:\s*)(.*?)(\s*)$"
+            match = re.match(pattern, plain[index], re.IGNORECASE)
             if match:
                 value = match.group(2)
                 quote = value[0] if value[:1] in ("'", '"') else ""
