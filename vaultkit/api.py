@@ -9,6 +9,7 @@ later changes. Errors are ``vaultkit.errors.VaultkitError`` subclasses.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import hashlib
 import pickle
@@ -34,7 +35,7 @@ from vaultkit.disk.read import (
     read_settings,
     template_version,
 )
-from vaultkit.disk.write import save_cache
+from vaultkit.disk.write import save_cache, update_file
 from vaultkit.errors import (
     MissingExtra,
     NotAnExperiment,
@@ -52,6 +53,7 @@ from vaultkit.model.recognise import (
     is_experiment,
     is_experiment_template,
     is_template,
+    why_not_an_experiment,
 )
 from vaultkit.model.records import (
     NEXT,
@@ -67,6 +69,7 @@ from vaultkit.model.records import (
 )
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
+from vaultkit.output.edit import drop_template_tags
 from vaultkit.output.formats import iso_utc
 from vaultkit.pipeline import Builder, BuildResult, State
 
@@ -436,15 +439,57 @@ class Vault:
         return list(self.model.notes.values())
 
     def set_status(self, note: str, status: str, force: bool = False) -> tuple[str | None, str]:
-        """Write ``status`` where the note keeps its status -> (old status, new status)."""
+        """Write ``status`` where the note keeps its status -> (old status, new status).
+        Refused on a generated note; without ``force``, also on a note that is no
+        experiment, for a status the vault does not know (a typo), and for `done` while
+        template sections are unanswered."""
         status = status.strip().lstrip("#").lower()
         if not is_valid_tag(status):
             raise RefusedEdit(f"{status!r} is not a tag Obsidian can read; use letters and '_'")
         found = self._read(note)
-        experiment = is_experiment(found, self.settings)
-        change_status(self.settings, found, experiment, status, force)
+        settings = self.settings
+        if settings.config.is_generated(found.path):
+            raise RefusedEdit(
+                "is a note vaultkit generates, so it has no status of its own; set the "
+                "status in the experiment's note",
+                found.path,
+            )
+        experiment = is_experiment(found, settings)
+        if not experiment and not force:
+            why = why_not_an_experiment(found, settings)
+            raise NotAnExperiment(
+                f"is not an experiment ({why}), so vaultkit does not set its status; "
+                "use --force to set it anyway",
+                found.path,
+            )
+        known = {*KNOWN_STATUSES, *settings.config.statuses}
+        if status not in known and not force:
+            in_use = {r.status for r in self.experiments if r.status}
+            if status not in in_use:
+                choices = sorted(known | in_use)
+                close = difflib.get_close_matches(status, choices, n=3, cutoff=0.5)
+                hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+                raise RefusedEdit(
+                    f"{status!r} is a status no experiment has and vaultkit does not know "
+                    f"({', '.join(choices)}); {hint}Use --force to start a new status, or "
+                    "list it under statuses in .vaultkit/config.toml",
+                    found.path,
+                )
+        change_status(settings, found, experiment, status, force)
         self._forget()
         return found.parsed.status, status
+
+    def fix_template_tags(self) -> list[str]:
+        """Remove the #template and #document_template tags that experiments made from the
+        template still carry, and nothing else -> the paths changed."""
+        changed = []
+        for record in self.experiments:
+            if any(p.code == "template-tags" for p in record.problems):
+                update_file(self.root, record.path, _without_template_tags)
+                changed.append(record.path)
+        if changed:
+            self._forget()
+        return changed
 
     # -- for notebooks --------------------------------------------------------------------
 
@@ -473,6 +518,12 @@ class Vault:
             row.update(record.metrics)
             rows.append(row)
         return pandas.DataFrame(rows).set_index("id") if rows else pandas.DataFrame()
+
+
+def _without_template_tags(current: bytes | None) -> bytes:
+    if current is None:
+        raise NoteNotFound("is gone; nothing to fix")
+    return drop_template_tags(current.decode("utf-8")).encode("utf-8")
 
 
 def _not_an_experiment(found: str) -> NotAnExperiment:

@@ -3,9 +3,11 @@ Every command is a few lines: read the options, call the API, print."""
 
 from __future__ import annotations
 
+import difflib
 import gc
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from vaultkit.api import Experiment, Vault
 from vaultkit.create import demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import find_vault_root
 from vaultkit.errors import VaultkitError, VaultNotFound
+from vaultkit.model.check import CODES
 from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.metrics import higher_is_better
 from vaultkit.model.recognise import has_tag
@@ -193,22 +196,61 @@ def list_command(
       vaultkit list --sort metric:mAP@0.5
     """
     vault = session.vault()
-    records = vault.status_notes if all_notes else vault.experiments
+    everything = vault.status_notes if all_notes else vault.experiments
+    noun = "note" if all_notes else "experiment"
+    records = everything
+    nothing = None  # what to say when a filter leaves nothing
     if status_filter:
         wanted = status_filter.lstrip("#").lower()
         records = [r for r in records if r.status == wanted]
+        in_use = [r.status for r in everything if r.status]
+        nothing = nothing or (
+            None if records else _none_with(noun, "status", status_filter, in_use)
+        )
     if tag_filter:
         wanted = tag_filter.lstrip("#").lower()
         records = [r for r in records if has_tag(r.tags, wanted)]
+        in_use = [t for r in everything for t in r.tags]
+        nothing = nothing or (None if records else _none_with(noun, "tag", tag_filter, in_use))
+    if nothing:
+        click.echo(nothing, err=output != "table")
+    metric = None
     if sort:
-        records = _sorted_by_metric(records, sort.removeprefix("metric:"))
+        metric = _metric_named(sort.removeprefix("metric:"), everything)
+        records = _sorted_by_metric(records, metric)
     if output == "json":
         click.echo(formats.to_json([r.as_json() for r in records]), nl=False)
     elif output == "csv":
-        click.echo(formats.list_csv([r.as_json() for r in records]), nl=False)
-    else:
+        click.echo(formats.list_csv([r.as_json() for r in records], metric), nl=False)
+    elif not nothing:
         rows = [(r.status, r.sections, r.id, r.previous) for r in records]
-        click.echo(formats.list_table(rows, "note" if all_notes else "experiment"), nl=False)
+        extra = None
+        if metric is not None:
+            extra = (metric, [formats.number(r.metrics.get(metric)) for r in records])
+        click.echo(formats.list_table(rows, noun, extra), nl=False)
+
+
+def _none_with(noun: str, what: str, asked: str, found: list[str]) -> str:
+    """That no note has the status or tag asked for, and what there is instead."""
+    counts = Counter(found)
+    if not counts:
+        return f"No {noun}s with {what} {asked!r}: no {noun} has a {what}."
+    shown = ", ".join(f"{name} ({n})" for name, n in sorted(counts.items()))
+    close = difflib.get_close_matches(asked.lstrip("#").lower(), list(counts), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    plural = "statuses" if what == "status" else "tags"
+    return f"No {noun}s with {what} {asked!r}. The {plural} in use: {shown}{hint}"
+
+
+def _metric_named(name: str, records: list[Experiment]) -> str:
+    """The metric ``name`` names, without case; an unknown one is a usage error that
+    lists the metrics there are."""
+    known = sorted({m for r in records for m in r.metrics}, key=str.lower)
+    for metric in known:
+        if metric.lower() == name.lower():
+            return metric
+    listed = ", ".join(known) if known else "none (no experiment reports a metric)"
+    raise click.UsageError(f"no metric named {name!r}; the experiments report: {listed}")
 
 
 def _sorted_by_metric(records: list[Experiment], metric: str) -> list[Experiment]:
@@ -277,20 +319,67 @@ def lineage(session: Session, note: str | None, output: str, depth: int | None) 
 
 @command()
 @format_option(["text", "json"])
-def check(session: Session, output: str) -> None:
+@click.option("--summary", is_flag=True, help="Counts per code and severity instead of a list.")
+@click.option(
+    "--code",
+    "codes",
+    multiple=True,
+    metavar="CODE",
+    help="Only problems of this code (repeatable).",
+)
+@click.option(
+    "--severity", type=click.Choice(["error", "warning"]), help="Only problems of this severity."
+)
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Remove the #template and #document_template tags that experiments still carry.",
+)
+def check(
+    session: Session,
+    output: str,
+    summary: bool,
+    codes: tuple[str, ...],
+    severity: str | None,
+    fix: bool,
+) -> None:
     """Find broken links, lineage cycles, bad properties and missing statuses.
 
     Exits 1 when there is an error (warnings alone exit 0), so it works as a git
-    pre-commit hook.
+    pre-commit hook. A code that repeats many times is counted rather than listed (the
+    JSON has every problem); `ignore` in .vaultkit/config.toml silences codes.
 
     \b
     Examples:
       vaultkit check
+      vaultkit check --summary
+      vaultkit check --code dangling-link --severity error
+      vaultkit check --fix
       vaultkit check --format json | jq '.problems[] | select(.severity == "error")'
     """
-    problems = session.vault().check()
-    text = formats.check_json(problems) if output == "json" else formats.check_text(problems)
-    click.echo(text, nl=False)
+    vault = session.vault(writes=fix)
+    if fix:
+        for path in vault.fix_template_tags():
+            click.echo(f"fixed {path}: removed its #template and #document_template tags")
+    problems = vault.check()
+    known = {p.code for p in problems} | CODES
+    for code in codes:
+        if code not in known:
+            close = difflib.get_close_matches(code, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(
+                f"no problem code {code!r}{hint} (codes: {', '.join(sorted(CODES))})"
+            )
+    if codes:
+        problems = [p for p in problems if p.code in codes]
+    if severity:
+        problems = [p for p in problems if p.severity == severity]
+    if output == "json":
+        click.echo(formats.check_json(problems), nl=False)
+    elif summary:
+        click.echo(formats.check_summary(problems), nl=False)
+    else:
+        click.echo(formats.check_text(problems, summarise=not codes), nl=False)
     if any(p.severity == "error" for p in problems):
         sys.exit(1)
 
@@ -526,7 +615,11 @@ def watch(session: Session, polling: bool) -> None:
 @command(name="set-status")
 @click.argument("note")
 @click.argument("status")
-@click.option("--force", is_flag=True, help="Mark done even with template sections unanswered.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Do it anyway: done with sections unanswered, a new status, a note that is no experiment.",
+)
 def set_status_command(session: Session, note: str, status: str, force: bool) -> None:
     """Set a note's status where it is written (its 'Status:' line or its status property).
 

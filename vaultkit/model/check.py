@@ -25,6 +25,30 @@ def _link_text(link) -> str:
     return f"[[{link.target}]]"
 
 
+# Every code check reports (the README's table says what each means).
+CODES = frozenset(
+    {
+        "invalid-frontmatter",
+        "unreadable-note",
+        "dangling-link",
+        "missing-attachment",
+        "lineage-cycle",
+        "previous-not-experiment",
+        "ambiguous-link",
+        "missing-status",
+        "status-conflict",
+        "ignored-tags",
+        "missing-section",
+        "empty-section",
+        "reproducibility",
+        "template-tags",
+        "template-copy",
+        "not-an-experiment",
+        "left-alone",
+    }
+)
+
+
 def check_model(model: VaultModel) -> list[Problem]:
     """Every problem in the vault but those the config ignores, sorted by note, line
     and code."""

@@ -28,7 +28,8 @@ def iso_utc(mtime_ns: int) -> str:
 # -- list -------------------------------------------------------------------------------
 
 
-def list_csv(records: list[dict]) -> str:
+def list_csv(records: list[dict], metric: str | None = None) -> str:
+    """The records as CSV; ``metric``: a last column with that metric's value."""
     out = io.StringIO()
     columns = [
         "id",
@@ -43,29 +44,47 @@ def list_csv(records: list[dict]) -> str:
         "modified",
     ]
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow(columns + ([metric] if metric else []))
     for record in records:
-        writer.writerow(
-            [
-                "; ".join(v) if isinstance(v, list) else ("" if v is None else v)
-                for v in (record[c] for c in columns)
-            ]
-        )
+        cells = [
+            "; ".join(v) if isinstance(v, list) else ("" if v is None else v)
+            for v in (record[c] for c in columns)
+        ]
+        if metric:
+            cells.append(number(record["metrics"].get(metric)))
+        writer.writerow(cells)
     return out.getvalue()
 
 
-def list_table(rows: list[tuple[str | None, str | None, str, list[str]]], noun: str) -> str:
+def number(value: float | None) -> str:
+    """A metric value as people write it (`0.671`, `12`), or empty."""
+    return "" if value is None else f"{value:g}"
+
+
+def list_table(
+    rows: list[tuple[str | None, str | None, str, list[str]]],
+    noun: str,
+    extra: tuple[str, list[str]] | None = None,
+) -> str:
     """One line per note: status, completeness (answered template sections, for an
-    experiment), id and previous experiments; then the counts per status."""
+    experiment), id and previous experiments, and an ``extra`` (heading, cells) column
+    before the last; then the counts per status."""
     if not rows:
         return f"No {noun}s found.\n"
-    cells = [("STATUS", "SECTIONS", "NOTE", "PREVIOUS")]
-    cells += [(s or "-", c or "-", n, ", ".join(p) or "-") for s, c, n, p in rows]
-    widths = [max(map(len, column)) for column in list(zip(*cells, strict=True))[:3]]
+    cells = [["STATUS", "SECTIONS", "NOTE", "PREVIOUS"]]
+    cells += [[s or "-", c or "-", n, ", ".join(p) or "-"] for s, c, n, p in rows]
+    if extra is not None:
+        heading, values = extra
+        for line, value in zip(cells, [heading, *values], strict=True):
+            line.insert(3, value or "-")
+    widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
     lines = [
-        f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip()
-        for a, b, c, d in cells
+        "  ".join(f"{cell:<{width}}" for cell, width in zip(line[:-1], widths, strict=False))
+        + "  "
+        + line[-1]
+        for line in cells
     ]
+    lines = [line.rstrip() for line in lines]
     counts = Counter(status or "no status" for status, *_ in rows)
     summary = ", ".join(
         f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -215,25 +234,79 @@ def lineage_dot(model: LineageSource, members: list[str], edges: list[Edge]) -> 
 # -- check ------------------------------------------------------------------------------
 
 
-def check_text(problems: list[Problem]) -> str:
+PER_NOTE = 3  # problems of one code listed in one note; the rest are counted
+PER_VAULT = 30  # problems of one code listed in the vault; past that, a summary line
+
+
+def check_text(problems: list[Problem], summarise: bool = True) -> str:
+    """The problems by note. ``summarise``: a code with more than PER_VAULT problems is
+    one line of counts, and a note lists at most PER_NOTE of one code (the JSON has
+    them all)."""
     if not problems:
         return "No problems found.\n"
+    by_code = Counter(p.code for p in problems)
+    crowded = {c for c, n in by_code.items() if n > PER_VAULT} if summarise else set()
+    lines = []
+    for code in sorted(crowded):
+        found = [p for p in problems if p.code == code]
+        severities = ", ".join(
+            f"{n} {s}{'s' * (n != 1)}"
+            for s, n in sorted(Counter(p.severity for p in found).items())
+        )
+        notes = len({p.note for p in found})
+        lines.append(
+            f"{code}: {severities} in {notes} note{'s' * (notes != 1)}, not listed "
+            f'(vaultkit check --code {code} lists them; ignore = ["{code}"] in '
+            ".vaultkit/config.toml silences them)"
+        )
+    if lines:
+        lines.append("")
     grouped: dict[str | None, list[Problem]] = defaultdict(list)
     for problem in problems:
-        grouped[problem.note].append(problem)
-    lines = []
+        if problem.code not in crowded:
+            grouped[problem.note].append(problem)
     for note in sorted(grouped, key=lambda n: (n is not None, n or "")):
         lines.append(note if note is not None else "(vault)")
+        shown: Counter[str] = Counter()
         for p in grouped[note]:
+            shown[p.code] += 1
+            if summarise and shown[p.code] > PER_NOTE:
+                continue
             where = f"{p.line}:" if p.line else "-:"
             lines.append(f"  {where:<6} {p.severity:<7} {p.code:<24} {p.message}")
+        for code, n in shown.items():
+            if summarise and n > PER_NOTE:
+                lines.append(f"  … and {n - PER_NOTE} more {code} in this note")
         lines.append("")
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
+    notes = len({p.note for p in problems})
     lines.append(
         f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
-        f"in {len(grouped)} note{'s' * (len(grouped) != 1)}"
+        f"in {notes} note{'s' * (notes != 1)}"
     )
+    return "\n".join(lines) + "\n"
+
+
+def check_summary(problems: list[Problem]) -> str:
+    """Counts per code and severity, most first: what a vault's problems are, on a screen."""
+    if not problems:
+        return "No problems found.\n"
+    counts = Counter((p.code, p.severity) for p in problems)
+    notes: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+    for p in problems:
+        notes[(p.code, p.severity)].add(p.note)
+    rows = [("CODE", "SEVERITY", "PROBLEMS", "NOTES")]
+    for (code, severity), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        rows.append((code, severity, str(n), str(len(notes[(code, severity)]))))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}"
+        for r in rows
+    ]
+    errors = sum(p.severity == "error" for p in problems)
+    lines.append("")
+    lines.append(f"{errors} error{'s' * (errors != 1)}, {len(problems) - errors} warnings")
     return "\n".join(lines) + "\n"
 
 
