@@ -63,8 +63,8 @@ def test_note_deleted_while_the_vault_is_read(bad_vault, monkeypatch):
     real_walk = vault_module._walk
 
     def walk_and_vanish(root):
-        files, temporary = real_walk(root)
-        return [*files, "vanished.md"], temporary
+        files, temporary, others = real_walk(root)
+        return [*files, "vanished.md"], temporary, others
 
     monkeypatch.setattr(vault_module, "_walk", walk_and_vanish)
     model = build_model(load_vault(bad_vault))

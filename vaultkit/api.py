@@ -294,6 +294,17 @@ class Vault:
             for path, why in State.load(self.root).left_alone
             if path in files
         ]
+        left += [
+            Problem(
+                "nested-vault",
+                WARNING,
+                None,
+                None,
+                f"{folder}/ is another vault (it has its own .obsidian/); vaultkit leaves it "
+                "out. Open it on its own, or remove its .obsidian/ to make it part of this one",
+            )
+            for folder in self.listing.other_vaults
+        ]
         if not left:
             return found
         return sorted([*found, *left], key=lambda p: (p.note or "", p.line or 0, p.code))

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from vaultkit import __version__
-from vaultkit.api import Experiment, Vault
+from vaultkit.api import Chain, Experiment, Vault
 from vaultkit.create import demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import find_vault_root
 from vaultkit.errors import VaultkitError, VaultNotFound
@@ -23,6 +23,7 @@ from vaultkit.model.check import CODES
 from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.metrics import higher_is_better
 from vaultkit.model.recognise import has_tag
+from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -290,12 +291,19 @@ def lineage(session: Session, note: str | None, output: str, depth: int | None) 
     """
     vault = session.vault()
     model = vault.lineage_view
-    lineages = model.lineages
+    graph = model.lineage
     if note is None:
+        lineages = model.lineages
+        scope = {m for found in lineages for m in found.members}
+        if depth is not None:  # each lineage cut `depth` generations below its roots
+            lineages = [
+                _kept(found, graph.within(found.roots or found.members[:1], depth))
+                for found in lineages
+            ]
         if output == "json":
             click.echo(formats.to_json({"lineages": [ln.as_json() for ln in lineages]}), nl=False)
         elif output == "text":
-            click.echo(formats.lineage_text(model, lineages, depth), nl=False)
+            click.echo(formats.lineage_text(model, lineages, scope=scope), nl=False)
         else:
             members = [m for ln in lineages for m in ln.members]
             edges = [e for ln in lineages for e in ln.edges]
@@ -303,15 +311,33 @@ def lineage(session: Session, note: str | None, output: str, depth: int | None) 
             click.echo(render(model, members, edges), nl=False)
         return
     chain = vault.lineage(note)
+    scope = set(chain.members)
+    if depth is not None:  # its descendants cut `depth` generations below it
+        below = graph.within([chain.id], depth)
+        kept = {*chain.ancestors, *below}
+        chain = Chain(
+            chain.id,
+            chain.ancestors,
+            [d for d in chain.descendants if d in below],
+            [e for e in chain.edges if e.child in kept and e.parent in kept],
+        )
     if output == "json":
         click.echo(formats.to_json(chain.as_json()), nl=False)
     elif output == "text":
-        own = [ln for ln in lineages if chain.id in ln.members]
-        text = formats.lineage_text(model, own, depth, keep=set(chain.members), focus=chain.id)
-        click.echo(text, nl=False)
+        own = [_kept(ln, set(chain.members)) for ln in model.lineages if chain.id in ln.members]
+        click.echo(formats.lineage_text(model, own, focus=chain.id, scope=scope), nl=False)
     else:
         render = formats.lineage_mermaid if output == "mermaid" else formats.lineage_dot
         click.echo(render(model, chain.members, chain.edges), nl=False)
+
+
+def _kept(found: Lineage, members: set[str]) -> Lineage:
+    """A lineage cut down to some of its members."""
+    return Lineage(
+        [r for r in found.roots if r in members],
+        [m for m in found.members if m in members],
+        [e for e in found.edges if e.child in members and e.parent in members],
+    )
 
 
 # -- check, graph ---------------------------------------------------------------------------
@@ -386,9 +412,12 @@ def check(
 
 @command()
 @format_option(["json", "graphml", "dot"])
-def graph(session: Session, output: str) -> None:
+@click.option(
+    "--generated", is_flag=True, help="Include vaultkit's own notes (the index, lineage notes)."
+)
+def graph(session: Session, output: str, generated: bool) -> None:
     """Print the whole typed link graph: notes, and links typed previous, next, related,
-    references or link.
+    references or link. vaultkit's own notes are left out unless --generated.
 
     \b
     Examples:
@@ -396,7 +425,7 @@ def graph(session: Session, output: str) -> None:
       vaultkit graph --format graphml > vault.graphml
       vaultkit graph --format dot | dot -Tsvg > vault.svg
     """
-    typed = formats.typed_graph(session.vault().model)
+    typed = formats.typed_graph(session.vault().model, generated)
     render = {
         "json": formats.graph_json,
         "graphml": formats.graph_graphml,

@@ -86,6 +86,7 @@ class State:
     complete: bool = False  # nothing was left undone: the next build may skip work
     # generated-looking files the build left alone, and why (``check`` reports them)
     left_alone: list[tuple[str, str]] = field(default_factory=list)
+    other_vaults: list[str] = field(default_factory=list)  # folders left out, said once
 
     @classmethod
     def load(cls, root: Path) -> State:
@@ -110,6 +111,8 @@ class State:
             isinstance(self.settings, str)
             and isinstance(self.complete, bool)
             and isinstance(self.left_alone, list)
+            and isinstance(self.other_vaults, list)
+            and _only(str, self.other_vaults)
             and _only(tuple, self.left_alone)
             and _only(str, itertools.chain.from_iterable(self.left_alone))
             and keys is not None
@@ -189,6 +192,7 @@ class _Look:
     changed: list[str]  # files whose stat key differs from the state's (or new)
     came_or_went: bool
     temporary: list[str]
+    other_vaults: list[str] | None  # None: not looked at (the watcher named the changes)
 
 
 class Builder:
@@ -221,9 +225,10 @@ class Builder:
         if self.parses.rules_key != snapshot.rules.key:
             self.parses = ParseCache(self.root, snapshot.rules)
         temporary: list[str] = []
+        other_vaults = None
         if changed is None or self._listing is None:
             found = list_vault(self.root)
-            listing, temporary = found.files, found.temporary
+            listing, temporary, other_vaults = found.files, found.temporary, found.other_vaults
         else:  # the watcher names what changed: look at those files only
             listing = dict(self._listing)
             for path, key in stat_keys(self.root, sorted(set(changed))).items():
@@ -235,7 +240,7 @@ class Builder:
         differ = [path for path, key in listing.items() if before.get(path) != key]
         came_or_went = before.keys() != listing.keys()
         snapshot.files = list(listing)
-        return _Look(snapshot, listing, differ, came_or_went, temporary)
+        return _Look(snapshot, listing, differ, came_or_went, temporary, other_vaults)
 
     # -- 2. read ----------------------------------------------------------------------------
 
@@ -308,6 +313,14 @@ class Builder:
         started = time.time()
         look = self._look(changed)
         result = BuildResult(changed=look.changed)
+        if look.other_vaults is not None and look.other_vaults != self.state.other_vaults:
+            result.notices += [
+                f"{folder}/ is another vault (it has its own .obsidian/), so vaultkit leaves it out"
+                for folder in look.other_vaults
+                if folder not in self.state.other_vaults
+            ]
+            self.state.other_vaults = look.other_vaults
+            self._unsaved = True
         if not dry_run and look.temporary:
             removed = remove_stale_temporary(self.root, look.temporary, started)
             result.notices += [
@@ -320,7 +333,7 @@ class Builder:
                 result.skipped_because = "no experiment changed"
             if result.skipped_because:
                 self._listing = look.listing
-                if look.changed:  # the new stat keys, and the parses of the notes read
+                if look.changed or self._unsaved:  # new stat keys, parses, notices said
                     self.state.listing = look.listing
                     self._save(result)
                 return result

@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -25,7 +25,8 @@ from watchdog.observers.polling import PollingObserver
 
 from vaultkit.disk.read import describe_os_error
 from vaultkit.errors import VaultkitError
-from vaultkit.model.records import is_hidden
+from vaultkit.model.check import ignored, note_problems
+from vaultkit.model.records import is_hidden, note_id
 from vaultkit.model.vault_model import VaultModel
 from vaultkit.pipeline import Builder, BuildResult
 
@@ -107,6 +108,9 @@ class Update:
     result: BuildResult | None = None
     seconds: float = 0.0
     error: str | None = None
+    # problems the change brought to the changed experiments, and those it fixed
+    introduced: list[tuple[str, str, str]] = field(default_factory=list)  # (note, code, why)
+    fixed: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def written(self) -> list[str]:
@@ -131,6 +135,8 @@ class Update:
         if self.result is not None:
             lines += [f"  could not update {p}: {why}" for p, why in self.result.failed]
             lines += [f"  note: {notice}" for notice in self.result.notices]
+        lines += [f"  new problem in {n}: {code}: {why}" for n, code, why in self.introduced]
+        lines += [f"  fixed in {n}: {code}" for n, code, _ in self.fixed]
         return "\n".join(lines)
 
 
@@ -167,12 +173,35 @@ class Watcher:
         return update
 
     def _build(self, changed: list[str], paths: set[str] | None, began: float) -> Update:
+        notes = sorted(note_id(p) for p in paths or () if p.lower().endswith(".md"))
+        before = self._problems_of(notes)
         result = self.builder.build(changed=paths)
         for path in result.written:
             self.own_writes[path] = _bytes_of(self.root / path)
         for path in result.removed:
             self.own_writes[path] = None
-        return Update(changed, result, time.perf_counter() - began)
+        after = self._problems_of(notes)
+        update = Update(changed, result, time.perf_counter() - began)
+        for note in notes:
+            old, new = before.get(note, set()), after.get(note, set())
+            update.introduced += [(note, code, message) for code, message in sorted(new - old)]
+            update.fixed += [(note, code, message) for code, message in sorted(old - new)]
+        return update
+
+    def _problems_of(self, notes: list[str]) -> dict[str, set[tuple[str, str]]]:
+        """What check finds in each of ``notes`` that is an experiment, by the model in
+        memory (the notes' own problems: cycles are the index's and check's to show)."""
+        model = self.builder.model
+        if model is None:
+            return {}
+        ignore = model.vault.config.ignore
+        return {
+            note: {
+                (p.code, p.message) for p in note_problems(model, note) if not ignored(p, ignore)
+            }
+            for note in notes
+            if note in model.experiments
+        }
 
     def _is_own_write(self, path: str) -> bool:
         """True when the file holds exactly what vaultkit last wrote (or removed) there."""

@@ -150,10 +150,13 @@ class Listing:
 
     files: dict[str, StatKey] = field(default_factory=dict)
     temporary: list[str] = field(default_factory=list)
+    other_vaults: list[str] = field(default_factory=list)  # folders with their own .obsidian/
 
 
-def _walk(root: Path) -> tuple[list[str], list[str]]:
-    """(files, temporary files) as sorted vault-relative paths, dot-paths skipped.
+def _walk(root: Path) -> tuple[list[str], list[str], list[str]]:
+    """(files, temporary files, other vaults) as sorted vault-relative paths, dot-paths
+    skipped. A folder inside the vault that holds its own `.obsidian/` is another vault:
+    it is left out (and listed).
 
     A folder reached through a symbolic link is followed when it lies outside the vault,
     is not a folder above the vault, and is neither inside nor above a folder followed
@@ -163,6 +166,7 @@ def _walk(root: Path) -> tuple[list[str], list[str]]:
     root = root.resolve()
     files: list[str] = []
     temporary: list[str] = []
+    other_vaults: list[str] = []
     followed = [root]
     links: list[str] = []
 
@@ -170,6 +174,9 @@ def _walk(root: Path) -> tuple[list[str], list[str]]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)  # same order everywhere
         except OSError:
+            return
+        if prefix and any(e.name == OBSIDIAN_FOLDER and e.is_dir() for e in entries):
+            other_vaults.append(prefix.rstrip("/"))
             return
         for entry in entries:
             relative = prefix + entry.name
@@ -210,7 +217,7 @@ def _walk(root: Path) -> tuple[list[str], list[str]]:
     visit(str(root), "")
     files.sort()
     temporary.sort()
-    return files, temporary
+    return files, temporary, other_vaults
 
 
 def walk_files(root: Path) -> list[str]:
@@ -236,9 +243,10 @@ def list_vault(root: Path) -> Listing:
     """The vault's files now with their stat keys; a file that went between the walk and
     the stat is left out. One listing serves a whole build."""
     root = Path(root).resolve()
-    files, temporary = _walk(root)
+    files, temporary, other_vaults = _walk(root)
     keys = stat_keys(root, files)
-    return Listing({path: key for path, key in keys.items() if key is not None}, temporary)
+    found = {path: key for path, key in keys.items() if key is not None}
+    return Listing(found, temporary, other_vaults)
 
 
 # -- settings --------------------------------------------------------------------------------

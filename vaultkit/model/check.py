@@ -45,6 +45,7 @@ CODES = frozenset(
         "template-copy",
         "not-an-experiment",
         "left-alone",
+        "nested-vault",
     }
 )
 

@@ -93,6 +93,17 @@ class Digraph:
                 queue.extend(step[node])
         return found
 
+    def within(self, starts: Iterable[str], generations: int) -> set[str]:
+        """The nodes at most ``generations`` steps below ``starts`` (``starts`` included)."""
+        found = set(starts)
+        frontier = list(found)
+        for _ in range(generations):
+            frontier = [c for node in frontier for c in self.succ[node] if c not in found]
+            found.update(frontier)
+            if not frontier:
+                break
+        return found
+
     def chain(self, node: str) -> tuple[list[str], list[str], list[Edge]]:
         """(ancestors, descendants, the edges among them and ``node``), sorted."""
         ancestors = sorted(self.reachable(node, forward=False) - {node})
@@ -236,11 +247,12 @@ class Digraph:
         return depth
 
     def tree(
-        self, roots: list[str], keep: set[str] | None = None, max_depth: int | None = None
+        self, roots: list[str], keep: set[str] | None = None, scope: set[str] | None = None
     ) -> Iterator[TreeLine]:
         """The graph below ``roots`` as a tree, depth first, children in id order: a node
         with several parents is expanded under the first and shown as repeated under the
-        others. ``keep`` limits it to some nodes. Iterative: a chain of any length."""
+        others. ``keep`` limits it to some nodes; a child in ``scope`` but not kept is
+        counted as ``hidden``. Iterative: a chain of any length."""
         shown: set[str] = set()
         stack = [
             TreeLine(root, 0, index == len(roots) - 1, False, 0) for index, root in enumerate(roots)
@@ -252,11 +264,10 @@ class Digraph:
                 yield line._replace(repeated=True)
                 continue
             shown.add(line.node)
-            children = sorted(c for c in self.succ[line.node] if keep is None or c in keep)
-            if max_depth is not None and line.depth >= max_depth:
-                yield line._replace(hidden=len(children))
-                continue
-            yield line
-            for index in reversed(range(len(children))):
-                last = index == len(children) - 1
-                stack.append(TreeLine(children[index], line.depth + 1, last, False, 0))
+            children = sorted(self.succ[line.node])
+            kept = [c for c in children if keep is None or c in keep]
+            hidden = sum(1 for c in children if scope is not None and c in scope and c not in kept)
+            yield line._replace(hidden=hidden)
+            for index in reversed(range(len(kept))):
+                last = index == len(kept) - 1
+                stack.append(TreeLine(kept[index], line.depth + 1, last, False, 0))

@@ -118,17 +118,17 @@ SHOWN_DEPTH = 12  # deeper generations are drawn at this indentation, with their
 def lineage_tree(
     model: LineageSource,
     lineage: Lineage,
-    depth: int | None,
-    keep: set[str] | None = None,
     focus: str | None = None,
+    scope: set[str] | None = None,
 ) -> str:
     """A lineage as an indented tree from its roots; a merge is printed once in full and
-    then referred to. ``keep`` limits the tree to some members (a note's chain)."""
-    members = set(lineage.members) if keep is None else set(lineage.members) & keep
-    starts = [r for r in lineage.roots if r in members] or [min(members)]
+    then referred to. ``scope``: what the lineage held before it was cut down (children
+    cut off are counted: "… 2 more below")."""
+    members = set(lineage.members)
+    starts = lineage.roots or [min(members)]
     lines: list[str] = []
     columns: list[str] = []  # what each shown level above draws: "│   " or "    "
-    for line in model.lineage.tree(starts, members, depth):
+    for line in model.lineage.tree(starts, members, scope):
         level = min(line.depth, SHOWN_DEPTH)
         label = f"{one_line(line.node)}  {_marker(model, line.node)}"
         if line.depth > SHOWN_DEPTH:
@@ -160,13 +160,12 @@ def one_line(text: str) -> str:
 def lineage_text(
     model: LineageSource,
     lineages: list[Lineage],
-    depth: int | None,
-    keep: set[str] | None = None,
     focus: str | None = None,
+    scope: set[str] | None = None,
 ) -> str:
     if not lineages:
         return "No experiments found.\n"
-    return "\n".join(lineage_tree(model, lineage, depth, keep, focus) for lineage in lineages)
+    return "\n".join(lineage_tree(model, found, focus, scope) for found in lineages)
 
 
 def mermaid_label(text: str) -> str:
@@ -317,13 +316,20 @@ def check_json(problems: list[Problem]) -> str:
 # -- graph ------------------------------------------------------------------------------
 
 
-def typed_graph(model: VaultModel) -> nx.MultiDiGraph[str]:
+def typed_graph(model: VaultModel, generated: bool = False) -> nx.MultiDiGraph[str]:
     """Every note (and linked attachment) as a node; each resolved link as an edge typed
-    previous / next / related / references / link."""
+    previous / next / related / references / link. vaultkit's own notes (the index, the
+    lineage notes), which link to every experiment, only with ``generated``."""
     import networkx as nx
 
+    config = model.vault.config
+    left_out = (
+        set()
+        if generated
+        else {n for n, note in model.notes.items() if config.is_generated(note.path)}
+    )
     graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
-    for note_id in sorted(model.notes):
+    for note_id in sorted(set(model.notes) - left_out):
         note = model.notes[note_id]
         graph.add_node(
             note_id,
@@ -332,10 +338,10 @@ def typed_graph(model: VaultModel) -> nx.MultiDiGraph[str]:
             status=note.parsed.status or "",
             tags=note.parsed.tag_names,
         )
-    for source in sorted(model.links):
+    for source in sorted(set(model.links) - left_out):
         for resolved in model.links[source]:
             target = resolved.target
-            if target is None:
+            if target is None or target in left_out:
                 continue
             if target not in graph:
                 graph.add_node(target, kind="file", path=target, status="", tags=[])
