@@ -1,15 +1,19 @@
-"""The README cannot go stale: its example runs are re-run, and every command is in it."""
+"""The README cannot go stale: its example runs are re-run, and every command, check code
+and config key is in it."""
 
 from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import fields
 
 import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
 from vaultkit.create import demo_vault
+from vaultkit.model.check import CODES
+from vaultkit.model.config import Config
 
 from .conftest import REPO
 
@@ -34,3 +38,13 @@ def test_readme_example_output_is_what_vaultkit_prints(command, expected, monkey
 @pytest.mark.parametrize("command", sorted(cli.commands))
 def test_every_command_is_documented(command):
     assert f"`vaultkit {command}" in README
+
+
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_every_check_code_is_in_the_readme_table(code):
+    assert f"| `{code}` |" in README or f"`{code}` / `" in README or f"/ `{code}` |" in README
+
+
+@pytest.mark.parametrize("key", sorted(f.name for f in fields(Config)))
+def test_every_config_key_is_in_the_readme_table(key):
+    assert f"| `{key}` |" in README

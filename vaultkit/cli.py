@@ -19,7 +19,7 @@ from vaultkit.api import Chain, Experiment, Vault
 from vaultkit.create import demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import find_vault_root
 from vaultkit.errors import VaultkitError, VaultNotFound
-from vaultkit.model.check import CODES
+from vaultkit.model.check import CODES, NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.metrics import higher_is_better
 from vaultkit.model.recognise import has_tag
@@ -229,6 +229,17 @@ def list_command(
         if metric is not None:
             extra = (metric, [formats.number(r.metrics.get(metric)) for r in records])
         click.echo(formats.list_table(rows, noun, extra), nl=False)
+        if all_notes:
+            _say_near_misses(vault)
+
+
+def _say_near_misses(vault: Vault) -> None:
+    """The notes that look like experiments and are none, each with why."""
+    missed = [p for p in vault.check() if p.code in NEAR_MISSES]
+    if missed:
+        click.echo("\nNot experiments, though they look like one:")
+        for problem in missed:
+            click.echo(f"  {problem.note}: {problem.message}")
 
 
 def _none_with(noun: str, what: str, asked: str, found: list[str]) -> str:

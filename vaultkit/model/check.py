@@ -50,6 +50,9 @@ CODES = frozenset(
 )
 
 
+NEAR_MISSES = ("template-copy", "not-an-experiment")  # notes that look like experiments
+
+
 def check_model(model: VaultModel) -> list[Problem]:
     """Every problem in the vault but those the config ignores, sorted by note, line
     and code."""

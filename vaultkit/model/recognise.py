@@ -22,7 +22,11 @@ def in_folder(path: str, folder: str | None) -> bool:
 
 
 def in_templates_folder(path: str, vault: VaultSnapshot) -> bool:
-    """In the folder of the core Templates plugin or of Templater."""
+    """In the folder of the core Templates plugin or of Templater, or the template the
+    config names."""
+    template = vault.config.experiment_template
+    if template and path.lower() in (template.lower(), template.lower() + ".md"):
+        return True
     return any(in_folder(path, folder) for folder in vault.templates_folders)
 
 

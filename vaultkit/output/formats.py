@@ -304,8 +304,9 @@ def check_summary(problems: list[Problem]) -> str:
         for r in rows
     ]
     errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
     lines.append("")
-    lines.append(f"{errors} error{'s' * (errors != 1)}, {len(problems) - errors} warnings")
+    lines.append(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
     return "\n".join(lines) + "\n"
 
 
