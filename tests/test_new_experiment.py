@@ -313,15 +313,6 @@ def test_packaged_template_when_the_vault_has_none(tmp_path):
     assert "Experiments/EXP-001 first" in model.experiments
 
 
-def test_open_prints_the_obsidian_uri_when_no_opener(vault, monkeypatch):
-    monkeypatch.setattr("click.launch", lambda url, **kw: 1)
-    result = run(vault, "new-experiment", "EXP-041 open me", "--open")
-    assert (
-        "Open this in Obsidian: obsidian://open?vault=vault&file=Experiments%2FEXP-041%20open%20me"
-        in (result.stderr)
-    )
-
-
 def test_init_and_demo(tmp_path):
     result = CliRunner().invoke(cli, ["init", str(tmp_path / "new")])
     assert result.exit_code == 0

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -198,10 +201,24 @@ def by_property(tmp_path):
 
 
 def test_experiments_marked_by_a_property_with_a_two_line_config(by_property):
-    records = json.loads(run(by_property, "list", "--format", "json").output)
-    assert [(r["id"], r["status"], r["previous"], r["metrics"]) for r in records] == [
-        ("runs/2024-06-01 baseline", "active", [], {"accuracy": 0.91}),
-        ("runs/2024-06-03 bigger batch", "done", ["runs/2024-06-01 baseline"], {"accuracy": 0.93}),
+    def record(name, status, previous, accuracy):
+        return {
+            "id": f"runs/{name}",
+            "path": f"runs/{name}.md",
+            "title": name,
+            "status": status,
+            "tags": [],
+            "previous": previous,
+            "next": [],
+            "related": [],
+            "references": [],
+            "modified": MODIFIED,
+            "metrics": {"accuracy": accuracy},
+        }
+
+    assert json.loads(run(by_property, "list", "--format", "json").output) == [
+        record("2024-06-01 baseline", "active", [], 0.91),
+        record("2024-06-03 bigger batch", "done", ["runs/2024-06-01 baseline"], 0.93),
     ]
     table = run(by_property, "list").output
     assert table.splitlines()[1:3] == [  # completeness against the vault's own template
@@ -389,3 +406,74 @@ def test_graph_leaves_vaultkits_own_notes_out_unless_asked(vault):
     assert "Experiment Index" not in nodes and not any(n.startswith("Lineages/") for n in nodes)
     every = {n["id"] for n in json.loads(run(vault, "graph", "--generated").output)["nodes"]}
     assert "Experiment Index" in every
+
+
+def test_a_title_too_long_for_a_file_name_is_refused_in_words(vault):
+    result = run(vault, "new-experiment", "EXP-003 " + "a" * 300)
+    assert result.output == (
+        "Error: the title is 308 characters long; a file name holds at most 255 bytes on most "
+        "file systems, so shorten it (put details in the note)\n"
+    )
+    assert sorted(p.name for p in (vault / "Experiments").iterdir()) == [
+        "EXP-001 base.md",
+        "EXP-002 next.md",
+    ]
+
+
+def test_an_unexpected_os_error_reaches_the_person_in_words(vault):
+    """The last line of defence names the file and the trouble, never `OSError` or
+    `[Errno 36]`."""
+    program = (
+        "import errno, sys, vaultkit.api\n"
+        "def fail(self):\n"
+        "    raise OSError(errno.ENAMETOOLONG, 'File name too long', 'Experiments/x.md')\n"
+        "vaultkit.api.Vault.check = fail\n"
+        "from vaultkit.cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program, "--vault", str(vault), "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: vaultkit stopped on something it did not expect (Experiments/x.md: the file "
+        "name is too long for this file system; use a shorter name). Run again with --debug "
+        "for the details, and report them.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("opener", "said"),
+    [
+        (None, "Open this in Obsidian: {uri}\n"),
+        (
+            "echo 'xdg-open: no method available for opening' >&2\nexit 3",
+            "Open this in Obsidian: {uri}\n",
+        ),
+        ("echo 'opening…' >&2\nexit 0", ""),
+    ],
+    ids=["no opener", "opener fails", "opener works"],
+)
+def test_open_says_the_address_when_it_cannot_open_and_never_the_openers_noise(
+    vault, tmp_path, opener, said
+):
+    bin_folder = tmp_path / "bin"  # the only folder on PATH
+    bin_folder.mkdir()
+    if opener is not None:
+        for name in ("xdg-open", "open"):
+            (bin_folder / name).write_text(f"#!/bin/sh\n{opener}\n")
+            (bin_folder / name).chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-m", "vaultkit", "--vault", str(vault)]
+        + ["new-experiment", "EXP-003 opened", "--open"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PATH": str(bin_folder)},
+    )
+    uri = "obsidian://open?vault=vault&file=Experiments%2FEXP-003%20opened"
+    assert (result.returncode, result.stdout) == (0, "Experiments/EXP-003 opened.md\n")
+    assert result.stderr == said.format(uri=uri)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import gc
 import os
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -17,7 +18,7 @@ import click
 from vaultkit import __version__
 from vaultkit.api import Chain, Experiment, Vault
 from vaultkit.create import demo_vault, init_vault, obsidian_uri
-from vaultkit.disk.read import find_vault_root
+from vaultkit.disk.read import describe_os_error, find_vault_root
 from vaultkit.errors import VaultkitError, VaultNotFound
 from vaultkit.model.check import CODES, NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
@@ -560,20 +561,32 @@ def new_experiment_command(
         click.echo(f"  {parent} already links to it", err=True)
     if open_note:
         uri = obsidian_uri(vault.root, created.path)
-        if _launch(uri) != 0:
+        if not _launch(uri):
             click.echo(f"Open this in Obsidian: {uri}", err=True)
 
 
-def _launch(uri: str) -> int:
-    """Open ``uri`` with the desktop's opener, its own messages silenced."""
-    with open(os.devnull, "w") as quiet:
-        saved = os.dup(2)
+def _launch(uri: str) -> bool:
+    """Hand ``uri`` to the desktop's opener, its messages silenced; False when there is
+    none or it fails. (click.launch cannot say: on Linux it does not wait for xdg-open,
+    which is where "no method available" shows.) An opener still running after a few
+    seconds is taken to have worked: some stay until the application they start exits."""
+    if sys.platform == "win32":
         try:
-            os.dup2(quiet.fileno(), 2)
-            return click.launch(uri)
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            os.startfile(uri)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    try:
+        process = subprocess.Popen(
+            [opener, uri], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    except OSError:
+        return False
+    try:
+        return process.wait(timeout=5) == 0
+    except subprocess.TimeoutExpired:
+        return True
 
 
 # -- build, watch ---------------------------------------------------------------------------
@@ -729,8 +742,12 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         if debug:
             raise
+        what = str(exc)
+        if isinstance(exc, OSError):  # words, not Python's names and numbers
+            what = describe_os_error(exc)
+            what = f"{exc.filename}: {what}" if exc.filename else what
         click.echo(
-            f"Error: vaultkit stopped on something it did not expect ({exc}). Run again "
+            f"Error: vaultkit stopped on something it did not expect ({what}). Run again "
             "with --debug for the details, and report them.",
             err=True,
         )

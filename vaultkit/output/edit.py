@@ -32,6 +32,9 @@ _WHY = {
 }
 
 
+MAX_NAME_BYTES = 255  # the longest file name ext4, APFS, NTFS and most others store
+
+
 def check_title(title: str) -> None:
     """Refuse a title that Obsidian cannot link or a file system cannot store."""
     if not title.strip():
@@ -43,6 +46,12 @@ def check_title(title: str) -> None:
                 f"the title {title!r} contains {char!r}, which Obsidian cannot link: {why}. "
                 "Use letters, digits, spaces, '-', '_', '.', '(' or ')'"
             )
+    if len(f"{title}.md".encode()) > MAX_NAME_BYTES:
+        raise VaultkitError(
+            f"the title is {len(title)} characters long; a file name holds at most "
+            f"{MAX_NAME_BYTES} bytes on most file systems, so shorten it (put details in "
+            "the note)"
+        )
     if title != title.strip() or title.startswith("."):
         raise VaultkitError(
             f"the title {title!r} starts or ends with a space or starts with '.', which hides "
