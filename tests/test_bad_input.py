@@ -139,7 +139,8 @@ def test_errors_print_path_and_exit_1_usage_errors_exit_2(tmp_path):
     missing = run_cli("--vault", str(tmp_path / "nope"), "list")
     assert missing.returncode == 1
     assert missing.stderr == (
-        f"Error: {tmp_path / 'nope'}: no such vault folder (check --vault or $VAULTKIT_VAULT)\n"
+        f"Error: {tmp_path / 'nope'}: no such folder; --vault (or $VAULTKIT_VAULT) names "
+        "the vault's folder\n"
     )
     usage = run_cli("list", "--bogus")
     assert usage.returncode == 2

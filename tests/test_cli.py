@@ -242,6 +242,10 @@ def test_unknown_note_names_the_closest(lineage_vault):
     assert result.exit_code == 1
     assert result.output.startswith("Error: no note named 'EXP-003 focl'; closest: ")
     assert E3 in result.output
+    nothing_close = run(lineage_vault, "lineage", "zzzz")
+    assert nothing_close.output == (
+        "Error: no note named 'zzzz'; vaultkit list shows the experiments\n"
+    )
 
 
 def test_ambiguous_note_lists_candidates(lineage_vault):
@@ -292,7 +296,23 @@ def test_vault_from_environment_and_missing_vault(lineage_vault, monkeypatch, tm
     assert missing.exit_code == 1
     assert (
         missing.output
-        == f"Error: {tmp_path / 'nope'}: no such vault folder (check --vault or $VAULTKIT_VAULT)\n"
+        == f"Error: {tmp_path / 'nope'}: no such folder; --vault (or $VAULTKIT_VAULT) names "
+        "the vault's folder\n"
+    )
+    (tmp_path / "notes.md").write_text("a file\n")
+    assert run(tmp_path / "notes.md", "list").output == (
+        f"Error: {tmp_path / 'notes.md'}: is a file, not a folder; --vault (or "
+        "$VAULTKIT_VAULT) names the vault's folder\n"
+    )
+
+
+def test_init_where_no_folder_can_be_made_says_why(tmp_path):
+    (tmp_path / "notes.md").write_text("a file\n")
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "notes.md" / "vault")])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {tmp_path / 'notes.md' / 'vault'}: could not be created: a part of the path "
+        "is a file, not a folder\n"
     )
 
 

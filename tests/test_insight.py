@@ -190,6 +190,12 @@ def test_diff_without_a_previous_experiment(demo):
     result = run(demo, "diff", "EXP-001 baseline")
     assert result.exit_code == 1
     assert "has no previous experiment to compare with" in result.output
+    itself = run(demo, "diff", "EXP-001", "EXP-001 baseline")
+    assert (itself.exit_code, itself.output) == (
+        1,
+        "Error: Experiments/EXP-001 baseline: is compared with itself; name another note as "
+        "OTHER\n",
+    )
 
 
 def test_set_status_refuses_done_and_names_what_is_missing(demo):

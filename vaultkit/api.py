@@ -358,6 +358,8 @@ class Vault:
                 "has no previous experiment to compare with; name one: vaultkit diff NOTE OTHER",
                 new,
             )
+        if olds == [new]:
+            raise RefusedEdit("is compared with itself; name another note as OTHER", new)
         rules = model.vault.rules
         new_sections = note_sections(self.root, model.notes[new].path, rules)
         return [

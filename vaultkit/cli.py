@@ -48,8 +48,9 @@ class Session:
                 raise VaultNotFound("--vault is empty; give the vault's folder")
             root = Path(self.vault_option).expanduser()
             if not root.is_dir():
+                what = "is a file, not a folder" if root.exists() else "no such folder"
                 raise VaultNotFound(
-                    "no such vault folder (check --vault or $VAULTKIT_VAULT)", str(root)
+                    f"{what}; --vault (or $VAULTKIT_VAULT) names the vault's folder", str(root)
                 )
             return root.resolve()
         found = find_vault_root(Path.cwd())

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from vaultkit.disk.read import read_bytes
-from vaultkit.disk.write import Update, create_new, safe_target, update_file
+from vaultkit.disk.write import Update, create_folder, create_new, safe_target, update_file
 from vaultkit.errors import NoteExists, RefusedEdit, VaultkitError
 from vaultkit.model.config import link_style
 from vaultkit.model.metrics import unanswered
@@ -44,7 +44,7 @@ def init_vault(root: Path) -> list[str]:
             "run 'vaultkit build' instead)",
             str(root),
         )
-    root.mkdir(parents=True, exist_ok=True)
+    create_folder(root)
     return _copy_tree(VAULT_TEMPLATE, root)
 
 

@@ -281,6 +281,14 @@ def update_file(root: Path, path: str, update: Update) -> bool:
     return bool(outcome.written or outcome.removed)
 
 
+def create_folder(path: Path) -> None:
+    """Create ``path`` and the folders above it (a new vault's root)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VaultkitError(f"could not be created: {describe_os_error(exc)}", str(path)) from None
+
+
 def create_new(root: Path, relative: str, data: bytes) -> None:
     """Create ``relative`` atomically; never overwrite an existing file, even in a race."""
     target = safe_target(root, relative)

@@ -51,7 +51,7 @@ def resolve_note_name(
         hint = "give the folder too" if whole else "give more of the name"
         raise AmbiguousNote(f"{name!r} names {len(found)} notes; {hint}: {shown}")
     close = closest_names(ordered, cleaned)
-    hint = f"; closest: {', '.join(close)}" if close else ""
+    hint = f"; closest: {', '.join(close)}" if close else "; vaultkit list shows the experiments"
     raise NoteNotFound(f"no note named {name!r}{hint}")
 
 
