@@ -94,6 +94,20 @@ def test_notes_made_from_the_template_and_filled_in_are_experiments(team):
     ]
 
 
+def test_a_filled_in_template_copy_is_indexed_and_in_its_lineage_with_no_extra_step(team):
+    assert run(team, "build").exit_code == 0
+    index = (team / "Experiment Index.md").read_text(encoding="utf-8")
+    assert [line for line in index.splitlines() if "[[EXP-00" in line] == [
+        "| [[EXP-001 baseline]] | — | [[EXP-001 baseline lineage]] | 2/10 | 2023-11-14 "
+        "| template-tags |",
+        "| [[EXP-003 next]] | [[EXP-001 baseline]] | [[EXP-001 baseline lineage]] | 1/10 "
+        "| 2023-11-14 | template-tags |",
+    ]
+    assert run(team, "lineage").output == (
+        "Experiments/EXP-001 baseline  [writing]\n└── Experiments/EXP-003 next  [writing]\n"
+    )
+
+
 def test_check_says_what_is_a_template_copy_a_near_miss_and_leftover_template_tags(team):
     result = run(team, "check", "--format", "json")
     assert result.exit_code == 0  # a Templater template's code is no error
@@ -344,9 +358,23 @@ def test_a_vault_inside_the_vault_is_left_out_and_said_so_once(vault):
     assert "nested-vault" in run(vault, "check").output
 
 
-def test_vault_and_format_are_accepted_after_the_command(vault):
-    result = CliRunner().invoke(cli, ["list", "--format", "json", "--vault", str(vault)])
-    assert result.exit_code == 0 and len(json.loads(result.output)) == 2
+def test_vault_and_format_are_accepted_before_or_after_the_command(vault):
+    after = CliRunner().invoke(cli, ["list", "--format", "json", "--vault", str(vault)])
+    before = CliRunner().invoke(cli, ["--vault", str(vault), "--format", "json", "list"])
+    assert after.exit_code == 0 and len(json.loads(after.output)) == 2
+    assert before.output == after.output
+    both = run(vault, "--format", "json", "list", "--format", "csv")  # the nearer one wins
+    assert both.output.startswith("id,path,title,status")
+    wrong = run(vault, "--format", "mermaid", "list")
+    assert (wrong.exit_code, wrong.output.splitlines()[-1]) == (
+        2,
+        "Error: Invalid value for '--format': 'mermaid' is not one of 'table', 'json', 'csv'.",
+    )
+    none = run(vault, "--format", "json", "set-status", "EXP-002", "done")
+    assert (none.exit_code, none.output.splitlines()[-1]) == (
+        2,
+        "Error: vaultkit set-status has no --format option",
+    )
 
 
 def test_a_note_by_the_beginning_of_its_name(vault):

@@ -35,8 +35,9 @@ SHOWN_CHANGES = 20  # files a build lists by name; the count line covers the res
 class Session:
     """The vault a command works on, found and opened on first use."""
 
-    def __init__(self, vault_option: str | None):
+    def __init__(self, vault_option: str | None, format_option: str | None = None):
         self.vault_option = vault_option
+        self.format_option = format_option  # --format given before the command name
         self._vault: Vault | None = None
 
     def root(self, writes: bool = False) -> Path:
@@ -110,10 +111,25 @@ vault_option = click.option(
 )
 
 
+def _format_before(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--format`` given before the command name counts when none is given after it."""
+    session = ctx.find_object(Session)
+    if session is None or session.format_option is None:
+        return value
+    if ctx.get_parameter_source(str(param.name)) is not click.core.ParameterSource.DEFAULT:
+        return value
+    return param.type.convert(session.format_option, param, ctx)
+
+
 def format_option(choices: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--format`` with the first choice as the default."""
     return click.option(
-        "--format", "output", type=click.Choice(choices), default=choices[0], show_default=True
+        "--format",
+        "output",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        callback=_format_before,
     )
 
 
@@ -137,10 +153,18 @@ def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Com
     "the current one that holds .obsidian/, else the current folder (commands that "
     "write refuse a folder that is not a vault unless it is named here).",
 )
+@click.option(
+    "--format",
+    "format_option",
+    metavar="FORMAT",
+    help="Output format of the command, for the commands that have --format.",
+)
 @click.option("--debug", is_flag=True, help="Show a full traceback on unexpected errors.")
 @click.version_option(__version__, prog_name="vaultkit")
 @click.pass_context
-def cli(ctx: click.Context, vault_option: str | None, debug: bool) -> None:
+def cli(
+    ctx: click.Context, vault_option: str | None, format_option: str | None, debug: bool
+) -> None:
     """Index, lineage and checks for ML experiment notes in an Obsidian vault.
 
     An experiment is a note tagged #model_training that is a document (tagged #document,
@@ -153,7 +177,11 @@ def cli(ctx: click.Context, vault_option: str | None, debug: bool) -> None:
       vaultkit lineage "EXP-013 focal loss"
       vaultkit check
     """
-    ctx.obj = Session(vault_option)
+    ctx.obj = Session(vault_option, format_option)
+    if format_option is not None and ctx.invoked_subcommand is not None:
+        command = cli.get_command(ctx, ctx.invoked_subcommand)
+        if command is not None and not any(p.name == "output" for p in command.params):
+            raise click.UsageError(f"vaultkit {ctx.invoked_subcommand} has no --format option")
 
 
 # -- list -----------------------------------------------------------------------------------
