@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from vaultkit.model.metrics import higher_is_better
+from vaultkit.model.metrics import higher_is_better, plain_number
 from vaultkit.model.records import ParsedNote
 
 
@@ -77,14 +77,15 @@ def compare(
 
 
 def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}"
+    return "—" if value is None else plain_number(value)
 
 
 def _delta(entry: dict) -> str:
     if entry["delta"] is None:
         return "new" if entry["old"] is None else "gone"
     arrow = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}[entry["direction"]]
-    return f"{entry['delta']:+g} {arrow}"
+    delta = entry["delta"]
+    return f"{'+' if delta >= 0 else ''}{plain_number(delta)} {arrow}"
 
 
 def one_line(old: ParsedNote, new: ParsedNote, limit: int = 3) -> str:

@@ -11,8 +11,10 @@ Pure: lines in, data out.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 METRIC_SECTIONS = ("result", "metrics")  # results win over the plan
@@ -202,6 +204,18 @@ def unanswered(sections: dict[str, str]) -> list[str]:
 def completeness(sections: dict[str, str]) -> str:
     """`answered/asked`, e.g. `9/10`."""
     return f"{len(sections) - len(unanswered(sections))}/{len(sections)}"
+
+
+def plain_number(value: float) -> str:
+    """A metric value as a plain decimal: whole numbers exact (`25000000`), others with
+    at most six significant digits (`0.671`, `0.00001`). Never exponent form (`1e-05`),
+    which Mermaid's charts cannot parse and people misread; `inf` and `nan` stay so."""
+    if not math.isfinite(value):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e15:  # counts stay exact: 123456789
+        return str(int(value))
+    text = format(Decimal(f"{value:.6g}"), "f")
+    return "0" if text == "-0" else text
 
 
 def higher_is_better(metric: str) -> bool:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from vaultkit.model.digraph import Digraph
+from vaultkit.model.metrics import plain_number
 from vaultkit.model.records import LINK, Edge, Problem
 from vaultkit.model.vault_model import Lineage, VaultModel
 
@@ -57,8 +58,8 @@ def list_csv(records: list[dict], metric: str | None = None) -> str:
 
 
 def number(value: float | None) -> str:
-    """A metric value as people write it (`0.671`, `12`), or empty."""
-    return "" if value is None else f"{value:g}"
+    """A metric value as a plain decimal (`0.671`, `12`), or empty."""
+    return "" if value is None else plain_number(value)
 
 
 def list_table(

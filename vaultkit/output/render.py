@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any
 from vaultkit.model.check import NoteProblems
 from vaultkit.model.compare import one_line as what_changed
 from vaultkit.model.config import LinkStyle
-from vaultkit.model.metrics import completeness
+from vaultkit.model.metrics import completeness, plain_number
 from vaultkit.model.records import ERROR, canvas_path
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.links import format_link
@@ -270,11 +271,12 @@ def _metrics(layout: Layout, members: list[str], path: str) -> list[str]:
     ]
     for member in reported:
         values = model.notes[member].parsed.metrics
-        cells = [f"{values[n]:g}" if n in values else "—" for n in names]
+        cells = [plain_number(values[n]) if n in values else "—" for n in names]
         lines.append(f"| {layout.link(member, path, True)} | " + " | ".join(cells) + " |")
     metric = _main_metric(model, counts)
     points = [(m, model.notes[m].parsed.metrics.get(metric or "")) for m in members]
-    shown = [(m, v) for m, v in points if v is not None]
+    shown = [(m, v) for m, v in points if v is not None and math.isfinite(v)]
+    unplottable = [(m, v) for m, v in points if v is not None and not math.isfinite(v)]
     if metric and len(shown) >= 2:
         labels = ", ".join(_chart_label(m.rpartition("/")[2]) for m, _ in shown)
         lines += [
@@ -284,9 +286,12 @@ def _metrics(layout: Layout, members: list[str], path: str) -> list[str]:
             f"  title {_chart_label(metric + ' along the chain')}",
             f"  x-axis [{labels}]",
             f"  y-axis {_chart_label(metric)}",
-            f"  line [{', '.join(f'{v:g}' for _, v in shown)}]",
+            f"  line [{', '.join(plain_number(v) for _, v in shown)}]",
             "```",
         ]
+        if unplottable:
+            left_out = ", ".join(f"{layout.link(m, path)} ({v})" for m, v in unplottable)
+            lines += ["", f"Not in the chart (no finite {metric}): {left_out}."]
     return lines
 
 
