@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := vaultkit-demo
 
-.PHONY: demo test check lint bench clean
+.PHONY: demo test check lint bench clean render-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,20 @@ bench: $(STAMP) $(BENCH_VENV)/.installed-stamp
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info .pytest_cache .hypothesis benchmarks/vaults
+
+# Every Mermaid block vaultkit writes, rendered by the Mermaid Obsidian bundles in headless
+# Chromium (Debian's; npm packages that download a browser cannot work here). The npm
+# packages go to a cache folder outside the repository.
+RENDER_CACHE ?= $(HOME)/.cache/vaultkit-render
+MERMAID_VERSION := 11.13.0
+PUPPETEER_VERSION := 24.43.1
+
+render-test: $(STAMP)
+	@command -v chromium >/dev/null || { \
+		echo "installing Debian's chromium (needs root)"; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@test -f $(RENDER_CACHE)/node_modules/mermaid/package.json \
+		&& grep -q '"version": "$(MERMAID_VERSION)"' $(RENDER_CACHE)/node_modules/mermaid/package.json \
+		|| npm install --silent --no-audit --no-fund --prefix $(RENDER_CACHE) \
+			mermaid@$(MERMAID_VERSION) puppeteer-core@$(PUPPETEER_VERSION)
+	VAULTKIT_RENDER_MODULES=$(RENDER_CACHE)/node_modules $(BIN)/python -m pytest tests/render -q
