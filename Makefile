@@ -64,7 +64,7 @@ PUPPETEER_VERSION := 24.43.1
 render-test: $(STAMP)
 	@command -v chromium >/dev/null || { \
 		echo "installing Debian's chromium (needs root)"; \
-		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@test -f $(RENDER_CACHE)/node_modules/mermaid/package.json \
 		&& grep -q '"version": "$(MERMAID_VERSION)"' $(RENDER_CACHE)/node_modules/mermaid/package.json \
 		|| npm install --silent --no-audit --no-fund --prefix $(RENDER_CACHE) \
