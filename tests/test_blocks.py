@@ -67,13 +67,21 @@ def test_block_content_reads_back_what_was_written():
     assert block_content("no block", "x") is None
 
 
-MERMAID_LABELS = [
+MERMAID_LABELS = [  # each checked in Mermaid 11.13.0 by `make render-test`
     ("EXP-001 baseline", '"EXP-001 baseline"'),
-    ('say "hi"', '"say #quot;hi#quot;"'),
+    ('say "hi"', '"say #34;hi#34;"'),
     ("run #2", '"run #35;2"'),
-    ("a #59; b", '"a #35;59; b"'),  # an entity-looking text stays literal
+    ("a #59; b", '"a #35;59#59; b"'),  # an entity-looking text stays literal
     ("end", '"end"'),
-    ("lr=3e-4 (warmup) [x] {y} <z> |w|;", '"lr=3e-4 (warmup) [x] {y} <z> |w|;"'),
+    ("%% of boxes", '"#37;#37; of boxes"'),  # else a comment to the end of the line
+    ("%%{init: {}}%%", '"#37;#37;#123;init#58; #123;#125;#125;#37;#37;"'),  # a directive
+    ("EXP direction TB", '"EXP #100;irection TB"'),  # else a direction statement
+    ("a <b>bold</b><br>", '"a #60;b#62;bold#60;#47;b#62;#60;br#62;"'),  # not HTML
+    ("x &amp; y", '"x #38;amp#59; y"'),  # not an entity
+    ("$$x^2$$ `code`", '"#36;#36;x#94;2#36;#36; #96;code#96;"'),  # not math or Markdown
+    ("lr=3e-4 [x] |w|", '"lr#61;3e-4 #91;x#93; #124;w#124;"'),
+    ("é ü 中文", '"é ü 中文"'),  # letters stay as they are
+    ("two\nlines", '"two lines"'),
 ]
 
 

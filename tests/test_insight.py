@@ -297,9 +297,9 @@ def test_lineage_note_shows_the_metric_trend(demo):
     run(demo, "build")
     text = (demo / "Lineages" / "EXP-001 baseline lineage.md").read_text()
     assert (
-        '```mermaid\nxychart-beta\n  title "mAP@0.5 along the chain"\n'
+        '```mermaid\nxychart-beta\n  title "mAP#64;0.5 along the chain"\n'
         '  x-axis ["EXP-001 baseline", "EXP-002 mosaic augmentation", "EXP-003 focal loss", '
-        '"EXP-004 mosaic and focal loss"]\n  y-axis "mAP@0.5"\n'
+        '"EXP-004 mosaic and focal loss"]\n  y-axis "mAP#64;0.5"\n'
         "  line [0.612, 0.655, 0.634, 0.671]\n```\n"
     ) in text
     assert (

@@ -169,11 +169,21 @@ def lineage_text(
     return "\n".join(lineage_tree(model, found, focus, scope) for found in lineages)
 
 
+_MERMAID_SAFE = frozenset(" -_.")
+
+
 def mermaid_label(text: str) -> str:
-    """A quoted Mermaid label: '"' as #quot;, and '#' escaped where it could start an
-    entity (docs/obsidian-rules.md, "Mermaid and Canvas")."""
-    text = text.replace("#", "#35;").replace('"', "#quot;")
-    return f'"{text}"'
+    """Any text as a quoted Mermaid string that shows exactly that text, in a flowchart
+    node and in a chart alike: every character but letters, digits and ` -_.` becomes a
+    `#NN;` entity, which Mermaid decodes after parsing, so no `"`, `#`, `%%`, `<`, `&`,
+    backtick or `$` can be read as syntax, HTML, a comment or math; and the `d` of
+    `direction` too, which Mermaid reads as a statement even inside a label
+    (docs/obsidian-rules.md, "Mermaid and Canvas")."""
+    escaped = "".join(
+        char if char.isalnum() or char in _MERMAID_SAFE else f"#{ord(char)};"
+        for char in one_line(text)
+    )
+    return '"' + escaped.replace("direction", "#100;irection") + '"'
 
 
 def lineage_mermaid(model: LineageSource, members: list[str], edges: list[Edge]) -> str:

@@ -23,7 +23,7 @@ from vaultkit.model.records import ERROR, canvas_path
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
-from vaultkit.output.formats import SHOWN_DEPTH, lineage_mermaid, one_line
+from vaultkit.output.formats import SHOWN_DEPTH, lineage_mermaid, mermaid_label, one_line
 
 INDEX_BLOCK = "index"
 LINEAGE_BLOCK = "lineage"
@@ -246,11 +246,6 @@ def _main_metric(model: VaultModel, counts: dict[str, int]) -> str | None:
     return max(counts, key=lambda name: counts[name])  # the first of the most shared
 
 
-def _chart_label(text: str) -> str:
-    """A quoted xychart string: Mermaid has no escape for '"' inside one."""
-    return '"' + one_line(text).replace('"', "'") + '"'
-
-
 def _metrics(layout: Layout, members: list[str], path: str) -> list[str]:
     """The chain's metrics as a table, and the main metric's trend as a chart."""
     model = layout.model
@@ -278,14 +273,14 @@ def _metrics(layout: Layout, members: list[str], path: str) -> list[str]:
     shown = [(m, v) for m, v in points if v is not None and math.isfinite(v)]
     unplottable = [(m, v) for m, v in points if v is not None and not math.isfinite(v)]
     if metric and len(shown) >= 2:
-        labels = ", ".join(_chart_label(m.rpartition("/")[2]) for m, _ in shown)
+        labels = ", ".join(mermaid_label(m.rpartition("/")[2]) for m, _ in shown)
         lines += [
             "",
             "```mermaid",
             "xychart-beta",
-            f"  title {_chart_label(metric + ' along the chain')}",
+            f"  title {mermaid_label(metric + ' along the chain')}",
             f"  x-axis [{labels}]",
-            f"  y-axis {_chart_label(metric)}",
+            f"  y-axis {mermaid_label(metric)}",
             f"  line [{', '.join(plain_number(v) for _, v in shown)}]",
             "```",
         ]
