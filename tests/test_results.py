@@ -73,3 +73,29 @@ def test_chart_values_are_plain_decimals_and_non_finite_points_are_named(tmp_pat
         "",
         "Not in the chart (no finite loss): [[EXP-002 b]] (inf).",
     ]
+
+
+def test_every_known_status_has_its_colour_and_the_legend_says_which(tmp_path):
+    statuses = ["done", "writing", "pending", "postpone", "not_done", "reading", "paused"]
+    files = {".obsidian/app.json": "{}"}
+    for index, status in enumerate(statuses):
+        previous = "[[EXP-000 done]]" if index else "None"
+        files[f"Experiments/EXP-00{index} {status}.md"] = chain_note(previous, "").replace(
+            "#done", f"#{status}"
+        )
+    vault = write_vault(tmp_path / "v", files)
+    assert CliRunner().invoke(cli, ["--vault", str(vault), "build"]).exit_code == 0
+    note = (vault / "Lineages" / "EXP-000 done lineage.md").read_text(encoding="utf-8")
+    assert [line for line in note.splitlines() if "classDef" in line] == [
+        "  classDef st_done fill:#d3f9d8,stroke:#2b8a3e;",
+        "  classDef st_not_done fill:#ffe3e3,stroke:#c92a2a;",
+        "  classDef st_other fill:#f1f3f5,stroke:#868e96;",
+        "  classDef st_pending fill:#e7f5ff,stroke:#1971c2;",
+        "  classDef st_postpone fill:#f3f0ff,stroke:#6741d9;",
+        "  classDef st_reading fill:#e3fafc,stroke:#0c8599;",
+        "  classDef st_writing fill:#fff3bf,stroke:#e67700;",
+    ]
+    assert (
+        "Colours: yellow writing; blue pending; cyan reading; violet postpone; red not_done; "
+        "green done; grey paused.\n"
+    ) in note

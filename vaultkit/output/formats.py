@@ -201,27 +201,40 @@ def lineage_mermaid(model: LineageSource, members: list[str], edges: list[Edge])
         by_status[_css_class(model.status(member))].append(ids[member])
     if ids:
         lines.append(f"  class {','.join(ids.values())} internal-link;")
-    for status, nodes in sorted(by_status.items()):
-        style = STATUS_STYLES.get(status, STATUS_STYLES["st_other"])
-        lines.append(f"  classDef {status} {style};")
-        lines.append(f"  class {','.join(nodes)} {status};")
+    for css_class, nodes in sorted(by_status.items()):
+        status = css_class.removeprefix("st_")
+        style = STATUS_COLOURS.get(status, OTHER_COLOUR)[1]
+        lines.append(f"  classDef {css_class} {style};")
+        lines.append(f"  class {','.join(nodes)} {css_class};")
     return "\n".join(lines) + "\n"
 
 
-STATUS_STYLES = {
-    "st_done": "fill:#d3f9d8,stroke:#2b8a3e",
-    "st_writing": "fill:#fff3bf,stroke:#e67700",
-    "st_none": "fill:#f1f3f5,stroke:#868e96",
-    "st_other": "fill:#e7f5ff,stroke:#1971c2",
+# One colour per known status (name for the legend, Mermaid style); any other status,
+# and none, is grey. Light fills with dark strokes read on light and dark themes alike.
+STATUS_COLOURS = {
+    "writing": ("yellow", "fill:#fff3bf,stroke:#e67700"),
+    "pending": ("blue", "fill:#e7f5ff,stroke:#1971c2"),
+    "reading": ("cyan", "fill:#e3fafc,stroke:#0c8599"),
+    "postpone": ("violet", "fill:#f3f0ff,stroke:#6741d9"),
+    "not_done": ("red", "fill:#ffe3e3,stroke:#c92a2a"),
+    "done": ("green", "fill:#d3f9d8,stroke:#2b8a3e"),
 }
+OTHER_COLOUR = ("grey", "fill:#f1f3f5,stroke:#868e96")
 
 
 def _css_class(status: str | None) -> str:
     """A Mermaid class name for a status; prefixed so no status can be a keyword."""
-    if not status:
-        return "st_none"
-    cleaned = "".join(ch if ch.isalnum() else "_" for ch in status)
-    return "st_" + cleaned if cleaned.isascii() else "st_other"
+    return "st_" + status if status in STATUS_COLOURS else "st_other"
+
+
+def status_legend(statuses: list[str | None]) -> str:
+    """What the flowchart's colours mean, for the statuses it shows."""
+    known = [s for s in STATUS_COLOURS if s in statuses]
+    others = sorted({s or "no status" for s in statuses if s not in STATUS_COLOURS})
+    parts = [f"{STATUS_COLOURS[s][0]} {s}" for s in known]
+    if others:
+        parts.append(f"{OTHER_COLOUR[0]} {', '.join(others)}")
+    return "Colours: " + "; ".join(parts) + "."
 
 
 def _dot_quote(text: str) -> str:

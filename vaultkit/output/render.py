@@ -23,7 +23,13 @@ from vaultkit.model.records import ERROR, canvas_path
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
-from vaultkit.output.formats import SHOWN_DEPTH, lineage_mermaid, mermaid_label, one_line
+from vaultkit.output.formats import (
+    SHOWN_DEPTH,
+    lineage_mermaid,
+    mermaid_label,
+    one_line,
+    status_legend,
+)
 
 INDEX_BLOCK = "index"
 LINEAGE_BLOCK = "lineage"
@@ -207,6 +213,8 @@ def lineage_note(layout: Layout, index: int) -> str:
         "```mermaid",
         lineage_mermaid(model, lineage.members, lineage.edges).rstrip("\n"),
         "```",
+        "",
+        status_legend([model.notes[m].parsed.status for m in lineage.members]),
         "",
         "## Tree",
         "",
