@@ -1,4 +1,5 @@
-"""The real vaults in ../shared/corpora, with facts checked by hand against the notes."""
+"""Real vaults written by other people (the folder $VAULTKIT_CORPORA names), with facts
+checked by hand against the notes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from vaultkit.model.vault_model import build_model
 
 from .conftest import CORPORA
 
-pytestmark = pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora not present")
+pytestmark = pytest.mark.skipif(not CORPORA.is_dir(), reason="no corpus folder ($VAULTKIT_CORPORA)")
 
 
 def model_of(name):
