@@ -158,6 +158,9 @@ def test_check_says_what_is_a_template_copy_a_near_miss_and_leftover_template_ta
 def test_check_fix_removes_exactly_the_template_tags(team):
     note = team / "Experiments" / "EXP-001 baseline.md"
     before = note.read_text(encoding="utf-8")
+    typo = run(team, "check", "--fix", "--code", "template-tag")
+    assert typo.exit_code == 2 and "did you mean 'template-tags'?" in typo.output
+    assert note.read_text(encoding="utf-8") == before  # a usage error fixes nothing
     result = run(team, "check", "--fix")
     assert result.output.startswith(
         "fixed Experiments/EXP-001 baseline.md: removed its #template and #document_template "

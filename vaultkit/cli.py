@@ -424,19 +424,18 @@ def check(
       vaultkit check --fix
       vaultkit check --format json | jq '.problems[] | select(.severity == "error")'
     """
+    for code in codes:  # before anything is read or fixed
+        if code not in CODES:
+            close = difflib.get_close_matches(code, sorted(CODES), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(
+                f"no problem code {code!r}{hint} (codes: {', '.join(sorted(CODES))})"
+            )
     vault = session.vault(writes=fix)
     if fix:
         for path in vault.fix_template_tags():
             click.echo(f"fixed {path}: removed its #template and #document_template tags")
     problems = vault.check()
-    known = {p.code for p in problems} | CODES
-    for code in codes:
-        if code not in known:
-            close = difflib.get_close_matches(code, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise click.UsageError(
-                f"no problem code {code!r}{hint} (codes: {', '.join(sorted(CODES))})"
-            )
     if codes:
         problems = [p for p in problems if p.code in codes]
     if severity:
