@@ -47,8 +47,44 @@ def vault(tmp_path):
     return write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
 
 
+def with_results(previous: str, status: str, metrics: str, setup: str) -> str:
+    """An experiment with a Metrics table (value and threshold) and its settings."""
+    return (
+        f"# Previous experiment\n\n- {previous}\n\n# Model\n\n{setup}\n\n"
+        f"# Metrics\n\n| metric | value | threshold |\n|---|---|---|\n{metrics}\n"
+        f"---\nStatus: #{status}\n\nTags: #model_training #document\n"
+    )
+
+
+# The lineage vault with results: a metric where higher is better and one where lower
+# is, thresholds met and missed, settings that change along the chain, and a merge
+# whose parents differ (the chart follows the better parent, EXP-002).
+RESULTS_VAULT = {
+    **LINEAGE_VAULT,
+    "Experiments/EXP-002 mosaic.md": with_results(
+        "[[EXP-001 baseline]]",
+        "done",
+        "| mAP | 0.655 | 0.65 |\n| val loss | 0.91 | 0.9 |\n",
+        "- lr: 0.01\n- mosaic p: 1.0",
+    ),
+    "Experiments/EXP-003 focal.md": with_results(
+        "[[EXP-001 baseline]]",
+        "writing",
+        "| mAP | 0.634 | 0.65 |\n| val loss | 0.85 | 0.9 |\n",
+        "- lr: 0.01\n- focal gamma: 1.5",
+    ),
+    "Experiments/EXP-004 merge.md": with_results(
+        "[[EXP-002 mosaic]] and [[EXP-003 focal]]",
+        "writing",
+        "| mAP | 0.671 | 0.65 |\n| val loss | 0.88 | 0.9 |\n| latency ms | 12.5 | |\n",
+        "- lr: 0.005\n- mosaic p: 1.0\n- focal gamma: 1.5",
+    ),
+}
+
+
 @pytest.mark.parametrize("path", GENERATED)
-def test_golden_files(vault, path):
+def test_golden_files(tmp_path, path):
+    vault = write_vault(tmp_path / "vault", RESULTS_VAULT)
     build(vault)
     produced = (vault / path).read_text(encoding="utf-8")
     golden = GOLDEN / path

@@ -296,16 +296,26 @@ def test_list_sort_by_metric_best_first(demo):
 def test_lineage_note_shows_the_metric_trend(demo):
     run(demo, "build")
     text = (demo / "Lineages" / "EXP-001 baseline lineage.md").read_text()
+    # one path, root to best: through EXP-002 (0.655), the better of EXP-004's parents,
+    # not across to its sibling EXP-003; the axis shows the Chain table's numbers
     assert (
-        '```mermaid\nxychart-beta\n  title "mAP#64;0.5 along the chain"\n'
-        '  x-axis ["EXP-001 baseline", "EXP-002 mosaic augmentation", "EXP-003 focal loss", '
-        '"EXP-004 mosaic and focal loss"]\n  y-axis "mAP#64;0.5"\n'
-        "  line [0.612, 0.655, 0.634, 0.671]\n```\n"
+        'xychart-beta\n  title "mAP#64;0.5 from the root to the best"\n'
+        '  x-axis "#35; in the Chain table" ["1", "2", "4"]\n'
+        '  y-axis "mAP#64;0.5"\n  line [0.612, 0.655, 0.671]\n```\n\n'
+        "The chart follows the path from the root to the best, "
+        "[[EXP-004 mosaic and focal loss]]: #1 → #2 → #4.\n"
     ) in text
     assert (
+        "**Best by mAP@0.5** (higher is better): [[EXP-004 mosaic and focal loss]], 0.671. "
+        "Thresholds (mAP@0.5 ≥ 0.7, crack recall ≥ 0.8): 0 of 2 met.\n"
+    ) in text
+    # a merge: what changed from each parent, named
+    assert (
         "| [[EXP-004 mosaic and focal loss]] | writing | [[EXP-002 mosaic augmentation]], "
-        "[[EXP-003 focal loss]] | focal gamma 1.5; lr 0.01→0.005 |" in text
-    )
+        "[[EXP-003 focal loss]] | from [[EXP-002 mosaic augmentation]]: focal gamma 1.5; "
+        "lr 0.01→0.005; from [[EXP-003 focal loss]]: copy-paste p 0.3; lr 0.01→0.005; "
+        "mosaic p 1.0 |"
+    ) in text
 
 
 def test_choosing_another_lineage_metric_redraws_the_chart(demo):
@@ -315,7 +325,8 @@ def test_choosing_another_lineage_metric_redraws_the_chart(demo):
     result = run(demo, "build")
     assert "wrote   Lineages/EXP-001 baseline lineage.md" in result.output
     text = (demo / "Lineages" / "EXP-001 baseline lineage.md").read_text()
-    assert 'title "crack recall along the chain"' in text
+    assert 'title "crack recall from the root to the best"' in text
+    assert "**Best by crack recall** (higher is better)" in text
 
 
 DIFF_GOLDEN = Path(__file__).parent / "golden" / "diff"

@@ -3,11 +3,14 @@ lineage charts Mermaid can parse."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
-from vaultkit.model.metrics import plain_number
+from vaultkit.model.metrics import higher_is_better, plain_number
+from vaultkit.model.results import best, meets, path_to, thresholds_met
 
 from .conftest import write_vault
 
@@ -57,21 +60,28 @@ def test_chart_values_are_plain_decimals_and_non_finite_points_are_named(tmp_pat
     assert metrics.splitlines() == [
         "## Metrics",
         "",
-        "| experiment | loss | params |",
-        "|---|---|---|",
-        "| [[EXP-001 a]] | 0.00001 | 25000000 |",
-        "| [[EXP-002 b]] | inf | — |",
-        "| [[EXP-003 c]] | 0.000003 | — |",
+        "| # | experiment | loss | params |",
+        "|---|---|---|---|",
+        "| 1 | [[EXP-001 a]] | 0.00001 | 25000000 |",
+        "| 2 | [[EXP-002 b]] | inf | — |",
+        "| 3 | [[EXP-003 c]] | 0.000003 | — |",
         "",
         "```mermaid",
+        "---",
+        "config:",
+        "  themeVariables:",
+        "    xyChart:",
+        '      plotColorPalette: "#1c7ed6"',
+        "---",
         "xychart-beta",
-        '  title "loss along the chain"',
-        '  x-axis ["EXP-001 a", "EXP-003 c"]',
+        '  title "loss from the root to the best"',
+        '  x-axis "#35; in the Chain table" ["1", "3"]',
         '  y-axis "loss"',
         "  line [0.00001, 0.000003]",
         "```",
         "",
-        "Not in the chart (no finite loss): [[EXP-002 b]] (inf).",
+        "The chart follows the path from the root to the best, [[EXP-003 c]]: #1 → #2 → #3. "
+        "Not in the chart: #2 (loss inf).",
     ]
 
 
@@ -99,3 +109,100 @@ def test_every_known_status_has_its_colour_and_the_legend_says_which(tmp_path):
         "Colours: yellow writing; blue pending; cyan reading; violet postpone; red not_done; "
         "green done; grey paused.\n"
     ) in note
+
+
+def chain_vault(tmp_path, values: list[str]) -> Path:
+    """EXP-001 … EXP-n, each grown out of the one before, reporting `mAP` as given."""
+    files = {".obsidian/app.json": "{}"}
+    for number, value in enumerate(values, 1):
+        previous = f"[[EXP-{number - 1:03} step]]" if number > 1 else "None"
+        files[f"Experiments/EXP-{number:03} step.md"] = chain_note(previous, f"| mAP | {value} |")
+    vault = write_vault(tmp_path / "v", files)
+    assert CliRunner().invoke(cli, ["--vault", str(vault), "build"]).exit_code == 0
+    return vault
+
+
+def test_a_long_chain_is_charted_over_its_last_30_values_and_drawn_top_down(tmp_path):
+    vault = chain_vault(tmp_path, [f"0.{500 + n}" for n in range(40)])
+    note = (vault / "Lineages" / "EXP-001 step lineage.md").read_text(encoding="utf-8")
+    assert "```mermaid\nflowchart TD\n" in note  # 40 generations: top-down
+    labels = ", ".join(f'"{n}"' for n in range(11, 41))
+    assert f'  x-axis "#35; in the Chain table" [{labels}]\n' in note
+    assert (
+        "The chart follows the path from #11 (its last 30 values) to the best, "
+        "[[EXP-040 step]]: " + " → ".join(f"#{n}" for n in range(11, 41)) + ".\n"
+    ) in note
+
+
+@pytest.mark.parametrize(("generations", "direction"), [(1, "LR"), (4, "LR"), (5, "TD")])
+def test_flowcharts_turn_top_down_past_four_generations(tmp_path, generations, direction):
+    vault = chain_vault(tmp_path, ["0.5"] * generations)
+    note = (vault / "Lineages" / "EXP-001 step lineage.md").read_text(encoding="utf-8")
+    assert f"```mermaid\nflowchart {direction}\n" in note
+
+
+@pytest.mark.parametrize(
+    ("metric", "points", "expected"),
+    [
+        ("mAP", [("a", 0.5), ("b", 0.7), ("c", 0.7)], ("b", 0.7)),  # a tie: the first
+        ("val loss", [("a", 0.5), ("b", 0.3), ("c", 0.4)], ("b", 0.3)),  # lower is better
+        ("latency ms", [("a", 12.0), ("b", None), ("c", 9.5)], ("c", 9.5)),
+        ("mAP", [("a", float("inf")), ("b", float("nan")), ("c", 0.1)], ("c", 0.1)),
+        ("mAP", [("a", None)], None),
+    ],
+)
+def test_the_best_experiment_is_direction_aware_and_finite(metric, points, expected):
+    assert best(metric, points) == expected
+
+
+@pytest.mark.parametrize(
+    ("metric", "higher"),
+    [
+        ("mAP@0.5", True),
+        ("crack recall", True),
+        ("answer accuracy", True),  # "wer" inside a word is not the word error rate
+        ("mission success", True),
+        ("val_loss", False),
+        ("Loss", False),
+        ("latency ms", False),
+        ("inference time (s)", False),
+        ("WER", False),
+        ("missed cracks", False),
+        ("FPR", False),
+        ("perplexity", False),
+        ("errors", False),
+    ],
+)
+def test_which_way_is_better_is_read_from_whole_words(metric, higher):
+    assert higher_is_better(metric) is higher
+
+
+def test_thresholds_are_met_at_or_beyond_them_in_the_metric_s_direction():
+    metrics = {"mAP": 0.7, "val loss": 0.95, "recall": 0.5}
+    thresholds = {"mAP": 0.7, "val loss": 0.9, "recall": 0.4, "f1": 0.8}  # f1: no value
+    assert thresholds_met(metrics, thresholds) == (2, 3)
+    assert meets("val loss", 0.9, 0.9) and not meets("val loss", 0.91, 0.9)
+
+
+def test_the_path_to_the_best_takes_the_better_parent_at_a_merge_and_ends_on_a_cycle():
+    parents = {"d": ["b", "c"], "b": ["a"], "c": ["a"], "a": [], "x": ["y"], "y": ["x"]}
+    values = {"a": 0.1, "b": 0.2, "c": 0.3, "d": 0.4}
+    assert path_to("d", parents.__getitem__, values.get, "mAP") == ["a", "c", "d"]
+    assert path_to("d", parents.__getitem__, values.get, "loss") == ["a", "b", "d"]
+    assert path_to("x", parents.__getitem__, values.get, "mAP") == ["y", "x"]
+
+
+def test_index_metrics_chooses_the_index_columns(tmp_path):
+    vault = chain_vault(tmp_path, ["0.5", "0.6"])
+    (vault / "Experiments" / "EXP-002 step.md").write_text(
+        chain_note("[[EXP-001 step]]", "| mAP | 0.6 |\n| recall | 0.9 |"), encoding="utf-8"
+    )
+    (vault / ".vaultkit").mkdir(exist_ok=True)
+    (vault / ".vaultkit" / "config.toml").write_text('index_metrics = ["recall"]\n')
+    assert CliRunner().invoke(cli, ["--vault", str(vault), "build"]).exit_code == 0
+    index = (vault / "Experiment Index.md").read_text(encoding="utf-8")
+    assert (
+        "| experiment | previous | lineage | recall | thresholds | sections | last change "
+        "| problems |\n"
+    ) in index
+    assert "| [[EXP-002 step]] | [[EXP-001 step]] | [[EXP-001 step lineage]] | 0.9 | — |" in index

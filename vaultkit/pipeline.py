@@ -485,6 +485,7 @@ def row_inputs(
     parents = [model.notes[p].path for p in model.parents(note)]
     return (
         model.notes[note].stat_key,
+        tuple(layout.index_metrics),
         layout.lineage_path_of(note),
         tuple(parents),
         tuple(previous),

@@ -25,7 +25,10 @@ class Config:
     lineage_folder: str = "Lineages"
     experiments_folder: str = "Experiments"
     experiment_tag: str = "model_training"
-    lineage_metric: str = ""  # the metric charted in lineage notes; "" = the most shared
+    lineage_metric: str = (
+        ""  # the metric that ranks a lineage's experiments; "" = the most reported
+    )
+    index_metrics: tuple[str, ...] = ()  # the index's metric columns; () = the 3 most reported
     # notes whose properties hold these values are experiments too: (name, value) pairs
     experiment_property: tuple[tuple[str, str], ...] = ()
     status_property: str = "status"  # the property read when there is no Status: line
@@ -124,6 +127,7 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "experiments_folder": lambda k, v: _vault_path(k, _string(k, v)),
     "experiment_tag": lambda k, v: _tag(k, _string(k, v)),
     "lineage_metric": _string,
+    "index_metrics": _texts,
     "experiment_property": _pairs,
     "status_property": lambda k, v: _string(k, v).lower(),
     "previous_headings": lambda k, v: tuple(" ".join(h.split()) for h in _texts(k, v)),

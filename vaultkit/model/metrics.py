@@ -47,7 +47,13 @@ def setting_name(prefix: str) -> str | None:
 
 
 _DIGIT = re.compile(r"\d")
-LOWER_IS_BETTER = re.compile(r"loss|latency|error|time|\bms\b|mae|mse|rmse|wer|cer|miss|fp\b", re.I)
+# Metric names where lower is better, as whole words (`val_loss`, `latency ms`): inside a
+# word they mislead (`answer` holds "wer", `mission` "miss").
+LOWER_IS_BETTER = re.compile(
+    r"(?<![a-z])(?:loss(?:es)?|latency|errors?|time|ms|mae|mse|rmse|wer|cer|miss(?:es|ed)?"
+    r"|fpr?|fnr|perplexity|ppl)(?![a-z])",
+    re.I,
+)
 
 
 def parse_number(text: str) -> float | None:

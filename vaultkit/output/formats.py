@@ -186,11 +186,24 @@ def mermaid_label(text: str) -> str:
     return '"' + escaped.replace("direction", "#100;irection") + '"'
 
 
+LEFT_TO_RIGHT_GENERATIONS = 4  # deeper lineages are drawn top-down
+
+
+def flowchart_direction(model: LineageSource, members: list[str], edges: list[Edge]) -> str:
+    """`LR` while the lineage is at most LEFT_TO_RIGHT_GENERATIONS deep, which fits a note
+    page's width; `TD` for deeper ones, which grow down the page (a note scrolls down,
+    and a wide chart is shrunk until its names are unreadable)."""
+    children = {child for child, _ in edges}
+    roots = [m for m in members if m not in children]
+    deepest = max(model.lineage.depths(members, roots).values(), default=0)
+    return "LR" if deepest < LEFT_TO_RIGHT_GENERATIONS else "TD"
+
+
 def lineage_mermaid(model: LineageSource, members: list[str], edges: list[Edge]) -> str:
     """A flowchart whose nodes open their notes in Obsidian (``internal-link``) and carry
     their status as a class."""
     ids = {member: f"n{index}" for index, member in enumerate(sorted(members), 1)}
-    lines = ["flowchart LR"]
+    lines = [f"flowchart {flowchart_direction(model, members, edges)}"]
     for member in sorted(members):
         # the node's text is what Obsidian opens on a click: a name that resolves to it
         lines.append(f"  {ids[member]}[{mermaid_label(model.link_name(member))}]")

@@ -18,8 +18,9 @@ from typing import Any
 from vaultkit.model.check import NoteProblems
 from vaultkit.model.compare import one_line as what_changed
 from vaultkit.model.config import LinkStyle
-from vaultkit.model.metrics import completeness, plain_number
-from vaultkit.model.records import ERROR, canvas_path
+from vaultkit.model.metrics import completeness, higher_is_better, plain_number
+from vaultkit.model.records import ERROR, ParsedNote, canvas_path
+from vaultkit.model.results import best, meets, most_reported, path_to, thresholds_met
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
@@ -101,6 +102,7 @@ class Layout:
         self.index_path = model.vault.config.index_path
         self.lineage_paths = lineage_names(model, lineages)
         self.lineage_of = {m: i for i, lineage in enumerate(lineages) for m in lineage.members}
+        self.index_metrics = index_metrics(model)
         generated = [self.index_path, *self.lineage_paths.values()]
         generated += [canvas_path(p) for p in self.lineage_paths.values()]
         self.missing = sorted(set(generated) - set(model.vault.files))
@@ -127,24 +129,68 @@ class Layout:
 
 # -- the index ---------------------------------------------------------------------------
 
+INDEX_METRICS = 3  # metric columns of the index, when `index_metrics` names none
+LINEAGE_METRICS = 6  # metric columns of a lineage note's table
+
+
+def index_metrics(model: VaultModel) -> list[str]:
+    """The index's metric columns: `index_metrics`, else the most reported."""
+    configured = model.vault.config.index_metrics
+    reports = (model.notes[e].parsed.metrics for e in sorted(model.experiments))
+    return list(configured) or most_reported(reports, INDEX_METRICS)
+
+
+def lineage_metrics(model: VaultModel, lineage: Lineage) -> list[str]:
+    """A lineage's metric columns, the one that ranks its experiments first:
+    `lineage_metric`, else the one most of its experiments report."""
+    reports = (model.notes[m].parsed.metrics for m in lineage.members)
+    names = most_reported(reports, LINEAGE_METRICS)
+    configured = model.vault.config.lineage_metric
+    if configured:
+        names = [configured, *(n for n in names if n != configured)][:LINEAGE_METRICS]
+    return names
+
+
+def metric_cell(parsed: ParsedNote, metric: str) -> str:
+    """A value, marked ✓ or ✗ where the note sets a threshold for it."""
+    value = parsed.metrics.get(metric)
+    if value is None:
+        return "—"
+    threshold = parsed.thresholds.get(metric)
+    if threshold is None:
+        return plain_number(value)
+    return f"{plain_number(value)} {'✓' if meets(metric, value, threshold) else '✗'}"
+
+
+def thresholds_cell(parsed: ParsedNote) -> str:
+    """`✓ 2/2`: how many of the thresholds the note sets its values meet."""
+    met, judged = thresholds_met(parsed.metrics, parsed.thresholds)
+    return f"{'✓' if met == judged else '✗'} {met}/{judged}" if judged else "—"
+
+
+def table_heading(names: list[str]) -> str:
+    return " | ".join(one_line(n).replace("|", "\\|") for n in names)
+
 
 def index_row(layout: Layout, note: str, problems: NoteProblems) -> str:
     """One experiment's row of the index."""
     model, index_path = layout.model, layout.index_path
+    parsed = model.notes[note].parsed
     previous = ", ".join(layout.link(p, index_path, True) for p in model.parents(note))
     found = sorted(problems(note), key=lambda p: (p.severity != ERROR, p.code))
     codes = ", ".join(dict.fromkeys(p.code for p in found)) or "—"
+    metrics = "".join(f" {metric_cell(parsed, name)} |" for name in layout.index_metrics)
     return (
         f"| {layout.link(note, index_path, True)} | {previous or '—'} "
-        f"| {layout.link(layout.lineage_path_of(note), index_path, True)} "
-        f"| {completeness(model.notes[note].parsed.sections)} "
+        f"| {layout.link(layout.lineage_path_of(note), index_path, True)} |{metrics} "
+        f"{thresholds_cell(parsed)} | {completeness(parsed.sections)} "
         f"| {model.notes[note].last_change} | {codes} |"
     )
 
 
 def index_note(layout: Layout, row: Callable[[str], str]) -> str:
-    """The index block: counts per status, then one table per status, newest first;
-    ``row(note)`` gives each experiment's row."""
+    """The index block: counts per status, each lineage's best, then one table per
+    status, newest first; ``row(note)`` gives each experiment's row."""
     model = layout.model
     experiments = sorted(model.experiments)
     by_status: dict[str | None, list[str]] = defaultdict(list)
@@ -166,6 +212,8 @@ def index_note(layout: Layout, row: Callable[[str], str]) -> str:
         return "\n".join(lines)
     lines += ["| status | experiments |", "|---|---|"]
     lines += [f"| {status or 'no status'} | {len(by_status[status])} |" for status in statuses]
+    lines += _best_of_lineages(layout)
+    columns = layout.index_metrics
     for status in statuses:
         members = sorted(by_status[status])  # newest first, then by id
         members.sort(key=lambda n: model.notes[n].last_change, reverse=True)
@@ -173,11 +221,52 @@ def index_note(layout: Layout, row: Callable[[str], str]) -> str:
             "",
             f"## {status or 'no status'} ({len(members)})",
             "",
-            "| experiment | previous | lineage | sections | last change | problems |",
-            "|---|---|---|---|---|---|",
+            "| experiment | previous | lineage | "
+            + "".join(f"{table_heading([name])} | " for name in columns)
+            + "thresholds | sections | last change | problems |",
+            "|---|---|---|" + "---|" * len(columns) + "---|---|---|---|",
         ]
         lines += [row(member) for member in members]
     return "\n".join(lines)
+
+
+def _best_of_lineages(layout: Layout) -> list[str]:
+    """Each lineage's best experiment by its main metric."""
+    model, index_path = layout.model, layout.index_path
+    lines = [
+        "",
+        "## Best of each lineage",
+        "",
+        "| lineage | experiments | ranked by | best | value | thresholds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for number, lineage in enumerate(layout.lineages):
+        link = layout.link(layout.lineage_paths[number], index_path, True)
+        metric, found = lineage_best(model, lineage)
+        best_cells = "— | — | —"
+        if found:
+            parsed = model.notes[found].parsed
+            best_cells = (
+                f"{layout.link(found, index_path, True)} | {metric_cell(parsed, metric or '')} "
+                f"| {thresholds_cell(parsed)}"
+            )
+        ranked_by = f"{table_heading([metric])} ({_direction(metric)})" if metric else "—"
+        lines.append(f"| {link} | {len(lineage.members)} | {ranked_by} | {best_cells} |")
+    return lines
+
+
+def _direction(metric: str) -> str:
+    return "higher is better" if higher_is_better(metric) else "lower is better"
+
+
+def lineage_best(model: VaultModel, lineage: Lineage) -> tuple[str | None, str | None]:
+    """(the metric that ranks the lineage, its best experiment by it)."""
+    names = lineage_metrics(model, lineage)
+    if not names:
+        return None, None
+    metric = names[0]
+    found = best(metric, ((m, model.notes[m].parsed.metrics.get(metric)) for m in lineage.members))
+    return metric, found[0] if found else None
 
 
 # -- lineage notes -----------------------------------------------------------------------
@@ -204,11 +293,15 @@ def lineage_note(layout: Layout, index: int) -> str:
     )
     roots = ", ".join(layout.link(r, path) for r in lineage.roots) or "none (a cycle)"
     size = len(lineage.members)
+    members = ordered_members(model, lineage)
+    numbers = {member: number for number, member in enumerate(members, 1)}
     lines = [
         f"# Lineage: {one_line(root.rpartition('/')[2])}",
         "",
         f"{size} experiment{'s' * (size != 1)} ({counts}). Roots: {roots}. "
         f"Canvas: {layout.link(canvas_path(path), path)}",
+        "",
+        _best_sentence(layout, lineage, path),
         "",
         "```mermaid",
         lineage_mermaid(model, lineage.members, lineage.edges).rstrip("\n"),
@@ -227,75 +320,158 @@ def lineage_note(layout: Layout, index: int) -> str:
         "| # | experiment | status | previous | what changed | last change |",
         "|---|---|---|---|---|---|",
     ]
-    members = ordered_members(model, lineage)
-    for number, member in enumerate(members, 1):
+    for member in members:
         parents = model.parents(member)
         previous = ", ".join(layout.link(p, path, True) for p in parents)
-        changed = (
-            what_changed(model.notes[parents[0]].parsed, model.notes[member].parsed)
-            if parents
-            else ""
-        )
         lines.append(
-            f"| {number} | {layout.link(member, path, True)} "
+            f"| {numbers[member]} | {layout.link(member, path, True)} "
             f"| {model.notes[member].parsed.status or '—'} | {previous or '—'} "
-            f"| {changed.replace('|', chr(92) + '|') or '—'} "
+            f"| {_what_changed(layout, member, parents, path)} "
             f"| {model.notes[member].last_change} |"
         )
-    lines += _metrics(layout, members, path)
+    lines += _metrics(layout, lineage, members, numbers, path)
     return "\n".join(lines)
 
 
-def _main_metric(model: VaultModel, counts: dict[str, int]) -> str | None:
-    """The configured `lineage_metric`, else the first metric most members report."""
-    configured = model.vault.config.lineage_metric
-    if configured or not counts:
-        return configured or None
-    return max(counts, key=lambda name: counts[name])  # the first of the most shared
+def _what_changed(layout: Layout, member: str, parents: list[str], path: str) -> str:
+    """The settings that changed from the parent; from each parent, named, for a merge."""
+    notes = layout.model.notes
+
+    def change(parent: str) -> str:
+        return what_changed(notes[parent].parsed, notes[member].parsed).replace("|", "\\|")
+
+    if len(parents) == 1:
+        return change(parents[0]) or "—"
+    text = "; ".join(
+        f"from {layout.link(p, path, True)}: {change(p) or 'no setting changed'}" for p in parents
+    )
+    return text or "—"
 
 
-def _metrics(layout: Layout, members: list[str], path: str) -> list[str]:
-    """The chain's metrics as a table, and the main metric's trend as a chart."""
+def _best_sentence(layout: Layout, lineage: Lineage, path: str) -> str:
+    """Which experiment is best, by which metric, and whether it meets its thresholds."""
+    metric, found = lineage_best(layout.model, lineage)
+    if metric is None:
+        return (
+            "No experiment of this lineage reports a metric yet: write one in its Result "
+            "section as a table (`| metric | value |`)."
+        )
+    if found is None:
+        return f"No experiment of this lineage reports {metric} yet."
+    parsed = layout.model.notes[found].parsed
+    sentence = (
+        f"**Best by {one_line(metric)}** ({_direction(metric)}): {layout.link(found, path)}, "
+        f"{plain_number(parsed.metrics[metric])}."
+    )
+    met, judged = thresholds_met(parsed.metrics, parsed.thresholds)
+    if judged:
+        needs = ", ".join(
+            f"{one_line(name)} {'≥' if higher_is_better(name) else '≤'} "
+            f"{plain_number(parsed.thresholds[name])}"
+            for name in parsed.thresholds
+            if name in parsed.metrics
+        )
+        verdict = "all met" if met == judged else f"{met} of {judged} met"
+        sentence += f" Thresholds ({needs}): {verdict}."
+    return sentence
+
+
+def _metrics(
+    layout: Layout, lineage: Lineage, members: list[str], numbers: dict[str, int], path: str
+) -> list[str]:
+    """The lineage's metrics as a table, and the main metric along the path to the best
+    as a chart."""
     model = layout.model
     reported = [m for m in members if model.notes[m].parsed.metrics]
     if not reported:
         return []
-    counts: dict[str, int] = {}  # members reporting each metric, first appearance first
-    for member in reported:
-        for name in model.notes[member].parsed.metrics:
-            counts[name] = counts.get(name, 0) + 1
-    names = sorted(counts, key=lambda name: (-counts[name], name))[:6]
+    names = lineage_metrics(model, lineage)
     lines = [
         "",
         "## Metrics",
         "",
-        "| experiment | " + " | ".join(one_line(n).replace("|", "\\|") for n in names) + " |",
-        "|---|" + "---|" * len(names),
+        f"| # | experiment | {table_heading(names)} |",
+        "|---|---|" + "---|" * len(names),
     ]
     for member in reported:
-        values = model.notes[member].parsed.metrics
-        cells = [plain_number(values[n]) if n in values else "—" for n in names]
-        lines.append(f"| {layout.link(member, path, True)} | " + " | ".join(cells) + " |")
-    metric = _main_metric(model, counts)
-    points = [(m, model.notes[m].parsed.metrics.get(metric or "")) for m in members]
-    shown = [(m, v) for m, v in points if v is not None and math.isfinite(v)]
-    unplottable = [(m, v) for m, v in points if v is not None and not math.isfinite(v)]
-    if metric and len(shown) >= 2:
-        labels = ", ".join(mermaid_label(m.rpartition("/")[2]) for m, _ in shown)
-        lines += [
-            "",
-            "```mermaid",
-            "xychart-beta",
-            f"  title {mermaid_label(metric + ' along the chain')}",
-            f"  x-axis [{labels}]",
-            f"  y-axis {mermaid_label(metric)}",
-            f"  line [{', '.join(plain_number(v) for _, v in shown)}]",
-            "```",
-        ]
-        if unplottable:
-            left_out = ", ".join(f"{layout.link(m, path)} ({v})" for m, v in unplottable)
-            lines += ["", f"Not in the chart (no finite {metric}): {left_out}."]
-    return lines
+        parsed = model.notes[member].parsed
+        cells = " | ".join(metric_cell(parsed, name) for name in names)
+        lines.append(f"| {numbers[member]} | {layout.link(member, path, True)} | {cells} |")
+    return lines + _chart(layout, lineage, names[0], numbers, path)
+
+
+def _chart(
+    layout: Layout, lineage: Lineage, metric: str, numbers: dict[str, int], path: str
+) -> list[str]:
+    """The metric along one path, from a root to the best experiment: a line across
+    sibling branches would join experiments that never built on each other. The x-axis
+    shows the Chain table's numbers, which stay short for any name; a long path is
+    charted over its last CHART_POINTS values."""
+    model = layout.model
+
+    def value(member: str) -> float | None:
+        return model.notes[member].parsed.metrics.get(metric)
+
+    def finite(member: str) -> bool:
+        found = value(member)
+        return found is not None and math.isfinite(found)
+
+    found = best(metric, ((m, value(m)) for m in lineage.members))
+    steps = path_to(found[0], model.parents, value, metric) if found else []
+    plotted = [m for m in steps if finite(m)]
+    if len(plotted) < 2:
+        return []
+    start = "the root"
+    if len(plotted) > CHART_POINTS:
+        plotted = plotted[-CHART_POINTS:]
+        steps = steps[steps.index(plotted[0]) :]
+        start = f"#{numbers[steps[0]]} (its last {CHART_POINTS} values)"
+    labels = ", ".join(mermaid_label(str(numbers[m])) for m in plotted)
+    values = ", ".join(plain_number(value(m) or 0.0) for m in plotted)
+    sentence = (
+        f"The chart follows the path from {start} to the best, {layout.link(steps[-1], path)}: "
+        + " → ".join(f"#{numbers[m]}" for m in steps)
+        + "."
+    )
+    left_out = [m for m in steps if not finite(m)]
+    if left_out:
+        sentence += (
+            " Not in the chart: "
+            + ", ".join(
+                f"#{numbers[m]} ({one_line(metric)} {plain_number(v)})"
+                if (v := value(m)) is not None
+                else f"#{numbers[m]} (no {one_line(metric)})"
+                for m in left_out
+            )
+            + "."
+        )
+    return [
+        "",
+        "```mermaid",
+        *CHART_CONFIG,
+        "xychart-beta",
+        f"  title {mermaid_label(f'{metric} from the root to the best')}",
+        f"  x-axis {mermaid_label('# in the Chain table')} [{labels}]",
+        f"  y-axis {mermaid_label(metric)}",
+        f"  line [{values}]",
+        "```",
+        "",
+        sentence,
+    ]
+
+
+CHART_POINTS = 30  # a path's last points charted: more labels would overlap on a note page
+
+# The chart's line in a mid blue that reads on Obsidian's light and dark backgrounds
+# alike (Mermaid's default theme draws it in a pale lavender, barely visible on white).
+CHART_CONFIG = (
+    "---",
+    "config:",
+    "  themeVariables:",
+    "    xyChart:",
+    '      plotColorPalette: "#1c7ed6"',
+    "---",
+)
 
 
 def _outline(layout: Layout, lineage: Lineage, path: str) -> list[str]:
