@@ -58,6 +58,7 @@ clean:
 # Chromium (Debian's; npm packages that download a browser cannot work here). The npm
 # packages go to a cache folder outside the repository.
 RENDER_CACHE ?= $(HOME)/.cache/vaultkit-render
+RENDER_SCREENSHOTS ?= build/render-screenshots
 MERMAID_VERSION := 11.13.0
 PUPPETEER_VERSION := 24.43.1
 
@@ -69,4 +70,7 @@ render-test: $(STAMP)
 		&& grep -q '"version": "$(MERMAID_VERSION)"' $(RENDER_CACHE)/node_modules/mermaid/package.json \
 		|| npm install --silent --no-audit --no-fund --prefix $(RENDER_CACHE) \
 			mermaid@$(MERMAID_VERSION) puppeteer-core@$(PUPPETEER_VERSION)
-	VAULTKIT_RENDER_MODULES=$(RENDER_CACHE)/node_modules $(BIN)/python -m pytest tests/render -q
+	rm -rf $(RENDER_SCREENSHOTS)
+	VAULTKIT_RENDER_MODULES=$(RENDER_CACHE)/node_modules \
+		VAULTKIT_RENDER_SCREENSHOTS=$(RENDER_SCREENSHOTS) $(BIN)/python -m pytest tests/render -q
+	@echo "screenshots of the demo's and a 40-step chain's diagrams: $(RENDER_SCREENSHOTS)/"

@@ -82,6 +82,9 @@ MERMAID_LABELS = [  # each checked in Mermaid 11.13.0 by `make render-test`
     ("lr=3e-4 [x] |w|", '"lr#61;3e-4 #91;x#93; #124;w#124;"'),
     ("é ü 中文", '"é ü 中文"'),  # letters stay as they are
     ("two\nlines", '"two lines"'),
+    ("  padded ", '"#32;#32;padded#32;"'),  # else Mermaid trims the ends
+    (" ", '"#32;"'),
+    ("a\u00a0b", '"a#160;b"'),  # a no-break space is not a space to Mermaid either
 ]
 
 

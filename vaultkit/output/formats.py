@@ -176,12 +176,14 @@ def mermaid_label(text: str) -> str:
     """Any text as a quoted Mermaid string that shows exactly that text, in a flowchart
     node and in a chart alike: every character but letters, digits and ` -_.` becomes a
     `#NN;` entity, which Mermaid decodes after parsing, so no `"`, `#`, `%%`, `<`, `&`,
-    backtick or `$` can be read as syntax, HTML, a comment or math; and the `d` of
-    `direction` too, which Mermaid reads as a statement even inside a label
-    (docs/obsidian-rules.md, "Mermaid and Canvas")."""
+    backtick or `$` can be read as syntax, HTML, a comment or math; so do spaces at either
+    end, which Mermaid would trim; and the `d` of `direction`, which Mermaid reads as a
+    statement even inside a label (docs/obsidian-rules.md, "Mermaid and Canvas")."""
+    text = one_line(text)
+    inside = range(len(text) - len(text.lstrip(" ")), len(text.rstrip(" ")))
     escaped = "".join(
-        char if char.isalnum() or char in _MERMAID_SAFE else f"#{ord(char)};"
-        for char in one_line(text)
+        char if (char.isalnum() or char in _MERMAID_SAFE) and index in inside else f"#{ord(char)};"
+        for index, char in enumerate(text)
     )
     return '"' + escaped.replace("direction", "#100;irection") + '"'
 
