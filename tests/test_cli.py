@@ -105,11 +105,12 @@ def test_list_csv(lineage_vault):
         lineage_vault, "list", "--status", "writing", "--tag", "model_training", "--format", "csv"
     )
     lines = result.output.splitlines()
-    assert lines[0] == "id,path,title,status,tags,previous,next,related,references,modified"
+    # the fields, then a column per metric the listed experiments report
+    assert lines[0] == "id,path,title,status,tags,previous,next,related,references,modified,mAP"
     assert lines[4] == (
         "Experiments/EXP-004 merge,Experiments/EXP-004 merge.md,EXP-004 merge,writing,"
         "writing; model_training; document,"
-        "Experiments/EXP-002 mosaic; Experiments/EXP-003 focal,,,,2023-11-14T22:13:20Z"
+        "Experiments/EXP-002 mosaic; Experiments/EXP-003 focal,,,,2023-11-14T22:13:20Z,0.61"
     )
 
 

@@ -23,6 +23,7 @@ from vaultkit.errors import VaultkitError, VaultNotFound
 from vaultkit.model.check import CODES, NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.metrics import higher_is_better
+from vaultkit.model.results import most_reported
 from vaultkit.model.recognise import has_tag
 from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
@@ -252,7 +253,9 @@ def list_command(
     if output == "json":
         click.echo(formats.to_json([r.as_json() for r in records]), nl=False)
     elif output == "csv":
-        click.echo(formats.list_csv([r.as_json() for r in records], metric), nl=False)
+        reported = most_reported(r.metrics for r in records)
+        metrics = [metric, *(m for m in reported if m != metric)] if metric else reported
+        click.echo(formats.list_csv([r.as_json() for r in records], metrics), nl=False)
     elif not nothing:
         rows = [(r.status, r.sections, r.id, r.previous) for r in records]
         extra = None

@@ -14,8 +14,8 @@ from vaultkit.model.metrics import higher_is_better
 Metrics = dict[str, float]  # one experiment's reported values, by metric name
 
 
-def most_reported(reports: Iterable[Metrics], limit: int) -> list[str]:
-    """The metrics most experiments report, at most ``limit``; among equally reported
+def most_reported(reports: Iterable[Metrics], limit: int | None = None) -> list[str]:
+    """The metrics most experiments report (at most ``limit``); among equally reported
     ones, the first written first (a team writes its main metric at the top)."""
     counts: dict[str, int] = {}
     for metrics in reports:

@@ -29,8 +29,8 @@ def iso_utc(mtime_ns: int) -> str:
 # -- list -------------------------------------------------------------------------------
 
 
-def list_csv(records: list[dict], metric: str | None = None) -> str:
-    """The records as CSV; ``metric``: a last column with that metric's value."""
+def list_csv(records: list[dict], metrics: list[str]) -> str:
+    """The records as CSV, with a column for each of ``metrics`` after the fields."""
     out = io.StringIO()
     columns = [
         "id",
@@ -45,15 +45,13 @@ def list_csv(records: list[dict], metric: str | None = None) -> str:
         "modified",
     ]
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns + ([metric] if metric else []))
+    writer.writerow(columns + metrics)
     for record in records:
         cells = [
             "; ".join(v) if isinstance(v, list) else ("" if v is None else v)
             for v in (record[c] for c in columns)
         ]
-        if metric:
-            cells.append(number(record["metrics"].get(metric)))
-        writer.writerow(cells)
+        writer.writerow(cells + [number(record["metrics"].get(name)) for name in metrics])
     return out.getvalue()
 
 
