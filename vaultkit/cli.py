@@ -23,8 +23,8 @@ from vaultkit.errors import VaultkitError, VaultNotFound
 from vaultkit.model.check import CODES, NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.metrics import higher_is_better
-from vaultkit.model.results import most_reported
 from vaultkit.model.recognise import has_tag
+from vaultkit.model.results import most_reported
 from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
 
