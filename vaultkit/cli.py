@@ -522,7 +522,7 @@ def demo(path: Path) -> None:
     )
     click.echo("")
     click.echo("Open it in Obsidian ('Open folder as vault'), then open:")
-    click.echo(f"  {config.index_path[:-3]}  (every experiment by status)")
+    click.echo(f"  {config.index_path[:-3]}  (each lineage's best; every experiment, its results)")
     click.echo(f"  {config.lineage_folder}/  (one note and one canvas per lineage)")
     click.echo("Allow Mermaid diagrams when Obsidian asks (1.13+) to see the lineage charts.")
     click.echo("")
