@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from vaultkit.create import NewExperiment, change_status, new_experiment_path
+from vaultkit.create import NewExperiment, change_status, new_experiment_path, write_run_block
 from vaultkit.create import new_experiment as create_experiment
 from vaultkit.disk import cache
 from vaultkit.disk.read import (
@@ -67,11 +67,14 @@ from vaultkit.model.records import (
     VaultSnapshot,
     note_id,
 )
+from vaultkit.model.runs import RUN_PROPERTY, Run, linked_runs, run_block
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
 from vaultkit.output.edit import drop_template_tags
 from vaultkit.output.formats import iso_utc
 from vaultkit.pipeline import Builder, BuildResult, State
+from vaultkit.tracker import Tracker
+from vaultkit.tracker import tracking_uri as tracking_uri_for
 
 if TYPE_CHECKING:
     import pandas
@@ -112,6 +115,16 @@ class Experiment:
             "modified": self.modified,
             "metrics": self.metrics,
         }
+
+
+@dataclass(frozen=True)
+class RunSync:
+    """What ``Vault.sync_runs`` did for one note."""
+
+    path: str
+    runs: list[str]  # the run ids the note names
+    missing: list[str]  # those the tracking store does not have
+    written: bool  # False: the block already held exactly this
 
 
 @dataclass(frozen=True)
@@ -491,6 +504,51 @@ class Vault:
         change_status(settings, found, experiment, status, force)
         self._forget()
         return found.parsed.status, status
+
+    def tracker(self, tracking_uri: str | None = None) -> Tracker:
+        """The MLflow tracking store: ``tracking_uri``, else `MLFLOW_TRACKING_URI`, else
+        `mlflow_tracking_uri` in the config, else MLflow's default. Raises
+        ``MissingExtra`` without the `mlflow` extra."""
+        return Tracker(tracking_uri_for(tracking_uri, self.settings.config.mlflow_tracking_uri))
+
+    def linked_runs(self) -> dict[str, list[str]]:
+        """Each experiment that names MLflow runs -> their ids."""
+        found = {e: linked_runs(self.model.notes[e].parsed) for e in sorted(self.model.experiments)}
+        return {note: ids for note, ids in found.items() if ids}
+
+    def sync_runs(
+        self, notes: list[str] | None = None, tracker: Tracker | None = None
+    ) -> list[RunSync]:
+        """Write each run a note names into the note's run block (all experiments that
+        name runs, or ``notes``); text outside the block is kept byte for byte."""
+        tracker = tracker or self.tracker()
+        linked = self.linked_runs()
+        if notes:
+            chosen = [self.note(name) for name in notes]
+            for note in chosen:
+                if note not in linked:
+                    raise VaultkitError(
+                        f"names no MLflow run: add an {RUN_PROPERTY} property with the run id, "
+                        "or the run's address from the MLflow UI under References",
+                        self.model.notes[note].path if note in self.model.notes else note,
+                    )
+        else:
+            chosen = list(linked)
+        known: dict[str, Run | None] = {}
+        synced = []
+        for note in chosen:
+            for run_id in linked[note]:
+                if run_id not in known:
+                    known[run_id] = tracker.run(run_id)
+            found = [known[i] for i in linked[note] if known[i] is not None]
+            missing = [i for i in linked[note] if known[i] is None]
+            content = run_block([r for r in found if r], missing)
+            entry = self.model.notes[note]
+            written = write_run_block(self.settings, entry, content)
+            synced.append(RunSync(entry.path, linked[note], missing, written))
+        if any(s.written for s in synced):
+            self._forget()
+        return synced
 
     def fix_template_tags(self) -> list[str]:
         """Remove the #template and #document_template tags that experiments made from the

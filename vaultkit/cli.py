@@ -25,6 +25,7 @@ from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.metrics import higher_is_better
 from vaultkit.model.recognise import has_tag
 from vaultkit.model.results import most_reported
+from vaultkit.model.runs import RUN_PROPERTY
 from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
 
@@ -134,12 +135,15 @@ def format_option(choices: list[str]) -> Callable[[Callable[..., Any]], Callable
     )
 
 
-def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Command]:
-    """A vaultkit command: it takes ``--vault`` too, and gets the session."""
+def command(
+    name: str | None = None, group: click.Group | None = None
+) -> Callable[[Callable[..., Any]], click.Command]:
+    """A vaultkit command (of ``group``, else of vaultkit itself): it takes ``--vault``
+    too, and gets the session."""
 
     def decorate(function: Callable[..., Any]) -> click.Command:
         wrapped = click.pass_obj(function)
-        return cli.command(name=name)(vault_option(wrapped))
+        return (group or cli).command(name=name)(vault_option(wrapped))
 
     return decorate
 
@@ -746,6 +750,101 @@ def diff_command(session: Session, note: str, other: str | None, output: str) ->
     else:
         render = diff_markdown if output == "markdown" else diff_text
         click.echo("\n".join(render(result) for result in results), nl=False)
+
+
+@cli.group(name="runs", cls=VaultkitGroup)
+def runs_group() -> None:
+    """Join experiment notes and their MLflow runs (needs: pip install 'vaultkit[mlflow]').
+
+    A note names its runs with an mlflow_run property (one id or a list) or with a
+    run's address from the MLflow UI anywhere in it (References is the usual place).
+    The store: --tracking-uri, else $MLFLOW_TRACKING_URI, else mlflow_tracking_uri in
+    .vaultkit/config.toml, else MLflow's default.
+
+    \b
+    Examples:
+      vaultkit runs sync --tracking-uri sqlite:///mlflow.db
+      vaultkit runs list --orphans
+    """
+
+
+tracking_option = click.option(
+    "--tracking-uri",
+    metavar="URI",
+    help="MLflow tracking store: sqlite:///mlflow.db, ./mlruns, http://127.0.0.1:5000.",
+)
+
+
+@command(name="sync", group=runs_group)
+@click.argument("notes", nargs=-1, metavar="[NOTE]...")
+@tracking_option
+def runs_sync_command(session: Session, notes: tuple[str, ...], tracking_uri: str | None) -> None:
+    """Write each linked run into its note: final and best metrics, parameters, status,
+    start and duration, git commit, logged environment.
+
+    The run block (between <!-- vaultkit:begin run --> and <!-- vaultkit:end run -->)
+    goes at the end of the Result section; text outside it is kept byte for byte, and a
+    second sync of unchanged runs writes nothing. Without NOTE: every experiment that
+    names a run.
+
+    \b
+    Examples:
+      vaultkit runs sync --tracking-uri sqlite:///mlflow.db
+      vaultkit runs sync "EXP-004 mosaic and focal loss"
+    """
+    vault = session.vault(writes=True)
+    synced = vault.sync_runs(list(notes) or None, vault.tracker(tracking_uri))
+    if not synced:
+        click.echo(
+            f"No experiment names an MLflow run yet: add an {RUN_PROPERTY} property with a "
+            "run id, or the run's address from the MLflow UI, to the notes of your runs."
+        )
+        return
+    for entry in synced:
+        state = "wrote  " if entry.written else "same   "
+        missing = f"  (not in the store: {', '.join(entry.missing)})" if entry.missing else ""
+        runs = f"{len(entry.runs)} run{'s' * (len(entry.runs) != 1)}"
+        click.echo(f"{state} {entry.path}  {runs}{missing}")
+    written = sum(entry.written for entry in synced)
+    click.echo(f"\n{written} of {len(synced)} notes written")
+
+
+@command(name="list", group=runs_group)
+@click.option("--orphans", is_flag=True, help="Only the runs no note names.")
+@tracking_option
+@format_option(["table", "json"])
+def runs_list_command(
+    session: Session, orphans: bool, tracking_uri: str | None, output: str
+) -> None:
+    """The store's runs, newest first, each with the notes that name it.
+
+    \b
+    Examples:
+      vaultkit runs list --tracking-uri sqlite:///mlflow.db
+      vaultkit runs list --orphans
+    """
+    vault = session.vault()
+    runs = vault.tracker(tracking_uri).runs()
+    named: dict[str, list[str]] = {}
+    for note, ids in vault.linked_runs().items():
+        for run_id in ids:
+            named.setdefault(run_id, []).append(note)
+    if orphans:
+        runs = [run for run in runs if run.id not in named]
+    if output == "json":
+        rows = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "experiment_id": r.experiment_id,
+                "status": r.status,
+                "notes": named.get(r.id, []),
+            }
+            for r in runs
+        ]
+        click.echo(formats.to_json(rows), nl=False)
+        return
+    click.echo(formats.runs_table(runs, named, orphans), nl=False)
 
 
 def main() -> None:

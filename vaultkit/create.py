@@ -194,3 +194,15 @@ def obsidian_uri(vault_root: Path, path: str) -> str:
     """``obsidian://open?vault=…&file=…`` with everything encoded."""
     file = path[:-3] if path.lower().endswith(".md") else path
     return f"obsidian://open?vault={quote(vault_root.name, safe='')}&file={quote(file, safe='')}"
+
+
+def write_run_block(vault: VaultSnapshot, note: Note, content: str) -> bool:
+    """Put ``content`` in the note's run block; True when the file changed (a second
+    sync of the same runs writes nothing)."""
+
+    def set_block(current: bytes | None) -> bytes:
+        if current is None:
+            raise VaultkitError("is gone; its runs were not synced", note.path)
+        return edit.set_run_block(_decode(current, note.path), content).encode("utf-8")
+
+    return update_file(vault.root, note.path, set_block)

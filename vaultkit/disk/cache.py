@@ -35,7 +35,7 @@ def answers_path(kind: str) -> str:
     return f"{CACHE_FOLDER}/answers-{kind.replace(' ', '-')}.pickle"
 
 
-SCHEMA = 6
+SCHEMA = 7
 _MAGIC = b"vaultkit-cache\n"
 
 

@@ -37,6 +37,7 @@ class Config:
     experiment_template: str = ""  # the vault's experiment template; "" = find it
     statuses: tuple[str, ...] = ()  # statuses set-status accepts besides the known ones
     ignore: tuple[str, ...] = ()  # check problems to leave out: "code" or "code:note glob"
+    mlflow_tracking_uri: str = ""  # the MLflow store `runs` reads; "" = MLflow's default
 
     @functools.cached_property  # asked once per note of the vault
     def index_path(self) -> str:
@@ -135,6 +136,7 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "experiment_template": lambda k, v: _vault_path(k, _string(k, v)),
     "statuses": _statuses,
     "ignore": _texts,
+    "mlflow_tracking_uri": _string,
 }
 
 

@@ -109,6 +109,7 @@ class ParsedNote:
     ignored_tags: str | None = None  # a `tags:` value that Obsidian ignores
     metrics: dict[str, float] = field(default_factory=dict)  # name -> reported value
     thresholds: dict[str, float] = field(default_factory=dict)  # name -> accepted threshold
+    run_metrics: dict[str, float] = field(default_factory=dict)  # from the synced run block
     settings: dict[str, str] = field(default_factory=dict)  # hyperparameters, pinned versions
     sections: dict[str, str] = field(default_factory=dict)  # template section -> state
     previous_heading: bool = False  # has a heading that names the previous experiment

@@ -32,6 +32,7 @@ from vaultkit.model.records import (
 )
 from vaultkit.obsidian import syntax
 from vaultkit.obsidian.markdown import scan_blocks
+from vaultkit.output.managed import begin_marker, end_marker
 
 FOOTER_KEYS = ("status", "tags", "references", "related")
 PREVIOUS_SECTION = "previous experiment"
@@ -336,8 +337,14 @@ def parse_note_and_sections(
     _scan_body(body_lines, blocks, roles, note)
     # Sections keep their code blocks: settings are often written in them (`lr: 3e-4`).
     note.footer_line = footer_rule(note.fields, blocks.rules)
-    bodies = section_bodies(body_lines, found, note.footer_line)
-    _report(note, bodies, body_lines, body, rules)
+    # The run block (`vaultkit runs sync`) holds the tracker's numbers, not the note's.
+    run_lines = managed_lines(body_lines, RUN_BLOCK) if RUN_MARKER in body else range(0)
+    own_lines = body_lines
+    if run_lines:
+        note.run_metrics = metrics.table_metrics(_run_metric_table(body_lines, run_lines))[0]
+        own_lines = ["" if i in run_lines else line for i, line in enumerate(body_lines)]
+    bodies = section_bodies(own_lines, found, note.footer_line)
+    _report(note, bodies, own_lines, "\n".join(own_lines) if run_lines else body, rules)
 
     status_field = note.fields.get("status")
     if status_field is not None:
@@ -350,6 +357,36 @@ def parse_note_and_sections(
         note.footer_status = first.name.lower() if first else None
     note.tag_names = list(dict.fromkeys(tag.name.lower() for tag in note.tags))
     return note, bodies
+
+
+RUN_BLOCK = "run"  # the block `vaultkit runs sync` writes (model/runs.py)
+RUN_MARKER = begin_marker(RUN_BLOCK)
+
+
+RUN_METRICS_HEADER = "| run metric |"  # the run block's table of metrics (model/runs.py)
+
+
+def _run_metric_table(lines: list[str], block: range) -> list[str]:
+    """The run block's metric tables: each from its header to its last row."""
+    found: list[str] = []
+    inside = False
+    for index in block:
+        line = lines[index]
+        inside = line.startswith(RUN_METRICS_HEADER) or (inside and line.startswith("|"))
+        if inside:
+            found.append(line)
+    return found
+
+
+def managed_lines(lines: list[str], name: str) -> range:
+    """The 0-based lines of managed block ``name``, its markers included (empty when the
+    note has no such block, or its markers are broken)."""
+    begin, end = begin_marker(name), end_marker(name)
+    starts = [i for i, line in enumerate(lines) if line.strip(" \t\ufeff") == begin]
+    ends = [i for i, line in enumerate(lines) if line.strip(" \t\ufeff") == end]
+    if len(starts) == 1 and len(ends) == 1 and starts[0] < ends[0]:
+        return range(starts[0], ends[0] + 1)
+    return range(0)
 
 
 def footer_rule(fields: dict[str, Field], rules: list[int]) -> int | None:

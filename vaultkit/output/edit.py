@@ -11,13 +11,14 @@ from vaultkit.errors import VaultkitError
 from vaultkit.model.records import DEFAULT_RULES, ParseRules
 from vaultkit.obsidian import syntax
 from vaultkit.obsidian.note import (
+    RUN_BLOCK,
     first_sections,
     normalise_heading,
     parse_note,
     sections,
     split_frontmatter,
 )
-from vaultkit.output.managed import newline_of
+from vaultkit.output.managed import block_content, block_text, newline_of, upsert_block
 
 UNLINKABLE = '*"\\/<>:|?#^[]'
 _WHY = {
@@ -323,3 +324,24 @@ def set_status(text: str, status: str, rules: ParseRules = DEFAULT_RULES) -> str
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += newline
     return "".join(lines) + f"{newline}---{newline}Status: #{status}{newline}"
+
+
+def set_run_block(text: str, content: str) -> str:
+    """The note with its run block holding ``content``: replaced where it is, else put
+    at the end of the Result section, else before the footer, else at the end."""
+    if block_content(text, RUN_BLOCK) is not None:
+        return upsert_block(text, RUN_BLOCK, content)
+    lines = _lines(text)
+    span = _section_span(text, "result")
+    at = span[1] if span else parse_note(text).footer_line
+    if at is None:
+        return upsert_block(text, RUN_BLOCK, content)
+    while at > 0 and not lines[at - 1].strip():
+        at -= 1  # after the section's last written line, before its blank ones
+    newline = newline_of(text)
+    before, after = "".join(lines[:at]), "".join(lines[at:])
+    if before and not before.endswith(("\n", "\r")):
+        before += newline
+    block = block_text(RUN_BLOCK, content, newline)
+    gap = newline if after and not after.startswith(("\n", "\r")) else ""
+    return before + newline + block + newline + gap + after

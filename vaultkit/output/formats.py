@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.metrics import plain_number
 from vaultkit.model.records import LINK, Edge, Problem
+from vaultkit.model.runs import Run
 from vaultkit.model.vault_model import Lineage, VaultModel
 
 if TYPE_CHECKING:  # networkx is imported by the graph exports only: it is slow to import
@@ -90,6 +91,22 @@ def list_table(
     )
     plural = noun if len(rows) == 1 else noun + "s"
     return "\n".join(lines) + f"\n\n{len(rows)} {plural}: {summary}\n"
+
+
+def runs_table(runs: list[Run], named: dict[str, list[str]], orphans: bool) -> str:
+    """One line per tracker run: id, status, name, and the notes that name it."""
+    if not runs:
+        return "No runs without a note.\n" if orphans else "No runs in the tracking store.\n"
+    cells = [["RUN", "STATUS", "NAME", "NOTES"]]
+    cells += [[r.id, r.status, r.name or "-", ", ".join(named.get(r.id, [])) or "-"] for r in runs]
+    widths = [max(len(line[i]) for line in cells) for i in range(3)]
+    lines = [
+        "  ".join(f"{c:<{w}}" for c, w in zip(line[:3], widths, strict=True)) + "  " + line[3]
+        for line in cells
+    ]
+    without = sum(r.id not in named for r in runs)
+    lines += ["", f"{len(runs)} run{'s' * (len(runs) != 1)}, {without} without a note"]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 # -- lineage ----------------------------------------------------------------------------

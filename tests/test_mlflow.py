@@ -1,0 +1,191 @@
+"""Notes and MLflow runs (issue 16), against real local stores that MLflow's own client
+creates in tmp_path: a SQLite store (MLflow's default since 3.7) and the legacy `mlruns`
+file store. No MLflow code is mocked.
+
+Cost: about 1 s per store for MLflow's first import and the SQLite schema."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vaultkit.cli import cli
+from vaultkit.obsidian.note import parse_note
+
+from .conftest import write_vault
+
+pytest.importorskip("mlflow", reason="the mlflow extra: pip install 'vaultkit[mlflow]'")
+
+GOLDEN = Path(__file__).parent / "golden" / "mlflow"
+START = 1_764_590_400_000  # 2025-12-01 12:00 UTC, in ms
+
+
+def make_store(uri: str) -> dict[str, str]:
+    """Runs as a team's training scripts leave them: a finished run with metric
+    histories, parameters, a git commit and its requirements; a failed run; a child of
+    the first; a run no note names. -> their ids by role."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("defect detector")
+
+    def run(name: str, status: str, minutes: int, tags: dict[str, str] | None = None) -> str:
+        made = client.create_run(experiment, start_time=START, tags=tags or {}, run_name=name)
+        client.set_terminated(made.info.run_id, status, end_time=START + minutes * 60_000)
+        return made.info.run_id
+
+    baseline = run("baseline", "FINISHED", 72, {"mlflow.source.git.commit": "3f2c1ab"})
+    for step, value in enumerate([0.41, 0.598, 0.615, 0.612]):
+        client.log_metric(baseline, "mAP50", value, timestamp=START + step, step=step)
+    for step, value in enumerate([1.9, 1.2, 0.95, 0.97]):
+        client.log_metric(baseline, "val loss", value, timestamp=START + step, step=step)
+    client.log_param(baseline, "lr", "0.01")
+    client.log_param(baseline, "epochs", "50")
+    client.log_text(baseline, "torch==2.3.0\nultralytics==8.2.31\n", "model/requirements.txt")
+    failed = run("mosaic", "FAILED", 3)
+    client.log_metric(failed, "mAP50", 0.2, timestamp=START, step=0)
+    child = run("mosaic retry", "FINISHED", 65, {"mlflow.parentRunId": failed})
+    client.log_metric(child, "mAP50", 0.655, timestamp=START, step=0)
+    orphan = run("forgotten sweep", "FINISHED", 12)
+    return {"baseline": baseline, "failed": failed, "child": child, "orphan": orphan}
+
+
+@pytest.fixture(params=["sqlite", "file"])
+def store(request, tmp_path, monkeypatch) -> tuple[str, dict[str, str]]:
+    if request.param == "sqlite":
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    else:  # MLflow 3.7+ refuses to create a file store unless asked
+        monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+        uri = (tmp_path / "mlruns").as_uri()
+    return uri, make_store(uri)
+
+
+def experiment_note(previous: str, extra: str = "", properties: str = "") -> str:
+    front = f"---\n{properties}---\n" if properties else ""
+    return (
+        f"{front}# Previous experiment\n\n- {previous}\n\n# Result\n\n"
+        "| metric | value |\n|---|---|\n| mAP50 | 0.612 |\n\n# Conclusion\n\n- fine\n\n"
+        f"---\nStatus: #done\n\nTags: #model_training\n\nReferences:\n{extra}\n"
+    )
+
+
+@pytest.fixture
+def vault(tmp_path, store) -> tuple[Path, str, dict[str, str]]:
+    uri, runs = store
+    root = write_vault(
+        tmp_path / "vault",
+        {
+            ".obsidian/app.json": "{}",
+            "Experiments/EXP-001 baseline.md": experiment_note(
+                "None", properties=f"mlflow_run: {runs['baseline']}\n"
+            ),
+            "Experiments/EXP-002 mosaic.md": experiment_note(
+                "[[EXP-001 baseline]]",
+                f"- http://127.0.0.1:5000/#/experiments/1/runs/{runs['failed']}\n"
+                f"- [retry](http://127.0.0.1:5000/#/experiments/1/runs/{runs['child']}/metrics)",
+            ),
+            "Experiments/EXP-003 typo.md": experiment_note(
+                "[[EXP-002 mosaic]]", properties="mlflow_run: [no-such-run]\n"
+            ),
+            "Experiments/EXP-004 plain.md": experiment_note("[[EXP-003 typo]]"),
+        },
+    )
+    return root, uri, runs
+
+
+def run(root: Path, *args: str):
+    return CliRunner().invoke(cli, ["--vault", str(root), *args])
+
+
+def with_ids(text: str, runs: dict[str, str]) -> str:
+    """Run ids are random: the golden files name them by role."""
+    for role, run_id in runs.items():
+        text = text.replace(run_id, f"<{role} run id>")
+    return text
+
+
+def test_sync_writes_the_run_block_and_keeps_the_rest_byte_for_byte(vault):
+    root, uri, runs = vault
+    path = root / "Experiments" / "EXP-001 baseline.md"
+    before = path.read_text(encoding="utf-8")
+    result = run(root, "runs", "sync", "--tracking-uri", uri)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "wrote   Experiments/EXP-001 baseline.md  1 run",
+        "wrote   Experiments/EXP-002 mosaic.md  2 runs",
+        "wrote   Experiments/EXP-003 typo.md  1 run  (not in the store: no-such-run)",
+        "",
+        "3 of 3 notes written",
+    ]
+    after = path.read_text(encoding="utf-8")
+    golden = GOLDEN / "EXP-001 baseline.md"
+    if os.environ.get("VAULTKIT_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(with_ids(after, runs), encoding="utf-8")
+    assert with_ids(after, runs) == golden.read_text(encoding="utf-8")
+    # outside the block, the note is what it was: the block went in after the Result table
+    start, end = (
+        after.index("<!-- vaultkit:begin run -->"),
+        after.index("<!-- vaultkit:end run -->"),
+    )
+    assert after[:start] + after[end + len("<!-- vaultkit:end run -->\n\n") :] == before
+    # the note's own numbers stay its own; the run's are read as run metrics
+    parsed = parse_note(after)
+    assert parsed.metrics == {"mAP50": 0.612}
+    assert parsed.run_metrics == {"mAP50": 0.612, "val loss": 0.97}
+    again = run(root, "runs", "sync", "--tracking-uri", uri)
+    assert again.output.endswith("\n0 of 3 notes written\n")
+    assert path.read_text(encoding="utf-8") == after
+
+
+def test_sync_of_a_note_that_names_no_run_says_how_to_name_one(vault):
+    root, uri, _ = vault
+    result = run(root, "runs", "sync", "EXP-004", "--tracking-uri", uri)
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: Experiments/EXP-004 plain.md: names no MLflow run: add an mlflow_run "
+        "property with the run id, or the run's address from the MLflow UI under References\n"
+    )
+
+
+def test_runs_list_shows_each_run_with_its_notes_and_finds_the_orphans(vault):
+    root, uri, runs = vault
+    listed = json.loads(run(root, "runs", "list", "--tracking-uri", uri, "--format", "json").output)
+    assert {r["name"]: r["notes"] for r in listed} == {
+        "baseline": ["Experiments/EXP-001 baseline"],
+        "mosaic": ["Experiments/EXP-002 mosaic"],
+        "mosaic retry": ["Experiments/EXP-002 mosaic"],
+        "forgotten sweep": [],
+    }
+    orphans = run(root, "runs", "list", "--orphans", "--tracking-uri", uri)
+    assert orphans.exit_code == 0, orphans.output
+    assert with_ids(orphans.output, runs).splitlines() == [
+        f"{'RUN':<32}  STATUS    NAME             NOTES",
+        "<orphan run id>  FINISHED  forgotten sweep  -",
+        "",
+        "1 run, 1 without a note",
+    ]
+
+
+def test_without_the_extra_the_run_commands_say_how_to_install_it(tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_mlflow(name, *args, **kwargs):
+        if name == "mlflow" or name.startswith("mlflow."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mlflow)
+    root = write_vault(tmp_path / "v", {".obsidian/app.json": "{}"})
+    for args in (["runs", "sync"], ["runs", "list"]):
+        result = run(root, *args)
+        assert result.exit_code == 1
+        assert result.output == (
+            "Error: MLflow is not installed; install it with: pip install 'vaultkit[mlflow]'\n"
+        )
+    assert run(root, "list").exit_code == 0  # every other command works as before

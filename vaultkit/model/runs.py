@@ -1,0 +1,132 @@
+"""Experiment notes and the tracker's runs (MLflow): which runs a note names, and the
+block `runs sync` writes into it. Pure: notes and runs in, text and data out; reading
+the tracker is ``vaultkit/tracker.py``'s business.
+
+A note names a run by its `mlflow_run` property (one id or a list) or by an MLflow UI
+address anywhere in its text (`…/#/experiments/1/runs/<run id>`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from vaultkit.model.metrics import plain_number
+from vaultkit.model.records import ParsedNote
+from vaultkit.model.results import better
+from vaultkit.obsidian.note import RUN_METRICS_HEADER
+
+RUN_PROPERTY = "mlflow_run"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+PARENT_RUN_TAG = "mlflow.parentRunId"
+_RUN_ADDRESS = re.compile(r"/runs/([0-9a-f]{32})(?![0-9a-f])")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One tracker run, as plain data."""
+
+    id: str
+    name: str
+    experiment_id: str
+    status: str  # FINISHED, FAILED, RUNNING, KILLED or SCHEDULED
+    start_ms: int | None
+    end_ms: int | None
+    metrics: dict[str, float] = field(default_factory=dict)  # the last value logged
+    best: dict[str, tuple[float, int]] = field(default_factory=dict)  # (value, step), histories
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    environment: tuple[str, str] | None = None  # (artifact path, its text)
+
+    @property
+    def git_commit(self) -> str | None:
+        return self.tags.get(GIT_COMMIT_TAG)
+
+    @property
+    def parent_id(self) -> str | None:
+        return self.tags.get(PARENT_RUN_TAG)
+
+
+def linked_runs(parsed: ParsedNote) -> list[str]:
+    """The run ids a note names, in the order written, each once."""
+    found: list[str] = []
+    value = parsed.properties.get(RUN_PROPERTY)
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str | int) and str(item).strip():
+            found.append(str(item).strip())
+    for url in parsed.urls:
+        found += _RUN_ADDRESS.findall(url.url)
+    return list(dict.fromkeys(found))
+
+
+def best_of_history(metric: str, history: list[tuple[int, float]]) -> tuple[float, int] | None:
+    """(best value, its step) of a metric logged more than once: the first step that
+    reached it."""
+    if len(history) < 2:
+        return None
+    best_step, best_value = min(history)
+    for step, value in sorted(history):
+        if better(metric, value, best_value):
+            best_step, best_value = step, value
+    return best_value, best_step
+
+
+def _code(text: str) -> str:
+    """Text as a code span: nothing in it is read as a tag, a link or a table cell."""
+    text = " ".join(text.split()).replace("|", "\\|")
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(ms: int) -> str:
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def run_section(run: Run) -> list[str]:
+    """One run, as the lines of its part of the block."""
+    lines = [f"### MLflow run {_code(run.name or run.id)}", "", "| | |", "|---|---|"]
+    lines.append(f"| run id | {_code(run.id)} |")
+    lines.append(f"| status | {_code(run.status)} |")
+    if run.start_ms is not None:
+        lines.append(f"| started | {_when(run.start_ms)} |")
+        if run.end_ms is not None:
+            lines.append(f"| duration | {_duration(run.end_ms - run.start_ms)} |")
+    if run.git_commit:
+        lines.append(f"| git commit | {_code(run.git_commit)} |")
+    if run.parent_id:
+        lines.append(f"| parent run | {_code(run.parent_id)} |")
+    if run.metrics:
+        lines += ["", f"{RUN_METRICS_HEADER} final | best (step) |", "|---|---|---|"]
+        for name in sorted(run.metrics):
+            best = run.best.get(name)
+            shown = f"{plain_number(best[0])} (step {best[1]})" if best else "—"
+            lines.append(f"| {_code(name)} | {plain_number(run.metrics[name])} | {shown} |")
+    if run.params:
+        lines += ["", "| parameter | value |", "|---|---|"]
+        lines += [f"| {_code(k)} | {_code(run.params[k])} |" for k in sorted(run.params)]
+    if run.environment:
+        path, text = run.environment
+        fence = "~~~~" if "```" in text or "~~~" in text else "```"
+        lines += ["", f"Environment logged with the run ({_code(path)}):", "", fence + "text"]
+        lines += [*text.strip("\n").splitlines(), fence]
+    return lines
+
+
+def run_block(runs: list[Run], missing: list[str]) -> str:
+    """What `runs sync` writes into a note: each run it names, and the ids the tracker
+    does not have."""
+    lines = ["## Runs", "", "Synced from MLflow by `vaultkit runs sync`; edits here are replaced."]
+    for run in runs:
+        lines += ["", *run_section(run)]
+    for run_id in missing:
+        lines += ["", f"Run {_code(run_id)}: not in the tracking store."]
+    return "\n".join(lines)

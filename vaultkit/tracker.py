@@ -1,0 +1,140 @@
+"""The experiment tracker's side: MLflow runs read (and, when asked, tagged) through
+MLflow's own client, as plain ``Run`` records. The only module that imports MLflow, and
+only when a command needs it: every other command works without the `mlflow` extra.
+
+The tracking address: ``--tracking-uri``, else `MLFLOW_TRACKING_URI`, else
+`mlflow_tracking_uri` in `.vaultkit/config.toml`, else MLflow's own default.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from vaultkit.errors import MissingExtra, VaultkitError
+from vaultkit.model.runs import Run, best_of_history
+
+INSTALL_HINT = "MLflow is not installed; install it with: pip install 'vaultkit[mlflow]'"
+# Files that say how a run's environment was built, as MLflow logs them with a model
+ENVIRONMENT_FILES = ("requirements.txt", "conda.yaml", "python_env.yaml")
+_NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+
+
+class TrackerError(VaultkitError):
+    """The tracking store could not be read or written."""
+
+
+def tracking_uri(option: str | None, configured: str) -> str | None:
+    """The address to use; None: MLflow's own default."""
+    return option or os.environ.get("MLFLOW_TRACKING_URI") or configured or None
+
+
+class Tracker:
+    """Runs of one tracking store."""
+
+    def __init__(self, uri: str | None):
+        try:
+            from mlflow.exceptions import MlflowException
+            from mlflow.tracking import MlflowClient
+        except ImportError:
+            raise MissingExtra(INSTALL_HINT) from None
+        self._error = MlflowException
+        try:
+            self.client = MlflowClient(tracking_uri=uri)
+        except MlflowException as exc:
+            raise TrackerError(f"cannot open the tracking store {uri!r}: {exc.message}") from None
+        self.uri = self.client.tracking_uri
+
+    def _call(self, what: str, call, *args, **kwargs) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except self._error as exc:
+            raise TrackerError(f"{what} in {self.uri}: {exc.message}") from None
+
+    def run(self, run_id: str) -> Run | None:
+        """The run, or None when the store has no run of that id."""
+        try:
+            found = self.client.get_run(run_id)
+        except self._error as exc:
+            if exc.error_code in _NOT_FOUND:
+                return None
+            raise TrackerError(f"reading run {run_id} in {self.uri}: {exc.message}") from None
+        return self._record(found)
+
+    def runs(self) -> list[Run]:
+        """Every active run of every experiment, newest first (without their metric
+        histories and environments: ``run`` reads those)."""
+        experiments = self._call("listing experiments", self.client.search_experiments)
+        ids = [e.experiment_id for e in experiments]
+        found: list[Any] = []
+        token = None
+        while ids:
+            page = self._call(
+                "listing runs",
+                self.client.search_runs,
+                ids,
+                max_results=1000,
+                order_by=["attributes.start_time DESC"],
+                page_token=token,
+            )
+            found += page
+            token = page.token
+            if not token:
+                break
+        return [self._record(run, details=False) for run in found]
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self._call(f"tagging run {run_id}", self.client.set_tag, run_id, key, value)
+
+    def _record(self, run: Any, details: bool = True) -> Run:
+        info, data = run.info, run.data
+        best = {}
+        if details:
+            for name in data.metrics:
+                history = self._call(
+                    f"reading {name} of run {info.run_id}",
+                    self.client.get_metric_history,
+                    info.run_id,
+                    name,
+                )
+                found = best_of_history(name, [(m.step, m.value) for m in history])
+                if found:
+                    best[name] = found
+        return Run(
+            id=info.run_id,
+            name=info.run_name or "",
+            experiment_id=str(info.experiment_id),
+            status=info.status,
+            start_ms=info.start_time,
+            end_ms=info.end_time,
+            metrics=dict(data.metrics),
+            best=best,
+            params=dict(data.params),
+            tags={k: v for k, v in data.tags.items() if not k.startswith("mlflow.log-model")},
+            environment=self._environment(info.run_id) if details else None,
+        )
+
+    def _environment(self, run_id: str) -> tuple[str, str] | None:
+        """The first environment file among the run's artifacts, at the top or one folder
+        down (where a logged model keeps it)."""
+        top = self._call("listing artifacts", self.client.list_artifacts, run_id)
+        candidates = [f.path for f in top if not f.is_dir]
+        for folder in (f.path for f in top if f.is_dir):
+            listed = self._call("listing artifacts", self.client.list_artifacts, run_id, folder)
+            candidates += [f.path for f in listed if not f.is_dir]
+        for name in ENVIRONMENT_FILES:
+            for path in candidates:
+                if path.rpartition("/")[2] == name:
+                    with tempfile.TemporaryDirectory() as folder:
+                        local = self._call(
+                            "reading an artifact",
+                            self.client.download_artifacts,
+                            run_id,
+                            path,
+                            folder,
+                        )
+                        return path, Path(local).read_text(encoding="utf-8", errors="replace")
+        return None
