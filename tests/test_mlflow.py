@@ -65,11 +65,13 @@ def store(request, tmp_path, monkeypatch) -> tuple[str, dict[str, str]]:
     return uri, make_store(uri)
 
 
-def experiment_note(previous: str, extra: str = "", properties: str = "") -> str:
+def experiment_note(
+    previous: str, extra: str = "", properties: str = "", value: str = "0.612"
+) -> str:
     front = f"---\n{properties}---\n" if properties else ""
     return (
         f"{front}# Previous experiment\n\n- {previous}\n\n# Result\n\n"
-        "| metric | value |\n|---|---|\n| mAP50 | 0.612 |\n\n# Conclusion\n\n- fine\n\n"
+        f"| metric | value |\n|---|---|\n| mAP50 | {value} |\n\n# Conclusion\n\n- fine\n\n"
         f"---\nStatus: #done\n\nTags: #model_training\n\nReferences:\n{extra}\n"
     )
 
@@ -88,6 +90,7 @@ def vault(tmp_path, store) -> tuple[Path, str, dict[str, str]]:
                 "[[EXP-001 baseline]]",
                 f"- http://127.0.0.1:5000/#/experiments/1/runs/{runs['failed']}\n"
                 f"- [retry](http://127.0.0.1:5000/#/experiments/1/runs/{runs['child']}/metrics)",
+                value="0.655",  # the retry's: no drift, though the failed run logged 0.2
             ),
             "Experiments/EXP-003 typo.md": experiment_note(
                 "[[EXP-002 mosaic]]", properties="mlflow_run: [no-such-run]\n"
@@ -189,3 +192,55 @@ def test_without_the_extra_the_run_commands_say_how_to_install_it(tmp_path, monk
             "Error: MLflow is not installed; install it with: pip install 'vaultkit[mlflow]'\n"
         )
     assert run(root, "list").exit_code == 0  # every other command works as before
+
+
+def check_codes(root: Path) -> list[tuple[str, str, str]]:
+    result = run(root, "check", "--format", "json")
+    return [
+        (p["note"].rpartition("/")[2], p["code"], p["message"])
+        for p in json.loads(result.output)["problems"]
+        if p["code"] in RUN_CODES
+    ]
+
+
+RUN_CODES = {"run-not-synced", "unknown-run", "run-not-finished", "metric-drift", "params-drift"}
+
+
+def test_check_reads_the_synced_runs_unknown_unfinished_and_drift(vault):
+    root, uri, runs = vault
+    assert [(n, c) for n, c, _ in check_codes(root)] == [
+        ("EXP-001 baseline", "run-not-synced"),
+        ("EXP-002 mosaic", "run-not-synced"),
+        ("EXP-002 mosaic", "run-not-synced"),
+        ("EXP-003 typo", "run-not-synced"),
+    ]
+    assert run(root, "runs", "sync", "--tracking-uri", uri).exit_code == 0
+    # the note states mAP50 0.612 and lr 1e-2: the run logged the same, no drift
+    baseline = root / "Experiments" / "EXP-001 baseline.md"
+    baseline.write_text(
+        baseline.read_text(encoding="utf-8").replace("- fine", "- lr: 1e-2"), encoding="utf-8"
+    )
+    assert check_codes(root) == [
+        (
+            "EXP-002 mosaic",
+            "run-not-finished",
+            f"is done, but its run {runs['failed']} is FAILED: finish the run or reopen the note",
+        ),
+        (
+            "EXP-003 typo",
+            "unknown-run",
+            "names run no-such-run, which the tracking store did not have at the last "
+            "`vaultkit runs sync`: a typo, or a run of another store",
+        ),
+    ]
+    # a planted drift: the note's table says 0.7 and lr 0.02; the run logged 0.612, 0.01
+    baseline.write_text(
+        baseline.read_text(encoding="utf-8")
+        .replace("| mAP50 | 0.612 |", "| mAP50 | 0.7 |")
+        .replace("- lr: 1e-2", "- lr: 0.02"),
+        encoding="utf-8",
+    )
+    assert check_codes(root)[:2] == [
+        ("EXP-001 baseline", "metric-drift", "states mAP50 = 0.7, but its run logged 0.612"),
+        ("EXP-001 baseline", "params-drift", "states lr: 0.02, but its run's parameter is 0.01"),
+    ]

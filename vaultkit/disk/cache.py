@@ -23,7 +23,16 @@ import zlib
 from typing import Any
 
 from vaultkit import __version__
-from vaultkit.model.records import Field, Heading, Link, ParsedNote, StatKey, Tag, Url
+from vaultkit.model.records import (
+    Field,
+    Heading,
+    Link,
+    ParsedNote,
+    StatKey,
+    SyncedRun,
+    Tag,
+    Url,
+)
 
 CACHE_FOLDER = ".vaultkit/cache"
 SHARDS = 32  # a changed note rewrites one shard, not the whole cache
@@ -96,7 +105,11 @@ _FIELDS = tuple(ParsedNote.__dataclass_fields__)
 Record = type[Tag] | type[Link] | type[Url] | type[Heading]
 _RECORD_LISTS: dict[str, Record] = {"tags": Tag, "links": Link, "urls": Url, "headings": Heading}
 _LIST_AT = {_FIELDS.index(name): record for name, record in _RECORD_LISTS.items()}
-_FIELDS_AT = _FIELDS.index("fields")
+# and the fields that map names to records
+_DICT_AT: dict[int, type[Field] | type[SyncedRun]] = {
+    _FIELDS.index("fields"): Field,
+    _FIELDS.index("synced_runs"): SyncedRun,
+}
 
 
 def parse_to_plain(parsed: ParsedNote) -> tuple:
@@ -104,7 +117,8 @@ def parse_to_plain(parsed: ParsedNote) -> tuple:
     values = [getattr(parsed, name) for name in _FIELDS]
     for at in _LIST_AT:
         values[at] = [tuple(record) for record in values[at]]
-    values[_FIELDS_AT] = {key: tuple(found) for key, found in values[_FIELDS_AT].items()}
+    for at in _DICT_AT:
+        values[at] = {key: tuple(found) for key, found in values[at].items()}
     return tuple(values)
 
 
@@ -112,7 +126,8 @@ def parse_to_plain(parsed: ParsedNote) -> tuple:
 # Python call per item (the records' own constructors are Python functions)
 _MAKERS = {at: functools.partial(tuple.__new__, record) for at, record in _LIST_AT.items()}
 _WIDTHS = {at: {len(record._fields)} for at, record in _LIST_AT.items()}
-_MAKE_FIELD = functools.partial(tuple.__new__, Field)
+_DICT_MAKERS = {at: functools.partial(tuple.__new__, record) for at, record in _DICT_AT.items()}
+_DICT_WIDTHS = {at: {len(record._fields)} for at, record in _DICT_AT.items()}
 
 
 def parse_from_plain(values: tuple) -> ParsedNote:
@@ -127,17 +142,17 @@ def parse_from_plain(values: tuple) -> ParsedNote:
         if made and {*map(len, made)} != _WIDTHS[at]:
             raise ValueError("a cached record has the wrong shape")
         found[at] = made
-    fields = dict(zip(found[_FIELDS_AT], map(_MAKE_FIELD, found[_FIELDS_AT].values()), strict=True))
-    if fields and {*map(len, fields.values())} != _FIELD_WIDTH:
-        raise ValueError("a cached field has the wrong shape")
-    found[_FIELDS_AT] = fields
+    for at, make_record in _DICT_MAKERS.items():
+        records = dict(zip(found[at], map(make_record, found[at].values()), strict=True))
+        if records and {*map(len, records.values())} != _DICT_WIDTHS[at]:
+            raise ValueError("a cached record has the wrong shape")
+        found[at] = records
     parsed = _NEW(ParsedNote)
     parsed.__dict__ = dict(zip(_FIELDS, found, strict=True))
     return parsed
 
 
 _NEW = object.__new__
-_FIELD_WIDTH = {len(Field._fields)}
 
 
 def stat_key_of(key: Any) -> StatKey:

@@ -13,6 +13,7 @@ from vaultkit.model.recognise import (
     why_not_an_experiment,
 )
 from vaultkit.model.records import ERROR, PREVIOUS, WARNING, Problem
+from vaultkit.model.runs import run_problems
 from vaultkit.model.vault_model import VaultModel
 from vaultkit.obsidian.note import normalise_heading
 
@@ -46,6 +47,11 @@ CODES = frozenset(
         "not-an-experiment",
         "left-alone",
         "nested-vault",
+        "run-not-synced",
+        "unknown-run",
+        "run-not-finished",
+        "metric-drift",
+        "params-drift",
     }
 )
 
@@ -197,6 +203,8 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
                 "write the tags as a YAML list, one per line",
             )
         )
+    if experiment:
+        problems += run_problems(note_id, parsed, model.vault.config.drift_tolerance)
     if experiment and has_template_tag(parsed.tag_names):
         problems.append(
             Problem(

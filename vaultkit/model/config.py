@@ -38,6 +38,7 @@ class Config:
     statuses: tuple[str, ...] = ()  # statuses set-status accepts besides the known ones
     ignore: tuple[str, ...] = ()  # check problems to leave out: "code" or "code:note glob"
     mlflow_tracking_uri: str = ""  # the MLflow store `runs` reads; "" = MLflow's default
+    drift_tolerance: float = 0.01  # how far (relative) a note's number may be from its run's
 
     @functools.cached_property  # asked once per note of the vault
     def index_path(self) -> str:
@@ -118,6 +119,14 @@ def _pairs(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name.lower(), _string(key, v).lower()) for name, v in value.items()))
 
 
+def _fraction(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ConfigError(
+            f"{key} must be a number from 0 to 1, like 0.01, not {value!r}", CONFIG_PATH
+        )
+    return float(value)
+
+
 def _statuses(key: str, value: Any) -> tuple[str, ...]:
     return tuple(_tag(key, status) for status in _texts(key, value))
 
@@ -137,6 +146,7 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "statuses": _statuses,
     "ignore": _texts,
     "mlflow_tracking_uri": _string,
+    "drift_tolerance": _fraction,
 }
 
 

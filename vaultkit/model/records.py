@@ -91,6 +91,14 @@ class Problem:
         }
 
 
+class SyncedRun(NamedTuple):
+    """A run as the note's run block (`vaultkit runs sync`) shows it."""
+
+    status: str  # MLflow's, or "missing" when the store did not have the run
+    params: dict[str, str]
+    metrics: dict[str, float]  # final values
+
+
 @dataclass
 class ParsedNote:
     """Everything vaultkit reads out of one note's text; made by ``obsidian.note.parse_note``."""
@@ -110,6 +118,7 @@ class ParsedNote:
     metrics: dict[str, float] = field(default_factory=dict)  # name -> reported value
     thresholds: dict[str, float] = field(default_factory=dict)  # name -> accepted threshold
     run_metrics: dict[str, float] = field(default_factory=dict)  # from the synced run block
+    synced_runs: dict[str, SyncedRun] = field(default_factory=dict)  # run id -> from that block
     settings: dict[str, str] = field(default_factory=dict)  # hyperparameters, pinned versions
     sections: dict[str, str] = field(default_factory=dict)  # template section -> state
     previous_heading: bool = False  # has a heading that names the previous experiment

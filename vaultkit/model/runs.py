@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from vaultkit.model.metrics import plain_number
-from vaultkit.model.records import ParsedNote
+from vaultkit.model.records import ERROR, WARNING, ParsedNote, Problem
 from vaultkit.model.results import better
 from vaultkit.obsidian.note import RUN_METRICS_HEADER
 
@@ -130,3 +130,62 @@ def run_block(runs: list[Run], missing: list[str]) -> str:
     for run_id in missing:
         lines += ["", f"Run {_code(run_id)}: not in the tracking store."]
     return "\n".join(lines)
+
+
+UNFINISHED = ("FAILED", "RUNNING", "SCHEDULED", "KILLED")
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.rstrip("%"))
+    except ValueError:
+        return None
+
+
+def differ(stated: float, logged: float, tolerance: float) -> bool:
+    """Further apart than ``tolerance``, relative to the larger of the two."""
+    return abs(stated - logged) > tolerance * max(abs(stated), abs(logged), 1e-12)
+
+
+def run_problems(note_id: str, parsed: ParsedNote, tolerance: float) -> list[Problem]:
+    """What the note's runs say against it, read from its run block (`runs sync` writes
+    it; check itself never asks the tracker, so it stays fast and offline)."""
+    problems = []
+    named = linked_runs(parsed)
+    synced = parsed.synced_runs
+    for run_id in named:
+        status = synced[run_id].status if run_id in synced else ""
+        if not status:
+            message = f"names run {run_id}, which is not synced yet; run `vaultkit runs sync`"
+            problems.append(Problem("run-not-synced", WARNING, note_id, None, message))
+        elif status == "missing":
+            message = (
+                f"names run {run_id}, which the tracking store did not have at the last "
+                "`vaultkit runs sync`: a typo, or a run of another store"
+            )
+            problems.append(Problem("unknown-run", ERROR, note_id, None, message))
+        elif status in UNFINISHED and parsed.status == "done":
+            message = (
+                f"is done, but its run {run_id} is {status}: finish the run or reopen the note"
+            )
+            problems.append(Problem("run-not-finished", ERROR, note_id, None, message))
+    for name, stated in parsed.metrics.items():
+        logged = [r.metrics[name] for r in synced.values() if name in r.metrics]
+        if logged and all(differ(stated, value, tolerance) for value in logged):
+            values = " and ".join(plain_number(value) for value in logged)
+            message = f"states {name} = {plain_number(stated)}, but its run logged {values}"
+            problems.append(Problem("metric-drift", WARNING, note_id, None, message))
+    params = {k.lower(): v for run in synced.values() for k, v in run.params.items()}
+    for name, stated_text in parsed.settings.items():
+        logged_text = params.get(name)
+        if logged_text is None:
+            continue
+        stated_number, logged_number = _number(stated_text), _number(logged_text)
+        if stated_number is not None and logged_number is not None:
+            drifted = differ(stated_number, logged_number, tolerance)
+        else:
+            drifted = stated_text != logged_text
+        if drifted:
+            message = f"states {name}: {stated_text}, but its run's parameter is {logged_text}"
+            problems.append(Problem("params-drift", WARNING, note_id, None, message))
+    return problems

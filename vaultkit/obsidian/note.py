@@ -27,6 +27,7 @@ from vaultkit.model.records import (
     Link,
     ParsedNote,
     ParseRules,
+    SyncedRun,
     Tag,
     Url,
 )
@@ -342,6 +343,7 @@ def parse_note_and_sections(
     own_lines = body_lines
     if run_lines:
         note.run_metrics = metrics.table_metrics(_run_metric_table(body_lines, run_lines))[0]
+        note.synced_runs = _synced_runs([body_lines[i] for i in run_lines])
         own_lines = ["" if i in run_lines else line for i, line in enumerate(body_lines)]
     bodies = section_bodies(own_lines, found, note.footer_line)
     _report(note, bodies, own_lines, "\n".join(own_lines) if run_lines else body, rules)
@@ -375,6 +377,43 @@ def _run_metric_table(lines: list[str], block: range) -> list[str]:
         inside = line.startswith(RUN_METRICS_HEADER) or (inside and line.startswith("|"))
         if inside:
             found.append(line)
+    return found
+
+
+_CODE = r"`+ ?(.*?) ?`+"  # a code span as the run block writes it
+_RUN_FIELD = re.compile(rf"^\| (run id|status) \| {_CODE} \|$")
+_PARAMETER = re.compile(rf"^\| {_CODE} \| {_CODE} \|$")
+_METRIC_ROW = re.compile(rf"^\| {_CODE} \| ([^|]+) \|")
+_MISSING_RUN = re.compile(rf"^Run {_CODE}: not in the tracking store\.$")
+
+
+def _synced_runs(lines: list[str]) -> dict[str, SyncedRun]:
+    """What the run block says of each run: its status, parameters and final metrics."""
+    found: dict[str, SyncedRun] = {}
+    run_id, status, table = "", "", ""
+    params: dict[str, str] = {}
+    values: dict[str, float] = {}
+    for line in [*lines, "### end"]:
+        if line.startswith("### "):
+            if run_id:
+                found[run_id] = SyncedRun(status, params, values)
+            run_id, status, table, params, values = "", "", "", {}, {}
+        elif (field := _RUN_FIELD.match(line)) is not None:
+            value = field.group(2).replace("\\|", "|")
+            run_id, status = (value, status) if field.group(1) == "run id" else (run_id, value)
+        elif line.startswith(("| parameter |", RUN_METRICS_HEADER)):
+            table = line
+        elif table and (row := _PARAMETER.match(line)) is not None:
+            name, value = row.group(1).replace("\\|", "|"), row.group(2).replace("\\|", "|")
+            params[name] = value
+        elif table.startswith(RUN_METRICS_HEADER) and (row := _METRIC_ROW.match(line)):
+            number = metrics.parse_number(row.group(2))
+            if number is not None:
+                values[row.group(1).replace("\\|", "|")] = number
+        elif (missing := _MISSING_RUN.match(line)) is not None:
+            found[missing.group(1)] = SyncedRun("missing", {}, {})
+        elif not line.startswith("|"):
+            table = ""
     return found
 
 
