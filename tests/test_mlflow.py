@@ -244,3 +244,16 @@ def test_check_reads_the_synced_runs_unknown_unfinished_and_drift(vault):
         ("EXP-001 baseline", "metric-drift", "states mAP50 = 0.7, but its run logged 0.612"),
         ("EXP-001 baseline", "params-drift", "states lr: 0.02, but its run's parameter is 0.01"),
     ]
+
+
+def test_the_index_ranks_by_the_runs_numbers_and_says_so(vault):
+    root, uri, _ = vault
+    assert run(root, "runs", "sync", "--tracking-uri", uri).exit_code == 0
+    assert run(root, "build").exit_code == 0
+    index = (root / "Experiment Index.md").read_text(encoding="utf-8")
+    assert "A value marked (run) is what a synced MLflow run logged" in index
+    rows = {line.split(" | ")[0]: line for line in index.splitlines() if "| [[EXP-00" in line}
+    # EXP-002 names a failed run (0.2) and its finished retry (0.655): the finished one
+    assert " | 0.655 (run) | " in rows["| [[EXP-002 mosaic]]"]
+    assert " | 0.612 (run) | " in rows["| [[EXP-001 baseline]]"]
+    assert " | 0.612 | " in rows["| [[EXP-004 plain]]"]  # no run: the note's own value

@@ -128,6 +128,12 @@ class ParsedNote:
     def status(self) -> str | None:
         return self.footer_status or self.property_status
 
+    @property
+    def results(self) -> dict[str, float]:
+        """The metrics to rank by: a synced run's values where it logged them (what was
+        measured), else the note's own."""
+        return {**self.metrics, **self.run_metrics} if self.run_metrics else self.metrics
+
 
 @dataclass(eq=False)  # identity: a note read again is a new object
 class Note:

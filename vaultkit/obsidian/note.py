@@ -342,8 +342,11 @@ def parse_note_and_sections(
     run_lines = managed_lines(body_lines, RUN_BLOCK) if RUN_MARKER in body else range(0)
     own_lines = body_lines
     if run_lines:
-        note.run_metrics = metrics.table_metrics(_run_metric_table(body_lines, run_lines))[0]
         note.synced_runs = _synced_runs([body_lines[i] for i in run_lines])
+        # a finished run's values first: a failed attempt's are not the result
+        for run in sorted(note.synced_runs.values(), key=lambda r: r.status != "FINISHED"):
+            for name, value in run.metrics.items():
+                note.run_metrics.setdefault(name, value)
         own_lines = ["" if i in run_lines else line for i, line in enumerate(body_lines)]
     bodies = section_bodies(own_lines, found, note.footer_line)
     _report(note, bodies, own_lines, "\n".join(own_lines) if run_lines else body, rules)
@@ -366,18 +369,6 @@ RUN_MARKER = begin_marker(RUN_BLOCK)
 
 
 RUN_METRICS_HEADER = "| run metric |"  # the run block's table of metrics (model/runs.py)
-
-
-def _run_metric_table(lines: list[str], block: range) -> list[str]:
-    """The run block's metric tables: each from its header to its last row."""
-    found: list[str] = []
-    inside = False
-    for index in block:
-        line = lines[index]
-        inside = line.startswith(RUN_METRICS_HEADER) or (inside and line.startswith("|"))
-        if inside:
-            found.append(line)
-    return found
 
 
 _CODE = r"`+ ?(.*?) ?`+"  # a code span as the run block writes it
