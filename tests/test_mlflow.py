@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import vaultkit
 from vaultkit.cli import cli
 from vaultkit.obsidian.note import parse_note
 
@@ -257,3 +258,51 @@ def test_the_index_ranks_by_the_runs_numbers_and_says_so(vault):
     assert " | 0.655 (run) | " in rows["| [[EXP-002 mosaic]]"]
     assert " | 0.612 (run) | " in rows["| [[EXP-001 baseline]]"]
     assert " | 0.612 | " in rows["| [[EXP-004 plain]]"]  # no run: the note's own value
+
+
+def test_new_experiment_from_a_run_names_it_and_follows_its_parent_run(vault):
+    root, uri, runs = vault
+    result = run(
+        root, "new-experiment", "EXP-005 retry", "--from-run", runs["child"], "--tracking-uri", uri
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "Experiments/EXP-005 retry.md"
+    # the retry's parent run is the failed run, which EXP-002 names: EXP-002 is previous
+    created = vaultkit.open(root).experiment("EXP-005 retry")
+    assert created.previous == ["Experiments/EXP-002 mosaic"]
+    text = (root / created.path).read_text(encoding="utf-8")
+    assert text.startswith(f"---\nmlflow_run: {runs['child']}\n")
+    assert parse_note(text).run_metrics == {"mAP50": 0.655}
+    # a second sync finds the block the note was born with already current
+    assert (
+        "same    Experiments/EXP-005 retry.md"
+        in run(root, "runs", "sync", "EXP-005", "--tracking-uri", uri).output
+    )
+
+
+def test_new_experiment_from_a_run_fills_model_and_environment(vault):
+    root, uri, runs = vault
+    result = run(
+        root,
+        "new-experiment",
+        "EXP-006 again",
+        "--from-run",
+        runs["baseline"],
+        "--tracking-uri",
+        uri,
+    )
+    assert result.exit_code == 0, result.output
+    parsed = parse_note((root / "Experiments" / "EXP-006 again.md").read_text(encoding="utf-8"))
+    assert parsed.settings == {
+        "epochs": "50",
+        "lr": "0.01",
+        "torch": "2.3.0",
+        "ultralytics": "8.2.31",
+    }
+    unknown = run(
+        root, "new-experiment", "EXP-007 x", "--from-run", "0" * 32, "--tracking-uri", uri
+    )
+    assert unknown.exit_code == 1
+    assert unknown.output == (
+        f"Error: the tracking store has no run '{'0' * 32}'; 'vaultkit runs list' shows its runs\n"
+    )

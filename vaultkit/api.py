@@ -413,11 +413,16 @@ class Vault:
         folder: str | None = None,
         template: str | None = None,
         now: datetime | None = None,
+        run: Run | None = None,
     ) -> NewExperiment:
         """Start the note ``title`` from the vault's experiment template, linked to each
-        ``previous`` experiment (and each of those linked to it)."""
+        ``previous`` experiment (and each of those linked to it). ``run``: an MLflow run
+        (``Vault.tracker().run(id)``) that fills the note, which names it; when no
+        ``previous`` is given, the experiment naming the run's parent run is the previous."""
         settings = self.settings
         path = new_experiment_path(settings, title, folder)
+        if run is not None and run.parent_id and not previous:
+            previous = [n for n, ids in self.linked_runs().items() if run.parent_id in ids][:1]
         parents = [self._read(name) for name in previous]
         created = create_experiment(
             settings,
@@ -426,6 +431,7 @@ class Vault:
             [self._read(name) for name in related],
             self._read(template).path if template else self.template(),
             now or datetime.now(),
+            run,
         )
         self._forget()
         return created

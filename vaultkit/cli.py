@@ -135,6 +135,13 @@ def format_option(choices: list[str]) -> Callable[[Callable[..., Any]], Callable
     )
 
 
+tracking_option = click.option(
+    "--tracking-uri",
+    metavar="URI",
+    help="MLflow tracking store: sqlite:///mlflow.db, ./mlruns, http://127.0.0.1:5000.",
+)
+
+
 def command(
     name: str | None = None, group: click.Group | None = None
 ) -> Callable[[Callable[..., Any]], click.Command]:
@@ -566,6 +573,14 @@ def demo(path: Path) -> None:
     help="Template note. Default: the vault's experiment template.",
 )
 @click.option("--open", "open_note", is_flag=True, help="Open the new note in Obsidian.")
+@click.option(
+    "--from-run",
+    "from_run",
+    metavar="RUN_ID",
+    help="An MLflow run: its parameters, environment and metrics fill the note, which "
+    "names it; the note naming its parent run becomes the previous experiment.",
+)
+@tracking_option
 def new_experiment_command(
     session: Session,
     title: str,
@@ -574,6 +589,8 @@ def new_experiment_command(
     folder: str | None,
     template: str | None,
     open_note: bool,
+    from_run: str | None,
+    tracking_uri: str | None,
 ) -> None:
     """Start the next experiment note from the template, linked to where it came from.
 
@@ -586,9 +603,15 @@ def new_experiment_command(
     Examples:
       vaultkit new-experiment "EXP-014 focal loss" --previous "EXP-013 mosaic"
       vaultkit new-experiment "EXP-020 merge" --previous EXP-014 --previous EXP-017 --open
+      vaultkit new-experiment "EXP-021 sweep best" --from-run 3f2c1ab0... --tracking-uri sqlite:///mlflow.db
     """
     vault = session.vault(writes=True)
-    created = vault.new_experiment(title, previous, related, folder, template)
+    run = vault.tracker(tracking_uri).run(from_run) if from_run else None
+    if from_run and run is None:
+        raise VaultkitError(
+            f"the tracking store has no run {from_run!r}; 'vaultkit runs list' shows its runs"
+        )
+    created = vault.new_experiment(title, previous, related, folder, template, run=run)
     click.echo(created.path)
     for parent in created.parents_updated:
         click.echo(f"  linked from {parent} (Next experiment)", err=True)
@@ -766,13 +789,6 @@ def runs_group() -> None:
       vaultkit runs sync --tracking-uri sqlite:///mlflow.db
       vaultkit runs list --orphans
     """
-
-
-tracking_option = click.option(
-    "--tracking-uri",
-    metavar="URI",
-    help="MLflow tracking store: sqlite:///mlflow.db, ./mlruns, http://127.0.0.1:5000.",
-)
 
 
 @command(name="sync", group=runs_group)

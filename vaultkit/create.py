@@ -16,6 +16,7 @@ from vaultkit.errors import NoteExists, RefusedEdit, VaultkitError
 from vaultkit.model.config import link_style
 from vaultkit.model.metrics import unanswered
 from vaultkit.model.records import NEXT, Note, VaultSnapshot
+from vaultkit.model.runs import RUN_PROPERTY, Run, run_block
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
 from vaultkit.output import edit
@@ -103,9 +104,10 @@ def new_experiment(
     related: list[Note],
     template_path: str | None,
     now: datetime,
+    run: Run | None = None,
 ) -> NewExperiment:
     """Create the note at ``path`` (see ``new_experiment_path``) from the template and
-    link it into each parent's Next-experiment section."""
+    link it into each parent's Next-experiment section; ``run`` fills it."""
     title = path.rpartition("/")[2][:-3]
     if template_path:
         text = _decode(read_bytes(vault.root, template_path) or b"", template_path)
@@ -131,6 +133,8 @@ def new_experiment(
     text = edit.add_related_links(
         text, [format_link(r.path, path, style, resolver) for r in related]
     )
+    if run is not None:
+        text = from_run(text, run)
     create_new(vault.root, path, text.encode("utf-8"))
 
     result = NewExperiment(path, template_path or "packaged")
@@ -194,6 +198,23 @@ def obsidian_uri(vault_root: Path, path: str) -> str:
     """``obsidian://open?vault=…&file=…`` with everything encoded."""
     file = path[:-3] if path.lower().endswith(".md") else path
     return f"obsidian://open?vault={quote(vault_root.name, safe='')}&file={quote(file, safe='')}"
+
+
+def from_run(text: str, run: Run) -> str:
+    """A new note filled from its run: the run named (`mlflow_run`), its parameters as
+    the Model's settings, its environment file's lines under Environment setup, and the
+    run block (metrics and all) in Result."""
+    text = edit.add_property(text, RUN_PROPERTY, run.id)
+    settings = [f"{name}: {value}" for name, value in sorted(run.params.items())]
+    text = edit.add_links_to_section(text, "Model", settings)
+    if run.environment:
+        file, content = run.environment
+        lines = [line.strip() for line in content.splitlines()]
+        pins = [line for line in lines if line and not line.startswith("#")]
+        text = edit.add_links_to_section(
+            text, "Environment setup", [f"Logged with the run: `{file}`", *pins]
+        )
+    return edit.set_run_block(text, run_block([run], []))
 
 
 def write_run_block(vault: VaultSnapshot, note: Note, content: str) -> bool:

@@ -345,3 +345,15 @@ def set_run_block(text: str, content: str) -> str:
     block = block_text(RUN_BLOCK, content, newline)
     gap = newline if after and not after.startswith(("\n", "\r")) else ""
     return before + newline + block + newline + gap + after
+
+
+def add_property(text: str, name: str, value: str) -> str:
+    """``name: value`` as a new property (``value`` a plain YAML scalar): in the note's
+    properties, or in new ones at its top."""
+    newline = newline_of(text) if text else "\n"
+    lines = _lines(text)
+    yaml_text, closing = split_frontmatter([line.rstrip("\r\n") for line in lines])
+    if yaml_text is None:
+        return f"---{newline}{name}: {value}{newline}---{newline}" + text
+    lines[closing:closing] = [f"{name}: {value}{newline}"]
+    return "".join(lines)
