@@ -306,3 +306,26 @@ def test_new_experiment_from_a_run_fills_model_and_environment(vault):
     assert unknown.output == (
         f"Error: the tracking store has no run '{'0' * 32}'; 'vaultkit runs list' shows its runs\n"
     )
+
+
+def test_runs_tag_sets_the_note_on_each_run_once(vault):
+    root, uri, runs = vault
+    first = run(root, "runs", "tag", "--tracking-uri", uri)
+    assert first.exit_code == 0, first.output
+    assert with_ids(first.output, runs).splitlines() == [
+        "tagged  <baseline run id>  Experiments/EXP-001 baseline.md",
+        "tagged  <failed run id>  Experiments/EXP-002 mosaic.md",
+        "tagged  <child run id>  Experiments/EXP-002 mosaic.md",
+        "unknown no-such-run  Experiments/EXP-003 typo.md",
+        "",
+        "3 of 4 runs tagged",
+    ]
+    from mlflow import MlflowClient
+
+    tags = MlflowClient(tracking_uri=uri).get_run(runs["baseline"]).data.tags
+    assert tags["vaultkit.note_title"] == "EXP-001 baseline"
+    assert tags["vaultkit.note"] == (
+        "obsidian://open?vault=vault&file=Experiments%2FEXP-001%20baseline"
+    )
+    again = run(root, "runs", "tag", "--tracking-uri", uri)
+    assert again.output.endswith("\n0 of 4 runs tagged\n")  # idempotent: nothing set again

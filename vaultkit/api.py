@@ -19,7 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from vaultkit.create import NewExperiment, change_status, new_experiment_path, write_run_block
+from vaultkit.create import (
+    NewExperiment,
+    change_status,
+    new_experiment_path,
+    obsidian_uri,
+    write_run_block,
+)
 from vaultkit.create import new_experiment as create_experiment
 from vaultkit.disk import cache
 from vaultkit.disk.read import (
@@ -67,7 +73,7 @@ from vaultkit.model.records import (
     VaultSnapshot,
     note_id,
 )
-from vaultkit.model.runs import RUN_PROPERTY, Run, linked_runs, run_block
+from vaultkit.model.runs import NOTE_TAG, NOTE_TITLE_TAG, RUN_PROPERTY, Run, linked_runs, run_block
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
 from vaultkit.output.edit import drop_template_tags
@@ -555,6 +561,21 @@ class Vault:
         if any(s.written for s in synced):
             self._forget()
         return synced
+
+    def tag_runs(self, tracker: Tracker | None = None) -> list[tuple[str, str, bool | None]]:
+        """Tag each run a note names with the note's `obsidian://` address and title
+        (MLflow shows tags on the run's page): (note path, run id, True when tags were
+        set, False when the run had them, None when the store has no such run)."""
+        tracker = tracker or self.tracker()
+        done = []
+        for note, ids in self.linked_runs().items():
+            path = self.model.notes[note].path
+            tags = {
+                NOTE_TAG: obsidian_uri(self.root, path),
+                NOTE_TITLE_TAG: self.model.notes[note].title,
+            }
+            done += [(path, run_id, tracker.set_tags(run_id, tags)) for run_id in ids]
+        return done
 
     def fix_template_tags(self) -> list[str]:
         """Remove the #template and #document_template tags that experiments made from the

@@ -825,6 +825,28 @@ def runs_sync_command(session: Session, notes: tuple[str, ...], tracking_uri: st
     click.echo(f"\n{written} of {len(synced)} notes written")
 
 
+@command(name="tag", group=runs_group)
+@tracking_option
+def runs_tag_command(session: Session, tracking_uri: str | None) -> None:
+    """Tag each linked run with its note: vaultkit.note (the note's obsidian:// address,
+    which opens it from MLflow's run page) and vaultkit.note_title.
+
+    Writes to the tracking store, so only when asked; tags a run already holds are not
+    set again.
+
+    \b
+    Examples:
+      vaultkit runs tag --tracking-uri http://127.0.0.1:5000
+    """
+    vault = session.vault()
+    tagged = vault.tag_runs(vault.tracker(tracking_uri))
+    for path, run_id, changed in tagged:
+        state = {True: "tagged ", False: "same   ", None: "unknown"}[changed]
+        click.echo(f"{state} {run_id}  {path}")
+    count = sum(changed is True for *_, changed in tagged)
+    click.echo(f"\n{count} of {len(tagged)} runs tagged")
+
+
 @command(name="list", group=runs_group)
 @click.option("--orphans", is_flag=True, help="Only the runs no note names.")
 @tracking_option

@@ -85,9 +85,19 @@ class Tracker:
                 break
         return [self._record(run, details=False) for run in found]
 
-    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
-        for key, value in tags.items():
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> bool | None:
+        """Set ``tags`` on the run, those it does not hold already: True when any was
+        set, False when it held them all, None when the store has no such run."""
+        try:
+            held = self.client.get_run(run_id).data.tags
+        except self._error as exc:
+            if exc.error_code in _NOT_FOUND:
+                return None
+            raise TrackerError(f"reading run {run_id} in {self.uri}: {exc.message}") from None
+        changed = {k: v for k, v in tags.items() if held.get(k) != v}
+        for key, value in changed.items():
             self._call(f"tagging run {run_id}", self.client.set_tag, run_id, key, value)
+        return bool(changed)
 
     def _record(self, run: Any, details: bool = True) -> Run:
         info, data = run.info, run.data

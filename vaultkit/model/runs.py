@@ -20,6 +20,8 @@ from vaultkit.obsidian.note import RUN_METRICS_HEADER
 RUN_PROPERTY = "mlflow_run"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 PARENT_RUN_TAG = "mlflow.parentRunId"
+NOTE_TAG = "vaultkit.note"  # the note's obsidian:// address, set by `runs tag`
+NOTE_TITLE_TAG = "vaultkit.note_title"
 _RUN_ADDRESS = re.compile(r"/runs/([0-9a-f]{32})(?![0-9a-f])")
 
 
