@@ -21,7 +21,17 @@ demo: $(STAMP)
 	fi
 	@echo "(vaultkit itself is $(BIN)/vaultkit: 'source $(BIN)/activate' puts it on your PATH)"
 
-test: $(STAMP)
+# The MLflow tests run one test against a real `mlflow server`, which needs the full
+# MLflow (about 850 MB): it goes to a cache folder outside the repository, once.
+MLFLOW_SERVER_VENV ?= $(HOME)/.cache/vaultkit-mlflow-server
+MLFLOW_VERSION := 3.17.2
+
+$(MLFLOW_SERVER_VENV)/bin/mlflow:
+	$(PYTHON) -m venv $(MLFLOW_SERVER_VENV)
+	$(MLFLOW_SERVER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		mlflow==$(MLFLOW_VERSION)
+
+test: $(STAMP) $(MLFLOW_SERVER_VENV)/bin/mlflow
 	$(MAKE) --no-print-directory check
 
 # The same checks in the environment .venv already holds: nothing is installed (no network).
@@ -30,7 +40,8 @@ check:
 	$(BIN)/ruff check vaultkit tests benchmarks
 	$(BIN)/ruff format --check vaultkit tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	VAULTKIT_MLFLOW_SERVER=$$(test -x $(MLFLOW_SERVER_VENV)/bin/mlflow \
+		&& echo $(MLFLOW_SERVER_VENV)/bin/mlflow) $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check vaultkit tests benchmarks

@@ -9,6 +9,11 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,8 +85,14 @@ def experiment_note(
 @pytest.fixture
 def vault(tmp_path, store) -> tuple[Path, str, dict[str, str]]:
     uri, runs = store
-    root = write_vault(
-        tmp_path / "vault",
+    return linked_vault(tmp_path / "vault", runs), uri, runs
+
+
+def linked_vault(root: Path, runs: dict[str, str]) -> Path:
+    """Four experiments: one names its run by property, one two runs by UI address, one
+    a run that does not exist, one none."""
+    return write_vault(
+        root,
         {
             ".obsidian/app.json": "{}",
             "Experiments/EXP-001 baseline.md": experiment_note(
@@ -99,7 +110,6 @@ def vault(tmp_path, store) -> tuple[Path, str, dict[str, str]]:
             "Experiments/EXP-004 plain.md": experiment_note("[[EXP-003 typo]]"),
         },
     )
-    return root, uri, runs
 
 
 def run(root: Path, *args: str):
@@ -329,3 +339,66 @@ def test_runs_tag_sets_the_note_on_each_run_once(vault):
     )
     again = run(root, "runs", "tag", "--tracking-uri", uri)
     assert again.output.endswith("\n0 of 4 runs tagged\n")  # idempotent: nothing set again
+
+
+SERVER = os.environ.get("VAULTKIT_MLFLOW_SERVER")  # `mlflow` of a full MLflow install
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """`mlflow server` on 127.0.0.1 with a SQLite store, serving artifacts too."""
+    if not SERVER:
+        pytest.skip("`make test` installs a full MLflow for the server (VAULTKIT_MLFLOW_SERVER)")
+    folder = tmp_path_factory.mktemp("server")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            SERVER,
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("mlflow server did not start: " + (folder / "server.log").read_text())
+            time.sleep(0.5)
+        yield uri
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_a_tracking_server_over_http_is_read_like_a_local_store(server, tmp_path):
+    runs = make_store(server)
+    root = linked_vault(tmp_path / "vault", runs)
+    synced = run(root, "runs", "sync", "--tracking-uri", server)
+    assert synced.exit_code == 0, synced.output
+    assert synced.output.endswith("\n3 of 3 notes written\n")
+    note = (root / "Experiments" / "EXP-001 baseline.md").read_text(encoding="utf-8")
+    assert with_ids(note, runs) == (GOLDEN / "EXP-001 baseline.md").read_text(encoding="utf-8")
+    orphans = run(root, "runs", "list", "--orphans", "--format", "json", "--tracking-uri", server)
+    assert [r["name"] for r in json.loads(orphans.output)] == ["forgotten sweep"]
