@@ -22,6 +22,7 @@ from click.testing import CliRunner
 import vaultkit
 from vaultkit.cli import cli
 from vaultkit.obsidian.note import parse_note
+from vaultkit.watch import Watcher
 
 from .conftest import write_vault
 
@@ -402,3 +403,80 @@ def test_a_tracking_server_over_http_is_read_like_a_local_store(server, tmp_path
     assert with_ids(note, runs) == (GOLDEN / "EXP-001 baseline.md").read_text(encoding="utf-8")
     orphans = run(root, "runs", "list", "--orphans", "--format", "json", "--tracking-uri", server)
     assert [r["name"] for r in json.loads(orphans.output)] == ["forgotten sweep"]
+
+
+def test_the_demo_with_mlflow_shows_the_whole_loop(tmp_path):
+    """The issue's "done when": sync fills every linked note, check reports the planted
+    drift, the orphan run is found, and a note from it links its run and its previous."""
+    root = tmp_path / "demo"
+    made = CliRunner().invoke(cli, ["demo", str(root), "--with-mlflow"])
+    assert made.exit_code == 0, made.output
+    notes = sorted((root / "Experiments").glob("*.md"))
+    synced = [n.stem for n in notes if "<!-- vaultkit:begin run -->" in n.read_text("utf-8")]
+    assert synced == [
+        "EXP-001 baseline",
+        "EXP-002 mosaic augmentation",
+        "EXP-003 focal loss",
+        "EXP-004 mosaic and focal loss",
+        "EXP-010 distillation to nano",
+    ]
+    assert check_codes(root) == [
+        (
+            "EXP-004 mosaic and focal loss",
+            "metric-drift",
+            "states crack recall = 0.66, but its run logged 0.64",  # crack_recall in MLflow
+        )
+    ]
+    orphans = json.loads(run(root, "runs", "list", "--orphans", "--format", "json").output)
+    assert [r["name"] for r in orphans] == ["mosaic focal lr sweep"]
+    created = run(root, "new-experiment", "EXP-005 lr sweep", "--from-run", orphans[0]["id"])
+    assert created.exit_code == 0, created.output
+    note = vaultkit.open(root).experiment("EXP-005 lr sweep")
+    assert note.previous == ["Experiments/EXP-004 mosaic and focal loss"]
+    # the store is found from the vault's config, relative to the vault, from any folder
+    assert (
+        (root / ".vaultkit" / "config.toml")
+        .read_text()
+        .endswith('mlflow_tracking_uri = "sqlite:///mlflow.db"\n')
+    )
+
+
+def test_runs_sync_in_the_config_makes_build_sync_first(vault):
+    root, uri, _ = vault
+    (root / ".vaultkit").mkdir(exist_ok=True)
+    (root / ".vaultkit" / "config.toml").write_text(
+        f'runs_sync = true\nmlflow_tracking_uri = "{uri}"\n', encoding="utf-8"
+    )
+    built = run(root, "build")
+    assert built.exit_code == 0, built.output
+    assert "runs_sync: wrote the run blocks of Experiments/EXP-001 baseline.md" in built.output
+    index = (root / "Experiment Index.md").read_text(encoding="utf-8")
+    assert " | 0.612 (run) | " in index
+
+
+def test_watch_with_runs_sync_syncs_at_start_and_when_a_note_names_a_new_run(vault):
+    root, uri, runs = vault
+    (root / ".vaultkit").mkdir(exist_ok=True)
+    (root / ".vaultkit" / "config.toml").write_text(
+        f'runs_sync = true\nmlflow_tracking_uri = "{uri}"\n', encoding="utf-8"
+    )
+    watcher = Watcher(root)
+    try:
+        started = watcher.start()
+        assert "runs_sync: wrote the run block of Experiments/EXP-001 baseline.md" in (
+            started.result.notices if started.result else []
+        )
+        plain = root / "Experiments" / "EXP-004 plain.md"
+        plain.write_text(
+            f"---\nmlflow_run: {runs['orphan']}\n---\n" + plain.read_text(encoding="utf-8"),
+            encoding="utf-8",
+        )
+        watcher.inbox.changed.add("Experiments/EXP-004 plain.md")
+        update = watcher.step()
+        assert update is not None and update.error is None, update
+        assert "runs_sync: wrote the run block of Experiments/EXP-004 plain.md" in (
+            update.result.notices if update.result else []
+        )
+        assert "### MLflow run `forgotten sweep`" in plain.read_text(encoding="utf-8")
+    finally:
+        watcher.close()

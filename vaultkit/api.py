@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from vaultkit.create import (
     NewExperiment,
+    RunSync,
     change_status,
     new_experiment_path,
     obsidian_uri,
-    write_run_block,
+    sync_note_runs,
 )
 from vaultkit.create import new_experiment as create_experiment
 from vaultkit.disk import cache
@@ -73,7 +74,7 @@ from vaultkit.model.records import (
     VaultSnapshot,
     note_id,
 )
-from vaultkit.model.runs import NOTE_TAG, NOTE_TITLE_TAG, RUN_PROPERTY, Run, linked_runs, run_block
+from vaultkit.model.runs import NOTE_TAG, NOTE_TITLE_TAG, RUN_PROPERTY, Run, linked_runs
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
 from vaultkit.output.edit import drop_template_tags
@@ -121,16 +122,6 @@ class Experiment:
             "modified": self.modified,
             "metrics": self.metrics,
         }
-
-
-@dataclass(frozen=True)
-class RunSync:
-    """What ``Vault.sync_runs`` did for one note."""
-
-    path: str
-    runs: list[str]  # the run ids the note names
-    missing: list[str]  # those the tracking store does not have
-    written: bool  # False: the block already held exactly this
 
 
 @dataclass(frozen=True)
@@ -398,9 +389,14 @@ class Vault:
     def build(self, dry_run: bool = False) -> BuildResult:
         """Write the index and lineage notes (see pipeline.py); ``dry_run``: write
         nothing and put the changes, as a diff, in ``BuildResult.diff``."""
+        synced = []
+        if self.settings.config.runs_sync and not dry_run:  # `runs_sync = true`: runs first
+            synced = [s.path for s in self.sync_runs() if s.written]
         if self._builder is None:  # kept: a second build starts from the first one's model
             self._builder = Builder(self.root, self.progress)
         result = self._builder.build(dry_run=dry_run)
+        if synced:
+            result.notices.append(f"runs_sync: wrote the run blocks of {', '.join(synced)}")
         if result.written or result.removed:
             self._forget()
         return result
@@ -521,7 +517,8 @@ class Vault:
         """The MLflow tracking store: ``tracking_uri``, else `MLFLOW_TRACKING_URI`, else
         `mlflow_tracking_uri` in the config, else MLflow's default. Raises
         ``MissingExtra`` without the `mlflow` extra."""
-        return Tracker(tracking_uri_for(tracking_uri, self.settings.config.mlflow_tracking_uri))
+        configured = self.settings.config.mlflow_tracking_uri
+        return Tracker(tracking_uri_for(tracking_uri, configured, self.root))
 
     def linked_runs(self) -> dict[str, list[str]]:
         """Each experiment that names MLflow runs -> their ids."""
@@ -547,17 +544,10 @@ class Vault:
         else:
             chosen = list(linked)
         known: dict[str, Run | None] = {}
-        synced = []
-        for note in chosen:
-            for run_id in linked[note]:
-                if run_id not in known:
-                    known[run_id] = tracker.run(run_id)
-            found = [known[i] for i in linked[note] if known[i] is not None]
-            missing = [i for i in linked[note] if known[i] is None]
-            content = run_block([r for r in found if r], missing)
-            entry = self.model.notes[note]
-            written = write_run_block(self.settings, entry, content)
-            synced.append(RunSync(entry.path, linked[note], missing, written))
+        synced = [
+            sync_note_runs(self.root, self.model.notes[note].path, linked[note], tracker, known)
+            for note in chosen
+        ]
         if any(s.written for s in synced):
             self._forget()
         return synced

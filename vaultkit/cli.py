@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import gc
+import importlib.util
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import click
 
 from vaultkit import __version__
 from vaultkit.api import Chain, Experiment, Vault
-from vaultkit.create import demo_vault, init_vault, obsidian_uri
+from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import describe_os_error, find_vault_root
 from vaultkit.errors import VaultkitError, VaultNotFound
 from vaultkit.model.check import CODES, NEAR_MISSES
@@ -28,6 +29,7 @@ from vaultkit.model.results import most_reported
 from vaultkit.model.runs import RUN_PROPERTY
 from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
+from vaultkit.tracker import INSTALL_HINT, Tracker
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 PROGRESS_THRESHOLD = 2000  # notes; smaller vaults read too fast to need a progress line
@@ -512,17 +514,30 @@ def init(path: Path) -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path), default="vaultkit-demo", required=False)
-def demo(path: Path) -> None:
+@click.option(
+    "--with-mlflow",
+    is_flag=True,
+    help="Also log the demo's training runs to an MLflow store in the vault "
+    "(mlflow.db; needs the mlflow extra) and sync them into the notes.",
+)
+def demo(path: Path, with_mlflow: bool) -> None:
     """Create a demo vault at PATH (default: ./vaultkit-demo) with a small defect-detector
     project, two lineages, a branch and a merge, then build its index and lineage notes.
 
     \b
     Examples:
       vaultkit demo
-      vaultkit demo /tmp/demo-vault
+      vaultkit demo /tmp/demo-vault --with-mlflow
     """
+    if with_mlflow and importlib.util.find_spec("mlflow") is None:
+        raise click.ClickException(INSTALL_HINT)
     demo_vault(path)
     vault = Vault(path)
+    orphan = None
+    if with_mlflow:
+        orphan = demo_runs(vault.root, Tracker(f"sqlite:///{vault.root / 'mlflow.db'}"))
+        vault = Vault(path)
+        vault.sync_runs()
     result = vault.build()
     model = vault.model
     config = model.vault.config
@@ -543,6 +558,13 @@ def demo(path: Path) -> None:
         f'  vaultkit --vault "{path}" new-experiment "EXP-005 tiled inference" '
         '--previous "EXP-004 mosaic and focal loss"'
     )
+    if orphan:
+        click.echo("With MLflow (the store is mlflow.db in the vault):")
+        click.echo(f'  vaultkit --vault "{path}" check --code metric-drift')
+        click.echo(f'  vaultkit --vault "{path}" runs list --orphans')
+        click.echo(
+            f'  vaultkit --vault "{path}" new-experiment "EXP-005 lr sweep" --from-run {orphan}'
+        )
 
 
 @command(name="new-experiment")

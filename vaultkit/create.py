@@ -8,15 +8,19 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from vaultkit.disk.read import read_bytes
 from vaultkit.disk.write import Update, create_folder, create_new, safe_target, update_file
 from vaultkit.errors import NoteExists, RefusedEdit, VaultkitError
-from vaultkit.model.config import link_style
+from vaultkit.model.config import CONFIG_PATH, link_style
 from vaultkit.model.metrics import unanswered
 from vaultkit.model.records import NEXT, Note, VaultSnapshot
 from vaultkit.model.runs import RUN_PROPERTY, Run, run_block
+
+if TYPE_CHECKING:  # the tracker is asked for only by the demo with MLflow
+    from vaultkit.tracker import Tracker
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
 from vaultkit.output import edit
@@ -52,6 +56,75 @@ def init_vault(root: Path) -> list[str]:
 def demo_vault(root: Path) -> list[str]:
     """``init`` plus a small, realistic project: a defect detector's experiments."""
     return init_vault(root) + _copy_tree(DEMO_NOTES, root)
+
+
+# The demo's training runs, as its notes tell them (metric histories end on the values in
+# each note's Result), plus what a real store holds that notes do not: EXP-004's run logged
+# a crack recall of 0.64 where its note says 0.66 (a drift `check` finds), and a sweep
+# grown out of EXP-004's run that no note names yet (an orphan).
+DEMO_REQUIREMENTS = "torch==2.3.0\ntorchvision==0.18.0\nultralytics==8.2.31\n"
+DEMO_RUNS: list[tuple[str | None, str, dict[str, list[float]], dict[str, str]]] = [
+    # (the note, or None; run name; metric histories; parameters)
+    (
+        "EXP-001 baseline",
+        "baseline",
+        {"mAP_0.5": [0.35, 0.52, 0.598, 0.612], "crack_recall": [0.2, 0.35, 0.41]},
+        {"lr": "0.01", "epochs": "100", "imgsz": "1024"},
+    ),
+    (
+        "EXP-002 mosaic augmentation",
+        "mosaic",
+        {"mAP_0.5": [0.4, 0.6, 0.661, 0.655], "crack_recall": [0.3, 0.52, 0.58]},
+        {"lr": "0.01", "epochs": "100", "mosaic": "1.0"},
+    ),
+    (
+        "EXP-003 focal loss",
+        "focal",
+        {"mAP_0.5": [0.38, 0.57, 0.634], "crack_recall": [0.25, 0.45, 0.52]},
+        {"lr": "0.01", "epochs": "100", "focal_gamma": "1.5"},
+    ),
+    (
+        "EXP-004 mosaic and focal loss",
+        "mosaic focal",
+        {"mAP_0.5": [0.42, 0.63, 0.671], "crack_recall": [0.33, 0.6, 0.64]},
+        {"lr": "0.005", "epochs": "100", "mosaic": "1.0", "focal_gamma": "1.5"},
+    ),
+    (
+        "EXP-010 distillation to nano",
+        "distil nano",
+        {"mAP_0.5": [0.41, 0.55, 0.571], "latency_ms": [10.4, 9.8]},
+        {"lr": "0.01", "epochs": "60"},
+    ),
+    (
+        None,
+        "mosaic focal lr sweep",
+        {"mAP_0.5": [0.45, 0.66, 0.678], "crack_recall": [0.35, 0.62, 0.67]},
+        {"lr": "0.003", "epochs": "100", "mosaic": "1.0", "focal_gamma": "1.5"},
+    ),
+]
+DEMO_TRACKING_URI = "sqlite:///mlflow.db"  # in the vault's folder (see tracker.tracking_uri)
+
+
+def demo_runs(root: Path, tracker: Tracker) -> str:
+    """Log the demo's runs with MLflow's client, name each in its note (`mlflow_run`),
+    and point the vault's config at the store -> the id of the run no note names."""
+    ids: dict[str | None, str] = {}
+    for note, name, histories, params in DEMO_RUNS:
+        tags = {"mlflow.source.git.commit": "3f2c1ab", "mlflow.note.content": f"demo: {name}"}
+        if note is None:  # the sweep grew out of EXP-004's run
+            tags["mlflow.parentRunId"] = ids["EXP-004 mosaic and focal loss"]
+        files = {"model/requirements.txt": DEMO_REQUIREMENTS} if note else {}
+        ids[note] = tracker.log_run("defect detector", name, histories, params, tags, files)
+    for note, run_id in ids.items():
+        if note is not None:
+            path = root / "Experiments" / f"{note}.md"
+            text = path.read_text(encoding="utf-8")
+            path.write_text(edit.add_property(text, RUN_PROPERTY, run_id), encoding="utf-8")
+    config = root / CONFIG_PATH
+    config.parent.mkdir(exist_ok=True)
+    with config.open("a", encoding="utf-8") as out:
+        out.write(f'mlflow_tracking_uri = "{DEMO_TRACKING_URI}"\n')
+    return ids[None]
 
 
 # -- new experiment ---------------------------------------------------------------------
@@ -217,13 +290,31 @@ def from_run(text: str, run: Run) -> str:
     return edit.set_run_block(text, run_block([run], []))
 
 
-def write_run_block(vault: VaultSnapshot, note: Note, content: str) -> bool:
-    """Put ``content`` in the note's run block; True when the file changed (a second
-    sync of the same runs writes nothing)."""
+@dataclass(frozen=True)
+class RunSync:
+    """What syncing one note's runs did."""
+
+    path: str
+    runs: list[str]  # the run ids the note names
+    missing: list[str]  # those the tracking store does not have
+    written: bool  # False: the block already held exactly this
+
+
+def sync_note_runs(
+    root: Path, path: str, ids: list[str], tracker: Tracker, known: dict[str, Run | None]
+) -> RunSync:
+    """Write the runs ``ids`` into the note's run block (a second sync of unchanged runs
+    writes nothing); ``known``: runs already read, shared between notes."""
+    for run_id in ids:
+        if run_id not in known:
+            known[run_id] = tracker.run(run_id)
+    found = [run for run in (known[i] for i in ids) if run is not None]
+    missing = [i for i in ids if known[i] is None]
+    content = run_block(found, missing)
 
     def set_block(current: bytes | None) -> bytes:
         if current is None:
-            raise VaultkitError("is gone; its runs were not synced", note.path)
-        return edit.set_run_block(_decode(current, note.path), content).encode("utf-8")
+            raise VaultkitError("is gone; its runs were not synced", path)
+        return edit.set_run_block(_decode(current, path), content).encode("utf-8")
 
-    return update_file(vault.root, note.path, set_block)
+    return RunSync(path, ids, missing, update_file(root, path, set_block))

@@ -26,9 +26,18 @@ class TrackerError(VaultkitError):
     """The tracking store could not be read or written."""
 
 
-def tracking_uri(option: str | None, configured: str) -> str | None:
-    """The address to use; None: MLflow's own default."""
-    return option or os.environ.get("MLFLOW_TRACKING_URI") or configured or None
+def tracking_uri(option: str | None, configured: str, vault_root: Path) -> str | None:
+    """The address to use; None: MLflow's own default. A relative path in the config's
+    value is read from the vault's folder (`sqlite:///mlflow.db`, `mlruns`), so the
+    setting means the same from any working folder."""
+    given = option or os.environ.get("MLFLOW_TRACKING_URI")
+    if given or not configured:
+        return given or None
+    if configured.startswith("sqlite:///") and not configured.startswith("sqlite:////"):
+        return "sqlite:///" + str(vault_root / configured.removeprefix("sqlite:///"))
+    if "://" not in configured and ":" not in configured[:2]:
+        return (vault_root / configured).resolve().as_uri()
+    return configured
 
 
 class Tracker:
@@ -98,6 +107,39 @@ class Tracker:
         for key, value in changed.items():
             self._call(f"tagging run {run_id}", self.client.set_tag, run_id, key, value)
         return bool(changed)
+
+    def log_run(
+        self,
+        experiment: str,
+        name: str,
+        histories: dict[str, list[float]],
+        params: dict[str, str],
+        tags: dict[str, str],
+        files: dict[str, str],
+    ) -> str:
+        """A finished run with these metric histories (one value per step), parameters,
+        tags and text artifacts, in ``experiment`` (made when missing) -> its id."""
+        found = self._call("finding an experiment", self.client.get_experiment_by_name, experiment)
+        experiment_id = (
+            found.experiment_id
+            if found
+            else self._call("creating an experiment", self.client.create_experiment, experiment)
+        )
+        made = self._call(
+            "creating a run", self.client.create_run, experiment_id, tags=tags, run_name=name
+        )
+        run_id = made.info.run_id
+        for metric, values in histories.items():
+            for step, value in enumerate(values):
+                self._call(
+                    "logging a metric", self.client.log_metric, run_id, metric, value, step=step
+                )
+        for key, setting in params.items():
+            self._call("logging a parameter", self.client.log_param, run_id, key, setting)
+        for path, text in files.items():
+            self._call("logging an artifact", self.client.log_text, run_id, text, path)
+        self._call("ending a run", self.client.set_terminated, run_id, "FINISHED")
+        return run_id
 
     def _record(self, run: Any, details: bool = True) -> Run:
         info, data = run.info, run.data

@@ -23,12 +23,17 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from vaultkit.api import Vault
+from vaultkit.create import sync_note_runs
 from vaultkit.disk.read import describe_os_error
 from vaultkit.errors import VaultkitError
 from vaultkit.model.check import ignored, note_problems
 from vaultkit.model.records import is_hidden, note_id
+from vaultkit.model.runs import linked_runs
 from vaultkit.model.vault_model import VaultModel
+from vaultkit.obsidian.note import parse_note
 from vaultkit.pipeline import Builder, BuildResult
+from vaultkit.tracker import Tracker
 
 DEBOUNCE_SECONDS = 0.15
 MAX_DELAY_SECONDS = 2.0  # a stream of events never postpones a rebuild longer than this
@@ -158,6 +163,7 @@ class Watcher:
         self.stop_event = threading.Event()
         self.builder = Builder(self.root, save_every=SAVE_EVERY_SECONDS)
         self.own_writes: dict[str, bytes | None] = {}  # path -> bytes written (None: removed)
+        self._tracker: Tracker | None = None  # with runs_sync: opened on first use
 
     @property
     def model(self) -> VaultModel | None:
@@ -172,10 +178,40 @@ class Watcher:
         self.observer.start()
         return update
 
+    def _sync_runs(self, paths: set[str] | None) -> list[str]:
+        """With `runs_sync = true`: the runs the changed notes name (every note's, at the
+        start) written into them before the build -> notices for the report."""
+        model = self.builder.model
+        if model is None:
+            vault = Vault(self.root)
+            if not vault.settings.config.runs_sync:
+                return []
+            self._tracker = self._tracker or vault.tracker()
+            written = [s.path for s in vault.sync_runs(tracker=self._tracker) if s.written]
+        elif not model.vault.config.runs_sync or not paths:
+            return []
+        else:
+            if self._tracker is None:
+                self._tracker = Vault(self.root).tracker()
+            written = []
+            for path in sorted(p for p in paths if p.lower().endswith(".md")):
+                data = _bytes_of(self.root / path)
+                ids = linked_runs(parse_note(data.decode("utf-8", "replace"))) if data else []
+                if ids and sync_note_runs(self.root, path, ids, self._tracker, {}).written:
+                    written.append(path)
+        for path in written:
+            self.own_writes[path] = _bytes_of(self.root / path)
+        return [f"runs_sync: wrote the run block of {path}" for path in written]
+
     def _build(self, changed: list[str], paths: set[str] | None, began: float) -> Update:
         notes = sorted(note_id(p) for p in paths or () if p.lower().endswith(".md"))
         before = self._problems_of(notes)
+        try:
+            synced = self._sync_runs(paths)
+        except VaultkitError as exc:  # the tracker is away: build from the notes as they are
+            synced = [f"runs_sync: {exc}"]
         result = self.builder.build(changed=paths)
+        result.notices += synced
         for path in result.written:
             self.own_writes[path] = _bytes_of(self.root / path)
         for path in result.removed:

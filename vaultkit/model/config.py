@@ -38,6 +38,7 @@ class Config:
     statuses: tuple[str, ...] = ()  # statuses set-status accepts besides the known ones
     ignore: tuple[str, ...] = ()  # check problems to leave out: "code" or "code:note glob"
     mlflow_tracking_uri: str = ""  # the MLflow store `runs` reads; "" = MLflow's default
+    runs_sync: bool = False  # build syncs the MLflow runs notes name first
     drift_tolerance: float = 0.01  # how far (relative) a note's number may be from its run's
 
     @functools.cached_property  # asked once per note of the vault
@@ -119,6 +120,12 @@ def _pairs(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name.lower(), _string(key, v).lower()) for name, v in value.items()))
 
 
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, not {value!r}", CONFIG_PATH)
+    return value
+
+
 def _fraction(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
         raise ConfigError(
@@ -147,6 +154,7 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "ignore": _texts,
     "mlflow_tracking_uri": _string,
     "drift_tolerance": _fraction,
+    "runs_sync": _flag,
 }
 
 

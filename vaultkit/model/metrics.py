@@ -224,6 +224,12 @@ def plain_number(value: float) -> str:
     return "0" if text == "-0" else text
 
 
+def metric_key(name: str) -> str:
+    """A metric's name as compared across notes and runs: `mAP@0.5`, `mAP_0.5` and
+    `map 0.5` are one metric (MLflow allows no `@` in a name)."""
+    return "".join(char for char in name.casefold() if char.isalnum())
+
+
 def higher_is_better(metric: str) -> bool:
     return not LOWER_IS_BETTER.search(metric)
 

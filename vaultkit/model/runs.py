@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from vaultkit.model.metrics import plain_number
+from vaultkit.model.metrics import metric_key, plain_number
 from vaultkit.model.records import ERROR, WARNING, ParsedNote, Problem
 from vaultkit.model.results import better
 from vaultkit.obsidian.note import RUN_METRICS_HEADER
@@ -172,7 +172,8 @@ def run_problems(note_id: str, parsed: ParsedNote, tolerance: float) -> list[Pro
             )
             problems.append(Problem("run-not-finished", ERROR, note_id, None, message))
     for name, stated in parsed.metrics.items():
-        logged = [r.metrics[name] for r in synced.values() if name in r.metrics]
+        key = metric_key(name)
+        logged = [v for r in synced.values() for n, v in r.metrics.items() if metric_key(n) == key]
         if logged and all(differ(stated, value, tolerance) for value in logged):
             values = " and ".join(plain_number(value) for value in logged)
             message = f"states {name} = {plain_number(stated)}, but its run logged {values}"
