@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -53,11 +54,17 @@ def make_store(uri: str) -> dict[str, str]:
         client.log_metric(baseline, "val loss", value, timestamp=START + step, step=step)
     client.log_param(baseline, "lr", "0.01")
     client.log_param(baseline, "epochs", "50")
-    client.log_text(baseline, "torch==2.3.0\nultralytics==8.2.31\n", "model/requirements.txt")
+    # a model logged the MLflow 3 way: its files are the model's, not the run's
+    model = client.create_logged_model(experiment, name="yolov8n", source_run_id=baseline)
+    requirements = Path(tempfile.mkdtemp()) / "requirements.txt"
+    requirements.write_text("torch==2.3.0\nultralytics==8.2.31\n", encoding="utf-8")
+    client.log_model_artifact(model.model_id, str(requirements))
+    client.finalize_logged_model(model.model_id, "READY")
     failed = run("mosaic", "FAILED", 3)
     client.log_metric(failed, "mAP50", 0.2, timestamp=START, step=0)
     child = run("mosaic retry", "FINISHED", 65, {"mlflow.parentRunId": failed})
     client.log_metric(child, "mAP50", 0.655, timestamp=START, step=0)
+    client.log_text(child, "torch==2.3.1\n", "model/requirements.txt")  # the older way
     orphan = run("forgotten sweep", "FINISHED", 12)
     return {"baseline": baseline, "failed": failed, "child": child, "orphan": orphan}
 
@@ -153,6 +160,12 @@ def test_sync_writes_the_run_block_and_keeps_the_rest_byte_for_byte(vault):
     parsed = parse_note(after)
     assert parsed.metrics == {"mAP50": 0.612}
     assert parsed.run_metrics == {"mAP50": 0.612, "val loss": 0.97}
+    # a requirements file among the run's own artifacts (MLflow 2's way) is found too
+    mosaic = (root / "Experiments" / "EXP-002 mosaic.md").read_text(encoding="utf-8")
+    assert (
+        "Environment logged with the run (`model/requirements.txt`):\n\n```text\ntorch==2.3.1\n"
+        in mosaic
+    )
     again = run(root, "runs", "sync", "--tracking-uri", uri)
     assert again.output.endswith("\n0 of 3 notes written\n")
     assert path.read_text(encoding="utf-8") == after

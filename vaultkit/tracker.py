@@ -8,8 +8,10 @@ The tracking address: ``--tracking-uri``, else `MLFLOW_TRACKING_URI`, else
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,27 +168,56 @@ class Tracker:
             best=best,
             params=dict(data.params),
             tags={k: v for k, v in data.tags.items() if not k.startswith("mlflow.log-model")},
-            environment=self._environment(info.run_id) if details else None,
+            environment=self._environment(info.run_id, info.experiment_id) if details else None,
         )
 
-    def _environment(self, run_id: str) -> tuple[str, str] | None:
-        """The first environment file among the run's artifacts, at the top or one folder
-        down (where a logged model keeps it)."""
+    def _environment(self, run_id: str, experiment_id: str) -> tuple[str, str] | None:
+        """(where, text) of the first environment file the run logged: with a model it
+        logged (MLflow 3 keeps a model's files apart from the run's), else among the
+        run's own artifacts, at the top or one folder down."""
+        found: dict[str, Callable[[str], str]] = {}  # where -> download into a folder
+        models = self._call(
+            "listing logged models",
+            self.client.search_logged_models,
+            experiment_ids=[experiment_id],
+            filter_string=f"source_run_id = '{run_id}'",
+        )
+        for model in models:
+            listed = self._call(
+                "listing artifacts", self.client.list_logged_model_artifacts, model.model_id
+            )
+            for item in listed:
+                location = f"{model.artifact_location.rstrip('/')}/{item.path}"
+                found[f"model {model.name}: {item.path}"] = functools.partial(
+                    self._download_uri, location
+                )
         top = self._call("listing artifacts", self.client.list_artifacts, run_id)
-        candidates = [f.path for f in top if not f.is_dir]
+        files = [f.path for f in top if not f.is_dir]
         for folder in (f.path for f in top if f.is_dir):
             listed = self._call("listing artifacts", self.client.list_artifacts, run_id, folder)
-            candidates += [f.path for f in listed if not f.is_dir]
+            files += [f.path for f in listed if not f.is_dir]
+        for path in files:
+            found[path] = functools.partial(self._download_run_file, run_id, path)
         for name in ENVIRONMENT_FILES:
-            for path in candidates:
-                if path.rpartition("/")[2] == name:
+            for where, download in found.items():
+                if where.rpartition("/")[2].rpartition(" ")[2] == name:
                     with tempfile.TemporaryDirectory() as folder:
-                        local = self._call(
-                            "reading an artifact",
-                            self.client.download_artifacts,
-                            run_id,
-                            path,
-                            folder,
-                        )
-                        return path, Path(local).read_text(encoding="utf-8", errors="replace")
+                        local = download(folder)
+                        return where, Path(local).read_text(encoding="utf-8", errors="replace")
         return None
+
+    def _download_run_file(self, run_id: str, path: str, folder: str) -> str:
+        return self._call(
+            "reading an artifact", self.client.download_artifacts, run_id, path, folder
+        )
+
+    def _download_uri(self, location: str, folder: str) -> str:
+        from mlflow.artifacts import download_artifacts
+
+        return self._call(
+            "reading an artifact",
+            download_artifacts,
+            artifact_uri=location,
+            dst_path=folder,
+            tracking_uri=self.uri,
+        )

@@ -178,9 +178,10 @@ def run_problems(note_id: str, parsed: ParsedNote, tolerance: float) -> list[Pro
             values = " and ".join(plain_number(value) for value in logged)
             message = f"states {name} = {plain_number(stated)}, but its run logged {values}"
             problems.append(Problem("metric-drift", WARNING, note_id, None, message))
-    params = {k.lower(): v for run in synced.values() for k, v in run.params.items()}
+    # `batch size` written, `batch_size` logged: one setting
+    params = {metric_key(k): v for run in synced.values() for k, v in run.params.items()}
     for name, stated_text in parsed.settings.items():
-        logged_text = params.get(name)
+        logged_text = params.get(metric_key(name))
         if logged_text is None:
             continue
         stated_number, logged_number = _number(stated_text), _number(logged_text)
