@@ -316,7 +316,9 @@ def test_new_experiment_from_a_run_fills_model_and_environment(vault):
         uri,
     )
     assert result.exit_code == 0, result.output
-    parsed = parse_note((root / "Experiments" / "EXP-006 again.md").read_text(encoding="utf-8"))
+    text = (root / "Experiments" / "EXP-006 again.md").read_text(encoding="utf-8")
+    assert "- Logged by the run: `mAP50`, `val loss`\n" in text  # under Metrics
+    parsed = parse_note(text)
     assert parsed.settings == {
         "epochs": "50",
         "lr": "0.01",

@@ -275,11 +275,14 @@ def obsidian_uri(vault_root: Path, path: str) -> str:
 
 def from_run(text: str, run: Run) -> str:
     """A new note filled from its run: the run named (`mlflow_run`), its parameters as
-    the Model's settings, its environment file's lines under Environment setup, and the
-    run block (metrics and all) in Result."""
+    the Model's settings, the metrics it logged under Metrics, its environment file's
+    lines under Environment setup, and the run block (values and all) in Result."""
     text = edit.add_property(text, RUN_PROPERTY, run.id)
     settings = [f"{name}: {value}" for name, value in sorted(run.params.items())]
     text = edit.add_links_to_section(text, "Model", settings)
+    if run.metrics:
+        logged = ", ".join(f"`{name}`" for name in sorted(run.metrics))
+        text = edit.add_links_to_section(text, "Metrics", [f"Logged by the run: {logged}"])
     if run.environment:
         file, content = run.environment
         lines = [line.strip() for line in content.splitlines()]
