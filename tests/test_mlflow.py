@@ -2,7 +2,8 @@
 creates in tmp_path: a SQLite store (MLflow's default since 3.7) and the legacy `mlruns`
 file store. No MLflow code is mocked.
 
-Cost: about 1 s per store for MLflow's first import and the SQLite schema."""
+Cost: about a minute in all, 20 s of it starting `mlflow server`; each SQLite store takes
+2-4 s to create its schema. Marked `mlflow`: `pytest -m "not mlflow"` leaves them out."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from vaultkit.watch import Watcher
 from .conftest import write_vault
 
 pytest.importorskip("mlflow", reason="the mlflow extra: pip install 'vaultkit[mlflow]'")
+pytestmark = pytest.mark.mlflow
 
 GOLDEN = Path(__file__).parent / "golden" / "mlflow"
 START = 1_764_590_400_000  # 2025-12-01 12:00 UTC, in ms
@@ -467,6 +469,8 @@ def test_runs_sync_in_the_config_makes_build_sync_first(vault):
     assert "runs_sync: wrote the run blocks of Experiments/EXP-001 baseline.md" in built.output
     index = (root / "Experiment Index.md").read_text(encoding="utf-8")
     assert " | 0.612 (run) | " in index
+    lineage = (root / "Lineages" / "EXP-001 baseline lineage.md").read_text(encoding="utf-8")
+    assert "## Metrics\n\nA value marked (run) is what a synced MLflow run logged" in lineage
 
 
 def test_watch_with_runs_sync_syncs_at_start_and_when_a_note_names_a_new_run(vault):

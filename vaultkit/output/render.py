@@ -397,10 +397,12 @@ def _metrics(
     if not reported:
         return []
     names = lineage_metrics(model, lineage)
+    from_runs = any(model.notes[m].parsed.run_metrics for m in reported)
     lines = [
         "",
         "## Metrics",
         "",
+        *([RUN_SOURCE.strip(), ""] if from_runs else []),
         f"| # | experiment | {table_heading(names)} |",
         "|---|---|" + "---|" * len(names),
     ]
