@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -35,14 +36,16 @@ GOLDEN = Path(__file__).parent / "golden" / "mlflow"
 START = 1_764_590_400_000  # 2025-12-01 12:00 UTC, in ms
 
 
-def make_store(uri: str) -> dict[str, str]:
+def make_store(uri: str, artifacts: Path | None = None) -> dict[str, str]:
     """Runs as a team's training scripts leave them: a finished run with metric
     histories, parameters, a git commit and its requirements; a failed run; a child of
-    the first; a run no note names. -> their ids by role."""
+    the first; a run no note names. -> their ids by role. ``artifacts``: the folder for
+    their files (a server keeps its own)."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=uri)
-    experiment = client.create_experiment("defect detector")
+    location = artifacts.as_uri() if artifacts else None
+    experiment = client.create_experiment("defect detector", artifact_location=location)
 
     def run(name: str, status: str, minutes: int, tags: dict[str, str] | None = None) -> str:
         made = client.create_run(experiment, start_time=START, tags=tags or {}, run_name=name)
@@ -71,14 +74,34 @@ def make_store(uri: str) -> dict[str, str]:
     return {"baseline": baseline, "failed": failed, "child": child, "orphan": orphan}
 
 
+@pytest.fixture(scope="module")
+def made_stores(tmp_path_factory) -> dict[str, tuple[Path, dict[str, str]]]:
+    """Each kind of store made once (a SQLite store's schema takes seconds): kind ->
+    (its folder, run ids)."""
+    made = {}
+    for kind in ("sqlite", "file"):
+        folder = tmp_path_factory.mktemp(kind)
+        if kind == "sqlite":
+            uri = f"sqlite:///{folder / 'mlflow.db'}"
+        else:  # MLflow 3.7+ refuses to create a file store unless asked
+            os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+            uri = (folder / "mlruns").as_uri()
+        try:
+            made[kind] = (folder, make_store(uri, folder / "artifacts"))
+        finally:
+            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+    return made
+
+
 @pytest.fixture(params=["sqlite", "file"])
-def store(request, tmp_path, monkeypatch) -> tuple[str, dict[str, str]]:
+def store(request, tmp_path, made_stores) -> tuple[str, dict[str, str]]:
+    """A copy of a store made once, for a test to change (tags, runs) as it likes."""
+    folder, runs = made_stores[request.param]
+    copy = tmp_path / "store"
+    shutil.copytree(folder, copy)
     if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    else:  # MLflow 3.7+ refuses to create a file store unless asked
-        monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-        uri = (tmp_path / "mlruns").as_uri()
-    return uri, make_store(uri)
+        return f"sqlite:///{copy / 'mlflow.db'}", runs
+    return (copy / "mlruns").as_uri(), runs
 
 
 def experiment_note(

@@ -102,7 +102,8 @@ DEMO_RUNS: list[tuple[str | None, str, dict[str, list[float]], dict[str, str]]] 
         {"lr": "0.003", "epochs": "100", "mosaic": "1.0", "focal_gamma": "1.5"},
     ),
 ]
-DEMO_TRACKING_URI = "sqlite:///mlflow.db"  # in the vault's folder (see tracker.tracking_uri)
+DEMO_TRACKING_URI = "sqlite:///mlflow.db"  # in the vault's folder (see tracker.tracking_uri);
+# the runs' files go to mlartifacts/ beside it
 
 
 def demo_runs(root: Path, tracker: Tracker) -> str:
@@ -114,7 +115,9 @@ def demo_runs(root: Path, tracker: Tracker) -> str:
         if note is None:  # the sweep grew out of EXP-004's run
             tags["mlflow.parentRunId"] = ids["EXP-004 mosaic and focal loss"]
         files = {"model/requirements.txt": DEMO_REQUIREMENTS} if note else {}
-        ids[note] = tracker.log_run("defect detector", name, histories, params, tags, files)
+        ids[note] = tracker.log_run(
+            "defect detector", name, histories, params, tags, files, root / "mlartifacts"
+        )
     for note, run_id in ids.items():
         if note is not None:
             path = root / "Experiments" / f"{note}.md"

@@ -52,6 +52,10 @@ class Tracker:
         except ImportError:
             raise MissingExtra(INSTALL_HINT) from None
         self._error = MlflowException
+        if uri is None or "://" not in uri or uri.startswith("file:"):
+            # MLflow 3.7+ opens a legacy `mlruns` file store only when allowed; reading
+            # one is what a team with such a store asks vaultkit to do
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         try:
             self.client = MlflowClient(tracking_uri=uri)
         except MlflowException as exc:
@@ -118,14 +122,21 @@ class Tracker:
         params: dict[str, str],
         tags: dict[str, str],
         files: dict[str, str],
+        artifacts: Path,
     ) -> str:
         """A finished run with these metric histories (one value per step), parameters,
-        tags and text artifacts, in ``experiment`` (made when missing) -> its id."""
+        tags and text artifacts, in ``experiment`` (made when missing, its artifacts kept
+        in the folder ``artifacts``) -> its id."""
         found = self._call("finding an experiment", self.client.get_experiment_by_name, experiment)
         experiment_id = (
             found.experiment_id
             if found
-            else self._call("creating an experiment", self.client.create_experiment, experiment)
+            else self._call(
+                "creating an experiment",
+                self.client.create_experiment,
+                experiment,
+                artifact_location=artifacts.resolve().as_uri(),
+            )
         )
         made = self._call(
             "creating a run", self.client.create_run, experiment_id, tags=tags, run_name=name
