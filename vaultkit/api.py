@@ -38,6 +38,7 @@ from vaultkit.disk.read import (
     load_snapshot,
     note_sections,
     read_bytes,
+    read_config,
     read_note,
     read_settings,
     template_version,
@@ -390,7 +391,7 @@ class Vault:
         """Write the index and lineage notes (see pipeline.py); ``dry_run``: write
         nothing and put the changes, as a diff, in ``BuildResult.diff``."""
         synced = []
-        if self.settings.config.runs_sync and not dry_run:  # `runs_sync = true`: runs first
+        if read_config(self.root).runs_sync and not dry_run:  # `runs_sync = true`: runs first
             synced = [s.path for s in self.sync_runs() if s.written]
         if self._builder is None:  # kept: a second build starts from the first one's model
             self._builder = Builder(self.root, self.progress)
@@ -517,7 +518,7 @@ class Vault:
         """The MLflow tracking store: ``tracking_uri``, else `MLFLOW_TRACKING_URI`, else
         `mlflow_tracking_uri` in the config, else MLflow's default. Raises
         ``MissingExtra`` without the `mlflow` extra."""
-        configured = self.settings.config.mlflow_tracking_uri
+        configured = read_config(self.root).mlflow_tracking_uri
         return Tracker(tracking_uri_for(tracking_uri, configured, self.root))
 
     def linked_runs(self) -> dict[str, list[str]]:

@@ -25,7 +25,7 @@ from watchdog.observers.polling import PollingObserver
 
 from vaultkit.api import Vault
 from vaultkit.create import sync_note_runs
-from vaultkit.disk.read import describe_os_error
+from vaultkit.disk.read import describe_os_error, read_config
 from vaultkit.errors import VaultkitError
 from vaultkit.model.check import ignored, note_problems
 from vaultkit.model.records import is_hidden, note_id
@@ -183,9 +183,9 @@ class Watcher:
         start) written into them before the build -> notices for the report."""
         model = self.builder.model
         if model is None:
-            vault = Vault(self.root)
-            if not vault.settings.config.runs_sync:
+            if not read_config(self.root).runs_sync:
                 return []
+            vault = Vault(self.root)
             self._tracker = self._tracker or vault.tracker()
             written = [s.path for s in vault.sync_runs(tracker=self._tracker) if s.written]
         elif not model.vault.config.runs_sync or not paths:

@@ -290,6 +290,11 @@ def _json(data: bytes | None) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def read_config(root: Path) -> Config:
+    """`.vaultkit/config.toml` alone, without listing the vault."""
+    return _config(_settings_file(root, CONFIG_PATH))
+
+
 def _config(data: bytes | None) -> Config:
     if data is None:
         return Config()
