@@ -58,7 +58,8 @@ def linked_runs(parsed: ParsedNote) -> list[str]:
         if isinstance(item, str | int) and str(item).strip():
             found.append(str(item).strip())
     for url in parsed.urls:
-        found += _RUN_ADDRESS.findall(url.url)
+        if "/runs/" in url.url:  # most addresses are not MLflow's: no regex for them
+            found += _RUN_ADDRESS.findall(url.url)
     return list(dict.fromkeys(found))
 
 
@@ -152,9 +153,11 @@ def differ(stated: float, logged: float, tolerance: float) -> bool:
 def run_problems(note_id: str, parsed: ParsedNote, tolerance: float) -> list[Problem]:
     """What the note's runs say against it, read from its run block (`runs sync` writes
     it; check itself never asks the tracker, so it stays fast and offline)."""
-    problems = []
     named = linked_runs(parsed)
     synced = parsed.synced_runs
+    if not named and not synced:  # most notes: nothing to compare
+        return []
+    problems = []
     for run_id in named:
         status = synced[run_id].status if run_id in synced else ""
         if not status:

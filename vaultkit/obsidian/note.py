@@ -348,10 +348,11 @@ def parse_note_and_sections(
     _report(note, bodies, own_lines, "\n".join(own_lines) if run_lines else body, rules)
     # a finished run's values first: a failed attempt's are not the result; named as the
     # note names them (`mAP_0.5` logged, `mAP@0.5` written)
-    own = {metrics.metric_key(name): name for name in note.metrics}
-    for run in sorted(note.synced_runs.values(), key=lambda r: r.status != "FINISHED"):
-        for name, value in run.metrics.items():
-            note.run_metrics.setdefault(own.get(metrics.metric_key(name), name), value)
+    if note.synced_runs:
+        own = {metrics.metric_key(name): name for name in note.metrics}
+        for run in sorted(note.synced_runs.values(), key=lambda r: r.status != "FINISHED"):
+            for name, value in run.metrics.items():
+                note.run_metrics.setdefault(own.get(metrics.metric_key(name), name), value)
 
     status_field = note.fields.get("status")
     if status_field is not None:
