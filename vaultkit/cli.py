@@ -674,7 +674,13 @@ def _launch(uri: str) -> bool:
 
 @command()
 @click.option("--dry-run", is_flag=True, help="Print what would change as a diff; write nothing.")
-def build(session: Session, dry_run: bool) -> None:
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Write nothing; exit 1 when the generated notes are out of date (for CI and pre-commit).",
+)
+def build(session: Session, dry_run: bool, check_only: bool) -> None:
     """Write the index note and one lineage note and canvas per lineage.
 
     Generated text lives between <!-- vaultkit:begin NAME --> and <!-- vaultkit:end NAME -->;
@@ -686,9 +692,19 @@ def build(session: Session, dry_run: bool) -> None:
     Examples:
       vaultkit build
       vaultkit build --dry-run | less
+      vaultkit build --check
     """
     vault = session.vault(writes=True)
-    result = vault.build(dry_run=dry_run)
+    result = vault.build(dry_run=dry_run or check_only)
+    if check_only:
+        stale = [*result.written, *result.removed]
+        if stale:
+            for path in stale:
+                click.echo(f"out of date: {path}")
+            click.echo("The generated notes are out of date: run 'vaultkit build'.")
+            sys.exit(1)
+        click.echo("The generated notes are up to date.")
+        return
     for notice in result.notices:
         click.echo(f"Note: {notice}", err=True)
     for path, why in result.left_alone:
