@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from vaultkit import __version__
-from vaultkit.api import Chain, Experiment, Vault
+from vaultkit.api import KNOWN_STATUSES, Chain, Experiment, Vault
 from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
-from vaultkit.disk.read import describe_os_error, find_vault_root
+from vaultkit.disk.read import describe_os_error, find_vault_root, walk_files
 from vaultkit.errors import VaultkitError, VaultNotFound
 from vaultkit.model.check import CODES, NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
@@ -102,7 +103,10 @@ class VaultkitGroup(click.Group):
 def _set_vault(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """``--vault`` given after the command name: it counts as if given before it."""
     if value is not None:
-        ctx.find_object(Session).vault_option = value  # type: ignore[union-attr]
+        ctx.meta["vault_option"] = value  # read by completion, which makes no session
+        session = ctx.find_object(Session)
+        if session is not None:
+            session.vault_option = value
 
 
 vault_option = click.option(
@@ -135,6 +139,42 @@ def format_option(choices: list[str]) -> Callable[[Callable[..., Any]], Callable
         show_default=True,
         callback=_format_before,
     )
+
+
+def _completion_root(ctx: click.Context) -> Path:
+    """The vault a command being completed works on: --vault as typed so far (before or
+    after the command), else $VAULTKIT_VAULT, else the nearest vault above."""
+    named = ctx.meta.get("vault_option")  # after the command name (meta is shared)
+    while named is None and ctx is not None:
+        named = ctx.params.get("vault_option")  # before it
+        ctx = ctx.parent  # type: ignore[assignment]
+    named = named or os.environ.get("VAULTKIT_VAULT")
+    if named:
+        return Path(named).expanduser()
+    return find_vault_root(Path.cwd()) or Path.cwd()
+
+
+def complete_note(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The vault's note names that start with what was typed: from the file listing
+    alone, no note is read (a tab press on a 10k vault stays quick)."""
+    try:
+        files = walk_files(_completion_root(ctx))
+    except OSError:
+        return []
+    typed = incomplete.casefold()
+    names = sorted(
+        {p.rpartition("/")[2][:-3] for p in files if p.lower().endswith(".md")},
+        key=str.casefold,
+    )
+    return [CompletionItem(name) for name in names if name.casefold().startswith(typed)]
+
+
+def complete_status(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    return [CompletionItem(s) for s in KNOWN_STATUSES if s.startswith(incomplete.lower())]
 
 
 tracking_option = click.option(
@@ -325,7 +365,7 @@ def _sorted_by_metric(records: list[Experiment], metric: str) -> list[Experiment
 
 
 @command()
-@click.argument("note", required=False)
+@click.argument("note", required=False, shell_complete=complete_note)
 @format_option(["text", "json", "mermaid", "dot"])
 @click.option(
     "--depth",
@@ -574,6 +614,7 @@ def demo(path: Path, with_mlflow: bool) -> None:
     "previous",
     multiple=True,
     metavar="NOTE",
+    shell_complete=complete_note,
     help="The experiment this one grows out of (repeat for a merge).",
 )
 @click.option(
@@ -581,6 +622,7 @@ def demo(path: Path, with_mlflow: bool) -> None:
     "related",
     multiple=True,
     metavar="NOTE",
+    shell_complete=complete_note,
     help="A note to list under Related: (repeatable).",
 )
 @click.option(
@@ -592,6 +634,7 @@ def demo(path: Path, with_mlflow: bool) -> None:
     "--template",
     "template",
     metavar="NOTE",
+    shell_complete=complete_note,
     help="Template note. Default: the vault's experiment template.",
 )
 @click.option("--open", "open_note", is_flag=True, help="Open the new note in Obsidian.")
@@ -762,8 +805,8 @@ def watch(session: Session, polling: bool) -> None:
 
 
 @command(name="set-status")
-@click.argument("note")
-@click.argument("status")
+@click.argument("note", shell_complete=complete_note)
+@click.argument("status", shell_complete=complete_status)
 @click.option(
     "--force",
     is_flag=True,
@@ -791,8 +834,8 @@ def set_status_command(session: Session, note: str, status: str, force: bool) ->
 
 
 @command(name="diff")
-@click.argument("note")
-@click.argument("other", required=False)
+@click.argument("note", shell_complete=complete_note)
+@click.argument("other", required=False, shell_complete=complete_note)
 @format_option(["text", "json", "markdown"])
 def diff_command(session: Session, note: str, other: str | None, output: str) -> None:
     """Show what changed from OTHER (default: NOTE's previous experiments) to NOTE.
@@ -830,7 +873,7 @@ def runs_group() -> None:
 
 
 @command(name="sync", group=runs_group)
-@click.argument("notes", nargs=-1, metavar="[NOTE]...")
+@click.argument("notes", nargs=-1, metavar="[NOTE]...", shell_complete=complete_note)
 @tracking_option
 def runs_sync_command(session: Session, notes: tuple[str, ...], tracking_uri: str | None) -> None:
     """Write each linked run into its note: final and best metrics, parameters, status,

@@ -1,0 +1,85 @@
+"""Shell completion (issue 17): command names, options, statuses, and the vault's note
+names, from the file listing alone."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vaultkit.cli import cli
+
+
+def complete(words: str, shell: str = "bash", cwd: Path | None = None) -> list[str]:
+    """What the shell is offered after typing ``words`` (the last one being completed)."""
+    parts = shlex.split(words)
+    env = {
+        "_VAULTKIT_COMPLETE": f"{shell}_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(parts) - 1),
+    }
+    old = Path.cwd()
+    os.chdir(cwd or old)
+    try:
+        result = CliRunner().invoke(cli, [], env=env, prog_name="vaultkit")
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 0, result.output
+    return [line.split(",", 1)[1] for line in result.output.splitlines()]
+
+
+@pytest.fixture
+def big_vault(tmp_path) -> Path:
+    """10,000 notes: completion must not read them."""
+    root = tmp_path / "vault"
+    (root / ".obsidian").mkdir(parents=True)
+    for folder in range(100):
+        where = root / "Experiments" / f"{folder:02}"
+        where.mkdir(parents=True)
+        for index in range(100):
+            (where / f"EXP-{folder:02}{index:02} run.md").write_text("# Previous experiment\n")
+    return root
+
+
+def test_note_names_complete_from_the_listing_without_reading_a_note(big_vault, monkeypatch):
+    opened: list[str] = []
+
+    def watching(real):
+        def opening(file, *args, **kwargs):
+            if str(file).endswith(".md"):
+                opened.append(str(file))
+            return real(file, *args, **kwargs)
+
+        return opening
+
+    # every way a file is opened: vaultkit reads notes with os.open, others use open()
+    monkeypatch.setattr(os, "open", watching(os.open))
+    monkeypatch.setattr(builtins, "open", watching(builtins.open))
+    monkeypatch.setattr(io, "open", watching(io.open))
+    offered = complete(f"vaultkit --vault {big_vault} lineage EXP-990")
+    assert offered == [f"EXP-990{n} run" for n in range(10)]
+    assert opened == []  # not one note's text was read
+    # after the command name, from the vault found above the current folder, any case
+    inside = big_vault / "Experiments" / "07"
+    assert complete("vaultkit diff exp-0701", cwd=inside) == ["EXP-0701 run"]
+    assert complete(f'vaultkit set-status --vault {big_vault} "EXP-0000 run" d') == ["done"]
+
+
+def test_commands_and_options_complete():
+    assert complete("vaultkit li") == ["lineage", "list"]
+    assert "--orphans" in complete("vaultkit runs list --")
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [("bash", "complete -o"), ("zsh", "compdef"), ("fish", "complete --no-files")],
+)
+def test_each_shell_gets_a_completion_script(shell, marker):
+    env = {"_VAULTKIT_COMPLETE": f"{shell}_source"}
+    script = CliRunner().invoke(cli, [], env=env, prog_name="vaultkit").output
+    assert marker in script and "_VAULTKIT_COMPLETE" in script
