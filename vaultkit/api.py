@@ -540,7 +540,7 @@ class Vault:
                     raise VaultkitError(
                         f"names no MLflow run: add an {RUN_PROPERTY} property with the run id, "
                         "or the run's address from the MLflow UI under References",
-                        self.model.notes[note].path if note in self.model.notes else note,
+                        self.model.notes[note].path,
                     )
         else:
             chosen = list(linked)

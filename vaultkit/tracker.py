@@ -186,7 +186,8 @@ class Tracker:
         """(where, text) of the first environment file the run logged: with a model it
         logged (MLflow 3 keeps a model's files apart from the run's), else among the
         run's own artifacts, at the top or one folder down."""
-        found: dict[str, Callable[[str], str]] = {}  # where -> download into a folder
+        # (what the block calls it, the file's name, download it into a folder)
+        found: list[tuple[str, str, Callable[[str], str]]] = []
         models = self._call(
             "listing logged models",
             self.client.search_logged_models,
@@ -199,21 +200,20 @@ class Tracker:
             )
             for item in listed:
                 location = f"{model.artifact_location.rstrip('/')}/{item.path}"
-                found[f"model {model.name}: {item.path}"] = functools.partial(
-                    self._download_uri, location
-                )
+                download = functools.partial(self._download_uri, location)
+                found.append((f"model {model.name}: {item.path}", item.path, download))
         top = self._call("listing artifacts", self.client.list_artifacts, run_id)
         files = [f.path for f in top if not f.is_dir]
         for folder in (f.path for f in top if f.is_dir):
             listed = self._call("listing artifacts", self.client.list_artifacts, run_id, folder)
             files += [f.path for f in listed if not f.is_dir]
         for path in files:
-            found[path] = functools.partial(self._download_run_file, run_id, path)
+            found.append((path, path, functools.partial(self._download_run_file, run_id, path)))
         for name in ENVIRONMENT_FILES:
-            for where, download in found.items():
-                if where.rpartition("/")[2].rpartition(" ")[2] == name:
+            for where, path, fetch in found:
+                if path.rpartition("/")[2] == name:
                     with tempfile.TemporaryDirectory() as folder:
-                        local = download(folder)
+                        local = fetch(folder)
                         return where, Path(local).read_text(encoding="utf-8", errors="replace")
         return None
 

@@ -78,8 +78,7 @@ def best_of_history(metric: str, history: list[tuple[int, float]]) -> tuple[floa
 def _code(text: str) -> str:
     """Text as a code span: nothing in it is read as a tag, a link or a table cell."""
     text = " ".join(text.split()).replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
-    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
 def _when(ms: int) -> str:

@@ -397,7 +397,7 @@ def _synced_runs(lines: list[str]) -> dict[str, SyncedRun]:
             run_id, status = (value, status) if field.group(1) == "run id" else (run_id, value)
         elif line.startswith(("| parameter |", RUN_METRICS_HEADER)):
             table = line
-        elif table and (row := _PARAMETER.match(line)) is not None:
+        elif table.startswith("| parameter |") and (row := _PARAMETER.match(line)):
             name, value = row.group(1).replace("\\|", "|"), row.group(2).replace("\\|", "|")
             params[name] = value
         elif table.startswith(RUN_METRICS_HEADER) and (row := _METRIC_ROW.match(line)):

@@ -177,8 +177,9 @@ def thresholds_cell(parsed: ParsedNote) -> str:
     return f"{'✓' if met == judged else '✗'} {met}/{judged}" if judged else "—"
 
 
-def table_heading(names: list[str]) -> str:
-    return " | ".join(one_line(n).replace("|", "\\|") for n in names)
+def cell(text: str) -> str:
+    """Text as one table cell: on one line, its `|` escaped."""
+    return one_line(text).replace("|", "\\|")
 
 
 def index_row(layout: Layout, note: str, problems: NoteProblems) -> str:
@@ -233,7 +234,7 @@ def index_note(layout: Layout, row: Callable[[str], str]) -> str:
             f"## {status or 'no status'} ({len(members)})",
             "",
             "| experiment | previous | lineage | "
-            + "".join(f"{table_heading([name])} | " for name in columns)
+            + "".join(f"{cell(name)} | " for name in columns)
             + "thresholds | sections | last change | problems |",
             "|---|---|---|" + "---|" * len(columns) + "---|---|---|---|",
         ]
@@ -253,15 +254,15 @@ def _best_of_lineages(layout: Layout) -> list[str]:
     ]
     for number, lineage in enumerate(layout.lineages):
         link = layout.link(layout.lineage_paths[number], index_path, True)
-        metric, found = lineage_best(model, lineage)
+        names, found = lineage_best(model, lineage)
         best_cells = "— | — | —"
         if found:
             parsed = model.notes[found].parsed
             best_cells = (
-                f"{layout.link(found, index_path, True)} | {metric_cell(parsed, metric or '')} "
+                f"{layout.link(found, index_path, True)} | {metric_cell(parsed, names[0])} "
                 f"| {thresholds_cell(parsed)}"
             )
-        ranked_by = f"{table_heading([metric])} ({_direction(metric)})" if metric else "—"
+        ranked_by = f"{cell(names[0])} ({_direction(names[0])})" if names else "—"
         lines.append(f"| {link} | {len(lineage.members)} | {ranked_by} | {best_cells} |")
     return lines
 
@@ -270,14 +271,15 @@ def _direction(metric: str) -> str:
     return "higher is better" if higher_is_better(metric) else "lower is better"
 
 
-def lineage_best(model: VaultModel, lineage: Lineage) -> tuple[str | None, str | None]:
-    """(the metric that ranks the lineage, its best experiment by it)."""
+def lineage_best(model: VaultModel, lineage: Lineage) -> tuple[list[str], str | None]:
+    """(the lineage's metric columns, the first being the one that ranks it; its best
+    experiment by that metric, if any reports it)."""
     names = lineage_metrics(model, lineage)
     if not names:
-        return None, None
+        return names, None
     metric = names[0]
     found = best(metric, ((m, model.notes[m].parsed.results.get(metric)) for m in lineage.members))
-    return metric, found[0] if found else None
+    return names, found[0] if found else None
 
 
 # -- lineage notes -----------------------------------------------------------------------
@@ -306,13 +308,14 @@ def lineage_note(layout: Layout, index: int) -> str:
     size = len(lineage.members)
     members = ordered_members(model, lineage)
     numbers = {member: number for number, member in enumerate(members, 1)}
+    names, found = lineage_best(model, lineage)
     lines = [
         f"# Lineage: {one_line(root.rpartition('/')[2])}",
         "",
         f"{size} experiment{'s' * (size != 1)} ({counts}). Roots: {roots}. "
         f"Canvas: {layout.link(canvas_path(path), path)}",
         "",
-        _best_sentence(layout, lineage, path),
+        _best_sentence(layout, names, found, path),
         "",
         "```mermaid",
         lineage_mermaid(model, lineage.members, lineage.edges).rstrip("\n"),
@@ -340,7 +343,7 @@ def lineage_note(layout: Layout, index: int) -> str:
             f"| {_what_changed(layout, member, parents, path)} "
             f"| {model.notes[member].last_change} |"
         )
-    lines += _metrics(layout, lineage, members, numbers, path)
+    lines += _metrics(layout, members, names, found, numbers, path)
     return "\n".join(lines)
 
 
@@ -359,14 +362,14 @@ def _what_changed(layout: Layout, member: str, parents: list[str], path: str) ->
     return text or "—"
 
 
-def _best_sentence(layout: Layout, lineage: Lineage, path: str) -> str:
+def _best_sentence(layout: Layout, names: list[str], found: str | None, path: str) -> str:
     """Which experiment is best, by which metric, and whether it meets its thresholds."""
-    metric, found = lineage_best(layout.model, lineage)
-    if metric is None:
+    if not names:
         return (
             "No experiment of this lineage reports a metric yet: write one in its Result "
             "section as a table (`| metric | value |`)."
         )
+    metric = names[0]
     if found is None:
         return f"No experiment of this lineage reports {metric} yet."
     parsed = layout.model.notes[found].parsed
@@ -388,7 +391,12 @@ def _best_sentence(layout: Layout, lineage: Lineage, path: str) -> str:
 
 
 def _metrics(
-    layout: Layout, lineage: Lineage, members: list[str], numbers: dict[str, int], path: str
+    layout: Layout,
+    members: list[str],
+    names: list[str],
+    found: str | None,
+    numbers: dict[str, int],
+    path: str,
 ) -> list[str]:
     """The lineage's metrics as a table, and the main metric along the path to the best
     as a chart."""
@@ -396,26 +404,23 @@ def _metrics(
     reported = [m for m in members if model.notes[m].parsed.results]
     if not reported:
         return []
-    names = lineage_metrics(model, lineage)
     from_runs = any(model.notes[m].parsed.run_metrics for m in reported)
     lines = [
         "",
         "## Metrics",
         "",
         *([RUN_SOURCE.strip(), ""] if from_runs else []),
-        f"| # | experiment | {table_heading(names)} |",
+        f"| # | experiment | {' | '.join(map(cell, names))} |",
         "|---|---|" + "---|" * len(names),
     ]
     for member in reported:
         parsed = model.notes[member].parsed
         cells = " | ".join(metric_cell(parsed, name) for name in names)
         lines.append(f"| {numbers[member]} | {layout.link(member, path, True)} | {cells} |")
-    return lines + _chart(layout, lineage, names[0], numbers, path)
+    return lines + (_chart(layout, names[0], found, numbers, path) if found else [])
 
 
-def _chart(
-    layout: Layout, lineage: Lineage, metric: str, numbers: dict[str, int], path: str
-) -> list[str]:
+def _chart(layout: Layout, metric: str, top: str, numbers: dict[str, int], path: str) -> list[str]:
     """The metric along one path, from a root to the best experiment: a line across
     sibling branches would join experiments that never built on each other. The x-axis
     shows the Chain table's numbers, which stay short for any name; a long path is
@@ -429,8 +434,7 @@ def _chart(
         found = value(member)
         return found is not None and math.isfinite(found)
 
-    found = best(metric, ((m, value(m)) for m in lineage.members))
-    steps = path_to(found[0], model.parents, value, metric) if found else []
+    steps = path_to(top, model.parents, value, metric)
     plotted = [m for m in steps if finite(m)]
     if len(plotted) < 2:
         return []
