@@ -17,7 +17,7 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
-from vaultkit import __version__
+from vaultkit import __version__, service
 from vaultkit.api import KNOWN_STATUSES, Chain, Experiment, Vault
 from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import describe_os_error, find_vault_root, walk_files
@@ -964,6 +964,149 @@ def runs_list_command(
         click.echo(formats.to_json(rows), nl=False)
         return
     click.echo(formats.runs_table(runs, named, orphans), nl=False)
+
+
+def complete_service(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    try:
+        names = [s.name for s in service.installed(service.manager_for())]
+    except VaultkitError:
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+@cli.group(name="service", cls=VaultkitGroup)
+def service_group() -> None:
+    """Keep a vault's notes current without a terminal: 'vaultkit watch' as a background
+    service that starts at login and restarts if it fails.
+
+    Linux: a systemd user unit (logs in the journal). macOS: a launchd agent (logs in
+    ~/Library/Logs). Elsewhere vaultkit says so and shows the command to run yourself.
+
+    \b
+    Examples:
+      vaultkit service install --vault ~/ml-vault
+      vaultkit service status
+      vaultkit service uninstall vaultkit-ml-vault
+    """
+
+
+@command(name="install", group=service_group)
+@click.option("--polling", is_flag=True, help="The watcher polls (network drives, WSL).")
+@click.option("--force", is_flag=True, help="Replace a service file changed by hand.")
+@click.option("--dry-run", is_flag=True, help="Show the service file; write and start nothing.")
+def service_install_command(session: Session, polling: bool, force: bool, dry_run: bool) -> None:
+    """Install and start the watcher for the vault (--vault, else the vault you are in).
+
+    Installing again is safe: an unchanged service is left as it is (and started if it
+    was stopped); a vault keeps its service name.
+
+    \b
+    Examples:
+      vaultkit service install --vault ~/ml-vault
+      vaultkit service install --dry-run
+    """
+    root = session.root(writes=True)
+    command = service.watch_command(root, polling)
+    manager = service.manager_for(command)
+    if dry_run:
+        found = service.service_for(manager, root)
+        name = found.name if found else service.service_name(root)
+        click.echo(f"# {manager.folder / (name + manager.suffix)}")
+        click.echo(manager.render(name, command).decode(), nl=False)
+        return
+    installed, changed = service.install(manager, root, command, force)
+    state = "Installed" if changed else "Already installed, unchanged:"
+    click.echo(f"{state} {installed.name}, a {manager.kind} that runs 'vaultkit watch'")
+    _describe_service(manager, installed)
+    click.echo("It runs now, starts at every login and restarts if it fails.")
+
+
+@command(name="status", group=service_group)
+def service_status_command(session: Session) -> None:
+    """Every vaultkit service installed for you: its vault, state, file and logs
+    (only the vault's with --vault).
+
+    \b
+    Examples:
+      vaultkit service status
+      vaultkit service status --vault ~/ml-vault
+    """
+    manager = service.manager_for()
+    services = service.installed(manager)
+    if session.vault_option is not None:
+        services = [_service_of_vault(_vault_named(session), services)]
+    if not services:
+        click.echo(
+            "No vaultkit service is installed. Install one with: "
+            "vaultkit service install --vault PATH"
+        )
+        return
+    for found in services:
+        click.echo(f"{found.name}: {manager.state(found)}")
+        _describe_service(manager, found)
+
+
+@command(name="uninstall", group=service_group)
+@click.argument("name", required=False, shell_complete=complete_service)
+def service_uninstall_command(session: Session, name: str | None) -> None:
+    """Stop a service and remove its file: NAME (see 'vaultkit service status'), else the
+    service of the vault (--vault, else the vault you are in). Notes and logs stay.
+
+    \b
+    Examples:
+      vaultkit service uninstall vaultkit-ml-vault
+      vaultkit service uninstall --vault ~/ml-vault
+    """
+    manager = service.manager_for()
+    services = service.installed(manager)
+    if name is None:
+        found = _service_of_vault(_vault_named(session), services)
+    else:
+        found = _service_named(name, services)
+    service.uninstall(manager, found)
+    click.echo(f"Removed {found.name} ({found.file}); {found.vault} is no longer watched.")
+
+
+def _describe_service(manager: service.Manager, found: service.Service) -> None:
+    gone = "" if found.vault.is_dir() else "  (missing: moved or deleted?)"
+    click.echo(f"  vault: {found.vault}{gone}")
+    click.echo(f"  file:  {found.file}")
+    click.echo(f"  logs:  {manager.logs(found)}")
+
+
+def _vault_named(session: Session) -> Path:
+    """--vault as given, even when the folder is gone (a service can outlive its vault),
+    else the vault you are in."""
+    if session.vault_option:
+        return Path(session.vault_option).expanduser().resolve()
+    return session.root()
+
+
+def _service_named(name: str, services: list[service.Service]) -> service.Service:
+    for found in services:
+        if found.name == name:
+            return found
+    names = [s.name for s in services]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise service.ServiceError(
+        f"no vaultkit service is named {name!r}. Installed: {', '.join(names) or 'none'}{hint}"
+    )
+
+
+def _service_of_vault(root: Path, services: list[service.Service]) -> service.Service:
+    """The service that watches ``root``; an error naming the services there are."""
+    for found in services:
+        if found.vault == root:
+            return found
+    there = "; ".join(f"{s.name} watches {s.vault}" for s in services) or "none is installed"
+    raise service.ServiceError(
+        f"no vaultkit service watches this vault ({there}); 'vaultkit service install' "
+        "installs one",
+        str(root),
+    )
 
 
 def main() -> None:

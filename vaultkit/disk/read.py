@@ -225,6 +225,16 @@ def walk_files(root: Path) -> list[str]:
     return _walk(root)[0]
 
 
+def files_in(folder: Path, pattern: str) -> list[str]:
+    """The names of the regular files directly in ``folder`` that match the glob
+    ``pattern``, sorted; none when there is no such folder. (Folders outside a vault:
+    the service files of the platform's service manager.)"""
+    try:
+        return sorted(p.name for p in folder.glob(pattern) if p.is_file())
+    except OSError:
+        return []
+
+
 def stat_keys(root: Path, paths: Iterable[str]) -> dict[str, StatKey | None]:
     """Each path's stat key now (None when it is gone or not a regular file)."""
     keys: dict[str, StatKey | None] = {}
