@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := vaultkit-demo
 
-.PHONY: demo test check lint bench clean render-test
+.PHONY: demo test check lint bench clean render-test wheel-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,7 +63,7 @@ bench: $(STAMP) $(BENCH_VENV)/.installed-stamp
 	$(BIN)/python benchmarks/run.py --sizes $(SIZES) --runs $(RUNS) --obsidiantools $(BENCH_VENV)/bin/python
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info .pytest_cache .hypothesis benchmarks/vaults
+	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache .hypothesis benchmarks/vaults
 
 # Every Mermaid block vaultkit writes, rendered by the Mermaid Obsidian bundles in headless
 # Chromium (Debian's; npm packages that download a browser cannot work here). The npm
@@ -85,3 +85,8 @@ render-test: $(STAMP)
 	VAULTKIT_RENDER_MODULES=$(RENDER_CACHE)/node_modules \
 		VAULTKIT_RENDER_SCREENSHOTS=$(RENDER_SCREENSHOTS) $(BIN)/python -m pytest tests/render -q
 	@echo "screenshots of the demo's and a 40-step chain's diagrams: $(RENDER_SCREENSHOTS)/"
+
+# The sdist and the wheel (in dist/), their metadata checked, the wheel installed into a
+# fresh venv with pip and with pipx, and the demo run from each (about a minute).
+wheel-test:
+	PYTHON=$(PYTHON) bash .ci/wheel
