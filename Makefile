@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := vaultkit-demo
 
-.PHONY: demo test check lint bench clean render-test wheel-test
+.PHONY: demo test check lint bench clean render-deps render-test wheel-test ci-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ $(MLFLOW_SERVER_VENV)/bin/mlflow:
 
 test: $(STAMP) $(MLFLOW_SERVER_VENV)/bin/mlflow
 	$(MAKE) --no-print-directory check
+
+# Everything CI installs, side by side with `make -j4 ci-deps` (the downloads overlap; the
+# tests, some of which time things, then run one at a time on a quiet machine).
+ci-deps: $(STAMP) $(MLFLOW_SERVER_VENV)/bin/mlflow render-deps
 
 # The same checks in the environment .venv already holds: nothing is installed (no network).
 check:
@@ -73,7 +77,7 @@ RENDER_SCREENSHOTS ?= build/render-screenshots
 MERMAID_VERSION := 11.13.0
 PUPPETEER_VERSION := 24.43.1
 
-render-test: $(STAMP)
+render-deps:
 	@command -v chromium >/dev/null || { \
 		echo "installing Debian's chromium (needs root)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
@@ -81,6 +85,8 @@ render-test: $(STAMP)
 		&& grep -q '"version": "$(MERMAID_VERSION)"' $(RENDER_CACHE)/node_modules/mermaid/package.json \
 		|| npm install --silent --no-audit --no-fund --prefix $(RENDER_CACHE) \
 			mermaid@$(MERMAID_VERSION) puppeteer-core@$(PUPPETEER_VERSION)
+
+render-test: $(STAMP) render-deps
 	rm -rf $(RENDER_SCREENSHOTS)
 	VAULTKIT_RENDER_MODULES=$(RENDER_CACHE)/node_modules \
 		VAULTKIT_RENDER_SCREENSHOTS=$(RENDER_SCREENSHOTS) $(BIN)/python -m pytest tests/render -q
