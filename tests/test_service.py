@@ -375,6 +375,13 @@ def test_a_manager_that_does_not_answer_is_reported_with_the_way_out(home, vault
     assert "'vaultkit service uninstall vaultkit-ml-vault' removes the file" in result.output
     status = vaultkit("service", "status").output
     assert status.startswith("vaultkit-ml-vault: unknown: Failed to connect to bus")
+    removed = vaultkit("service", "uninstall", "vaultkit-ml-vault")
+    assert removed.exit_code == 0 and not unit.exists()
+    assert removed.output.startswith(
+        "Note: the service could not be stopped: 'systemctl --user disable --now "
+        "vaultkit-ml-vault.service' failed: Failed to connect to bus: No medium found\n"
+        "Removed vaultkit-ml-vault"
+    )
 
 
 def test_a_system_without_a_service_manager_gets_the_command(home, vault, monkeypatch):

@@ -1065,7 +1065,9 @@ def service_uninstall_command(session: Session, name: str | None) -> None:
         found = _service_of_vault(_vault_named(session), services)
     else:
         found = _service_named(name, services)
-    service.uninstall(manager, found)
+    complaint = service.uninstall(manager, found)
+    if complaint:
+        click.echo(f"Note: the service could not be stopped: {complaint}", err=True)
     click.echo(f"Removed {found.name} ({found.file}); {found.vault} is no longer watched.")
 
 

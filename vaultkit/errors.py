@@ -13,7 +13,8 @@ says what to do; the command line prints it as ``Error: <path>: <message>`` and 
     ├── ManagedBlockError    vaultkit's markers in a note cannot be trusted
     ├── WriteConflict        a file kept changing while vaultkit tried to update it
     ├── NotARegularFile      a FIFO, socket or device where a file was expected
-    └── MissingExtra         an optional dependency is not installed
+    ├── MissingExtra         an optional dependency is not installed
+    └── ServiceError         no service manager here, or it refused
 """
 
 from __future__ import annotations
@@ -76,3 +77,8 @@ class NotARegularFile(VaultkitError):
 
 class MissingExtra(VaultkitError):
     """An optional dependency (pandas, MLflow) is not installed; the message says how."""
+
+
+class ServiceError(VaultkitError):
+    """The system has no service manager vaultkit knows (systemd, launchd), or the
+    manager refused; the message says what to run instead."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from vaultkit.disk.read import describe_os_error, files_in, read_bytes
 from vaultkit.disk.write import DELETE, Decision, LeaveAlone, Update, update_files
-from vaultkit.errors import VaultkitError
+from vaultkit.errors import ServiceError
 
 MARK = "Written by vaultkit (vaultkit service install)"
 PREFIX = "vaultkit-"
@@ -34,10 +34,6 @@ START_LIMIT_SECONDS = 300
 
 
 NOT_OURS = "was not written by vaultkit, so vaultkit leaves it as it is"
-
-
-class ServiceError(VaultkitError):
-    """The platform has no service manager vaultkit knows, or the manager refused."""
 
 
 @dataclass(frozen=True)
@@ -208,8 +204,11 @@ class Launchd:
         self.log_folder = home / "Library" / "Logs"
         self.domain = f"gui/{os.getuid() if uid is None else uid}"
 
+    def log(self, name: str) -> Path:
+        return self.log_folder / f"{name}.log"
+
     def render(self, name: str, command: list[str]) -> bytes:
-        return launchd_plist(name, command, self.log_folder / f"{name}.log")
+        return launchd_plist(name, command, self.log(name))
 
     def vault_of(self, data: bytes) -> Path | None:
         if MARK.encode() not in data:
@@ -221,7 +220,7 @@ class Launchd:
             return None
 
     def logs(self, service: Service) -> str:
-        return f"tail -f {shlex.quote(str(self.log_folder / service.name))}.log"
+        return f"tail -f {shlex.quote(str(self.log(service.name)))}"
 
     def _loaded(self, service: Service) -> bool:
         return _ask(["launchctl", "print", f"{self.domain}/{service.name}"]).returncode == 0
@@ -326,9 +325,16 @@ def install(
     return service, changed
 
 
-def uninstall(manager: Manager, service: Service) -> None:
-    """Stop the service and remove its file, if vaultkit wrote it."""
-    manager.stop(service)
+def uninstall(manager: Manager, service: Service) -> str | None:
+    """Stop the service and remove its file, if vaultkit wrote it. The file goes even when
+    the manager does not answer (then nothing it runs can be stopped either); what it
+    said is returned, to be shown."""
+    try:
+        manager.stop(service)
+    except ServiceError as exc:
+        complaint: str | None = exc.message
+    else:
+        complaint = None
 
     def update(current: bytes | None) -> Decision:
         if current is not None and manager.vault_of(current) is None:
@@ -336,7 +342,9 @@ def uninstall(manager: Manager, service: Service) -> None:
         return DELETE
 
     _write(manager, service, update)
-    manager.forget()
+    if complaint is None:
+        manager.forget()
+    return complaint
 
 
 def _write(manager: Manager, service: Service, update: Update) -> bool:
