@@ -997,10 +997,11 @@ def service_group() -> None:
 @click.option("--force", is_flag=True, help="Replace a service file changed by hand.")
 @click.option("--dry-run", is_flag=True, help="Show the service file; write and start nothing.")
 def service_install_command(session: Session, polling: bool, force: bool, dry_run: bool) -> None:
-    """Install and start the watcher for the vault (--vault, else the vault you are in).
+    """Install and start the watcher for a vault.
 
-    Installing again is safe: an unchanged service is left as it is (and started if it
-    was stopped); a vault keeps its service name.
+    The vault is --vault, else the vault you are in. Installing again is safe: an
+    unchanged service is left as it is (and started if it was stopped); a vault keeps
+    its service name.
 
     \b
     Examples:
@@ -1025,8 +1026,9 @@ def service_install_command(session: Session, polling: bool, force: bool, dry_ru
 
 @command(name="status", group=service_group)
 def service_status_command(session: Session) -> None:
-    """Every vaultkit service installed for you: its vault, state, file and logs
-    (only the vault's with --vault).
+    """Show your vaultkit services: vault, state, file, logs.
+
+    Every service vaultkit installed for you; with --vault, only that vault's.
 
     \b
     Examples:
@@ -1051,8 +1053,10 @@ def service_status_command(session: Session) -> None:
 @command(name="uninstall", group=service_group)
 @click.argument("name", required=False, shell_complete=complete_service)
 def service_uninstall_command(session: Session, name: str | None) -> None:
-    """Stop a service and remove its file: NAME (see 'vaultkit service status'), else the
-    service of the vault (--vault, else the vault you are in). Notes and logs stay.
+    """Stop a service and remove its file.
+
+    The service is NAME (see 'vaultkit service status'), else the vault's (--vault, else
+    the vault you are in); the vault folder may be gone. Notes and logs stay.
 
     \b
     Examples:
