@@ -73,6 +73,8 @@ def test_note_names_complete_from_the_listing_without_reading_a_note(big_vault, 
 def test_commands_and_options_complete():
     assert complete("vaultkit li") == ["lineage", "list"]
     assert "--orphans" in complete("vaultkit runs list --")
+    assert complete("vaultkit list --status p") == ["pending", "postpone"]
+    assert "--polling" in complete("vaultkit service install --")
 
 
 @pytest.mark.parametrize(

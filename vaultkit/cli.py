@@ -248,7 +248,13 @@ def _check_sort(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 @command(name="list")
-@click.option("--status", "status_filter", metavar="S", help="Only notes with this status.")
+@click.option(
+    "--status",
+    "status_filter",
+    metavar="S",
+    help="Only notes with this status.",
+    shell_complete=complete_status,
+)
 @click.option(
     "--tag", "tag_filter", metavar="T", help="Only notes with this tag (nested tags count)."
 )
