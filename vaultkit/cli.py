@@ -12,16 +12,16 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.shell_completion import CompletionItem
 
-from vaultkit import __version__, service
+from vaultkit import __version__
 from vaultkit.api import KNOWN_STATUSES, Chain, Experiment, Vault
 from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import describe_os_error, find_vault_root, walk_files
-from vaultkit.errors import VaultkitError, VaultNotFound
+from vaultkit.errors import ServiceError, VaultkitError, VaultNotFound
 from vaultkit.model.check import CODES, NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.metrics import higher_is_better
@@ -31,6 +31,9 @@ from vaultkit.model.runs import RUN_PROPERTY
 from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
 from vaultkit.tracker import INSTALL_HINT, Tracker
+
+if TYPE_CHECKING:  # imported by the service commands only
+    from vaultkit import service
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 PROGRESS_THRESHOLD = 2000  # notes; smaller vaults read too fast to need a progress line
@@ -975,6 +978,8 @@ def runs_list_command(
 def complete_service(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
+    from vaultkit import service
+
     try:
         names = [s.name for s in service.installed(service.manager_for())]
     except VaultkitError:
@@ -1014,6 +1019,8 @@ def service_install_command(session: Session, polling: bool, force: bool, dry_ru
       vaultkit service install --vault ~/ml-vault
       vaultkit service install --dry-run
     """
+    from vaultkit import service
+
     root = session.root(writes=True)
     command = service.watch_command(root, polling)
     manager = service.manager_for(command)
@@ -1041,6 +1048,8 @@ def service_status_command(session: Session) -> None:
       vaultkit service status
       vaultkit service status --vault ~/ml-vault
     """
+    from vaultkit import service
+
     manager = service.manager_for()
     services = service.installed(manager)
     if session.vault_option is not None:
@@ -1069,6 +1078,8 @@ def service_uninstall_command(session: Session, name: str | None) -> None:
       vaultkit service uninstall vaultkit-ml-vault
       vaultkit service uninstall --vault ~/ml-vault
     """
+    from vaultkit import service
+
     manager = service.manager_for()
     services = service.installed(manager)
     if name is None:
@@ -1103,7 +1114,7 @@ def _service_named(name: str, services: list[service.Service]) -> service.Servic
     names = [s.name for s in services]
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise service.ServiceError(
+    raise ServiceError(
         f"no vaultkit service is named {name!r}. Installed: {', '.join(names) or 'none'}{hint}"
     )
 
@@ -1114,7 +1125,7 @@ def _service_of_vault(root: Path, services: list[service.Service]) -> service.Se
         if found.vault == root:
             return found
     there = "; ".join(f"{s.name} watches {s.vault}" for s in services) or "none is installed"
-    raise service.ServiceError(
+    raise ServiceError(
         f"no vaultkit service watches this vault ({there}); 'vaultkit service install' "
         "installs one",
         str(root),
