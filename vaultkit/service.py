@@ -55,7 +55,7 @@ def watch_command(vault: Path, polling: bool = False, python: str | None = None)
 
 def service_name(vault: Path, taken: Container[str] = ()) -> str:
     """``vaultkit-<folder name>``, in the letters every manager accepts; a number is added
-    when another vault's service has the name already."""
+    while the name is ``taken`` (another vault's service, or a file not vaultkit's)."""
     slug = re.sub(r"[^a-z0-9]+", "-", vault.name.lower()).strip("-")[:40].strip("-")
     base = PREFIX + (slug or "vault")
     name, number = base, 1
