@@ -128,6 +128,7 @@ def test_a_long_chain_is_charted_over_its_last_30_values_and_drawn_top_down(tmp_
     assert "```mermaid\nflowchart TD\n" in note  # 40 generations: top-down
     labels = ", ".join(f'"{n}"' for n in range(11, 41))
     assert f'  x-axis "#35; in the Chain table" [{labels}]\n' in note
+    assert '  title "mAP from #35;11 to the best"\n' in note
     assert (
         "The chart follows the path from #11 (its last 30 values) to the best, "
         "[[EXP-040 step]]: " + " → ".join(f"#{n}" for n in range(11, 41)) + ".\n"

@@ -438,15 +438,18 @@ def _chart(layout: Layout, metric: str, top: str, numbers: dict[str, int], path:
     plotted = [m for m in steps if finite(m)]
     if len(plotted) < 2:
         return []
-    start = "the root"
-    if len(plotted) > CHART_POINTS:
+    trimmed = len(plotted) > CHART_POINTS
+    if trimmed:
         plotted = plotted[-CHART_POINTS:]
         steps = steps[steps.index(plotted[0]) :]
-        start = f"#{numbers[steps[0]]} (its last {CHART_POINTS} values)"
+    # a root, unless the path was cut short or came round a cycle (which has no root)
+    start = f"#{numbers[steps[0]]}" if trimmed or model.parents(steps[0]) else "the root"
     labels = ", ".join(mermaid_label(str(numbers[m])) for m in plotted)
     values = ", ".join(plain_number(value(m) or 0.0) for m in plotted)
     sentence = (
-        f"The chart follows the path from {start} to the best, {layout.link(steps[-1], path)}: "
+        f"The chart follows the path from {start}"
+        + (f" (its last {CHART_POINTS} values)" if trimmed else "")
+        + f" to the best, {layout.link(steps[-1], path)}: "
         + " → ".join(f"#{numbers[m]}" for m in steps)
         + "."
     )
@@ -467,7 +470,7 @@ def _chart(layout: Layout, metric: str, top: str, numbers: dict[str, int], path:
         "```mermaid",
         *CHART_CONFIG,
         "xychart-beta",
-        f"  title {mermaid_label(f'{metric} from the root to the best')}",
+        f"  title {mermaid_label(f'{metric} from {start} to the best')}",
         f"  x-axis {mermaid_label('# in the Chain table')} [{labels}]",
         f"  y-axis {mermaid_label(metric)}",
         f"  line [{values}]",
