@@ -120,14 +120,19 @@ def demo_runs(root: Path, tracker: Tracker) -> str:
         )
     for note, run_id in ids.items():
         if note is not None:
-            path = root / "Experiments" / f"{note}.md"
-            text = path.read_text(encoding="utf-8")
-            path.write_text(edit.add_property(text, RUN_PROPERTY, run_id), encoding="utf-8")
-    config = root / CONFIG_PATH
-    config.parent.mkdir(exist_ok=True)
-    with config.open("a", encoding="utf-8") as out:
-        out.write(f'mlflow_tracking_uri = "{DEMO_TRACKING_URI}"\n')
+            path = f"Experiments/{note}.md"
+            update_file(root, path, _naming_run(path, run_id))
+    setting = f'mlflow_tracking_uri = "{DEMO_TRACKING_URI}"\n'.encode()
+    update_file(root, CONFIG_PATH, lambda current: (current or b"") + setting)
     return ids[None]
+
+
+def _naming_run(path: str, run_id: str) -> Update:
+    def name_run(current: bytes | None) -> bytes:
+        text = _decode(current or b"", path)
+        return edit.add_property(text, RUN_PROPERTY, run_id).encode("utf-8")
+
+    return name_run
 
 
 # -- new experiment ---------------------------------------------------------------------

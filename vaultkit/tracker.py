@@ -68,15 +68,19 @@ class Tracker:
         except self._error as exc:
             raise TrackerError(f"{what} in {self.uri}: {exc.message}") from None
 
-    def run(self, run_id: str) -> Run | None:
-        """The run, or None when the store has no run of that id."""
+    def _get_run(self, run_id: str) -> Any:
+        """MLflow's run, or None when the store has no run of that id."""
         try:
-            found = self.client.get_run(run_id)
+            return self.client.get_run(run_id)
         except self._error as exc:
             if exc.error_code in _NOT_FOUND:
                 return None
             raise TrackerError(f"reading run {run_id} in {self.uri}: {exc.message}") from None
-        return self._record(found)
+
+    def run(self, run_id: str) -> Run | None:
+        """The run, or None when the store has no run of that id."""
+        found = self._get_run(run_id)
+        return None if found is None else self._record(found)
 
     def runs(self) -> list[Run]:
         """Every active run of every experiment, newest first (without their metric
@@ -103,13 +107,10 @@ class Tracker:
     def set_tags(self, run_id: str, tags: dict[str, str]) -> bool | None:
         """Set ``tags`` on the run, those it does not hold already: True when any was
         set, False when it held them all, None when the store has no such run."""
-        try:
-            held = self.client.get_run(run_id).data.tags
-        except self._error as exc:
-            if exc.error_code in _NOT_FOUND:
-                return None
-            raise TrackerError(f"reading run {run_id} in {self.uri}: {exc.message}") from None
-        changed = {k: v for k, v in tags.items() if held.get(k) != v}
+        found = self._get_run(run_id)
+        if found is None:
+            return None
+        changed = {k: v for k, v in tags.items() if found.data.tags.get(k) != v}
         for key, value in changed.items():
             self._call(f"tagging run {run_id}", self.client.set_tag, run_id, key, value)
         return bool(changed)

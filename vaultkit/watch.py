@@ -182,19 +182,16 @@ class Watcher:
         """With `runs_sync = true`: the runs the changed notes name (every note's, at the
         start) written into them before the build -> notices for the report."""
         model = self.builder.model
-        if model is None:
-            if not read_config(self.root).runs_sync:
-                return []
-            vault = Vault(self.root)
-            self._tracker = self._tracker or vault.tracker()
-            written = [s.path for s in vault.sync_runs(tracker=self._tracker) if s.written]
-        elif not model.vault.config.runs_sync or not paths:
+        config = read_config(self.root) if model is None else model.vault.config
+        if not config.runs_sync or (model is not None and not paths):
             return []
+        vault = Vault(self.root)  # reads nothing until asked
+        self._tracker = self._tracker or vault.tracker()
+        if model is None:
+            written = [s.path for s in vault.sync_runs(tracker=self._tracker) if s.written]
         else:
-            if self._tracker is None:
-                self._tracker = Vault(self.root).tracker()
             written = []
-            for path in sorted(p for p in paths if p.lower().endswith(".md")):
+            for path in sorted(p for p in paths or () if p.lower().endswith(".md")):
                 data = _bytes_of(self.root / path)
                 ids = linked_runs(parse_note(data.decode("utf-8", "replace"))) if data else []
                 if ids and sync_note_runs(self.root, path, ids, self._tracker, {}).written:

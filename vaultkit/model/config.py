@@ -25,9 +25,8 @@ class Config:
     lineage_folder: str = "Lineages"
     experiments_folder: str = "Experiments"
     experiment_tag: str = "model_training"
-    lineage_metric: str = (
-        ""  # the metric that ranks a lineage's experiments; "" = the most reported
-    )
+    # the metric that ranks a lineage's experiments; "" = the one most of them report
+    lineage_metric: str = ""
     index_metrics: tuple[str, ...] = ()  # the index's metric columns; () = the 3 most reported
     # notes whose properties hold these values are experiments too: (name, value) pairs
     experiment_property: tuple[tuple[str, str], ...] = ()

@@ -33,7 +33,7 @@ from vaultkit.model.records import (
 )
 from vaultkit.obsidian import syntax
 from vaultkit.obsidian.markdown import scan_blocks
-from vaultkit.output.managed import begin_marker, end_marker
+from vaultkit.output.managed import begin_marker, block_lines
 
 FOOTER_KEYS = ("status", "tags", "references", "related")
 PREVIOUS_SECTION = "previous experiment"
@@ -339,7 +339,7 @@ def parse_note_and_sections(
     # Sections keep their code blocks: settings are often written in them (`lr: 3e-4`).
     note.footer_line = footer_rule(note.fields, blocks.rules)
     # The run block (`vaultkit runs sync`) holds the tracker's numbers, not the note's.
-    run_lines = managed_lines(body_lines, RUN_BLOCK) if RUN_MARKER in body else range(0)
+    run_lines = block_lines(body_lines, RUN_BLOCK) if RUN_MARKER in body else range(0)
     own_lines = body_lines
     if run_lines:
         note.synced_runs = _synced_runs([body_lines[i] for i in run_lines])
@@ -374,11 +374,15 @@ RUN_MARKER = begin_marker(RUN_BLOCK)
 RUN_METRICS_HEADER = "| run metric |"  # the run block's table of metrics (model/runs.py)
 
 
-_CODE = r"`+ ?(.*?) ?`+"  # a code span as the run block writes it
+_CODE = r"`+ ?(.*?) ?`+"  # a code span as the run block writes it (`|` written `\|`)
 _RUN_FIELD = re.compile(rf"^\| (run id|status) \| {_CODE} \|$")
 _PARAMETER = re.compile(rf"^\| {_CODE} \| {_CODE} \|$")
 _METRIC_ROW = re.compile(rf"^\| {_CODE} \| ([^|]+) \|")
 _MISSING_RUN = re.compile(rf"^Run {_CODE}: not in the tracking store\.$")
+
+
+def _uncode(text: str) -> str:
+    return text.replace("\\|", "|")
 
 
 def _synced_runs(lines: list[str]) -> dict[str, SyncedRun]:
@@ -393,33 +397,21 @@ def _synced_runs(lines: list[str]) -> dict[str, SyncedRun]:
                 found[run_id] = SyncedRun(status, params, values)
             run_id, status, table, params, values = "", "", "", {}, {}
         elif (field := _RUN_FIELD.match(line)) is not None:
-            value = field.group(2).replace("\\|", "|")
+            value = _uncode(field.group(2))
             run_id, status = (value, status) if field.group(1) == "run id" else (run_id, value)
         elif line.startswith(("| parameter |", RUN_METRICS_HEADER)):
             table = line
         elif table.startswith("| parameter |") and (row := _PARAMETER.match(line)):
-            name, value = row.group(1).replace("\\|", "|"), row.group(2).replace("\\|", "|")
-            params[name] = value
+            params[_uncode(row.group(1))] = _uncode(row.group(2))
         elif table.startswith(RUN_METRICS_HEADER) and (row := _METRIC_ROW.match(line)):
             number = metrics.parse_number(row.group(2))
             if number is not None:
-                values[row.group(1).replace("\\|", "|")] = number
+                values[_uncode(row.group(1))] = number
         elif (missing := _MISSING_RUN.match(line)) is not None:
-            found[missing.group(1)] = SyncedRun("missing", {}, {})
+            found[_uncode(missing.group(1))] = SyncedRun("missing", {}, {})
         elif not line.startswith("|"):
             table = ""
     return found
-
-
-def managed_lines(lines: list[str], name: str) -> range:
-    """The 0-based lines of managed block ``name``, its markers included (empty when the
-    note has no such block, or its markers are broken)."""
-    begin, end = begin_marker(name), end_marker(name)
-    starts = [i for i, line in enumerate(lines) if line.strip(" \t\ufeff") == begin]
-    ends = [i for i, line in enumerate(lines) if line.strip(" \t\ufeff") == end]
-    if len(starts) == 1 and len(ends) == 1 and starts[0] < ends[0]:
-        return range(starts[0], ends[0] + 1)
-    return range(0)
 
 
 def footer_rule(fields: dict[str, Field], rules: list[int]) -> int | None:

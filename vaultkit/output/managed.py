@@ -50,6 +50,17 @@ def _find(text: str, name: str) -> tuple[int, int] | None:
     return begins[0][0], ends[0][1]
 
 
+def block_lines(lines: list[str], name: str) -> range:
+    """For a parser that works line by line: the 0-based lines of block ``name``, its
+    markers included; empty when there is no such block or its markers are broken."""
+    begin, end = begin_marker(name), end_marker(name)
+    begins = [i for i, line in enumerate(lines) if line.strip(_BLANK) == begin]
+    ends = [i for i, line in enumerate(lines) if line.strip(_BLANK) == end]
+    if len(begins) == 1 and len(ends) == 1 and begins[0] < ends[0]:
+        return range(begins[0], ends[0] + 1)
+    return range(0)
+
+
 def newline_of(text: str) -> str:
     """The note's own line ending, so a CRLF note stays CRLF."""
     return "\r\n" if "\r\n" in text else "\n"

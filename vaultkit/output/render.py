@@ -352,7 +352,7 @@ def _what_changed(layout: Layout, member: str, parents: list[str], path: str) ->
     notes = layout.model.notes
 
     def change(parent: str) -> str:
-        return what_changed(notes[parent].parsed, notes[member].parsed).replace("|", "\\|")
+        return cell(what_changed(notes[parent].parsed, notes[member].parsed))
 
     if len(parents) == 1:
         return change(parents[0]) or "—"
