@@ -290,23 +290,44 @@ def test_check_reads_the_synced_runs_unknown_unfinished_and_drift(vault):
         .replace("- lr: 1e-2", "- lr: 0.02"),
         encoding="utf-8",
     )
+    told = "states mAP50 = 0.7, but its run logged final 0.612, best 0.615 at step 2"
     assert check_codes(root)[:2] == [
-        ("EXP-001 baseline", "metric-drift", "states mAP50 = 0.7, but its run logged 0.612"),
+        (
+            "EXP-001 baseline",
+            "metric-drift",
+            f"{told}; `vaultkit runs sync` compares the note's value with every step",
+        ),
         ("EXP-001 baseline", "params-drift", "states lr: 0.02, but its run's parameter is 0.01"),
     ]
+    # synced again: no step of the run logged 0.7
+    assert run(root, "runs", "sync", "--tracking-uri", uri).exit_code == 0
+    assert check_codes(root)[0][2] == f"{told}, and no step logged the note's value"
+    # the note states the value of a step that is neither the final nor the best: no drift
+    baseline.write_text(
+        baseline.read_text(encoding="utf-8").replace("| mAP50 | 0.7 |", "| mAP50 | 0.598 |"),
+        encoding="utf-8",
+    )
+    assert run(root, "runs", "sync", "--tracking-uri", uri).exit_code == 0
+    assert "| `mAP50` | 0.612 | 0.615 (step 2) | 0.598 (step 1) |" in baseline.read_text("utf-8")
+    assert [c for _, c, _ in check_codes(root)][:1] == ["params-drift"]
 
 
-def test_the_index_ranks_by_the_runs_numbers_and_says_so(vault):
+def test_the_index_shows_the_notes_values_and_the_runs_where_the_note_states_none(vault):
     root, uri, _ = vault
     assert run(root, "runs", "sync", "--tracking-uri", uri).exit_code == 0
+    # EXP-002 names a failed run (0.2) and its finished retry (0.655), and states no value
+    mosaic = root / "Experiments" / "EXP-002 mosaic.md"
+    mosaic.write_text(
+        mosaic.read_text(encoding="utf-8").replace("| mAP50 | 0.655 |\n", ""), encoding="utf-8"
+    )
     assert run(root, "build").exit_code == 0
     index = (root / "Experiment Index.md").read_text(encoding="utf-8")
     assert "A value marked (run) is what a synced MLflow run logged" in index
     rows = {line.split(" | ")[0]: line for line in index.splitlines() if "| [[EXP-00" in line}
-    # EXP-002 names a failed run (0.2) and its finished retry (0.655): the finished one
-    assert " | 0.655 (run) | " in rows["| [[EXP-002 mosaic]]"]
-    assert " | 0.612 (run) | " in rows["| [[EXP-001 baseline]]"]
-    assert " | 0.612 | " in rows["| [[EXP-004 plain]]"]  # no run: the note's own value
+    assert " | 0.655 (run) | — | " in rows["| [[EXP-002 mosaic]]"]  # the finished run's
+    # the note's own mAP50 (the run logged 0.612 too); val loss only the run logged
+    assert " | 0.612 | 0.97 (run) | " in rows["| [[EXP-001 baseline]]"]
+    assert " | 0.612 | — | " in rows["| [[EXP-004 plain]]"]  # no run: the note's own value
 
 
 def test_new_experiment_from_a_run_names_it_and_follows_its_parent_run(vault):
@@ -464,7 +485,9 @@ def test_the_demo_with_mlflow_shows_the_whole_loop(tmp_path):
         (
             "EXP-004 mosaic and focal loss",
             "metric-drift",
-            "states crack recall = 0.66, but its run logged 0.64",  # crack_recall in MLflow
+            # crack_recall in MLflow
+            "states crack recall = 0.66, but its run logged final 0.64, and no step logged "
+            "the note's value",
         )
     ]
     orphans = json.loads(run(root, "runs", "list", "--orphans", "--format", "json").output)
@@ -491,7 +514,7 @@ def test_runs_sync_in_the_config_makes_build_sync_first(vault):
     assert built.exit_code == 0, built.output
     assert "runs_sync: wrote the run blocks of Experiments/EXP-001 baseline.md" in built.output
     index = (root / "Experiment Index.md").read_text(encoding="utf-8")
-    assert " | 0.612 (run) | " in index
+    assert " | 0.612 | 0.97 (run) | " in index
     lineage = (root / "Lineages" / "EXP-001 baseline lineage.md").read_text(encoding="utf-8")
     assert "## Metrics\n\nA value marked (run) is what a synced MLflow run logged" in lineage
 

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
-from vaultkit.model.metrics import higher_is_better, plain_number
-from vaultkit.model.results import best, meets, path_to, thresholds_met
+from vaultkit.model.metrics import plain_number
+from vaultkit.model.results import DEFAULT_METRIC_RULES as RULES
+from vaultkit.model.results import path_to
 
 from .conftest import write_vault
 
@@ -26,7 +27,7 @@ from .conftest import write_vault
         (1e-5, "0.00001"),  # a learning rate
         (-1.5e-7, "-0.00000015"),
         (0.1234567, "0.123457"),  # six significant digits
-        (1234567.5, "1234570"),
+        (1234567.5, "1234568"),  # every digit of the whole part
         (-0.0, "0"),
         (1e20, "100000000000000000000"),
         (float("inf"), "inf"),
@@ -153,7 +154,7 @@ def test_flowcharts_turn_top_down_past_four_generations(tmp_path, generations, d
     ],
 )
 def test_the_best_experiment_is_direction_aware_and_finite(metric, points, expected):
-    assert best(metric, points) == expected
+    assert RULES.best(metric, points) == expected
 
 
 @pytest.mark.parametrize(
@@ -172,17 +173,37 @@ def test_the_best_experiment_is_direction_aware_and_finite(metric, points, expec
         ("FPR", False),
         ("perplexity", False),
         ("errors", False),
+        # what XGBoost, LightGBM, scikit-learn, Ultralytics and Keras log
+        ("logloss", False),
+        ("mlogloss", False),
+        ("binary_logloss", False),
+        ("validation_0-rmse", False),
+        ("nll", False),
+        ("cross_entropy", False),
+        ("mape", False),
+        ("rmsle", False),
+        ("fid", False),
+        ("eer", False),
+        ("top1_err", False),
+        ("valLoss", False),
+        ("l1", False),
+        ("l2", False),
+        ("train/box_loss", False),
+        ("val_mean_absolute_error", False),
+        ("neg_mean_squared_error", True),  # scikit-learn negates errors
+        ("metrics/mAP50(B)", True),
+        ("auc", True),
+        ("f1_score", True),
+        ("top1_acc", True),
     ],
 )
 def test_which_way_is_better_is_read_from_whole_words(metric, higher):
-    assert higher_is_better(metric) is higher
+    assert RULES.higher_is_better(metric) is higher
 
 
 def test_thresholds_are_met_at_or_beyond_them_in_the_metric_s_direction():
-    metrics = {"mAP": 0.7, "val loss": 0.95, "recall": 0.5}
-    thresholds = {"mAP": 0.7, "val loss": 0.9, "recall": 0.4, "f1": 0.8}  # f1: no value
-    assert thresholds_met(metrics, thresholds) == (2, 3)
-    assert meets("val loss", 0.9, 0.9) and not meets("val loss", 0.91, 0.9)
+    assert RULES.meets("val loss", 0.9, 0.9) and not RULES.meets("val loss", 0.91, 0.9)
+    assert RULES.meets("mAP", 0.7, 0.7) and not RULES.meets("mAP", 0.69, 0.7)
 
 
 def test_the_path_to_the_best_takes_the_better_parent_at_a_merge_and_ends_on_a_cycle():

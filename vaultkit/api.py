@@ -53,7 +53,7 @@ from vaultkit.errors import (
     VaultNotFound,
 )
 from vaultkit.model.check import check_model
-from vaultkit.model.compare import compare
+from vaultkit.model.compare import Side, compare, settings_in_force
 from vaultkit.model.metrics import completeness
 from vaultkit.model.names import resolve_note_name
 from vaultkit.model.recognise import (
@@ -75,6 +75,7 @@ from vaultkit.model.records import (
     VaultSnapshot,
     note_id,
 )
+from vaultkit.model.results import Results
 from vaultkit.model.runs import NOTE_TAG, NOTE_TITLE_TAG, RUN_PROPERTY, Run, linked_runs
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
@@ -172,6 +173,8 @@ class Vault:
         self._settings: VaultSnapshot | None = None
         self._builder: Builder | None = None
         self._answers: dict[str, Any] = {}
+        self._results: Results | None = None
+        self._results_of: VaultModel | None = None
 
     def __repr__(self) -> str:
         return f"vaultkit.open({str(self.root)!r})"
@@ -201,6 +204,14 @@ class Vault:
             save_cache(self.root, parses.files_to_save(self.listing.files))
             self._model = build_model(snapshot)
         return self._model
+
+    @property
+    def results(self) -> Results:
+        """Every experiment's metrics, one value and one name per metric: the numbers
+        every output shows (model/results.py)."""
+        if self._results is None or self._results_of is not self._model:
+            self._results, self._results_of = self.model.results(), self._model
+        return self._results
 
     @property
     def note_ids(self) -> list[str]:
@@ -233,9 +244,9 @@ class Vault:
         return self._answer("experiments", self._experiments, _records_plain, _records)
 
     def _experiments(self) -> list[Experiment]:
-        model = self.model
+        model, results = self.model, self.results
         by_note = _problems_by_note(self.check())
-        return [_record(model, e, by_note.get(e, [])) for e in sorted(model.experiments)]
+        return [_record(model, results, e, by_note.get(e, [])) for e in sorted(model.experiments)]
 
     @property
     def status_notes(self) -> list[Experiment]:
@@ -251,7 +262,8 @@ class Vault:
             if note.parsed.status and not is_template(note, model.vault)
         ]
         by_note = _problems_by_note(self.check())
-        return [_record(model, n, by_note.get(n, [])) for n in sorted(chosen)]
+        results = self.results
+        return [_record(model, results, n, by_note.get(n, [])) for n in sorted(chosen)]
 
     def experiment(self, name: str) -> Experiment:
         """The experiment ``name`` names (see ``note``)."""
@@ -371,19 +383,21 @@ class Vault:
             )
         if olds == [new]:
             raise RefusedEdit("is compared with itself; name another note as OTHER", new)
-        rules = model.vault.rules
-        new_sections = note_sections(self.root, model.notes[new].path, rules)
-        return [
-            compare(
-                old,
-                model.notes[old].parsed,
-                note_sections(self.root, model.notes[old].path, rules),
-                new,
-                model.notes[new].parsed,
-                new_sections,
-            )
-            for old in olds
-        ]
+        rules, results = model.vault.rules, self.results
+        # the notes and their ancestors, parents first: the settings in force at each
+        involved = {a for n in (new, *olds) if n in model.lineage for a in model.chain(n)[0]}
+        involved |= {n for n in (new, *olds) if n in model.lineage}
+        order = model.lineage.topological_order(involved) or sorted(involved)
+        order += [n for n in (new, *olds) if n not in involved]
+        in_force = settings_in_force(order, model.parents, lambda n: model.notes[n].parsed.settings)
+
+        def side(note: str) -> Side:
+            bodies = note_sections(self.root, model.notes[note].path, rules)
+            return Side(note, bodies, in_force[note], results.numbers(note))
+
+        new_side = side(new)
+        order_of_sections = list(model.notes[new].parsed.sections)
+        return [compare(side(old), new_side, order_of_sections, results.rules) for old in olds]
 
     # -- writing --------------------------------------------------------------------------
 
@@ -545,8 +559,16 @@ class Vault:
         else:
             chosen = list(linked)
         known: dict[str, Run | None] = {}
+        config = self.settings.config
         synced = [
-            sync_note_runs(self.root, self.model.notes[note].path, linked[note], tracker, known)
+            sync_note_runs(
+                self.root,
+                self.model.notes[note].path,
+                self.model.notes[note].parsed,
+                config,
+                tracker,
+                known,
+            )
             for note in chosen
         ]
         if any(s.written for s in synced):
@@ -668,7 +690,7 @@ def _records(plain: list[tuple]) -> list[Experiment]:
     return made
 
 
-def _record(model: VaultModel, note: str, problems: list[Problem]) -> Experiment:
+def _record(model: VaultModel, results: Results, note: str, problems: list[Problem]) -> Experiment:
     found = model.notes[note]
     urls = [u.url for u in found.parsed.urls if u.role == REFERENCES]
     experiment = note in model.experiments
@@ -683,7 +705,7 @@ def _record(model: VaultModel, note: str, problems: list[Problem]) -> Experiment
         related=model.targets(note, RELATED),
         references=model.targets(note, REFERENCES) + list(dict.fromkeys(urls)),
         modified=iso_utc(found.mtime_ns),
-        metrics=dict(found.parsed.metrics),
+        metrics=results.numbers(note),
         sections=completeness(found.parsed.sections) if experiment else None,
         problems=problems,
     )

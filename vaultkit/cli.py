@@ -24,9 +24,8 @@ from vaultkit.disk.read import describe_os_error, find_vault_root, walk_files
 from vaultkit.errors import ServiceError, VaultkitError, VaultNotFound
 from vaultkit.model.check import CODES, NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
-from vaultkit.model.metrics import higher_is_better
 from vaultkit.model.recognise import has_tag
-from vaultkit.model.results import most_reported
+from vaultkit.model.results import MetricRules, metric_rules, most_reported
 from vaultkit.model.runs import RUN_PROPERTY
 from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
@@ -310,8 +309,9 @@ def list_command(
         click.echo(nothing, err=output != "table")
     metric = None
     if sort:
-        metric = _metric_named(sort.removeprefix("metric:"), everything)
-        records = _sorted_by_metric(records, metric)
+        rules = metric_rules(vault.settings.config)
+        metric = _metric_named(sort.removeprefix("metric:"), everything, rules)
+        records = _sorted_by_metric(records, metric, rules)
     if output == "json":
         click.echo(formats.to_json([r.as_json() for r in records]), nl=False)
     elif output == "csv":
@@ -349,19 +349,21 @@ def _none_with(noun: str, what: str, asked: str, found: list[str]) -> str:
     return f"No {noun}s with {what} {asked!r}. The {plural} in use: {shown}{hint}"
 
 
-def _metric_named(name: str, records: list[Experiment]) -> str:
-    """The metric ``name`` names, without case; an unknown one is a usage error that
-    lists the metrics there are."""
+def _metric_named(name: str, records: list[Experiment], rules: MetricRules) -> str:
+    """The metric ``name`` names, in any spelling (`map_0.5` is `mAP@0.5`) or by an
+    alias; an unknown one is a usage error that lists the metrics there are."""
     known = sorted({m for r in records for m in r.metrics}, key=str.lower)
     for metric in known:
-        if metric.lower() == name.lower():
+        if rules.key(metric) == rules.key(name):
             return metric
     listed = ", ".join(known) if known else "none (no experiment reports a metric)"
     raise click.UsageError(f"no metric named {name!r}; the experiments report: {listed}")
 
 
-def _sorted_by_metric(records: list[Experiment], metric: str) -> list[Experiment]:
-    sign = -1 if higher_is_better(metric) else 1
+def _sorted_by_metric(
+    records: list[Experiment], metric: str, rules: MetricRules
+) -> list[Experiment]:
+    sign = -1 if rules.higher_is_better(metric) else 1
 
     def best_first(record: Experiment) -> tuple[bool, float]:
         value = record.metrics.get(metric)

@@ -14,10 +14,11 @@ from urllib.parse import quote
 from vaultkit.disk.read import read_bytes
 from vaultkit.disk.write import Update, create_folder, create_new, safe_target, update_file
 from vaultkit.errors import NoteExists, RefusedEdit, VaultkitError
-from vaultkit.model.config import CONFIG_PATH, link_style
+from vaultkit.model.config import CONFIG_PATH, Config, link_style
 from vaultkit.model.metrics import unanswered
-from vaultkit.model.records import NEXT, Note, VaultSnapshot
-from vaultkit.model.runs import RUN_PROPERTY, Run, run_block
+from vaultkit.model.records import NEXT, Note, ParsedNote, VaultSnapshot
+from vaultkit.model.results import metric_rules
+from vaultkit.model.runs import RUN_PROPERTY, Run, linked_runs, run_block, stated_values
 
 if TYPE_CHECKING:  # the tracker is asked for only by the demo with MLflow
     from vaultkit.tracker import Tracker
@@ -312,16 +313,25 @@ class RunSync:
 
 
 def sync_note_runs(
-    root: Path, path: str, ids: list[str], tracker: Tracker, known: dict[str, Run | None]
+    root: Path,
+    path: str,
+    parsed: ParsedNote,
+    config: Config,
+    tracker: Tracker,
+    known: dict[str, Run | None],
 ) -> RunSync:
-    """Write the runs ``ids`` into the note's run block (a second sync of unchanged runs
-    writes nothing); ``known``: runs already read, shared between notes."""
+    """Write the runs the note names into its run block, with the step that logged each
+    of the note's values (a second sync of unchanged runs writes nothing); ``known``:
+    runs already read, shared between notes."""
+    ids = linked_runs(parsed)
     for run_id in ids:
         if run_id not in known:
             known[run_id] = tracker.run(run_id)
     found = [run for run in (known[i] for i in ids) if run is not None]
     missing = [i for i in ids if known[i] is None]
-    content = run_block(found, missing)
+    rules = metric_rules(config)
+    stated = stated_values(parsed, rules)
+    content = run_block(found, missing, stated, rules, config.drift_tolerance)
 
     def set_block(current: bytes | None) -> bytes:
         if current is None:

@@ -505,12 +505,14 @@ def row_names(model: VaultModel, layout: render.Layout, note: str) -> Names:
 
 def lineage_inputs(model: VaultModel, layout: render.Layout, number: int) -> tuple:
     """Everything a lineage note and its canvas are made of but where their
-    links go: their file, members (by stat key), edges and roots. (The metric charted is a
+    links go: their file, members (by stat key), edges and roots, and the names metrics
+    are shown under (the spelling most notes of the vault use). (The metric charted is a
     setting: new settings start a build afresh.)"""
     lineage = layout.lineages[number]
     members = tuple((m, model.notes[m].stat_key) for m in lineage.members)
     edges = tuple(map(tuple, lineage.edges))  # plain: they pickle faster than named tuples
-    return (layout.lineage_paths[number], members, edges, tuple(lineage.roots))
+    names = layout.results.shown_names
+    return (layout.lineage_paths[number], members, edges, tuple(lineage.roots), names)
 
 
 def lineage_names(model: VaultModel, layout: render.Layout, number: int) -> Names:

@@ -9,14 +9,16 @@ The tracking address: ``--tracking-uri``, else `MLFLOW_TRACKING_URI`, else
 from __future__ import annotations
 
 import functools
+import math
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from vaultkit.errors import MissingExtra, VaultkitError
-from vaultkit.model.runs import Run, best_of_history
+from vaultkit.model.runs import Run
 
 INSTALL_HINT = "MLflow is not installed; install it with: pip install 'vaultkit[mlflow]'"
 # Files that say how a run's environment was built, as MLflow logs them with a model
@@ -157,18 +159,16 @@ class Tracker:
 
     def _record(self, run: Any, details: bool = True) -> Run:
         info, data = run.info, run.data
-        best = {}
+        histories = {}
         if details:
             for name in data.metrics:
-                history = self._call(
+                logged = self._call(
                     f"reading {name} of run {info.run_id}",
                     self.client.get_metric_history,
                     info.run_id,
                     name,
                 )
-                found = best_of_history(name, [(m.step, m.value) for m in history])
-                if found:
-                    best[name] = found
+                histories[name] = tuple((m.step, _logged_value(m.value)) for m in logged)
         return Run(
             id=info.run_id,
             name=info.run_name or "",
@@ -176,8 +176,8 @@ class Tracker:
             status=info.status,
             start_ms=info.start_time,
             end_ms=info.end_time,
-            metrics=dict(data.metrics),
-            best=best,
+            metrics={name: _logged_value(value) for name, value in data.metrics.items()},
+            history=histories,
             params=dict(data.params),
             tags={k: v for k, v in data.tags.items() if not k.startswith("mlflow.log-model")},
             environment=self._environment(info.run_id, info.experiment_id) if details else None,
@@ -233,3 +233,11 @@ class Tracker:
             dst_path=folder,
             tracking_uri=self.uri,
         )
+
+
+def _logged_value(value: float) -> float:
+    """A value as it was logged: MLflow's SQL stores keep an infinite value as the largest
+    float, which would read as a 309-digit number."""
+    if abs(value) == sys.float_info.max:
+        return math.copysign(math.inf, value)
+    return value

@@ -193,9 +193,13 @@ class Watcher:
             written = []
             for path in sorted(p for p in paths or () if p.lower().endswith(".md")):
                 data = _bytes_of(self.root / path)
-                ids = linked_runs(parse_note(data.decode("utf-8", "replace"))) if data else []
-                if ids and sync_note_runs(self.root, path, ids, self._tracker, {}).written:
-                    written.append(path)
+                if data is None:
+                    continue
+                parsed = parse_note(data.decode("utf-8", "replace"), model.vault.rules)
+                if linked_runs(parsed):
+                    synced = sync_note_runs(self.root, path, parsed, config, self._tracker, {})
+                    if synced.written:
+                        written.append(path)
         for path in written:
             self.own_writes[path] = _bytes_of(self.root / path)
         return [f"runs_sync: wrote the run block of {path}" for path in written]

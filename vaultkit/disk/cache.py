@@ -44,7 +44,7 @@ def answers_path(kind: str) -> str:
     return f"{CACHE_FOLDER}/answers-{kind.replace(' ', '-')}.pickle"
 
 
-SCHEMA = 7
+SCHEMA = 8
 _MAGIC = b"vaultkit-cache\n"
 
 

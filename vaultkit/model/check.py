@@ -13,6 +13,7 @@ from vaultkit.model.recognise import (
     why_not_an_experiment,
 )
 from vaultkit.model.records import ERROR, PREVIOUS, WARNING, Problem
+from vaultkit.model.results import metric_rules
 from vaultkit.model.runs import run_problems
 from vaultkit.model.vault_model import VaultModel
 from vaultkit.obsidian.note import normalise_heading
@@ -52,6 +53,7 @@ CODES = frozenset(
         "run-not-finished",
         "metric-drift",
         "params-drift",
+        "result-not-read",
     }
 )
 
@@ -204,7 +206,10 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
             )
         )
     if experiment:
-        problems += run_problems(note_id, parsed, model.vault.config.drift_tolerance)
+        config = model.vault.config
+        problems += run_problems(note_id, parsed, config.drift_tolerance, metric_rules(config))
+    if experiment:
+        problems += [_not_read(note_id, line, text) for line, text in parsed.unread_results]
     if experiment and has_template_tag(parsed.tag_names):
         problems.append(
             Problem(
@@ -252,6 +257,21 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
         ):
             problems.extend(_link_problems(model, note_id, experiment, resolved))
     return problems
+
+
+QUOTED = 80  # characters of a line quoted in a message
+
+
+def _not_read(note_id: str, line: int, text: str) -> Problem:
+    quoted = text if len(text) <= QUOTED else text[: QUOTED - 1] + "…"
+    return Problem(
+        "result-not-read",
+        WARNING,
+        note_id,
+        line,
+        f"Result line {quoted!r} holds numbers that no rule reads as a metric; write "
+        "them as `- name: value` (`- mAP@0.5: 0.61`), or a table `| metric | value |`",
+    )
 
 
 def _done_problems(note_id: str, parsed):

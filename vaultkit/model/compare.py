@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
+from typing import NamedTuple
 
-from vaultkit.model.metrics import higher_is_better, plain_number
-from vaultkit.model.records import ParsedNote
+from vaultkit.model.metrics import plain_number
+from vaultkit.model.results import MetricRules
 
 
 def settings_changes(old: dict[str, str], new: dict[str, str]) -> list[dict]:
@@ -18,7 +20,23 @@ def settings_changes(old: dict[str, str], new: dict[str, str]) -> list[dict]:
     ]
 
 
-def metric_changes(old: dict[str, float], new: dict[str, float]) -> list[dict]:
+def settings_in_force(
+    order: list[str], parents: Callable[[str], list[str]], own: Callable[[str], dict[str, str]]
+) -> dict[str, dict[str, str]]:
+    """The settings in force at each note of ``order`` (parents before children): the
+    ones it states, and those in force at its parents that it does not state (the first
+    parent's first, at a merge). A note that does not repeat its parent's `lr` keeps it."""
+    found: dict[str, dict[str, str]] = {}
+    for note in order:
+        merged: dict[str, str] = {}
+        for parent in reversed(parents(note)):
+            merged.update(found.get(parent, {}))  # none from a parent later in a cycle
+        merged.update(own(note))
+        found[note] = merged
+    return found
+
+
+def metric_changes(old: dict[str, float], new: dict[str, float], rules: MetricRules) -> list[dict]:
     """Each metric of either note: values, delta and whether it went the right way."""
     changes = []
     for name in sorted(set(old) | set(new)):
@@ -30,7 +48,7 @@ def metric_changes(old: dict[str, float], new: dict[str, float]) -> list[dict]:
             if delta == 0:
                 entry["direction"] = "same"
             else:
-                improved = (delta > 0) == higher_is_better(name)
+                improved = (delta > 0) == rules.higher_is_better(name)
                 entry["direction"] = "better" if improved else "worse"
         changes.append(entry)
     return changes
@@ -58,21 +76,24 @@ def section_changes(
     return changes
 
 
-def compare(
-    old_id: str,
-    old: ParsedNote,
-    old_bodies: dict[str, list[str]],
-    new_id: str,
-    new: ParsedNote,
-    new_bodies: dict[str, list[str]],
-) -> dict:
-    """Everything that changed from ``old`` to ``new`` (the JSON of ``vaultkit diff``)."""
+class Side(NamedTuple):
+    """One note of a comparison."""
+
+    id: str
+    bodies: dict[str, list[str]]  # section -> its lines
+    settings: dict[str, str]  # in force (``settings_in_force``)
+    metrics: dict[str, float]  # as ``Results`` resolves them
+
+
+def compare(old: Side, new: Side, order: list[str], rules: MetricRules) -> dict:
+    """Everything that changed from ``old`` to ``new`` (the JSON of ``vaultkit diff``);
+    ``order``: the template's sections."""
     return {
-        "from": old_id,
-        "to": new_id,
-        "sections": section_changes(old_bodies, new_bodies, list(new.sections)),
+        "from": old.id,
+        "to": new.id,
+        "sections": section_changes(old.bodies, new.bodies, order),
         "settings": settings_changes(old.settings, new.settings),
-        "metrics": metric_changes(old.metrics, new.metrics),
+        "metrics": metric_changes(old.metrics, new.metrics, rules),
     }
 
 
@@ -88,10 +109,10 @@ def _delta(entry: dict) -> str:
     return f"{'+' if delta >= 0 else ''}{plain_number(delta)} {arrow}"
 
 
-def one_line(old: ParsedNote, new: ParsedNote, limit: int = 3) -> str:
-    """A step of a lineage in a few words: the settings that changed."""
+def one_line(old: dict[str, str], new: dict[str, str], limit: int = 3) -> str:
+    """A step of a lineage in a few words: the settings in force that changed."""
     parts = []
-    for change in settings_changes(old.settings, new.settings):
+    for change in settings_changes(old, new):
         if change["old"] is None:
             parts.append(f"{change['name']} {change['new']}")
         elif change["new"] is None:

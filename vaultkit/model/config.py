@@ -39,6 +39,9 @@ class Config:
     mlflow_tracking_uri: str = ""  # the MLflow store `runs` reads; "" = MLflow's default
     runs_sync: bool = False  # build syncs the MLflow runs notes name first
     drift_tolerance: float = 0.01  # how far (relative) a note's number may be from its run's
+    # names that stand for one metric: (the name shown, (other names, …))
+    metric_aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    metric_direction: tuple[tuple[str, str], ...] = ()  # (metric, "higher" or "lower")
 
     @functools.cached_property  # asked once per note of the vault
     def index_path(self) -> str:
@@ -109,14 +112,19 @@ def _texts(key: str, value: Any) -> tuple[str, ...]:
     return tuple(_string(key, item) for item in value)
 
 
-def _pairs(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+def _table(key: str, value: Any, what: str, example: str) -> dict[str, Any]:
+    """A TOML table, else an error that shows one (``what`` it maps, an ``example``)."""
     if not isinstance(value, dict) or not value:
         raise ConfigError(
-            f"{key} must be a table of property names and values, like "
-            f'{key} = {{ type = "experiment" }}, not {value!r}',
+            f"{key} must be a table of {what}, like {key} = {example}, not {value!r}",
             CONFIG_PATH,
         )
-    return tuple(sorted((name.lower(), _string(key, v).lower()) for name, v in value.items()))
+    return value
+
+
+def _pairs(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    table = _table(key, value, "property names and values", '{ type = "experiment" }')
+    return tuple(sorted((name.lower(), _string(key, v).lower()) for name, v in table.items()))
 
 
 def _flag(key: str, value: Any) -> bool:
@@ -131,6 +139,29 @@ def _fraction(key: str, value: Any) -> float:
             f"{key} must be a number from 0 to 1, like 0.01, not {value!r}", CONFIG_PATH
         )
     return float(value)
+
+
+def _aliases(key: str, value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    example = '{ "mAP@0.5" = ["mAP50", "metrics/mAP50(B)"] }'
+    table = _table(key, value, "metric names and lists of other names", example)
+    return tuple(
+        (
+            _string(key, name),
+            _texts(f"{key}.{name}", [others] if isinstance(others, str) else others),
+        )
+        for name, others in table.items()
+    )
+
+
+def _directions(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    table = _table(key, value, 'metric names and "higher" or "lower"', '{ "my_score" = "lower" }')
+    for name, way in table.items():
+        if way not in ("higher", "lower"):
+            raise ConfigError(
+                f'{key}: {name!r} must be "higher" or "lower" (which way is better), not {way!r}',
+                CONFIG_PATH,
+            )
+    return tuple((_string(key, name), way) for name, way in table.items())
 
 
 def _statuses(key: str, value: Any) -> tuple[str, ...]:
@@ -154,6 +185,8 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "mlflow_tracking_uri": _string,
     "drift_tolerance": _fraction,
     "runs_sync": _flag,
+    "metric_aliases": _aliases,
+    "metric_direction": _directions,
 }
 
 

@@ -11,13 +11,16 @@ Pure: lines in, data out.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
-METRIC_SECTIONS = ("result", "metrics")  # results win over the plan
+RESULT_SECTIONS = ("result", "results")  # where results are read
+PLAN_SECTION = "metrics"  # the plan: thresholds, and values a table holds
 _NUMBER = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?$")
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _TABLE_RULE = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
@@ -47,13 +50,6 @@ def setting_name(prefix: str) -> str | None:
 
 
 _DIGIT = re.compile(r"\d")
-# Metric names where lower is better, as whole words (`val_loss`, `latency ms`): inside a
-# word they mislead (`answer` holds "wer", `mission` "miss").
-LOWER_IS_BETTER = re.compile(
-    r"(?<![a-z])(?:loss(?:es)?|latency|errors?|time|ms|mae|mse|rmse|wer|cer|miss(?:es|ed)?"
-    r"|fpr?|fnr|perplexity|ppl)(?![a-z])",
-    re.I,
-)
 
 
 def parse_number(text: str) -> float | None:
@@ -79,12 +75,22 @@ def _cells(line: str) -> list[str]:
     return cells
 
 
-def table_metrics(lines: list[str]) -> tuple[dict[str, float], dict[str, float]]:
-    """(values, thresholds) from every table in ``lines``: the name column is one headed
-    `metric` or `name` (else the first), the value column one headed `value`, `result`
-    or `score` (else the second); a `threshold` column gives thresholds."""
+class Prose(NamedTuple):
+    """What a Result or Metrics section says in its lines (tables aside)."""
+
+    values: dict[str, float]  # name -> value, the first written of each name
+    thresholds: dict[str, float]
+    percent: frozenset[str]  # the names whose value was written with `%`
+    unread: list[tuple[int, str]]  # (index in the section, line) holding numbers no rule read
+
+
+def table_metrics(lines: list[str]) -> Prose:
+    """The values and thresholds of every table in ``lines``: the name column is one
+    headed `metric` or `name` (else the first), the value column one headed `value`,
+    `result` or `score` (else the second); a `threshold` column gives thresholds."""
     values: dict[str, float] = {}
     thresholds: dict[str, float] = {}
+    percent: set[str] = set()
     index = 0
     while index + 1 < len(lines):
         header, rule = lines[index], lines[index + 1]
@@ -107,14 +113,88 @@ def table_metrics(lines: list[str]) -> tuple[dict[str, float], dict[str, float]]
             if len(cells) > max(name_col, value_col):
                 name = cells[name_col].strip("*_` ")
                 number = parse_number(cells[value_col])
-                if name and number is not None:
-                    values.setdefault(name, number)
+                if name and number is not None and name not in values:
+                    values[name] = number
+                    if cells[value_col].split("±")[0].strip(" *_`").endswith("%"):
+                        percent.add(name)
                 if threshold_col is not None and threshold_col < len(cells):
                     limit = parse_number(cells[threshold_col])
                     if name and limit is not None:
                         thresholds.setdefault(name, limit)
             index += 1
-    return values, thresholds
+    return Prose(values, thresholds, frozenset(percent), [])
+
+
+# A result or threshold written in a sentence or a list item: `mAP@0.5 = 0.58`,
+# `recall: 49%`, `mAP@0.5 ≥ 0.65`, `latency: at most 30 ms`. The name starts with a
+# letter after a word boundary and is at most 40 characters; the value is a number,
+# then a `%`, a `± spread` and a unit, and nothing glued to it (`2024-05-01` is no value).
+_PROSE_PAIR = re.compile(
+    r"(?<![\w@./-])(?P<name>[A-Za-z](?:[\w@./()\- ]|(?<=\d):(?=\d)){0,39}?)\s*"
+    r"(?P<op>(?:[:=]\s*)?(?:≥|≤|>=|<=|=>|=<|>|<|(?i:at least|at most)\b)|[:=])\s*"
+    r"(?P<value>[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?)"
+    r"(?P<percent>\s*%)?(?:\s*(?:±|\+/-|\+-)\s*\d[\d.]*\s*%?)?(?:\s*[A-Za-zµ/]+)?"
+    r"(?=$|[\s,;)\]|(])"
+)
+_AT_MOST = ("≤", "<=", "=<", "<", "at most")
+_NOT_READ = re.compile(r"!?\[\[[^\]]*\]\]|\]\([^)]*\)|\w+://\S+|<!--.*?-->")
+_THRESHOLD_WORDS = re.compile(r"threshold|expect|accept|target|goal|require", re.I)
+_STANDALONE_NUMBER = re.compile(r"(?<![\w@.:/-])[-+]?\d+(?:[.,]\d+)*%?(?![\w@:/-])")
+
+
+def _prose_text(line: str) -> str:
+    """A line as its pairs are read: no list marker, emphasis, code ticks, links or
+    addresses (a number in a link is no result)."""
+    text = _LIST_MARKER.sub("", line, count=1)
+    return _NOT_READ.sub(" ", text.replace("**", "").replace("__", "").replace("`", ""))
+
+
+def prose_metrics(lines: list[str], questions: Sequence[str], plan: bool = False) -> Prose:
+    """Results (``plan`` False: the Result section) or thresholds (``plan``: the Metrics
+    section) written as `name: value` or `name = value` pairs, several to a line, in list
+    items or nested under the template's question. In the plan, a pair is a threshold
+    when it compares (`≥ 0.65`, `at least 0.65`) or stands under, or on, a line that
+    speaks of a threshold (`Expected (accepted) threshold for each metric`)."""
+    values: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
+    percent: set[str] = set()
+    unread: list[tuple[int, str]] = []
+    threshold_depths: list[int] = []  # indents of the open lines that speak of thresholds
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("|", "#", "<!--", "```", "~~~")):
+            continue
+        depth = len(line) - len(line.lstrip(" \t"))
+        while threshold_depths and threshold_depths[-1] >= depth:
+            threshold_depths.pop()
+        text = _prose_text(line)
+        under_threshold = bool(threshold_depths) or bool(
+            _THRESHOLD_WORDS.search(text.partition(":")[0])
+        )
+        if plan and _THRESHOLD_WORDS.search(text):
+            threshold_depths.append(depth)
+        found = False
+        for pair in _PROSE_PAIR.finditer(text):
+            name = " ".join(pair.group("name").split()).strip(" (")
+            if not name or is_question(name, questions) or len(name.split()) > 5:
+                continue
+            if text[pair.end("name") : pair.start("value")] == ":":
+                continue  # `12:30`, `3:1`: a time or a ratio, not a pair
+            op = pair.group("op").lstrip(":=").strip().lower() or pair.group("op").strip()
+            number = float(pair.group("value").replace(",", ""))
+            compares = op not in (":", "=")
+            if plan and (compares or under_threshold):
+                thresholds.setdefault(name, number)
+                found = True
+            elif not plan and not compares:
+                if name not in values:
+                    values[name] = number
+                    if pair.group("percent"):
+                        percent.add(name)
+                found = True
+        if not found and not plan and "::" not in text and _STANDALONE_NUMBER.search(text):
+            unread.append((index, stripped))
+    return Prose(values, thresholds, frozenset(percent), unread)
 
 
 def inline_metrics(lines: list[str]) -> dict[str, float]:
@@ -167,6 +247,23 @@ def settings(text: str) -> dict[str, str]:
     return found
 
 
+# `- optimizer: AdamW`, `loss = focal`: a line that is one setting whose value is one word
+_TEXT_SETTING = re.compile(
+    r"^[ \t]*(?:[-*+][ \t]+)?[*_`]*([A-Za-z][\w .\-]{0,30}?)[*_`]*[ \t]*[:=][ \t]*"
+    r"[*_`]*([A-Za-z][\w.\-+/]*)[*_`]*[ \t]*$",
+    re.M,
+)
+
+
+def text_settings(text: str) -> dict[str, str]:
+    """Settings whose value is a word (`optimizer: AdamW`): name (lower case) -> value,
+    compared with a run's parameters of the same name."""
+    found: dict[str, str] = {}
+    for name, value in _TEXT_SETTING.findall(text):
+        found.setdefault(" ".join(name.lower().split()), value)
+    return found
+
+
 _VERSION = re.compile(r"==|\b\d+\.\d+(?:\.\d+)?\b")
 _SEED = re.compile(r"\bseed\b|random[_ ]state|deterministic", re.I)
 _THRESHOLD = re.compile(r"threshold\D{0,40}\d", re.I)
@@ -213,25 +310,38 @@ def completeness(sections: dict[str, str]) -> str:
 
 
 def plain_number(value: float) -> str:
-    """A metric value as a plain decimal: whole numbers exact (`25000000`), others with
-    at most six significant digits (`0.671`, `0.00001`). Never exponent form (`1e-05`),
-    which Mermaid's charts cannot parse and people misread; `inf` and `nan` stay so."""
+    """A metric value for a table or a chart: a plain decimal, whole numbers exact
+    (`25000000`), others rounded to six significant digits but never into their whole
+    part (`0.671`, `0.00001`, `12345678901234`). Never
+    exponent form (`1e-05`), which Mermaid's charts cannot parse and people misread;
+    `inf` and `nan` stay so. (The run block, JSON and pandas keep every digit:
+    ``exact_number``.)"""
     if not math.isfinite(value):
         return str(value)
     if value.is_integer() and abs(value) < 1e15:  # counts stay exact: 123456789
         return str(int(value))
-    text = format(Decimal(f"{value:.6g}"), "f")
+    # six significant digits, but every digit of the whole part (no 12345700000000)
+    digits = max(6, len(str(int(abs(value)))))
+    text = format(Decimal(f"{value:.{digits}g}"), "f")
     return "0" if text == "-0" else text
 
 
+def exact_number(value: float) -> str:
+    """A value with every digit it has, as a plain decimal: `12345678901234.5`,
+    `0.1234567`, `0.00001`; `inf` and `nan` stay so."""
+    if not math.isfinite(value):
+        return str(value)
+    text = format(Decimal(repr(value)), "f")
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
+
+
+@functools.lru_cache(maxsize=8192)  # asked for every metric of every note, every build
 def metric_key(name: str) -> str:
-    """A metric's name as compared across notes and runs: `mAP@0.5`, `mAP_0.5` and
-    `map 0.5` are one metric (MLflow allows no `@` in a name)."""
+    """A metric's name as compared across notes and runs: case, spaces and punctuation
+    aside, so `mAP@0.5`, `mAP_0.5`, `map 0.5` and `val mAP 0.5` vs `val_mAP_0.5` are one
+    metric (MLflow allows no `@` in a name)."""
     return "".join(char for char in name.casefold() if char.isalnum())
-
-
-def higher_is_better(metric: str) -> bool:
-    return not LOWER_IS_BETTER.search(metric)
 
 
 def is_question(line: str, questions: Sequence[str]) -> bool:
@@ -265,6 +375,9 @@ NOT_ASKED = frozenset(
 TemplateSections = tuple[tuple[str, tuple[str, ...]], ...]  # (section, its questions), in order
 
 
+_PLACEHOLDER = re.compile(r"(?:\s*(?:\{\{[^{}]*\}\}|<%.*?%>))+\s*")
+
+
 def template_sections(template_text: str) -> TemplateSections:
     """The sections a template asks to fill in (its headings of the highest level, but
     for NOT_ASKED) and the question lines under each, normalised as ``is_question``
@@ -272,6 +385,9 @@ def template_sections(template_text: str) -> TemplateSections:
     headings = [
         re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line) for line in template_text.splitlines()
     ]
+    # a title heading that is only a placeholder (`# {{title}}`, `# <% tp.file.title %>`)
+    # becomes the note's name, not a section to fill in
+    headings = [None if m and _PLACEHOLDER.fullmatch(m.group(2)) else m for m in headings]
     levels = [len(m.group(1)) for m in headings if m]
     top = min(levels, default=1)
     found: dict[str, list[str]] = {}

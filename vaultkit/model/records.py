@@ -97,6 +97,9 @@ class SyncedRun(NamedTuple):
     status: str  # MLflow's, or "missing" when the store did not have the run
     params: dict[str, str]
     metrics: dict[str, float]  # final values
+    best: dict[str, tuple[float, int]]  # (best value, its step), of a metric's history
+    # (the note's value when synced, the step that logged it or None) by metric
+    found: dict[str, tuple[float, int | None]]
 
 
 @dataclass
@@ -116,10 +119,14 @@ class ParsedNote:
     property_status: str | None = None
     ignored_tags: str | None = None  # a `tags:` value that Obsidian ignores
     metrics: dict[str, float] = field(default_factory=dict)  # name -> reported value
+    percent: set[str] = field(default_factory=set)  # the metrics written with `%` (72%: 72)
     thresholds: dict[str, float] = field(default_factory=dict)  # name -> accepted threshold
-    run_metrics: dict[str, float] = field(default_factory=dict)  # from the synced run block
+    unread_results: list[tuple[int, str]] = field(default_factory=list)  # (line, text)
+    # the synced runs' final values, as logged (a finished run's first)
+    run_metrics: dict[str, float] = field(default_factory=dict)
     synced_runs: dict[str, SyncedRun] = field(default_factory=dict)  # run id -> from that block
     settings: dict[str, str] = field(default_factory=dict)  # hyperparameters, pinned versions
+    text_settings: dict[str, str] = field(default_factory=dict)  # `optimizer: AdamW`
     sections: dict[str, str] = field(default_factory=dict)  # template section -> state
     previous_heading: bool = False  # has a heading that names the previous experiment
     gaps: list[str] = field(default_factory=list)  # what a rebuild of the model would miss
@@ -127,12 +134,6 @@ class ParsedNote:
     @property
     def status(self) -> str | None:
         return self.footer_status or self.property_status
-
-    @property
-    def results(self) -> dict[str, float]:
-        """The metrics to rank by: a synced run's values where it logged them (what was
-        measured), else the note's own."""
-        return {**self.metrics, **self.run_metrics} if self.run_metrics else self.metrics
 
 
 @dataclass(eq=False)  # identity: a note read again is a new object

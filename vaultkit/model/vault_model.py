@@ -12,6 +12,7 @@ from vaultkit.model.config import LinkStyle
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.recognise import is_experiment
 from vaultkit.model.records import PREVIOUS, Edge, Link, Note, VaultSnapshot, note_id
+from vaultkit.model.results import Results, metric_rules
 from vaultkit.obsidian.links import link_path
 from vaultkit.obsidian.resolve import Resolution, Resolver, name_key
 
@@ -174,6 +175,15 @@ class VaultModel:
             path = note.path if note else target
             self._link_names[target] = link_path(path, "", LinkStyle(), self.resolver)
         return self._link_names[target]
+
+    def results(self) -> Results:
+        """Every experiment's metrics, one value and one name per metric (model/results.py):
+        made anew when asked, as the model changes with the vault."""
+        return Results(
+            metric_rules(self.vault.config),
+            lambda note: self.notes[note].parsed,
+            sorted(self.experiments),
+        )
 
     def status(self, note: str) -> str | None:
         found = self.notes.get(note)

@@ -345,14 +345,12 @@ def parse_note_and_sections(
         note.synced_runs = _synced_runs([body_lines[i] for i in run_lines])
         own_lines = ["" if i in run_lines else line for i, line in enumerate(body_lines)]
     bodies = section_bodies(own_lines, found, note.footer_line)
-    _report(note, bodies, own_lines, "\n".join(own_lines) if run_lines else body, rules)
-    # a finished run's values first: a failed attempt's are not the result; named as the
-    # note names them (`mAP_0.5` logged, `mAP@0.5` written)
-    if note.synced_runs:
-        own = {metrics.metric_key(name): name for name in note.metrics}
-        for run in sorted(note.synced_runs.values(), key=lambda r: r.status != "FINISHED"):
-            for name, value in run.metrics.items():
-                note.run_metrics.setdefault(own.get(metrics.metric_key(name), name), value)
+    starts = {name: section.start for name, section in first_sections(found).items()}
+    _report(note, bodies, starts, own_lines, "\n".join(own_lines) if run_lines else body, rules)
+    # a finished run's values first: a failed attempt's are not the result
+    for run in sorted(note.synced_runs.values(), key=lambda r: r.status != "FINISHED"):
+        for name, value in run.metrics.items():
+            note.run_metrics.setdefault(name, value)
 
     status_field = note.fields.get("status")
     if status_field is not None:
@@ -377,7 +375,8 @@ RUN_METRICS_HEADER = "| run metric |"  # the run block's table of metrics (model
 _CODE = r"`+ ?(.*?) ?`+"  # a code span as the run block writes it (`|` written `\|`)
 _RUN_FIELD = re.compile(rf"^\| (run id|status) \| {_CODE} \|$")
 _PARAMETER = re.compile(rf"^\| {_CODE} \| {_CODE} \|$")
-_METRIC_ROW = re.compile(rf"^\| {_CODE} \| ([^|]+) \|")
+_METRIC_ROW = re.compile(rf"^\| {_CODE} \| ([^|]+) \|(?: ([^|]+) \|)?(?: ([^|]+) \|)?")
+_AT_STEP = re.compile(r"^(\S+) \((?:step (\d+)|no step)\)$")
 _MISSING_RUN = re.compile(rf"^Run {_CODE}: not in the tracking store\.$")
 
 
@@ -385,17 +384,35 @@ def _uncode(text: str) -> str:
     return text.replace("\\|", "|")
 
 
+def _logged_number(text: str) -> float | None:
+    """A number of the run block: a plain decimal, `inf`, `-inf` or `nan`."""
+    text = text.strip()
+    return float(text) if text in ("inf", "-inf", "nan") else metrics.parse_number(text)
+
+
+def _at_step(cell: str | None) -> tuple[float, int | None] | None:
+    """`0.61 (step 6)` -> (0.61, 6); `0.64 (no step)` -> (0.64, None); else None."""
+    match = _AT_STEP.match(cell.strip()) if cell else None
+    number = _logged_number(match.group(1)) if match else None
+    if match is None or number is None:
+        return None
+    return number, int(match.group(2)) if match.group(2) else None
+
+
 def _synced_runs(lines: list[str]) -> dict[str, SyncedRun]:
-    """What the run block says of each run: its status, parameters and final metrics."""
+    """What the run block says of each run: its status, parameters, final and best
+    metrics, and the step that logged each of the note's values."""
     found: dict[str, SyncedRun] = {}
     run_id, status, table = "", "", ""
     params: dict[str, str] = {}
     values: dict[str, float] = {}
+    best: dict[str, tuple[float, int]] = {}
+    checked: dict[str, tuple[float, int | None]] = {}
     for line in [*lines, "### end"]:
         if line.startswith("### "):
             if run_id:
-                found[run_id] = SyncedRun(status, params, values)
-            run_id, status, table, params, values = "", "", "", {}, {}
+                found[run_id] = SyncedRun(status, params, values, best, checked)
+            run_id, status, table, params, values, best, checked = "", "", "", {}, {}, {}, {}
         elif (field := _RUN_FIELD.match(line)) is not None:
             value = _uncode(field.group(2))
             run_id, status = (value, status) if field.group(1) == "run id" else (run_id, value)
@@ -404,11 +421,16 @@ def _synced_runs(lines: list[str]) -> dict[str, SyncedRun]:
         elif table.startswith("| parameter |") and (row := _PARAMETER.match(line)):
             params[_uncode(row.group(1))] = _uncode(row.group(2))
         elif table.startswith(RUN_METRICS_HEADER) and (row := _METRIC_ROW.match(line)):
-            number = metrics.parse_number(row.group(2))
+            name, number = _uncode(row.group(1)), _logged_number(row.group(2))
             if number is not None:
-                values[_uncode(row.group(1))] = number
+                values[name] = number
+            at_best, at_note = _at_step(row.group(3)), _at_step(row.group(4))
+            if at_best is not None and at_best[1] is not None:
+                best[name] = (at_best[0], at_best[1])
+            if at_note is not None:
+                checked[name] = at_note
         elif (missing := _MISSING_RUN.match(line)) is not None:
-            found[_uncode(missing.group(1))] = SyncedRun("missing", {}, {})
+            found[_uncode(missing.group(1))] = SyncedRun("missing", {}, {}, {}, {})
         elif not line.startswith("|"):
             table = ""
     return found
@@ -437,23 +459,50 @@ def section_bodies(
 def _report(
     note: ParsedNote,
     bodies: dict[str, list[str]],
+    starts: dict[str, int],
     all_lines: list[str],
     text: str,
     rules: ParseRules,
 ) -> None:
-    """Metrics, thresholds, settings and section states of an experiment-shaped note."""
-    for name in metrics.METRIC_SECTIONS:
-        values, limits = metrics.table_metrics(bodies.get(name, []))
-        for key, value in values.items():
-            note.metrics.setdefault(key, value)
-        for key, value in limits.items():
+    """Metrics, thresholds, settings and section states of an experiment-shaped note.
+    Among the values of one metric, the first found wins: the Result section's tables,
+    then its lines, then the Metrics section's tables (the plan), Dataview fields and
+    numeric properties (docs/results.md)."""
+    questions = rules.questions
+    found: list[metrics.Prose] = []
+    for name in metrics.RESULT_SECTIONS:
+        lines = bodies.get(name)
+        if lines:
+            found.append(metrics.table_metrics(lines))
+            prose = metrics.prose_metrics(lines, questions.get(name, ()))
+            found.append(prose)
+            note.unread_results += [(starts[name] + i + 1, t) for i, t in prose.unread]
+    plan = bodies.get(metrics.PLAN_SECTION)
+    if plan:
+        found.append(metrics.table_metrics(plan))
+        found.append(metrics.prose_metrics(plan, questions.get(metrics.PLAN_SECTION, ()), True))
+    for part in found:
+        for key, value in part.values.items():
+            if key not in note.metrics:
+                note.metrics[key] = value
+                if key in part.percent:
+                    note.percent.add(key)
+        for key, value in part.thresholds.items():
             note.thresholds.setdefault(key, value)
     for key, value in metrics.inline_metrics(all_lines).items():
         note.metrics.setdefault(key, value)
     for key, value in note.properties.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
             note.metrics.setdefault(str(key), float(value))
-    note.settings = metrics.settings(text)
+    # a result is no setting: `recall: 0.44` under Result does not change between notes
+    reported = {metrics.metric_key(name) for name in note.metrics}
+    note.settings = {
+        name: value
+        for name, value in metrics.settings(text).items()
+        if metrics.metric_key(name) not in reported
+    }
+    if note.synced_runs:  # compared with the runs' parameters only
+        note.text_settings = metrics.text_settings(text)
     note.sections = {
         name: metrics.section_state(bodies.get(name), questions)
         for name, questions in rules.sections

@@ -17,10 +17,11 @@ from typing import Any
 
 from vaultkit.model.check import NoteProblems
 from vaultkit.model.compare import one_line as what_changed
+from vaultkit.model.compare import settings_in_force
 from vaultkit.model.config import LinkStyle
-from vaultkit.model.metrics import completeness, higher_is_better, plain_number
-from vaultkit.model.records import ERROR, ParsedNote, canvas_path
-from vaultkit.model.results import best, meets, most_reported, path_to, thresholds_met
+from vaultkit.model.metrics import completeness, plain_number
+from vaultkit.model.records import ERROR, canvas_path
+from vaultkit.model.results import RUN, Results, path_to
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
@@ -102,7 +103,8 @@ class Layout:
         self.index_path = model.vault.config.index_path
         self.lineage_paths = lineage_names(model, lineages)
         self.lineage_of = {m: i for i, lineage in enumerate(lineages) for m in lineage.members}
-        self.index_metrics = index_metrics(model)
+        self.results = model.results()
+        self.index_metrics = index_metrics(model, self.results)
         generated = [self.index_path, *self.lineage_paths.values()]
         generated += [canvas_path(p) for p in self.lineage_paths.values()]
         self.missing = sorted(set(generated) - set(model.vault.files))
@@ -133,20 +135,21 @@ INDEX_METRICS = 3  # metric columns of the index, when `index_metrics` names non
 LINEAGE_METRICS = 6  # metric columns of a lineage note's table
 
 
-def index_metrics(model: VaultModel) -> list[str]:
-    """The index's metric columns: `index_metrics`, else the most reported."""
-    configured = model.vault.config.index_metrics
-    reports = (model.notes[e].parsed.results for e in sorted(model.experiments))
-    return list(configured) or most_reported(reports, INDEX_METRICS)
+def index_metrics(model: VaultModel, results: Results) -> list[str]:
+    """The index's metric columns: `index_metrics` (under the names shown), else the
+    most reported."""
+    configured = [results.name(name) for name in model.vault.config.index_metrics]
+    return list(dict.fromkeys(configured)) or results.most_reported(
+        results.experiments, INDEX_METRICS
+    )
 
 
-def lineage_metrics(model: VaultModel, lineage: Lineage) -> list[str]:
+def lineage_metrics(results: Results, config_metric: str, lineage: Lineage) -> list[str]:
     """A lineage's metric columns, the one that ranks its experiments first:
     `lineage_metric`, else the one most of its experiments report."""
-    reports = (model.notes[m].parsed.results for m in lineage.members)
-    names = most_reported(reports, LINEAGE_METRICS)
-    configured = model.vault.config.lineage_metric
-    if configured:
+    names = results.most_reported(lineage.members, LINEAGE_METRICS)
+    if config_metric:
+        configured = results.name(config_metric)
         names = [configured, *(n for n in names if n != configured)][:LINEAGE_METRICS]
     return names
 
@@ -158,22 +161,28 @@ RUN_SOURCE = (
 )
 
 
-def metric_cell(parsed: ParsedNote, metric: str) -> str:
-    """A value, marked `(run)` when a synced run logged it, and ✓ or ✗ where the note
-    sets a threshold for it."""
-    value = parsed.results.get(metric)
-    if value is None:
+def value_text(results: Results, note: str, metric: str) -> str:
+    """A value as tables and sentences show it: rounded for reading, `%` where it was
+    written, marked `(run)` when only a synced run logged it."""
+    found = results.values(note)[metric]
+    return plain_number(found.value) + "%" * found.percent + RUN_MARK * (found.source == RUN)
+
+
+def metric_cell(results: Results, note: str, metric: str) -> str:
+    """A value (``value_text``), and ✓ or ✗ where the note sets a threshold for it."""
+    if metric not in results.values(note):
         return "—"
-    shown = plain_number(value) + RUN_MARK * (metric in parsed.run_metrics)
-    threshold = parsed.thresholds.get(metric)
+    shown = value_text(results, note, metric)
+    threshold = results.thresholds(note).get(metric)
     if threshold is None:
         return shown
-    return f"{shown} {'✓' if meets(metric, value, threshold) else '✗'}"
+    met = results.rules.meets(metric, results.values(note)[metric].value, threshold)
+    return f"{shown} {'✓' if met else '✗'}"
 
 
-def thresholds_cell(parsed: ParsedNote) -> str:
+def thresholds_cell(results: Results, note: str) -> str:
     """`✓ 2/2`: how many of the thresholds the note sets its values meet."""
-    met, judged = thresholds_met(parsed.results, parsed.thresholds)
+    met, judged = results.thresholds_met(note)
     return f"{'✓' if met == judged else '✗'} {met}/{judged}" if judged else "—"
 
 
@@ -189,11 +198,12 @@ def index_row(layout: Layout, note: str, problems: NoteProblems) -> str:
     previous = ", ".join(layout.link(p, index_path, True) for p in model.parents(note))
     found = sorted(problems(note), key=lambda p: (p.severity != ERROR, p.code))
     codes = ", ".join(dict.fromkeys(p.code for p in found)) or "—"
-    metrics = "".join(f" {metric_cell(parsed, name)} |" for name in layout.index_metrics)
+    results = layout.results
+    metrics = "".join(f" {metric_cell(results, note, name)} |" for name in layout.index_metrics)
     return (
         f"| {layout.link(note, index_path, True)} | {previous or '—'} "
         f"| {layout.link(layout.lineage_path_of(note), index_path, True)} |{metrics} "
-        f"{thresholds_cell(parsed)} | {completeness(parsed.sections)} "
+        f"{thresholds_cell(results, note)} | {completeness(parsed.sections)} "
         f"| {model.notes[note].last_change} | {codes} |"
     )
 
@@ -214,9 +224,7 @@ def index_note(layout: Layout, row: Callable[[str], str]) -> str:
         "",
         f"{count} experiment{'s' * (count != 1)} in {lineages} lineage{'s' * (lineages != 1)}. "
         f"Generated by vaultkit from the notes tagged `#{tag}`; write your own text outside "
-        "the vaultkit markers."
-        + RUN_SOURCE
-        * any(model.notes[e].parsed.run_metrics for e in experiments),
+        "the vaultkit markers." + RUN_SOURCE * _from_runs(layout.results, experiments),
         "",
     ]
     if not experiments:
@@ -244,7 +252,7 @@ def index_note(layout: Layout, row: Callable[[str], str]) -> str:
 
 def _best_of_lineages(layout: Layout) -> list[str]:
     """Each lineage's best experiment by its main metric."""
-    model, index_path = layout.model, layout.index_path
+    index_path = layout.index_path
     lines = [
         "",
         "## Best of each lineage",
@@ -254,31 +262,37 @@ def _best_of_lineages(layout: Layout) -> list[str]:
     ]
     for number, lineage in enumerate(layout.lineages):
         link = layout.link(layout.lineage_paths[number], index_path, True)
-        names, found = lineage_best(model, lineage)
+        names, found = lineage_best(layout, lineage)
         best_cells = "— | — | —"
         if found:
-            parsed = model.notes[found].parsed
             best_cells = (
-                f"{layout.link(found, index_path, True)} | {metric_cell(parsed, names[0])} "
-                f"| {thresholds_cell(parsed)}"
+                f"{layout.link(found, index_path, True)} "
+                f"| {metric_cell(layout.results, found, names[0])} "
+                f"| {thresholds_cell(layout.results, found)}"
             )
-        ranked_by = f"{cell(names[0])} ({_direction(names[0])})" if names else "—"
+        ranked_by = f"{cell(names[0])} ({_direction(layout, names[0])})" if names else "—"
         lines.append(f"| {link} | {len(lineage.members)} | {ranked_by} | {best_cells} |")
     return lines
 
 
-def _direction(metric: str) -> str:
-    return "higher is better" if higher_is_better(metric) else "lower is better"
+def _direction(layout: Layout, metric: str) -> str:
+    higher = layout.results.rules.higher_is_better(metric)
+    return "higher is better" if higher else "lower is better"
 
 
-def lineage_best(model: VaultModel, lineage: Lineage) -> tuple[list[str], str | None]:
+def _from_runs(results: Results, notes: list[str]) -> bool:
+    """Whether any value shown for ``notes`` comes from a run."""
+    return any(v.source == RUN for n in notes for v in results.values(n).values())
+
+
+def lineage_best(layout: Layout, lineage: Lineage) -> tuple[list[str], str | None]:
     """(the lineage's metric columns, the first being the one that ranks it; its best
     experiment by that metric, if any reports it)."""
-    names = lineage_metrics(model, lineage)
+    results = layout.results
+    names = lineage_metrics(results, layout.model.vault.config.lineage_metric, lineage)
     if not names:
         return names, None
-    metric = names[0]
-    found = best(metric, ((m, model.notes[m].parsed.results.get(metric)) for m in lineage.members))
+    found = results.best(names[0], lineage.members)
     return names, found[0] if found else None
 
 
@@ -307,8 +321,9 @@ def lineage_note(layout: Layout, index: int) -> str:
     roots = ", ".join(layout.link(r, path) for r in lineage.roots) or "none (a cycle)"
     size = len(lineage.members)
     members = ordered_members(model, lineage)
+    in_force = settings_in_force(members, model.parents, lambda m: model.notes[m].parsed.settings)
     numbers = {member: number for number, member in enumerate(members, 1)}
-    names, found = lineage_best(model, lineage)
+    names, found = lineage_best(layout, lineage)
     lines = [
         f"# Lineage: {one_line(root.rpartition('/')[2])}",
         "",
@@ -340,19 +355,25 @@ def lineage_note(layout: Layout, index: int) -> str:
         lines.append(
             f"| {numbers[member]} | {layout.link(member, path, True)} "
             f"| {model.notes[member].parsed.status or '—'} | {previous or '—'} "
-            f"| {_what_changed(layout, member, parents, path)} "
+            f"| {_what_changed(layout, member, parents, path, in_force)} "
             f"| {model.notes[member].last_change} |"
         )
     lines += _metrics(layout, members, names, found, numbers, path)
     return "\n".join(lines)
 
 
-def _what_changed(layout: Layout, member: str, parents: list[str], path: str) -> str:
-    """The settings that changed from the parent; from each parent, named, for a merge."""
-    notes = layout.model.notes
+def _what_changed(
+    layout: Layout,
+    member: str,
+    parents: list[str],
+    path: str,
+    in_force: dict[str, dict[str, str]],
+) -> str:
+    """The settings in force that changed from the parent (a setting a note does not
+    repeat is its parent's); from each parent, named, for a merge."""
 
     def change(parent: str) -> str:
-        return cell(what_changed(notes[parent].parsed, notes[member].parsed))
+        return cell(what_changed(in_force[parent], in_force[member]))
 
     if len(parents) == 1:
         return change(parents[0]) or "—"
@@ -367,23 +388,23 @@ def _best_sentence(layout: Layout, names: list[str], found: str | None, path: st
     if not names:
         return (
             "No experiment of this lineage reports a metric yet: write one in its Result "
-            "section as a table (`| metric | value |`)."
+            "section, as `- mAP@0.5: 0.61` or a table (`| metric | value |`)."
         )
     metric = names[0]
     if found is None:
         return f"No experiment of this lineage reports {metric} yet."
-    parsed = layout.model.notes[found].parsed
+    results = layout.results
     sentence = (
-        f"**Best by {one_line(metric)}** ({_direction(metric)}): {layout.link(found, path)}, "
-        f"{plain_number(parsed.results[metric])}{RUN_MARK * (metric in parsed.run_metrics)}."
+        f"**Best by {one_line(metric)}** ({_direction(layout, metric)}): "
+        f"{layout.link(found, path)}, {value_text(results, found, metric)}."
     )
-    met, judged = thresholds_met(parsed.results, parsed.thresholds)
+    met, judged = results.thresholds_met(found)
     if judged:
         needs = ", ".join(
-            f"{one_line(name)} {'≥' if higher_is_better(name) else '≤'} "
-            f"{plain_number(parsed.thresholds[name])}"
-            for name in parsed.thresholds
-            if name in parsed.results
+            f"{one_line(name)} {'≥' if results.rules.higher_is_better(name) else '≤'} "
+            f"{plain_number(limit)}"
+            for name, limit in results.thresholds(found).items()
+            if name in results.values(found)
         )
         verdict = "all met" if met == judged else f"{met} of {judged} met"
         sentence += f" Thresholds ({needs}): {verdict}."
@@ -400,22 +421,20 @@ def _metrics(
 ) -> list[str]:
     """The lineage's metrics as a table, and the main metric along the path to the best
     as a chart."""
-    model = layout.model
-    reported = [m for m in members if model.notes[m].parsed.results]
+    results = layout.results
+    reported = [m for m in members if results.values(m)]
     if not reported:
         return []
-    from_runs = any(model.notes[m].parsed.run_metrics for m in reported)
     lines = [
         "",
         "## Metrics",
         "",
-        *([RUN_SOURCE.strip(), ""] if from_runs else []),
+        *([RUN_SOURCE.strip(), ""] if _from_runs(results, reported) else []),
         f"| # | experiment | {' | '.join(map(cell, names))} |",
         "|---|---|" + "---|" * len(names),
     ]
     for member in reported:
-        parsed = model.notes[member].parsed
-        cells = " | ".join(metric_cell(parsed, name) for name in names)
+        cells = " | ".join(metric_cell(results, member, name) for name in names)
         lines.append(f"| {numbers[member]} | {layout.link(member, path, True)} | {cells} |")
     return lines + (_chart(layout, names[0], found, numbers, path) if found else [])
 
@@ -425,16 +444,16 @@ def _chart(layout: Layout, metric: str, top: str, numbers: dict[str, int], path:
     sibling branches would join experiments that never built on each other. The x-axis
     shows the Chain table's numbers, which stay short for any name; a long path is
     charted over its last CHART_POINTS values."""
-    model = layout.model
+    model, results = layout.model, layout.results
 
     def value(member: str) -> float | None:
-        return model.notes[member].parsed.results.get(metric)
+        return results.value(member, metric)
 
     def finite(member: str) -> bool:
         found = value(member)
         return found is not None and math.isfinite(found)
 
-    steps = path_to(top, model.parents, value, metric)
+    steps = path_to(top, model.parents, value, metric, results.rules)
     plotted = [m for m in steps if finite(m)]
     if len(plotted) < 2:
         return []
