@@ -63,8 +63,9 @@ $(BENCH_VENV)/.installed-stamp:
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check obsidiantools
 	touch $@
 
-bench: $(STAMP) $(BENCH_VENV)/.installed-stamp
+bench: $(STAMP) $(BENCH_VENV)/.installed-stamp $(MLFLOW_SERVER_VENV)/bin/mlflow
 	$(BIN)/python benchmarks/run.py --sizes $(SIZES) --runs $(RUNS) --obsidiantools $(BENCH_VENV)/bin/python
+	$(BIN)/python benchmarks/runs_sync.py --server $(MLFLOW_SERVER_VENV)/bin/mlflow
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache .hypothesis benchmarks/vaults

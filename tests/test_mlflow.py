@@ -162,10 +162,11 @@ def test_sync_writes_the_run_block_and_keeps_the_rest_byte_for_byte(vault):
     before = path.read_text(encoding="utf-8")
     result = run(root, "runs", "sync", "--tracking-uri", uri)
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.stderr == f"MLflow store: {uri}\n"  # which store, always said
+    assert result.stdout.splitlines() == [
         "wrote   Experiments/EXP-001 baseline.md  1 run",
         "wrote   Experiments/EXP-002 mosaic.md  2 runs",
-        "wrote   Experiments/EXP-003 typo.md  1 run  (not in the store: no-such-run)",
+        "wrote   Experiments/EXP-003 typo.md  0 runs  (not in the store: no-such-run)",
         "",
         "3 of 3 notes written",
     ]
@@ -188,7 +189,7 @@ def test_sync_writes_the_run_block_and_keeps_the_rest_byte_for_byte(vault):
     # a requirements file among the run's own artifacts (MLflow 2's way) is found too
     mosaic = (root / "Experiments" / "EXP-002 mosaic.md").read_text(encoding="utf-8")
     assert (
-        "Environment logged with the run (`model/requirements.txt`):\n\n```text\ntorch==2.3.1\n"
+        "Environment logged with the run (`model/requirements.txt`):\n\n~~~~text\ntorch==2.3.1\n"
         in mosaic
     )
     again = run(root, "runs", "sync", "--tracking-uri", uri)
@@ -200,15 +201,16 @@ def test_sync_of_a_note_that_names_no_run_says_how_to_name_one(vault):
     root, uri, _ = vault
     result = run(root, "runs", "sync", "EXP-004", "--tracking-uri", uri)
     assert result.exit_code == 1
-    assert result.output == (
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
         "Error: Experiments/EXP-004 plain.md: names no MLflow run: add an mlflow_run "
-        "property with the run id, or the run's address from the MLflow UI under References\n"
+        "property with the run id, or the run's address from the MLflow UI under References"
     )
 
 
 def test_runs_list_shows_each_run_with_its_notes_and_finds_the_orphans(vault):
     root, uri, runs = vault
-    listed = json.loads(run(root, "runs", "list", "--tracking-uri", uri, "--format", "json").output)
+    listed = json.loads(run(root, "runs", "list", "--tracking-uri", uri, "--format", "json").stdout)
     assert {r["name"]: r["notes"] for r in listed} == {
         "baseline": ["Experiments/EXP-001 baseline"],
         "mosaic": ["Experiments/EXP-002 mosaic"],
@@ -217,7 +219,7 @@ def test_runs_list_shows_each_run_with_its_notes_and_finds_the_orphans(vault):
     }
     orphans = run(root, "runs", "list", "--orphans", "--tracking-uri", uri)
     assert orphans.exit_code == 0, orphans.output
-    assert with_ids(orphans.output, runs).splitlines() == [
+    assert with_ids(orphans.stdout, runs).splitlines() == [
         f"{'RUN':<32}  STATUS    NAME             NOTES",
         "<orphan run id>  FINISHED  forgotten sweep  -",
         "",
@@ -253,7 +255,14 @@ def check_codes(root: Path) -> list[tuple[str, str, str]]:
     ]
 
 
-RUN_CODES = {"run-not-synced", "unknown-run", "run-not-finished", "metric-drift", "params-drift"}
+RUN_CODES = {
+    "run-not-synced",
+    "unknown-run",
+    "run-not-finished",
+    "run-deleted",
+    "metric-drift",
+    "params-drift",
+}
 
 
 def test_check_reads_the_synced_runs_unknown_unfinished_and_drift(vault):
@@ -308,7 +317,8 @@ def test_check_reads_the_synced_runs_unknown_unfinished_and_drift(vault):
         encoding="utf-8",
     )
     assert run(root, "runs", "sync", "--tracking-uri", uri).exit_code == 0
-    assert "| `mAP50` | 0.612 | 0.615 (step 2) | 0.598 (step 1) |" in baseline.read_text("utf-8")
+    synced = baseline.read_text("utf-8")
+    assert "| `mAP50` | 0.612 (step 3) | 0.615 (step 2) | 0.598 (step 1) |" in synced
     assert [c for _, c, _ in check_codes(root)][:1] == ["params-drift"]
 
 
@@ -336,7 +346,7 @@ def test_new_experiment_from_a_run_names_it_and_follows_its_parent_run(vault):
         root, "new-experiment", "EXP-005 retry", "--from-run", runs["child"], "--tracking-uri", uri
     )
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == "Experiments/EXP-005 retry.md"
+    assert result.stdout.splitlines()[0] == "Experiments/EXP-005 retry.md"
     # the retry's parent run is the failed run, which EXP-002 names: EXP-002 is previous
     created = vaultkit.open(root).experiment("EXP-005 retry")
     assert created.previous == ["Experiments/EXP-002 mosaic"]
@@ -375,7 +385,7 @@ def test_new_experiment_from_a_run_fills_model_and_environment(vault):
         root, "new-experiment", "EXP-007 x", "--from-run", "0" * 32, "--tracking-uri", uri
     )
     assert unknown.exit_code == 1
-    assert unknown.output == (
+    assert unknown.stderr.splitlines()[-1] + "\n" == (
         f"Error: the tracking store has no run '{'0' * 32}'; 'vaultkit runs list' shows its runs\n"
     )
 
@@ -383,15 +393,18 @@ def test_new_experiment_from_a_run_fills_model_and_environment(vault):
 def test_runs_tag_sets_the_note_on_each_run_once(vault):
     root, uri, runs = vault
     first = run(root, "runs", "tag", "--tracking-uri", uri)
-    assert first.exit_code == 0, first.output
-    assert with_ids(first.output, runs).splitlines() == [
-        "tagged  <baseline run id>  Experiments/EXP-001 baseline.md",
-        "tagged  <failed run id>  Experiments/EXP-002 mosaic.md",
-        "tagged  <child run id>  Experiments/EXP-002 mosaic.md",
-        "unknown no-such-run  Experiments/EXP-003 typo.md",
+    assert first.exit_code == 1, first.output  # a run could not be tagged: said at the end
+    assert with_ids(first.stdout, runs).splitlines() == [
+        "tagged           <baseline run id>  Experiments/EXP-001 baseline.md",
+        "tagged           <failed run id>  Experiments/EXP-002 mosaic.md",
+        "tagged           <child run id>  Experiments/EXP-002 mosaic.md",
+        "not in the store no-such-run  Experiments/EXP-003 typo.md",
         "",
         "3 of 4 runs tagged",
     ]
+    assert (
+        first.stderr.splitlines()[-1] == "1 run could not be tagged: no-such-run (not in the store)"
+    )
     from mlflow import MlflowClient
 
     tags = MlflowClient(tracking_uri=uri).get_run(runs["baseline"]).data.tags
@@ -400,7 +413,8 @@ def test_runs_tag_sets_the_note_on_each_run_once(vault):
         "obsidian://open?vault=vault&file=Experiments%2FEXP-001%20baseline"
     )
     again = run(root, "runs", "tag", "--tracking-uri", uri)
-    assert again.output.endswith("\n0 of 4 runs tagged\n")  # idempotent: nothing set again
+    assert again.stdout.endswith("\n0 of 4 runs tagged\n")  # idempotent: nothing set again
+    assert "already tagged   " in again.stdout
 
 
 SERVER = os.environ.get("VAULTKIT_MLFLOW_SERVER")  # `mlflow` of a full MLflow install
@@ -490,7 +504,7 @@ def test_the_demo_with_mlflow_shows_the_whole_loop(tmp_path):
             "the note's value",
         )
     ]
-    orphans = json.loads(run(root, "runs", "list", "--orphans", "--format", "json").output)
+    orphans = json.loads(run(root, "runs", "list", "--orphans", "--format", "json").stdout)
     assert [r["name"] for r in orphans] == ["mosaic focal lr sweep"]
     created = run(root, "new-experiment", "EXP-005 lr sweep", "--from-run", orphans[0]["id"])
     assert created.exit_code == 0, created.output
@@ -525,12 +539,13 @@ def test_watch_with_runs_sync_syncs_at_start_and_when_a_note_names_a_new_run(vau
     (root / ".vaultkit" / "config.toml").write_text(
         f'runs_sync = true\nmlflow_tracking_uri = "{uri}"\n', encoding="utf-8"
     )
-    watcher = Watcher(root)
+    reports = []
+    watcher = Watcher(root, report=reports.append)
     try:
-        started = watcher.start()
-        assert "runs_sync: wrote the run block of Experiments/EXP-001 baseline.md" in (
-            started.result.notices if started.result else []
-        )
+        watcher.start()  # built from the notes as they are; the runs are synced aside
+        assert watcher.syncer.wait_idle(60)
+        notices = [n for r in reports if r.result for n in r.result.notices]
+        assert "runs_sync: wrote the run block of Experiments/EXP-001 baseline.md" in notices
         plain = root / "Experiments" / "EXP-004 plain.md"
         plain.write_text(
             f"---\nmlflow_run: {runs['orphan']}\n---\n" + plain.read_text(encoding="utf-8"),
@@ -539,9 +554,9 @@ def test_watch_with_runs_sync_syncs_at_start_and_when_a_note_names_a_new_run(vau
         watcher.inbox.changed.add("Experiments/EXP-004 plain.md")
         update = watcher.step()
         assert update is not None and update.error is None, update
-        assert "runs_sync: wrote the run block of Experiments/EXP-004 plain.md" in (
-            update.result.notices if update.result else []
-        )
+        assert watcher.syncer.wait_idle(60)
+        notices = [n for r in reports if r.result for n in r.result.notices]
+        assert "runs_sync: wrote the run block of Experiments/EXP-004 plain.md" in notices
         assert "### MLflow run `forgotten sweep`" in plain.read_text(encoding="utf-8")
     finally:
         watcher.close()

@@ -17,7 +17,7 @@ import vaultkit
 from vaultkit.cli import cli
 from vaultkit.model.metrics import DEFAULT_SECTIONS, exact_number, prose_metrics, template_sections
 from vaultkit.model.results import DEFAULT_METRIC_RULES
-from vaultkit.model.runs import Run, run_block
+from vaultkit.model.runs import Run, run_block, run_section
 from vaultkit.obsidian.note import parse_note
 from vaultkit.output.edit import set_run_block
 
@@ -156,7 +156,7 @@ def test_a_vault_template_with_a_placeholder_title_counts_its_sections(tmp_path)
     assert done.exit_code == 0, done.output
 
 
-# -- one name per metric, direction -------------------------------------------------------------
+# -- one name per metric, direction ----------
 
 
 def test_one_name_per_metric_and_configured_aliases():
@@ -340,7 +340,7 @@ def test_config_aliases_join_names_and_directions_rank(tmp_path):
     assert 'metric_direction: \'x\' must be "higher" or "lower"' in wrong.output
 
 
-# -- exact numbers --------------------------------------------------------------------------------
+# -- exact numbers ----------
 
 
 @pytest.mark.parametrize(
@@ -368,7 +368,7 @@ def a_run(metrics: dict[str, list[float]], status: str = "FINISHED", run_id: str
 
 
 def with_run_block(text: str, runs: list[Run], stated: dict[str, float] | None = None) -> str:
-    return set_run_block(text, run_block(runs, [], stated or {}))
+    return set_run_block(text, run_block([run_section(r, stated) for r in runs]))
 
 
 def test_the_run_block_keeps_every_digit_and_the_table_rounds(tmp_path):
@@ -376,8 +376,8 @@ def test_the_run_block_keeps_every_digit_and_the_table_rounds(tmp_path):
     text = with_run_block(
         note, [a_run({"big": [12345678901234.5], "map_0.5": [0.1234567, 0.1234564]})]
     )
-    assert "| `big` | 12345678901234.5 | — | — |" in text
-    assert "| `map_0.5` | 0.1234564 | 0.1234567 (step 0) | — |" in text
+    assert "| `big` | 12345678901234.5 (step 0) | — | — |" in text
+    assert "| `map_0.5` | 0.1234564 (step 1) | 0.1234567 (step 0) | — |" in text
     assert parse_note(text).run_metrics == {"big": 12345678901234.5, "map_0.5": 0.1234564}
     vault = write_vault(
         tmp_path / "v", {".obsidian/app.json": "{}", "Experiments/EXP-001 a.md": text}
@@ -509,8 +509,8 @@ def test_a_run_logging_map_0_5_meets_the_notes_map_at_0_5(tmp_path):
     synced = run(vault, "runs", "sync", "--tracking-uri", uri)
     assert synced.exit_code == 0, synced.output
     text = (vault / "Experiments" / "EXP-004 merge.md").read_text(encoding="utf-8")
-    assert "| `mAP_0.5` | 0.668 | 0.671 (step 6) | 0.671 (step 6) |" in text
-    assert "| `grad_norm` | inf | — | — |" in text  # not a 309-digit number
+    assert "| `mAP_0.5` | 0.668 (step 7) | 0.671 (step 6) | 0.671 (step 6) |" in text
+    assert "| `grad_norm` | inf (step 0) | — | — |" in text  # not a 309-digit number
     # the note states the best epoch's 0.671; the run's final is 0.668: no drift
     problems = json.loads(run(vault, "check", "--format", "json").output)["problems"]
     assert [p for p in problems if p["code"] in ("metric-drift", "params-drift")] == []
@@ -543,3 +543,19 @@ def test_a_run_logging_map_0_5_meets_the_notes_map_at_0_5(tmp_path):
     assert [p["message"] for p in problems if p["code"] == "params-drift"] == [
         "states optimizer: SGD, but its run's parameter is AdamW"
     ]
+
+
+def test_a_value_that_is_not_a_number_sorts_last(tmp_path):
+    nan = with_run_block(filled("None", "", "", "- pending"), [a_run({"mAP": [float("nan")]})])
+    nan = nan.replace("---\nStatus:", f"- http://x/#/experiments/1/runs/{'a' * 32}\n\n---\nStatus:")
+    vault = write_vault(
+        tmp_path / "v",
+        {
+            ".obsidian/app.json": "{}",
+            "Experiments/EXP-001 nan.md": nan,
+            "Experiments/EXP-002 low.md": filled("[[EXP-001 nan]]", "", "", "- mAP: 0.2"),
+            "Experiments/EXP-003 high.md": filled("[[EXP-002 low]]", "", "", "- mAP: 0.4"),
+        },
+    )
+    listed = json.loads(run(vault, "list", "--format", "json", "--sort", "metric:mAP").output)
+    assert [r["title"] for r in listed] == ["EXP-003 high", "EXP-002 low", "EXP-001 nan"]

@@ -82,7 +82,7 @@ from vaultkit.obsidian.syntax import is_valid_tag
 from vaultkit.output.edit import drop_template_tags
 from vaultkit.output.formats import iso_utc
 from vaultkit.pipeline import Builder, BuildResult, State
-from vaultkit.tracker import Tracker
+from vaultkit.tracker import Tracker, TrackerError, require_mlflow
 from vaultkit.tracker import tracking_uri as tracking_uri_for
 
 if TYPE_CHECKING:
@@ -404,14 +404,19 @@ class Vault:
     def build(self, dry_run: bool = False) -> BuildResult:
         """Write the index and lineage notes (see pipeline.py); ``dry_run``: write
         nothing and put the changes, as a diff, in ``BuildResult.diff``."""
-        synced = []
+        synced, unreachable = [], None
         if read_config(self.root).runs_sync and not dry_run:  # `runs_sync = true`: runs first
-            synced = [s.path for s in self.sync_runs() if s.written]
+            try:
+                synced = [s.path for s in self.sync_runs() if s.written]
+            except TrackerError as exc:  # the notes are built as they are
+                unreachable = f"runs_sync: {exc.message}; built from the notes as they are"
         if self._builder is None:  # kept: a second build starts from the first one's model
             self._builder = Builder(self.root, self.progress)
         result = self._builder.build(dry_run=dry_run)
         if synced:
             result.notices.append(f"runs_sync: wrote the run blocks of {', '.join(synced)}")
+        if unreachable:
+            result.notices.append(unreachable)
         if result.written or result.removed:
             self._forget()
         return result
@@ -532,8 +537,10 @@ class Vault:
         """The MLflow tracking store: ``tracking_uri``, else `MLFLOW_TRACKING_URI`, else
         `mlflow_tracking_uri` in the config, else MLflow's default. Raises
         ``MissingExtra`` without the `mlflow` extra."""
-        configured = read_config(self.root).mlflow_tracking_uri
-        return Tracker(tracking_uri_for(tracking_uri, configured, self.root))
+        require_mlflow()  # first: without the extra, the store's address does not matter
+        config = read_config(self.root)
+        uri = tracking_uri_for(tracking_uri, config.mlflow_tracking_uri, self.root)
+        return Tracker(uri, timeout=config.mlflow_timeout, retries=config.mlflow_retries)
 
     def linked_runs(self) -> dict[str, list[str]]:
         """Each experiment that names MLflow runs -> their ids."""
@@ -560,6 +567,7 @@ class Vault:
             chosen = list(linked)
         known: dict[str, Run | None] = {}
         config = self.settings.config
+        summaries = tracker.summaries([i for note in chosen for i in linked[note]])
         synced = [
             sync_note_runs(
                 self.root,
@@ -568,6 +576,7 @@ class Vault:
                 config,
                 tracker,
                 known,
+                summaries,
             )
             for note in chosen
         ]
@@ -575,10 +584,11 @@ class Vault:
             self._forget()
         return synced
 
-    def tag_runs(self, tracker: Tracker | None = None) -> list[tuple[str, str, bool | None]]:
+    def tag_runs(self, tracker: Tracker | None = None) -> list[tuple[str, str, str]]:
         """Tag each run a note names with the note's `obsidian://` address and title
-        (MLflow shows tags on the run's page): (note path, run id, True when tags were
-        set, False when the run had them, None when the store has no such run)."""
+        (MLflow shows tags on the run's page) -> (note path, run id, what happened: one
+        of ``vaultkit.tracker``'s TAGGED, HELD, NOT_FOUND, DELETED, or the error that
+        stopped that run's tags). One run that cannot be tagged stops no other."""
         tracker = tracker or self.tracker()
         done = []
         for note, ids in self.linked_runs().items():
@@ -587,7 +597,12 @@ class Vault:
                 NOTE_TAG: obsidian_uri(self.root, path),
                 NOTE_TITLE_TAG: self.model.notes[note].title,
             }
-            done += [(path, run_id, tracker.set_tags(run_id, tags)) for run_id in ids]
+            for run_id in ids:
+                try:
+                    outcome = tracker.set_tags(run_id, tags)
+                except TrackerError as exc:
+                    outcome = f"not tagged: {exc.message}"
+                done.append((path, run_id, outcome))
         return done
 
     def fix_template_tags(self) -> list[str]:

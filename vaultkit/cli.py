@@ -6,6 +6,8 @@ from __future__ import annotations
 import difflib
 import gc
 import importlib.util
+import logging
+import math
 import os
 import subprocess
 import sys
@@ -29,7 +31,7 @@ from vaultkit.model.results import MetricRules, metric_rules, most_reported
 from vaultkit.model.runs import RUN_PROPERTY
 from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
-from vaultkit.tracker import INSTALL_HINT, Tracker
+from vaultkit.tracker import HELD, INSTALL_HINT, TAGGED, Tracker
 
 if TYPE_CHECKING:  # imported by the service commands only
     from vaultkit import service
@@ -216,10 +218,17 @@ def command(
     help="Output format of the command, for the commands that have --format.",
 )
 @click.option("--debug", is_flag=True, help="Show a full traceback on unexpected errors.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show MLflow's own log lines (hidden otherwise)."
+)
 @click.version_option(__version__, prog_name="vaultkit")
 @click.pass_context
 def cli(
-    ctx: click.Context, vault_option: str | None, format_option: str | None, debug: bool
+    ctx: click.Context,
+    vault_option: str | None,
+    format_option: str | None,
+    debug: bool,
+    verbose: bool,
 ) -> None:
     """Index, lineage and checks for ML experiment notes in an Obsidian vault.
 
@@ -234,6 +243,8 @@ def cli(
       vaultkit check
     """
     ctx.obj = Session(vault_option, format_option)
+    if verbose:
+        logging.getLogger("vaultkit").setLevel(logging.DEBUG)
     if format_option is not None and ctx.invoked_subcommand is not None:
         command = cli.get_command(ctx, ctx.invoked_subcommand)
         if command is not None and not any(p.name == "output" for p in command.params):
@@ -367,7 +378,9 @@ def _sorted_by_metric(
 
     def best_first(record: Experiment) -> tuple[bool, float]:
         value = record.metrics.get(metric)
-        return (value is None, sign * value if value is not None else 0)
+        if value is None or math.isnan(value):  # no value, or not a number: last
+            return (True, 0.0)
+        return (False, sign * value)
 
     return sorted(records, key=best_first)
 
@@ -586,7 +599,9 @@ def demo(path: Path, with_mlflow: bool) -> None:
     vault = Vault(path)
     orphan = None
     if with_mlflow:
-        orphan = demo_runs(vault.root, Tracker(f"sqlite:///{vault.root / 'mlflow.db'}"))
+        # the one command that makes a store, and says so below
+        store = Tracker(f"sqlite:///{vault.root / 'mlflow.db'}", create=True)
+        orphan = demo_runs(vault.root, store)
         vault = Vault(path)
         vault.sync_runs()
     result = vault.build()
@@ -682,10 +697,15 @@ def new_experiment_command(
       vaultkit new-experiment "EXP-021 sweep best" --from-run 3f2c1ab0... --tracking-uri sqlite:///mlflow.db
     """
     vault = session.vault(writes=True)
-    run = vault.tracker(tracking_uri).run(from_run) if from_run else None
+    run = _tracker(vault, tracking_uri).run(from_run) if from_run else None
     if from_run and run is None:
         raise VaultkitError(
             f"the tracking store has no run {from_run!r}; 'vaultkit runs list' shows its runs"
+        )
+    if run is not None and run.deleted:
+        raise VaultkitError(
+            f"run {from_run} is deleted (in MLflow's trash): restore it there first "
+            f"(mlflow runs restore --run-id {from_run}), or start from another run"
         )
     created = vault.new_experiment(title, previous, related, folder, template, run=run)
     click.echo(created.path)
@@ -901,7 +921,7 @@ def runs_sync_command(session: Session, notes: tuple[str, ...], tracking_uri: st
       vaultkit runs sync "EXP-004 mosaic and focal loss"
     """
     vault = session.vault(writes=True)
-    synced = vault.sync_runs(list(notes) or None, vault.tracker(tracking_uri))
+    synced = vault.sync_runs(list(notes) or None, _tracker(vault, tracking_uri))
     if not synced:
         click.echo(
             f"No experiment names an MLflow run yet: add an {RUN_PROPERTY} property with a "
@@ -911,7 +931,8 @@ def runs_sync_command(session: Session, notes: tuple[str, ...], tracking_uri: st
     for entry in synced:
         state = "wrote  " if entry.written else "same   "
         missing = f"  (not in the store: {', '.join(entry.missing)})" if entry.missing else ""
-        runs = f"{len(entry.runs)} run{'s' * (len(entry.runs) != 1)}"
+        found = len(entry.runs) - len(entry.missing)
+        runs = f"{found} run{'s' * (found != 1)}"
         click.echo(f"{state} {entry.path}  {runs}{missing}")
     written = sum(entry.written for entry in synced)
     click.echo(f"\n{written} of {len(synced)} notes written")
@@ -931,12 +952,19 @@ def runs_tag_command(session: Session, tracking_uri: str | None) -> None:
       vaultkit runs tag --tracking-uri http://127.0.0.1:5000
     """
     vault = session.vault()
-    tagged = vault.tag_runs(vault.tracker(tracking_uri))
-    for path, run_id, changed in tagged:
-        state = {True: "tagged ", False: "same   ", None: "unknown"}[changed]
-        click.echo(f"{state} {run_id}  {path}")
-    count = sum(changed is True for *_, changed in tagged)
+    tagged = vault.tag_runs(_tracker(vault, tracking_uri))
+    for path, run_id, outcome in tagged:
+        click.echo(f"{outcome:<16} {run_id}  {path}")
+    count = sum(outcome == TAGGED for *_, outcome in tagged)
     click.echo(f"\n{count} of {len(tagged)} runs tagged")
+    failed = [(run_id, o) for _, run_id, o in tagged if o not in (TAGGED, HELD)]
+    if failed:
+        click.echo(
+            f"{len(failed)} run{'s' * (len(failed) != 1)} could not be tagged: "
+            + "; ".join(f"{run_id} ({outcome})" for run_id, outcome in failed),
+            err=True,
+        )
+        sys.exit(1)
 
 
 @command(name="list", group=runs_group)
@@ -954,7 +982,7 @@ def runs_list_command(
       vaultkit runs list --orphans
     """
     vault = session.vault()
-    runs = vault.tracker(tracking_uri).runs()
+    runs = _tracker(vault, tracking_uri).runs()
     named: dict[str, list[str]] = {}
     for note, ids in vault.linked_runs().items():
         for run_id in ids:
@@ -969,12 +997,22 @@ def runs_list_command(
                 "experiment_id": r.experiment_id,
                 "status": r.status,
                 "notes": named.get(r.id, []),
+                "parent": r.parent_id,  # a sweep's trial: its parent run's notes document it
+                "parent_notes": named.get(r.parent_id, []) if r.parent_id else [],
             }
             for r in runs
         ]
         click.echo(formats.to_json(rows), nl=False)
         return
     click.echo(formats.runs_table(runs, named, orphans), nl=False)
+
+
+def _tracker(vault: Vault, tracking_uri: str | None) -> Tracker:
+    """The tracking store, opened, and said on stderr: which store a command used is
+    never a guess."""
+    tracker = vault.tracker(tracking_uri)
+    click.echo(f"MLflow store: {tracker.shown}", err=True)
+    return tracker
 
 
 def complete_service(

@@ -13,18 +13,30 @@ from urllib.parse import quote
 
 from vaultkit.disk.read import read_bytes
 from vaultkit.disk.write import Update, create_folder, create_new, safe_target, update_file
-from vaultkit.errors import NoteExists, RefusedEdit, VaultkitError
+from vaultkit.errors import ManagedBlockError, NoteExists, RefusedEdit, VaultkitError
 from vaultkit.model.config import CONFIG_PATH, Config, link_style
 from vaultkit.model.metrics import unanswered
 from vaultkit.model.records import NEXT, Note, ParsedNote, VaultSnapshot
 from vaultkit.model.results import metric_rules
-from vaultkit.model.runs import RUN_PROPERTY, Run, linked_runs, run_block, stated_values
+from vaultkit.model.runs import (
+    RUN_PROPERTY,
+    Run,
+    code_span,
+    linked_runs,
+    missing_line,
+    run_block,
+    run_section,
+    stated_values,
+    unchanged,
+)
+from vaultkit.obsidian.note import FOOTER_KEYS, RUN_BLOCK, run_sections
 
 if TYPE_CHECKING:  # the tracker is asked for only by the demo with MLflow
     from vaultkit.tracker import Tracker
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
 from vaultkit.output import edit
+from vaultkit.output.managed import block_content
 
 DATA = Path(__file__).parent / "data"
 VAULT_TEMPLATE = DATA / "vault_template"
@@ -285,21 +297,36 @@ def obsidian_uri(vault_root: Path, path: str) -> str:
 def from_run(text: str, run: Run) -> str:
     """A new note filled from its run: the run named (`mlflow_run`), its parameters as
     the Model's settings, the metrics it logged under Metrics, its environment file's
-    lines under Environment setup, and the run block (values and all) in Result."""
+    pins under Environment setup, and the run block (values and all) in Result. Text
+    from the tracker goes in as plain words only where it is one (`lr: 0.01`); anything
+    else is a code span, so no value can add a status, a tag, a link or a line."""
     text = edit.add_property(text, RUN_PROPERTY, run.id)
-    settings = [f"{name}: {value}" for name, value in sorted(run.params.items())]
+    settings = [
+        f"{code_span(name) if name.strip().lower() in FOOTER_KEYS else as_text(name)}: "
+        f"{as_text(value)}"
+        for name, value in sorted(run.params.items())
+    ]  # a parameter named `status` must not become the note's Status line
     text = edit.add_links_to_section(text, "Model", settings)
     if run.metrics:
-        logged = ", ".join(f"`{name}`" for name in sorted(run.metrics))
+        logged = ", ".join(code_span(name) for name in sorted(run.metrics))
         text = edit.add_links_to_section(text, "Metrics", [f"Logged by the run: {logged}"])
     if run.environment:
         file, content = run.environment
         lines = [line.strip() for line in content.splitlines()]
-        pins = [line for line in lines if line and not line.startswith("#")]
+        pins = [code_span(line) for line in lines if line and not line.startswith("#")]
         text = edit.add_links_to_section(
-            text, "Environment setup", [f"Logged with the run: `{file}`", *pins]
+            text, "Environment setup", [f"Logged with the run: {code_span(file)}", *pins]
         )
-    return edit.set_run_block(text, run_block([run], []))
+    return edit.set_run_block(text, run_block([run_section(run)]))
+
+
+_PLAIN = re.compile(r"[\w.+-]+(?: [\w.+-]+)*")  # words: nothing Markdown or Obsidian reads
+
+
+def as_text(value: str) -> str:
+    """A tracker's value as it reads in a note: plain when it is words and numbers
+    (`0.01`, `batch size`), else a code span."""
+    return value if _PLAIN.fullmatch(value) and "__" not in value else code_span(value)
 
 
 @dataclass(frozen=True)
@@ -319,19 +346,50 @@ def sync_note_runs(
     config: Config,
     tracker: Tracker,
     known: dict[str, Run | None],
+    summaries: dict[str, Run] | None = None,
 ) -> RunSync:
     """Write the runs the note names into its run block, with the step that logged each
-    of the note's values (a second sync of unchanged runs writes nothing); ``known``:
-    runs already read, shared between notes."""
+    of the note's values (a second sync of unchanged runs writes nothing). ``known``:
+    runs already read, shared between notes. ``summaries``: the store's summaries of
+    the runs (``Tracker.summaries``): a run whose summary matches what the block says
+    keeps its section and is not read again, and a run the store does not have keeps
+    what the block showed of it."""
     ids = linked_runs(parsed)
-    for run_id in ids:
-        if run_id not in known:
-            known[run_id] = tracker.run(run_id)
-    found = [run for run in (known[i] for i in ids) if run is not None]
-    missing = [i for i in ids if known[i] is None]
     rules = metric_rules(config)
     stated = stated_values(parsed, rules)
-    content = run_block(found, missing, stated, rules, config.drift_tolerance)
+    current = read_bytes(root, path)
+    if current is None:
+        raise VaultkitError("is gone; its runs were not synced", path)
+    try:
+        block = block_content(_decode(current, path), RUN_BLOCK)
+    except ManagedBlockError:
+        block = None  # broken markers: set_run_block says so
+    kept = run_sections(block.splitlines()) if block else {}
+    sections, missing = [], []
+    for run_id in ids:
+        synced = parsed.synced_runs.get(run_id)
+        if summaries is not None and run_id not in summaries:
+            known[run_id] = None
+        summary = summaries.get(run_id) if summaries is not None else None
+        if (
+            summary is not None
+            and synced is not None
+            and run_id in kept
+            and unchanged(summary, synced, stated, rules)
+        ):
+            sections.append(kept[run_id])
+            continue
+        if run_id not in known:
+            known[run_id] = tracker.run(run_id)
+        run = known[run_id]
+        if run is None:  # what the block showed of it stays
+            missing.append(run_id)
+            before = kept.get(run_id, [])
+            gone = missing_line(run_id, tracker.shown, bool(before))
+            sections.append([*before, "", gone] if before else [gone])
+        else:
+            sections.append(run_section(run, stated, rules, config.drift_tolerance))
+    content = run_block(sections)
 
     def set_block(current: bytes | None) -> bytes:
         if current is None:

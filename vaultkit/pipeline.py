@@ -61,6 +61,7 @@ from vaultkit.model.records import (
     is_hidden,
     note_id,
 )
+from vaultkit.model.results import Results
 from vaultkit.model.vault_model import VaultModel, build_model
 from vaultkit.obsidian.resolve import name_key
 from vaultkit.output import render
@@ -213,6 +214,7 @@ class Builder:
         self.parses = ParseCache(self.root, DEFAULT_RULES)  # remade for the vault's rules
         self.model: VaultModel | None = None
         self._listing: dict[str, StatKey] | None = None  # as this builder last saw it
+        self._results: Results | None = None  # the last build's, for the next one
 
     # -- 1. look ----------------------------------------------------------------------------
 
@@ -338,7 +340,9 @@ class Builder:
                     self._save(result)
                 return result
         model = self._read(look)
-        layout = render.Layout(model, model.lineages(), link_style(model.vault.app_settings))
+        style = link_style(model.vault.app_settings)
+        layout = render.Layout(model, model.lineages(), style, self._results)
+        self._results = layout.results
         outputs, rendered = self._render(look, model, layout)
         updates = self._updates(model, layout, outputs)
         outcome = update_files(self.root, updates, dry_run=dry_run)

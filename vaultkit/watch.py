@@ -25,7 +25,7 @@ from watchdog.observers.polling import PollingObserver
 
 from vaultkit.api import Vault
 from vaultkit.create import sync_note_runs
-from vaultkit.disk.read import describe_os_error, read_config
+from vaultkit.disk.read import describe_os_error
 from vaultkit.errors import VaultkitError
 from vaultkit.model.check import ignored, note_problems
 from vaultkit.model.records import is_hidden, note_id
@@ -163,7 +163,7 @@ class Watcher:
         self.stop_event = threading.Event()
         self.builder = Builder(self.root, save_every=SAVE_EVERY_SECONDS)
         self.own_writes: dict[str, bytes | None] = {}  # path -> bytes written (None: removed)
-        self._tracker: Tracker | None = None  # with runs_sync: opened on first use
+        self.syncer = RunSyncer(self.root, self.report)  # with runs_sync: the runs, aside
 
     @property
     def model(self) -> VaultModel | None:
@@ -178,41 +178,13 @@ class Watcher:
         self.observer.start()
         return update
 
-    def _sync_runs(self, paths: set[str] | None) -> list[str]:
-        """With `runs_sync = true`: the runs the changed notes name (every note's, at the
-        start) written into them before the build -> notices for the report."""
-        model = self.builder.model
-        config = read_config(self.root) if model is None else model.vault.config
-        if not config.runs_sync or (model is not None and not paths):
-            return []
-        vault = Vault(self.root)  # reads nothing until asked
-        self._tracker = self._tracker or vault.tracker()
-        if model is None:
-            written = [s.path for s in vault.sync_runs(tracker=self._tracker) if s.written]
-        else:
-            written = []
-            for path in sorted(p for p in paths or () if p.lower().endswith(".md")):
-                data = _bytes_of(self.root / path)
-                if data is None:
-                    continue
-                parsed = parse_note(data.decode("utf-8", "replace"), model.vault.rules)
-                if linked_runs(parsed):
-                    synced = sync_note_runs(self.root, path, parsed, config, self._tracker, {})
-                    if synced.written:
-                        written.append(path)
-        for path in written:
-            self.own_writes[path] = _bytes_of(self.root / path)
-        return [f"runs_sync: wrote the run block of {path}" for path in written]
-
     def _build(self, changed: list[str], paths: set[str] | None, began: float) -> Update:
         notes = sorted(note_id(p) for p in paths or () if p.lower().endswith(".md"))
         before = self._problems_of(notes)
-        try:
-            synced = self._sync_runs(paths)
-        except VaultkitError as exc:  # the tracker is away: build from the notes as they are
-            synced = [f"runs_sync: {exc}"]
         result = self.builder.build(changed=paths)
-        result.notices += synced
+        model = self.builder.model
+        if model is not None and model.vault.config.runs_sync:
+            self.syncer.add(None if paths is None else {p for p in paths if p.endswith(".md")})
         for path in result.written:
             self.own_writes[path] = _bytes_of(self.root / path)
         for path in result.removed:
@@ -287,6 +259,7 @@ class Watcher:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.syncer.stop()
         with self.inbox.condition:
             self.inbox.condition.notify_all()
 
@@ -299,6 +272,135 @@ class Watcher:
             self.builder.save()
         except OSError:
             pass  # a cache that cannot be written is rebuilt next time
+
+
+class RunSyncer:
+    """With `runs_sync = true`: writes the runs the changed notes name into them in a
+    thread of its own, so that no save waits on the tracker. A run block it writes comes
+    back as a change like any save, and the next rebuild shows it. A tracker out of reach
+    is said once; the notes wait for it, and are tried again every RETRY_SECONDS or at
+    the next change."""
+
+    RETRY_SECONDS = 60.0
+
+    def __init__(self, root: Path, report: Callable[[Update], None]):
+        self.root = root
+        self.report = report
+        self.pending: set[str] | None = set()  # vault paths; None: every note
+        self.written: dict[str, bytes | None] = {}  # what it last wrote, by path
+        self.condition = threading.Condition()
+        self.busy = False
+        self.stopped = False
+        self.unreachable: str | None = None  # why the tracker is out of reach, once said
+        self._tracker: Tracker | None = None
+        self._thread: threading.Thread | None = None
+        self._failed_at = 0.0
+
+    def add(self, paths: set[str] | None) -> None:
+        """Sync the runs of ``paths`` (None: of every note), but of the notes whose bytes
+        are the ones it wrote itself."""
+        with self.condition:
+            if paths is None:
+                self.pending = None
+            elif self.pending is not None:
+                self.pending |= {p for p in paths if not self._own(p)}
+            if self.pending != set():
+                self.condition.notify_all()
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._loop, name="vaultkit runs sync", daemon=True
+                    )
+                    self._thread.start()
+
+    def _own(self, path: str) -> bool:
+        """The note holds exactly the run block it last wrote there."""
+        return path in self.written and _bytes_of(self.root / path) == self.written[path]
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Until nothing waits to be synced (or the tracker is out of reach): True, else
+        False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while self.busy or (self.pending != set() and self.unreachable is None):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.condition.wait(timeout=min(left, 0.1))
+            return True
+
+    def stop(self) -> None:
+        with self.condition:
+            self.stopped = True
+            self.condition.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self.condition:
+                while not self.stopped and (
+                    self.pending == set() or (self.unreachable and not self._retry_due())
+                ):
+                    self.condition.wait(timeout=1.0)
+                if self.stopped:
+                    return
+                paths, self.pending, self.busy = self.pending, set(), True
+            try:
+                notices = self._sync(paths)
+            except VaultkitError as exc:
+                with self.condition:  # what waits stays waiting
+                    if paths is None or self.pending is None:
+                        self.pending = None
+                    else:
+                        self.pending |= paths
+                    said, self.unreachable = self.unreachable, str(exc)
+                    self._failed_at = time.monotonic()
+                    self._tracker = None
+                notices = (
+                    []
+                    if said
+                    else [
+                        f"runs_sync: {exc}; the runs wait, tried again every "
+                        f"{self.RETRY_SECONDS:.0f} s and at the next change"
+                    ]
+                )
+            else:
+                if self.unreachable is not None:
+                    notices.insert(0, "runs_sync: the tracking store answers again")
+                self.unreachable = None
+            finally:
+                with self.condition:
+                    self.busy = False
+                    self.condition.notify_all()
+            if notices:
+                self.report(Update(["(runs)"], BuildResult(notices=notices)))
+
+    def _retry_due(self) -> bool:
+        return time.monotonic() - self._failed_at >= self.RETRY_SECONDS
+
+    def _sync(self, paths: set[str] | None) -> list[str]:
+        vault = Vault(self.root)  # reads nothing until asked
+        self._tracker = self._tracker or vault.tracker()
+        if paths is None:
+            synced = vault.sync_runs(tracker=self._tracker)
+        else:
+            settings = vault.settings
+            synced = []
+            for path in sorted(p for p in paths if p.lower().endswith(".md")):
+                data = _bytes_of(self.root / path)
+                if data is None:
+                    continue
+                parsed = parse_note(data.decode("utf-8", "replace"), settings.rules)
+                ids = linked_runs(parsed)
+                if ids:
+                    summaries = self._tracker.summaries(ids)
+                    synced.append(
+                        sync_note_runs(
+                            self.root, path, parsed, settings.config, self._tracker, {}, summaries
+                        )
+                    )
+        written = [s.path for s in synced if s.written]
+        for path in written:
+            self.written[path] = _bytes_of(self.root / path)
+        return [f"runs_sync: wrote the run block of {path}" for path in written]
 
 
 def _bytes_of(path: Path) -> bytes | None:

@@ -51,6 +51,7 @@ CODES = frozenset(
         "run-not-synced",
         "unknown-run",
         "run-not-finished",
+        "run-deleted",
         "metric-drift",
         "params-drift",
         "result-not-read",

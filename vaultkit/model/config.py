@@ -39,6 +39,8 @@ class Config:
     mlflow_tracking_uri: str = ""  # the MLflow store `runs` reads; "" = MLflow's default
     runs_sync: bool = False  # build syncs the MLflow runs notes name first
     drift_tolerance: float = 0.01  # how far (relative) a note's number may be from its run's
+    mlflow_timeout: int = 5  # seconds one request to a tracking server may take
+    mlflow_retries: int = 1  # tries again after a request to a tracking server failed
     # names that stand for one metric: (the name shown, (other names, …))
     metric_aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     metric_direction: tuple[tuple[str, str], ...] = ()  # (metric, "higher" or "lower")
@@ -110,6 +112,14 @@ def _texts(key: str, value: Any) -> tuple[str, ...]:
             CONFIG_PATH,
         )
     return tuple(_string(key, item) for item in value)
+
+
+def _whole(key: str, value: Any, least: int, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+        raise ConfigError(
+            f"{key} must be a whole number from {least} to {most}, not {value!r}", CONFIG_PATH
+        )
+    return value
 
 
 def _table(key: str, value: Any, what: str, example: str) -> dict[str, Any]:
@@ -185,6 +195,8 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "mlflow_tracking_uri": _string,
     "drift_tolerance": _fraction,
     "runs_sync": _flag,
+    "mlflow_timeout": lambda k, v: _whole(k, v, 1, 600),
+    "mlflow_retries": lambda k, v: _whole(k, v, 0, 10),
     "metric_aliases": _aliases,
     "metric_direction": _directions,
 }

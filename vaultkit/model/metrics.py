@@ -66,13 +66,14 @@ def parse_number(text: str) -> float | None:
         return None
 
 
-def _cells(line: str) -> list[str]:
-    cells = [c.strip() for c in _CELL_SPLIT.split(line.strip())]
-    if cells and not cells[0]:
-        cells = cells[1:]
-    if cells and not cells[-1]:
-        cells = cells[:-1]
-    return cells
+def cells(line: str) -> list[str]:
+    """A table row's cells, stripped (a `\\|` inside one is no border)."""
+    found = [c.strip() for c in _CELL_SPLIT.split(line.strip())]
+    if found and not found[0]:
+        found = found[1:]
+    if found and not found[-1]:
+        found = found[:-1]
+    return found
 
 
 class Prose(NamedTuple):
@@ -97,7 +98,7 @@ def table_metrics(lines: list[str]) -> Prose:
         if "|" not in header or "-" not in rule or not _TABLE_RULE.fullmatch(rule):
             index += 1
             continue
-        names = [c.lower() for c in _cells(header)]
+        names = [c.lower() for c in cells(header)]
         name_col = next((i for i, c in enumerate(names) if c in ("metric", "name", "metrics")), 0)
         value_col = next(
             (i for i, c in enumerate(names) if c in ("value", "result", "score", "actual")),
@@ -109,16 +110,16 @@ def table_metrics(lines: list[str]) -> Prose:
         )
         index += 2
         while index < len(lines) and "|" in lines[index]:
-            cells = _cells(lines[index])
-            if len(cells) > max(name_col, value_col):
-                name = cells[name_col].strip("*_` ")
-                number = parse_number(cells[value_col])
+            row = cells(lines[index])
+            if len(row) > max(name_col, value_col):
+                name = row[name_col].strip("*_` ")
+                number = parse_number(row[value_col])
                 if name and number is not None and name not in values:
                     values[name] = number
-                    if cells[value_col].split("±")[0].strip(" *_`").endswith("%"):
+                    if row[value_col].split("±")[0].strip(" *_`").endswith("%"):
                         percent.add(name)
-                if threshold_col is not None and threshold_col < len(cells):
-                    limit = parse_number(cells[threshold_col])
+                if threshold_col is not None and threshold_col < len(row):
+                    limit = parse_number(row[threshold_col])
                     if name and limit is not None:
                         thresholds.setdefault(name, limit)
             index += 1

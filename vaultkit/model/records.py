@@ -100,6 +100,8 @@ class SyncedRun(NamedTuple):
     best: dict[str, tuple[float, int]]  # (best value, its step), of a metric's history
     # (the note's value when synced, the step that logged it or None) by metric
     found: dict[str, tuple[float, int | None]]
+    experiment: str  # the MLflow experiment's name ("" in a block of an older vaultkit)
+    deleted: bool  # in MLflow's trash
 
 
 @dataclass

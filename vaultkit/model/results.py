@@ -10,8 +10,10 @@ Every output (the index, the lineage notes, `list`, `diff`, the Python API, pand
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -145,26 +147,35 @@ class Results:
     aliased metric; a run's own where no note writes the metric)."""
 
     def __init__(
-        self, rules: MetricRules, parsed: Callable[[str], ParsedNote], experiments: list[str]
+        self,
+        rules: MetricRules,
+        parsed: Callable[[str], ParsedNote],
+        experiments: list[str],
+        previous: Results | None = None,
     ):
         """``parsed(note)`` gives any note's parse (a note with a status that is no
-        experiment has values too); the names shown are counted over ``experiments``."""
+        experiment has values too); the names shown are counted over ``experiments``.
+        ``previous``: the last build's, whose values of unchanged parses are kept while
+        the names and rules are the same (the watcher's builds come seconds apart)."""
         self.rules = rules
         self.parsed = parsed
         self.experiments = experiments
-        self._values: dict[str, dict[str, Value]] = {}
-        written: dict[str, dict[str, int]] = {}  # key -> spelling -> notes that write it
-        logged: dict[str, str] = {}
-        for parsed_note in map(parsed, experiments):
-            for name in parsed_note.metrics:
-                counts = written.setdefault(rules.key(name), {})
-                counts[name] = counts.get(name, 0) + 1
-            for name in parsed_note.run_metrics:
-                logged.setdefault(rules.key(name), name)
-        self.names = {key: name for key, name in logged.items() if key not in written}
-        for key, counts in written.items():
-            self.names[key] = max(counts, key=lambda name: counts[name])  # first on a tie
-        self.names.update({key: name for key, name in rules.spellings.items() if key in self.names})
+        notes = list(map(parsed, experiments))
+        # spelling -> how many experiments write it (a note writes a spelling once)
+        written = Counter(itertools.chain.from_iterable(p.metrics for p in notes))
+        logged = dict.fromkeys(itertools.chain.from_iterable(p.run_metrics for p in notes))
+        by_key: dict[str, dict[str, int]] = {}
+        for spelling, count in written.items():
+            by_key.setdefault(rules.key(spelling), {})[spelling] = count
+        self.names = {rules.key(n): n for n in reversed(logged)}  # the first logged wins
+        for key, counts in by_key.items():
+            self.names[key] = max(counts, key=counts.__getitem__)  # the first, on a tie
+        self.names.update({k: n for k, n in rules.spellings.items() if k in self.names})
+        self._shown: dict[str, str] = {}
+        # note -> (the parse its values were resolved from, the values)
+        self._values: dict[str, tuple[ParsedNote, dict[str, Value]]] = {}
+        if previous is not None and previous.rules == rules and previous.names == self.names:
+            self._values, self._shown = previous._values, previous._shown
 
     @functools.cached_property
     def shown_names(self) -> tuple[tuple[str, str], ...]:
@@ -173,14 +184,18 @@ class Results:
 
     def name(self, written: str) -> str:
         """The name shown for a metric written ``written``."""
-        return self.names.get(self.rules.key(written), written)
+        shown = self._shown.get(written)
+        if shown is None:
+            shown = self._shown[written] = self.names.get(self.rules.key(written), written)
+        return shown
 
     def values(self, note: str) -> dict[str, Value]:
         """The note's metrics by shown name: its own first, then its runs'."""
+        parsed = self.parsed(note)
         found = self._values.get(note)
-        if found is None:
-            found = self._values[note] = resolve(self.parsed(note), self.rules, self.name)
-        return found
+        if found is None or found[0] is not parsed:
+            found = self._values[note] = (parsed, resolve(parsed, self.name))
+        return found[1]
 
     def value(self, note: str, metric: str) -> float | None:
         found = self.values(note).get(metric)
@@ -215,9 +230,7 @@ class Results:
         return self.rules.best(metric, ((n, self.value(n, metric)) for n in notes))
 
 
-def resolve(
-    parsed: ParsedNote, rules: MetricRules, shown: Callable[[str], str]
-) -> dict[str, Value]:
+def resolve(parsed: ParsedNote, shown: Callable[[str], str]) -> dict[str, Value]:
     """One note's metrics by shown name (see ``Results`` for the precedence)."""
     found: dict[str, Value] = {}
     for name, value in parsed.metrics.items():

@@ -41,6 +41,9 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     environment: tuple[str, str] | None = None  # (artifact path, its text)
+    experiment_name: str = ""
+    deleted: bool = False  # in MLflow's trash (its lifecycle stage is "deleted")
+    address: str | None = None  # the run's page in the MLflow UI, for a server's runs
 
     @property
     def git_commit(self) -> str | None:
@@ -89,10 +92,48 @@ def step_of(history: tuple[tuple[int, float], ...], value: float, tolerance: flo
     return min(within)[1] if within else None
 
 
-def _code(text: str) -> str:
-    """Text as a code span: nothing in it is read as a tag, a link or a table cell."""
+_BACKTICKS = re.compile(r"`+")
+
+
+def code_span(text: str) -> str:
+    """Any text as one code span on one line: nothing in it is read as a tag, a link, a
+    table cell or a marker. The span's fence is one backtick longer than the longest run
+    inside (a run of N backticks ends only at a run of exactly N)."""
     text = " ".join(text.split()).replace("|", "\\|")
-    return f"`` {text} ``" if "`" in text else f"`{text}`"
+    if not text:
+        return "` `"  # an empty span would read as two backticks
+    longest = max(map(len, _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}" if longest or text[:1] == " " else f"{fence}{text}{fence}"
+
+
+MAX_FILE_LINES = 200  # lines of a logged environment file shown in the block
+MAX_FILE_CHARS = 20_000
+_FENCE_LINE = re.compile(r"^ {0,3}(~+|`+)")
+
+
+def fenced(text: str, where: str) -> list[str]:
+    """A logged file as a code block no line of it can end: a tilde fence longer than
+    any fence-like line inside, lines that would read as vaultkit's block markers
+    escaped with a `\\`, and at most MAX_FILE_LINES lines or MAX_FILE_CHARS characters
+    (what was cut is said, with where the whole file is)."""
+    lines = text.strip("\n").splitlines()
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + 1
+        if len(kept) == MAX_FILE_LINES or size > MAX_FILE_CHARS:
+            break
+        kept.append("\\" + line if "<!-- vaultkit:" in line else line)
+    longest = max((len(m.group(1)) for line in kept if (m := _FENCE_LINE.match(line))), default=0)
+    fence = "~" * max(4, longest + 1)
+    block = [fence + "text", *kept, fence]
+    if len(kept) < len(lines):
+        block.append(
+            f"(cut after {len(kept)} of {len(lines)} lines; the whole file is the run's "
+            f"artifact {code_span(where)})"
+        )
+    return block
 
 
 def _when(ms: int) -> str:
@@ -107,6 +148,15 @@ def _duration(ms: int) -> str:
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
+def _at_step(value: float, step: int | None) -> str:
+    return f"{exact_number(value)} ({'no step' if step is None else f'step {step}'})"
+
+
+DELETED_ROW = (
+    "| deleted | yes: in MLflow's trash; restore it there, or name the run that replaced it |"
+)
+
+
 def run_section(
     run: Run,
     stated: dict[str, float] | None = None,
@@ -115,64 +165,100 @@ def run_section(
 ) -> list[str]:
     """One run, as the lines of its part of the block. ``stated``: the note's own values
     by metric key; the block says at which step the run logged each (check reads it: a
-    note may state any step's value, the best epoch's or the one it kept)."""
+    note may state any step's value, the best epoch's or the one it kept). Every text
+    from the tracker is a code span or a fenced file: none of it can change what the
+    note says."""
     stated = stated or {}
-    lines = [f"### MLflow run {_code(run.name or run.id)}", "", "| | |", "|---|---|"]
-    lines.append(f"| run id | {_code(run.id)} |")
-    lines.append(f"| status | {_code(run.status)} |")
+    lines = [f"### MLflow run {code_span(run.name or run.id)}", "", "| | |", "|---|---|"]
+    lines.append(f"| run id | {code_span(run.id)} |")
+    if run.experiment_name:
+        lines.append(f"| experiment | {code_span(run.experiment_name)} |")
+    lines.append(f"| status | {code_span(run.status)} |")
+    if run.deleted:
+        lines.append(DELETED_ROW)
     if run.start_ms is not None:
         lines.append(f"| started | {_when(run.start_ms)} |")
         if run.end_ms is not None:
+            lines.append(f"| ended | {_when(run.end_ms)} |")
             lines.append(f"| duration | {_duration(run.end_ms - run.start_ms)} |")
     if run.git_commit:
-        lines.append(f"| git commit | {_code(run.git_commit)} |")
+        lines.append(f"| git commit | {code_span(run.git_commit)} |")
     if run.parent_id:
-        lines.append(f"| parent run | {_code(run.parent_id)} |")
+        lines.append(f"| parent run | {code_span(run.parent_id)} |")
+    if run.address:
+        lines.append(f"| in MLflow | <{run.address}> |")
     if run.metrics:
-        lines += ["", f"{RUN_METRICS_HEADER} final | best (step) | {NOTE_COLUMN} |"]
+        lines += ["", f"{RUN_METRICS_HEADER} final (step) | best (step) | {NOTE_COLUMN} |"]
         lines.append("|---|---|---|---|")
         for name in sorted(run.metrics):
             history = run.history.get(name, ())
+            final = run.metrics[name]
+            last_step = max((step for step, _ in history), default=None)
             best = best_of_history(history, rules.higher_is_better(name))
-            shown = f"{exact_number(best[0])} (step {best[1]})" if best else "—"
+            shown = _at_step(*best) if best else "—"
             note = stated.get(rules.key(name))
-            step = None if note is None else step_of(history, note, tolerance)
-            checked = (
-                "—"
-                if note is None
-                else f"{exact_number(note)} ({'no step' if step is None else f'step {step}'})"
-            )
-            final = exact_number(run.metrics[name])
-            lines.append(f"| {_code(name)} | {final} | {shown} | {checked} |")
+            checked = "—" if note is None else _at_step(note, step_of(history, note, tolerance))
+            final_cell = _at_step(final, last_step) if history else exact_number(final)
+            lines.append(f"| {code_span(name)} | {final_cell} | {shown} | {checked} |")
     if run.params:
         lines += ["", "| parameter | value |", "|---|---|"]
-        lines += [f"| {_code(k)} | {_code(run.params[k])} |" for k in sorted(run.params)]
+        lines += [f"| {code_span(k)} | {code_span(run.params[k])} |" for k in sorted(run.params)]
     if run.environment:
         path, text = run.environment
-        fence = "~~~~" if "```" in text or "~~~" in text else "```"
-        lines += ["", f"Environment logged with the run ({_code(path)}):", "", fence + "text"]
-        lines += [*text.strip("\n").splitlines(), fence]
+        lines += ["", f"Environment logged with the run ({code_span(path)}):", ""]
+        lines += fenced(text, path)
     return lines
 
 
 NOTE_COLUMN = "the note's value (step)"
+RUN_BLOCK_HEADER = (
+    "## Runs",
+    "",
+    "Synced from MLflow by `vaultkit runs sync`; edits here are replaced.",
+)
 
 
-def run_block(
-    runs: list[Run],
-    missing: list[str],
-    stated: dict[str, float] | None = None,
-    rules: MetricRules = DEFAULT_METRIC_RULES,
-    tolerance: float = 0.01,
-) -> str:
-    """What `runs sync` writes into a note: each run it names (``run_section``), and the
-    ids the tracker does not have."""
-    lines = ["## Runs", "", "Synced from MLflow by `vaultkit runs sync`; edits here are replaced."]
-    for run in runs:
-        lines += ["", *run_section(run, stated, rules, tolerance)]
-    for run_id in missing:
-        lines += ["", f"Run {_code(run_id)}: not in the tracking store."]
+def missing_line(run_id: str, store: str, kept: bool) -> str:
+    """What the block says of a run the store does not have (``kept``: the block keeps
+    what it showed of the run before, above this line)."""
+    where = f"not in the tracking store {code_span(store)}"
+    if kept:
+        return f"Run {code_span(run_id)}: {where} at the last sync; above is what it showed before."
+    return f"Run {code_span(run_id)}: {where}."
+
+
+def run_block(sections: list[list[str]]) -> str:
+    """What `runs sync` writes into a note: a section per run it names, in the note's
+    order (``run_section``, a section kept from the last sync, or ``missing_line``)."""
+    lines = list(RUN_BLOCK_HEADER)
+    for section in sections:
+        lines += ["", *section]
     return "\n".join(lines)
+
+
+def unchanged(
+    summary: Run, synced: SyncedRun, stated: dict[str, float], rules: MetricRules
+) -> bool:
+    """Whether the block's section of a run still says all a sync would write, by the
+    run's summary (status, final values, parameters: one request for many runs) and the
+    note's values: then its metric histories and files need not be read again. A run
+    still running may log more."""
+    if summary.status in ("RUNNING", "SCHEDULED") or not synced.experiment:
+        return False
+    noted = {rules.key(n): v for n, (v, _) in synced.found.items()}
+    wanted = {
+        key: value
+        for key, value in stated.items()
+        if any(rules.key(n) == key for n in summary.metrics)
+    }
+    params = {" ".join(k.split()): " ".join(v.split()) for k, v in summary.params.items()}
+    return (
+        summary.status == synced.status
+        and summary.deleted == synced.deleted
+        and summary.metrics == synced.metrics
+        and params == synced.params  # as the block writes them: on one line
+        and wanted == noted
+    )
 
 
 UNFINISHED = ("FAILED", "RUNNING", "SCHEDULED", "KILLED")
@@ -213,22 +299,37 @@ def run_problems(
     if not named and not synced:  # most notes: nothing to compare
         return []
     problems = []
+    lines: dict[str, int] = {}
+    for url in reversed(parsed.urls):  # the first line that names each run
+        for found in _RUN_ADDRESS.findall(url.url) if "/runs/" in url.url else ():
+            lines[found] = url.line
+
+    def line_of(run_id: str) -> int | None:
+        return lines.get(run_id)
+
     for run_id in named:
         status = synced[run_id].status if run_id in synced else ""
         if not status:
             message = f"names run {run_id}, which is not synced yet; run `vaultkit runs sync`"
-            problems.append(Problem("run-not-synced", WARNING, note_id, None, message))
+            problems.append(Problem("run-not-synced", WARNING, note_id, line_of(run_id), message))
         elif status == "missing":
             message = (
                 f"names run {run_id}, which the tracking store did not have at the last "
                 "`vaultkit runs sync`: a typo, or a run of another store"
             )
-            problems.append(Problem("unknown-run", ERROR, note_id, None, message))
+            problems.append(Problem("unknown-run", ERROR, note_id, line_of(run_id), message))
+        elif synced[run_id].deleted:
+            message = (
+                f"names run {run_id}, which is deleted in MLflow (in its trash, and gone "
+                "for good when the trash is emptied): restore it there "
+                f"(mlflow runs restore --run-id {run_id}), or name the run that replaced it"
+            )
+            problems.append(Problem("run-deleted", WARNING, note_id, line_of(run_id), message))
         elif status in UNFINISHED and parsed.status == "done":
             message = (
                 f"is done, but its run {run_id} is {status}: finish the run or reopen the note"
             )
-            problems.append(Problem("run-not-finished", ERROR, note_id, None, message))
+            problems.append(Problem("run-not-finished", ERROR, note_id, line_of(run_id), message))
     reported: set[str] = set()
     for name, stated in parsed.metrics.items():
         key = rules.key(name)

@@ -176,13 +176,15 @@ class VaultModel:
             self._link_names[target] = link_path(path, "", LinkStyle(), self.resolver)
         return self._link_names[target]
 
-    def results(self) -> Results:
+    def results(self, previous: Results | None = None) -> Results:
         """Every experiment's metrics, one value and one name per metric (model/results.py):
-        made anew when asked, as the model changes with the vault."""
+        made anew when asked, as the model changes with the vault (``previous``: the
+        last ones, whose values of unchanged notes are kept)."""
         return Results(
             metric_rules(self.vault.config),
             lambda note: self.notes[note].parsed,
             sorted(self.experiments),
+            previous,
         )
 
     def status(self, note: str) -> str | None:

@@ -343,6 +343,8 @@ def parse_note_and_sections(
     own_lines = body_lines
     if run_lines:
         note.synced_runs = _synced_runs([body_lines[i] for i in run_lines])
+        # the block's address of a run is the tracker's, not a run the note names
+        note.urls = [url for url in note.urls if url.line - 1 not in run_lines]
         own_lines = ["" if i in run_lines else line for i, line in enumerate(body_lines)]
     bodies = section_bodies(own_lines, found, note.footer_line)
     starts = {name: section.start for name, section in first_sections(found).items()}
@@ -372,21 +374,26 @@ RUN_MARKER = begin_marker(RUN_BLOCK)
 RUN_METRICS_HEADER = "| run metric |"  # the run block's table of metrics (model/runs.py)
 
 
-_CODE = r"`+ ?(.*?) ?`+"  # a code span as the run block writes it (`|` written `\|`)
-_RUN_FIELD = re.compile(rf"^\| (run id|status) \| {_CODE} \|$")
-_PARAMETER = re.compile(rf"^\| {_CODE} \| {_CODE} \|$")
-_METRIC_ROW = re.compile(rf"^\| {_CODE} \| ([^|]+) \|(?: ([^|]+) \|)?(?: ([^|]+) \|)?")
+_MISSING_RUN = re.compile(r"^Run (`+) ?(.*?) ?\1: not in the tracking store\b")
 _AT_STEP = re.compile(r"^(\S+) \((?:step (\d+)|no step)\)$")
-_MISSING_RUN = re.compile(rf"^Run {_CODE}: not in the tracking store\.$")
 
 
-def _uncode(text: str) -> str:
-    return text.replace("\\|", "|")
+def _uncode(cell: str) -> str:
+    """A table cell's text: out of its code span (a fence of N backticks, a space inside
+    each end when the text needs one), its `\\|` back to `|`."""
+    ticks = len(cell) - len(cell.lstrip("`"))
+    if ticks and len(cell) >= 2 * ticks and cell.endswith("`" * ticks):
+        inner = cell[ticks : len(cell) - ticks]
+        if len(inner) > 2 and inner[0] == " " and inner[-1] == " ":
+            inner = inner[1:-1]
+        cell = inner if inner.strip() else ""  # `` ` ` `` is the empty text
+    return cell.replace("\\|", "|")
 
 
 def _logged_number(text: str) -> float | None:
-    """A number of the run block: a plain decimal, `inf`, `-inf` or `nan`."""
-    text = text.strip()
+    """A number of the run block: a plain decimal, `inf`, `-inf` or `nan`, before any
+    `(step N)`."""
+    text = text.strip().partition(" ")[0]
     return float(text) if text in ("inf", "-inf", "nan") else metrics.parse_number(text)
 
 
@@ -399,41 +406,84 @@ def _at_step(cell: str | None) -> tuple[float, int | None] | None:
     return number, int(match.group(2)) if match.group(2) else None
 
 
+def run_sections(lines: list[str]) -> dict[str, list[str]]:
+    """The run block's section of each run (from its `### ` heading to the line before
+    the next section or the block's end), by run id: a sync keeps the sections of runs
+    that did not change, and of runs the store no longer has."""
+    found: dict[str, list[str]] = {}
+    section: list[str] = []
+    for line in [*lines, "### end"]:
+        if line.startswith("### ") or _MISSING_RUN.match(line):
+            rows = (metrics.cells(row) for row in section if row.startswith("| run id |"))
+            run_id = next((_uncode(c[1]) for c in rows if len(c) == 2), None)
+            while section and not section[-1].strip():
+                section.pop()
+            if run_id:
+                found.setdefault(run_id, section)
+            section = [line] if line.startswith("### ") else []
+        elif section:
+            section.append(line)
+    return found
+
+
 def _synced_runs(lines: list[str]) -> dict[str, SyncedRun]:
-    """What the run block says of each run: its status, parameters, final and best
-    metrics, and the step that logged each of the note's values."""
+    """What the run block says of each run: its experiment, status, parameters, final
+    and best metrics, and the step that logged each of the note's values; a run the
+    store no longer had keeps what its section says, with the status "missing"."""
     found: dict[str, SyncedRun] = {}
-    run_id, status, table = "", "", ""
-    params: dict[str, str] = {}
-    values: dict[str, float] = {}
-    best: dict[str, tuple[float, int]] = {}
-    checked: dict[str, tuple[float, int | None]] = {}
+    run: dict = {}
+    table = ""
     for line in [*lines, "### end"]:
         if line.startswith("### "):
-            if run_id:
-                found[run_id] = SyncedRun(status, params, values, best, checked)
-            run_id, status, table, params, values, best, checked = "", "", "", {}, {}, {}, {}
-        elif (field := _RUN_FIELD.match(line)) is not None:
-            value = _uncode(field.group(2))
-            run_id, status = (value, status) if field.group(1) == "run id" else (run_id, value)
-        elif line.startswith(("| parameter |", RUN_METRICS_HEADER)):
-            table = line
-        elif table.startswith("| parameter |") and (row := _PARAMETER.match(line)):
-            params[_uncode(row.group(1))] = _uncode(row.group(2))
-        elif table.startswith(RUN_METRICS_HEADER) and (row := _METRIC_ROW.match(line)):
-            name, number = _uncode(row.group(1)), _logged_number(row.group(2))
-            if number is not None:
-                values[name] = number
-            at_best, at_note = _at_step(row.group(3)), _at_step(row.group(4))
-            if at_best is not None and at_best[1] is not None:
-                best[name] = (at_best[0], at_best[1])
-            if at_note is not None:
-                checked[name] = at_note
-        elif (missing := _MISSING_RUN.match(line)) is not None:
-            found[_uncode(missing.group(1))] = SyncedRun("missing", {}, {}, {}, {})
-        elif not line.startswith("|"):
+            if run.get("id"):
+                found[run["id"]] = _synced(run)
+            run, table = {}, ""
+            continue
+        if (missing := _MISSING_RUN.match(line)) is not None:
+            run_id = _uncode(missing.group(2))
+            if run.get("id"):
+                found[run["id"]] = _synced(run)
+            kept = found.get(run_id)
+            found[run_id] = (kept or _synced({}))._replace(status="missing")
+            run = {}
+            continue
+        if not line.startswith("|"):
             table = ""
+            continue
+        cells = metrics.cells(line)
+        if line.startswith(("| parameter |", RUN_METRICS_HEADER, "| |")):
+            table = line
+        elif table == "| | |" and len(cells) == 2:
+            key = {"run id": "id", "experiment": "experiment", "status": "status"}.get(cells[0])
+            if key:
+                run[key] = _uncode(cells[1])
+            elif cells[0] == "deleted":
+                run["deleted"] = True
+        elif table.startswith("| parameter |") and len(cells) == 2 and cells[0][:1] == "`":
+            run.setdefault("params", {})[_uncode(cells[0])] = _uncode(cells[1])
+        elif table.startswith(RUN_METRICS_HEADER) and len(cells) >= 2 and cells[0][:1] == "`":
+            name, number = _uncode(cells[0]), _logged_number(cells[1])
+            if number is not None:
+                run.setdefault("metrics", {})[name] = number
+            at_best = _at_step(cells[2]) if len(cells) > 2 else None
+            at_note = _at_step(cells[3]) if len(cells) > 3 else None
+            if at_best is not None and at_best[1] is not None:
+                run.setdefault("best", {})[name] = (at_best[0], at_best[1])
+            if at_note is not None:
+                run.setdefault("found", {})[name] = at_note
     return found
+
+
+def _synced(run: dict) -> SyncedRun:
+    return SyncedRun(
+        run.get("status", ""),
+        run.get("params", {}),
+        run.get("metrics", {}),
+        run.get("best", {}),
+        run.get("found", {}),
+        run.get("experiment", ""),
+        run.get("deleted", False),
+    )
 
 
 def footer_rule(fields: dict[str, Field], rules: list[int]) -> int | None:

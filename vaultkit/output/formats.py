@@ -94,11 +94,22 @@ def list_table(
 
 
 def runs_table(runs: list[Run], named: dict[str, list[str]], orphans: bool) -> str:
-    """One line per tracker run: id, status, name, and the notes that name it."""
+    """One line per tracker run: id, status, name, and the notes that name it (for a run
+    no note names whose parent run a note names, a sweep's trial: that it is a child)."""
     if not runs:
         return "No runs without a note.\n" if orphans else "No runs in the tracking store.\n"
+
+    def notes(run: Run) -> str:
+        if run.id in named:
+            return ", ".join(named[run.id])
+        if run.parent_id in named:
+            return (
+                f"- (a child of run {run.parent_id}, which {', '.join(named[run.parent_id])} names)"
+            )
+        return "-"
+
     cells = [["RUN", "STATUS", "NAME", "NOTES"]]
-    cells += [[r.id, r.status, r.name or "-", ", ".join(named.get(r.id, [])) or "-"] for r in runs]
+    cells += [[r.id, r.status, r.name or "-", notes(r)] for r in runs]
     widths = [max(len(line[i]) for line in cells) for i in range(3)]
     lines = [
         "  ".join(f"{c:<{w}}" for c, w in zip(line[:3], widths, strict=True)) + "  " + line[3]

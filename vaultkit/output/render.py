@@ -96,14 +96,20 @@ class Layout:
     vault's link style, as if every generated file already existed (so the next build,
     when they do, writes the same bytes)."""
 
-    def __init__(self, model: VaultModel, lineages: list[Lineage], style: LinkStyle):
+    def __init__(
+        self,
+        model: VaultModel,
+        lineages: list[Lineage],
+        style: LinkStyle,
+        previous: Results | None = None,
+    ):
         self.model = model
         self.lineages = lineages
         self.style = style
         self.index_path = model.vault.config.index_path
         self.lineage_paths = lineage_names(model, lineages)
         self.lineage_of = {m: i for i, lineage in enumerate(lineages) for m in lineage.members}
-        self.results = model.results()
+        self.results = model.results(previous)
         self.index_metrics = index_metrics(model, self.results)
         generated = [self.index_path, *self.lineage_paths.values()]
         generated += [canvas_path(p) for p in self.lineage_paths.values()]
