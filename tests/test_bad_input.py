@@ -161,3 +161,87 @@ def test_output_cut_short_by_the_reader_ends_quietly(tmp_path):
     process.stdout.close()
     assert process.wait(timeout=120) == 0
     assert process.stderr.read() == b""
+
+
+# -- one bad file never stops the vault -------------------------------------------------------
+
+
+def cli_run(root, *args):
+    from click.testing import CliRunner
+
+    from vaultkit.cli import cli
+
+    return CliRunner().invoke(cli, ["--vault", str(root), *args])
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "---\nbig: " + "9" * 400 + "\n---\n",  # too large for a float
+        "---\nhuge: " + "9" * 5000 + "\n---\n",  # past Python's 4,300-digit limit
+    ],
+    ids=["400 digits", "5000 digits"],
+)
+def test_a_property_too_large_for_a_number_stops_nothing(tmp_path, note):
+    root = write_vault(
+        tmp_path / "v",
+        {".obsidian/app.json": "{}", "EXP-001 a.md": note + GOOD, "EXP-002 b.md": GOOD},
+    )
+    for command in (["list", "--format", "json"], ["check"], ["build"]):
+        result = cli_run(root, *command)
+        assert result.exit_code in (0, 1), result.output
+        assert "did not expect" not in result.output
+    listed = json.loads(cli_run(root, "list", "--format", "json").output)
+    assert [r["title"] for r in listed] == ["EXP-001 a", "EXP-002 b"]
+
+
+def test_a_file_time_past_the_year_9999_stops_nothing():
+    from vaultkit.model.records import Note, ParsedNote
+    from vaultkit.output.formats import iso_utc
+
+    far = 300_000_000_000 * 10**9  # the year 11476 (a file system may not even store it)
+    assert iso_utc(far) == "9999-12-31T23:59:59Z"
+    assert Note("EXP-001.md", ParsedNote(), (far, 1, far, 1)).last_change == "9999-12-31"
+    assert iso_utc(-far) == "0001-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "canvas",
+    ['{"nodes": null, "edges": null}', '{"nodes": 5, "edges": "x"}', "[" * 2000 + "]" * 2000],
+    ids=["null", "a number", "2000 levels"],
+)
+def test_a_damaged_lineage_canvas_stops_nothing_else(tmp_path, canvas):
+    root = write_vault(
+        tmp_path / "v",
+        {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
+    )
+    assert cli_run(root, "build").exit_code == 0
+    path = root / "Lineages" / "EXP-001 baseline lineage.canvas"
+    path.write_text(canvas, encoding="utf-8")
+    write_vault(root, {"EXP-002 good.md": GOOD})
+    result = cli_run(root, "build")
+    assert "did not expect" not in result.output
+    index = (root / "Experiment Index.md").read_text(encoding="utf-8")
+    assert "[[EXP-002 good]]" in index  # the rest of the vault was built
+    if canvas.startswith("{"):  # a JSON object: the canvas is rebuilt around what is there
+        assert json.loads(path.read_text(encoding="utf-8"))["nodes"]
+    else:
+        assert "is not valid JSON Canvas" in result.output
+        assert path.read_text(encoding="utf-8") == canvas  # left as it is, said
+
+
+def test_a_canvas_keeps_the_keys_another_tool_added(tmp_path):
+    root = write_vault(
+        tmp_path / "v",
+        {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
+    )
+    assert cli_run(root, "build").exit_code == 0
+    path = root / "Lineages" / "EXP-001 baseline lineage.canvas"
+    canvas = json.loads(path.read_text(encoding="utf-8"))
+    canvas["metadata"] = {"version": "1.0-1.0", "frontmatter": {"owner": "me"}}
+    path.write_text(json.dumps(canvas), encoding="utf-8")
+    write_vault(root, {"EXP-002 good.md": GOOD})
+    assert cli_run(root, "build").exit_code == 0
+    rebuilt = json.loads(path.read_text(encoding="utf-8"))
+    assert rebuilt["metadata"] == {"version": "1.0-1.0", "frontmatter": {"owner": "me"}}
+    assert len(rebuilt["nodes"]) == 2

@@ -319,8 +319,24 @@ def parse_seconds(*texts: str) -> list[float]:
         lambda n: "`a`` #t " * n + "\n",  # a tag: the line is scanned
         lambda n: "x <!-- #t " * n + "\n",  # no comment ever closes
         lambda n: "$$ #t " * n + "\n",
+        lambda n: "[a:: " * n + "\n",  # Dataview fields never closed
+        lambda n: "# Result\n\n- " + "mAP@0.5 = 0.5, " * n + "\n",  # result pairs
+        lambda n: "# Result\n\n- " + "a b: c = " * n + "\n",  # names, no value
+        lambda n: "# Metrics\n\n- threshold " + "x ≥ " * n + "\n",
     ],
-    ids=["headings", "tag items", "property links", "settings", "backticks", "comments", "math"],
+    ids=[
+        "headings",
+        "tag items",
+        "property links",
+        "settings",
+        "backticks",
+        "comments",
+        "math",
+        "inline fields",
+        "result pairs",
+        "result names",
+        "thresholds",
+    ],
 )
 def test_parse_time_grows_linearly_with_the_note(note_of):
     size = 1000

@@ -907,13 +907,16 @@ def runs_group() -> None:
 @click.argument("notes", nargs=-1, metavar="[NOTE]...", shell_complete=complete_note)
 @tracking_option
 def runs_sync_command(session: Session, notes: tuple[str, ...], tracking_uri: str | None) -> None:
-    """Write each linked run into its note: final and best metrics, parameters, status,
-    start and duration, git commit, logged environment.
+    """Write each linked run into its note: experiment, status, times, git commit, final
+    and best metrics with their steps, the step that logged the note's own value,
+    parameters, logged environment.
 
     The run block (between <!-- vaultkit:begin run --> and <!-- vaultkit:end run -->)
     goes at the end of the Result section; text outside it is kept byte for byte, and a
-    second sync of unchanged runs writes nothing. Without NOTE: every experiment that
-    names a run.
+    second sync of unchanged runs writes nothing and reads no run again. A run the store
+    does not have keeps what the block showed of it. Without NOTE: every experiment that
+    names a run. The store must be named (--tracking-uri, $MLFLOW_TRACKING_URI or
+    mlflow_tracking_uri in .vaultkit/config.toml); vaultkit never creates or upgrades one.
 
     \b
     Examples:

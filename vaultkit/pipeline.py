@@ -583,7 +583,7 @@ def _canvas_output(layout: render.Layout, number: int) -> Output:
         if current is not None:
             try:
                 existing = json.loads(current)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past reading
                 existing = None
             if not isinstance(existing, dict):
                 raise VaultkitError("is not valid JSON Canvas; fix or delete it")
@@ -620,10 +620,12 @@ def _stale_update(path: str, written: str | None) -> Update:
             return _CHANGED
         try:
             canvas = json.loads(current)
-        except ValueError:
+        except (ValueError, RecursionError):
             return _PERSONS if written is None else _CHANGED
         items = (
-            [*canvas.get("nodes", []), *canvas.get("edges", [])] if isinstance(canvas, dict) else []
+            [*render.canvas_items(canvas, "nodes"), *render.canvas_items(canvas, "edges")]
+            if isinstance(canvas, dict)
+            else []
         )
         generated = any(isinstance(i, dict) and render.is_generated_canvas_item(i) for i in items)
         if not generated:

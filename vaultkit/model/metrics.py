@@ -26,8 +26,10 @@ _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _TABLE_RULE = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])?\s*")
 _CELL_SPLIT = re.compile(r"\|(?<!\\\|)")  # a `|` not escaped (literal first: fast)
+# `[name:: value]`: a value holds no `[` (a numeric one never does), so a line of
+# thousands of unclosed `[a:: ` is read in one pass, not once per bracket
 _INLINE_FIELD = re.compile(
-    r"\[([^\[\]():]+?)::\s*([^\]]+)\]|^\s*(?:[-*+]\s+)?\**([^\[\]():*]+?)\**::\s*(.+)$"
+    r"\[([^\[\]():]+?)::\s*([^\[\]]+)\]|^\s*(?:[-*+]\s+)?\**([^\[\]():*]+?)\**::\s*(.+)$"
 )
 # Settings are found from their separator, then the name before it: scanning for a name
 # at every position of every line is ten times slower. Each pattern starts with a literal

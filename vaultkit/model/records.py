@@ -168,7 +168,16 @@ class Note:
             value = lowered.get(key)
             if isinstance(value, str) and _DATE.match(value):
                 return value[:10]
-        return datetime.fromtimestamp(self.mtime_ns / 1e9, UTC).date().isoformat()
+        return utc_time(self.mtime_ns / 1e9).date().isoformat()
+
+
+def utc_time(seconds: float) -> datetime:
+    """A time stamp as a UTC date and time; one a calendar cannot hold (a file time past
+    the year 9999, which a bad clock or tool can set) is the nearest it can."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):
+        return (datetime.max if seconds > 0 else datetime.min).replace(tzinfo=UTC)
 
 
 DATE_PROPERTIES = ("updated", "modified", "last_modified", "date", "created")

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from vaultkit.model.metrics import exact_number, metric_key
-from vaultkit.model.records import ERROR, WARNING, ParsedNote, Problem, SyncedRun
+from vaultkit.model.records import ERROR, WARNING, ParsedNote, Problem, SyncedRun, utc_time
 from vaultkit.model.results import DEFAULT_METRIC_RULES, MetricRules
 from vaultkit.obsidian.note import RUN_METRICS_HEADER
 
@@ -137,7 +136,7 @@ def fenced(text: str, where: str) -> list[str]:
 
 
 def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_time(ms / 1000).replace(tzinfo=None).isoformat(" ", "minutes") + " UTC"
 
 
 def _duration(ms: int) -> str:

@@ -543,7 +543,10 @@ def _report(
         note.metrics.setdefault(key, value)
     for key, value in note.properties.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
-            note.metrics.setdefault(str(key), float(value))
+            try:
+                note.metrics.setdefault(str(key), float(value))
+            except OverflowError:  # a 400-digit integer is no metric
+                continue
     # a result is no setting: `recall: 0.44` under Result does not change between notes
     reported = {metrics.metric_key(name) for name in note.metrics}
     note.settings = {

@@ -54,13 +54,17 @@ for _tag, _pattern, _first in _CORE_TYPES:
     Yaml12Resolver.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
-def yaml12_int(value: str) -> int:
-    """An integer of the core schema: decimal, `0o17` or `0x1F` (never YAML 1.1's `017`)."""
-    if value.startswith("0o"):
-        return int(value[2:], 8)
-    if value.startswith("0x"):
-        return int(value[2:], 16)
-    return int(value, 10)
+def yaml12_int(value: str) -> int | str:
+    """An integer of the core schema: decimal, `0o17` or `0x1F` (never YAML 1.1's `017`).
+    One longer than Python converts (4,300 digits) stays the text it is."""
+    try:
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        if value.startswith("0x"):
+            return int(value[2:], 16)
+        return int(value, 10)
+    except ValueError:
+        return value
 
 
 class Yaml12Constructor(SafeConstructor):

@@ -6,12 +6,11 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.metrics import plain_number
-from vaultkit.model.records import LINK, Edge, Problem
+from vaultkit.model.records import LINK, Edge, Problem, utc_time
 from vaultkit.model.runs import Run
 from vaultkit.model.vault_model import Lineage, VaultModel
 
@@ -24,7 +23,7 @@ def to_json(data) -> str:
 
 
 def iso_utc(mtime_ns: int) -> str:
-    return datetime.fromtimestamp(mtime_ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_time(mtime_ns / 1e9).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 # -- list -------------------------------------------------------------------------------

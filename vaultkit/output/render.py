@@ -589,8 +589,8 @@ def merge_canvas(existing: Item | None, nodes: list[Item], edges: list[Item]) ->
     """Generated nodes and edges merged into a canvas a person may have edited: nodes a
     person moved or resized keep their place; cards and edges a person added stay."""
     existing = existing or {}
-    old_nodes = [n for n in existing.get("nodes", []) if isinstance(n, dict)]
-    old_edges = [e for e in existing.get("edges", []) if isinstance(e, dict)]
+    old_nodes = [n for n in canvas_items(existing, "nodes") if isinstance(n, dict)]
+    old_edges = [e for e in canvas_items(existing, "edges") if isinstance(e, dict)]
     placed = {n["id"]: n for n in old_nodes if is_generated_canvas_item(n)}
     merged_nodes = []
     for node in nodes:
@@ -600,10 +600,18 @@ def merge_canvas(existing: Item | None, nodes: list[Item], edges: list[Item]) ->
         merged_nodes.append(node)
     merged_nodes += [n for n in old_nodes if not is_generated_canvas_item(n)]
     merged_edges = edges + [e for e in old_edges if not is_generated_canvas_item(e)]
-    return {"nodes": merged_nodes, "edges": merged_edges}
+    others = {k: v for k, v in existing.items() if k not in ("nodes", "edges")}  # a tool's
+    return {"nodes": merged_nodes, "edges": merged_edges, **others}
 
 
 _PLACE = ("x", "y", "width", "height")
+
+
+def canvas_items(canvas: Item, key: str) -> list[Any]:
+    """A canvas's `nodes` or `edges`: a list, whatever a person or a tool left there
+    (`null`, a number) counting as none."""
+    found = canvas.get(key)
+    return found if isinstance(found, list) else []
 
 
 # json.dumps with options makes a new encoder per call; a canvas has thousands of items
@@ -616,4 +624,9 @@ def canvas_text(canvas: Item) -> str:
     for key in ("nodes", "edges"):
         items = ",\n\t\t".join(map(_json_item, canvas[key]))
         parts.append(f'\t"{key}": [\n\t\t{items}\n\t]' if items else f'\t"{key}": []')
+    parts += [
+        f"\t{_json_item(key)}: {_json_item(value)}"
+        for key, value in canvas.items()
+        if key not in ("nodes", "edges")
+    ]
     return "{\n" + ",\n".join(parts) + "\n}\n"
