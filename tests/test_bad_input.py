@@ -63,8 +63,8 @@ def test_note_deleted_while_the_vault_is_read(bad_vault, monkeypatch):
     real_walk = vault_module._walk
 
     def walk_and_vanish(root):
-        files, temporary, others = real_walk(root)
-        return [*files, "vanished.md"], temporary, others
+        files, *rest = real_walk(root)
+        return [*files, "vanished.md"], *rest
 
     monkeypatch.setattr(vault_module, "_walk", walk_and_vanish)
     model = build_model(load_vault(bad_vault))
@@ -245,3 +245,28 @@ def test_a_canvas_keeps_the_keys_another_tool_added(tmp_path):
     rebuilt = json.loads(path.read_text(encoding="utf-8"))
     assert rebuilt["metadata"] == {"version": "1.0-1.0", "frontmatter": {"owner": "me"}}
     assert len(rebuilt["nodes"]) == 2
+
+
+def test_a_file_name_that_is_not_utf8_stops_nothing(tmp_path):
+    root = write_vault(
+        tmp_path / "v",
+        {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
+    )
+    bad = os.path.join(os.fsencode(root), b"EXP-002 caf\xe9.md")
+    with open(bad, "wb") as file:
+        file.write(GOOD.encode())
+    for command in (["list"], ["build"], ["lineage"]):
+        result = cli_run(root, *command)
+        assert result.exit_code == 0, result.output
+        assert "did not expect" not in result.output
+    problems = json.loads(cli_run(root, "check", "--format", "json").output)["problems"]
+    assert {
+        "code": "unreadable-note",
+        "severity": "warning",
+        "note": "EXP-002 caf\\xe9.md",
+        "line": None,
+        "message": "its name is not UTF-8, so vaultkit (and Obsidian) leave it out; rename it",
+    } in problems
+    from vaultkit.watch import is_ignored
+
+    assert is_ignored(os.fsdecode(b"EXP-002 caf\xe9.md"))

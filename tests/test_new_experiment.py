@@ -264,6 +264,25 @@ def test_titles_obsidian_cannot_link_are_refused(vault, title, char):
     assert not list((vault / "Experiments").glob("*x*b*"))
 
 
+@pytest.mark.parametrize(
+    ("title", "said"),
+    [
+        ("EXP-040 a\nb", "holds '\\n' (a line break, tab or control character)"),
+        ("EXP-040 a\rb", "holds '\\r' (a line break, tab or control character)"),
+        ("EXP-040\ttab", "holds '\\t' (a line break, tab or control character)"),
+        ("CON", "is a name Windows keeps for a device"),
+        ("nul.report", "is a name Windows keeps for a device"),
+        ("com1", "is a name Windows keeps for a device"),
+    ],
+)
+def test_titles_no_file_system_can_hold_everywhere_are_refused(vault, title, said):
+    before = sorted(p.name for p in (vault / "Experiments").iterdir())
+    result = run(vault, "new-experiment", title)
+    assert result.exit_code == 1
+    assert said in result.stderr
+    assert sorted(p.name for p in (vault / "Experiments").iterdir()) == before
+
+
 def test_folder_leaving_the_vault_is_refused(vault, tmp_path):
     for folder in ("../outside", "/etc", "Experiments/../../outside", ".hidden"):
         result = run(vault, "new-experiment", "EXP-038 out", "--folder", folder)

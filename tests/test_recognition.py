@@ -184,6 +184,27 @@ def test_check_fix_removes_exactly_the_template_tags(team):
     ]
 
 
+def test_check_fix_leaves_template_words_in_code_and_comments(team):
+    note = team / "Experiments" / "EXP-001 baseline.md"
+    kept = "\n```\n#template in code\n```\n\n<!-- #template in a comment -->\n\nsee `#template`\n"
+    note.write_text(kept + note.read_text(encoding="utf-8"), encoding="utf-8")
+    assert run(team, "check", "--fix").exit_code in (0, 1)
+    fixed = note.read_text(encoding="utf-8")
+    assert fixed.startswith(kept)  # nothing Obsidian does not read as a tag is touched
+    assert "Tags: #model_training #document\n" in fixed
+
+
+def test_check_fix_checks_every_note_before_it_edits_any(team):
+    first = team / "Experiments" / "EXP-001 baseline.md"
+    second = team / "Experiments" / "EXP-003 next.md"
+    before = first.read_bytes()
+    second.write_bytes(second.read_bytes().replace(b"# Result", b"# R\xe9sult"))  # not UTF-8
+    result = run(team, "check", "--fix")
+    assert result.exit_code == 1
+    assert "check --fix edited no note" in result.output
+    assert first.read_bytes() == before
+
+
 def test_list_all_tells_why_a_note_that_looks_like_an_experiment_is_none(team):
     assert run(team, "list", "--all").output.splitlines()[-3:] == [
         "Not experiments, though they look like one:",

@@ -328,6 +328,16 @@ class Vault:
             )
             for folder in self.listing.other_vaults
         ]
+        left += [
+            Problem(
+                "unreadable-note",
+                WARNING,
+                name,
+                None,
+                "its name is not UTF-8, so vaultkit (and Obsidian) leave it out; rename it",
+            )
+            for name in self.listing.bad_names
+        ]
         if not left:
             return found
         return sorted([*found, *left], key=lambda p: (p.note or "", p.line or 0, p.code))
@@ -608,11 +618,24 @@ class Vault:
     def fix_template_tags(self) -> list[str]:
         """Remove the #template and #document_template tags that experiments made from the
         template still carry, and nothing else -> the paths changed."""
+        chosen = [
+            r.path for r in self.experiments if any(p.code == "template-tags" for p in r.problems)
+        ]
+        unreadable = []  # every note is checked before any is edited
+        for path in chosen:
+            try:
+                _without_template_tags(read_bytes(self.root, path))
+            except (VaultkitError, UnicodeDecodeError):
+                unreadable.append(path)
+        if unreadable:
+            raise RefusedEdit(
+                f"cannot be read as UTF-8 text, so check --fix edited no note: "
+                f"{', '.join(unreadable)}; save them as UTF-8 and run it again"
+            )
         changed = []
-        for record in self.experiments:
-            if any(p.code == "template-tags" for p in record.problems):
-                update_file(self.root, record.path, _without_template_tags)
-                changed.append(record.path)
+        for path in chosen:
+            update_file(self.root, path, _without_template_tags)
+            changed.append(path)
         if changed:
             self._forget()
         return changed

@@ -25,7 +25,7 @@ from watchdog.observers.polling import PollingObserver
 
 from vaultkit.api import Vault
 from vaultkit.create import sync_note_runs
-from vaultkit.disk.read import describe_os_error
+from vaultkit.disk.read import describe_os_error, not_utf8
 from vaultkit.errors import VaultkitError
 from vaultkit.model.check import ignored, note_problems
 from vaultkit.model.records import is_hidden, note_id
@@ -44,8 +44,13 @@ _TEMPORARY = re.compile(r"(~|\.swp|\.swx|\.swo|\.tmp|\.bak|\.crswap|\.part)$|^(#
 
 
 def is_ignored(relative: str) -> bool:
-    """Dot-paths (.obsidian/, .git/, our own temp files) and editors' temporary files."""
-    return is_hidden(relative) or bool(_TEMPORARY.search(relative.rpartition("/")[2]))
+    """Dot-paths (.obsidian/, .git/, our own temp files), editors' temporary files, and
+    names that are not UTF-8 (a build's walk reports those)."""
+    return (
+        is_hidden(relative)
+        or bool(_TEMPORARY.search(relative.rpartition("/")[2]))
+        or (not relative.isprintable() and not_utf8(relative))
+    )
 
 
 class _Inbox(FileSystemEventHandler):

@@ -151,12 +151,15 @@ class Listing:
     files: dict[str, StatKey] = field(default_factory=dict)
     temporary: list[str] = field(default_factory=list)
     other_vaults: list[str] = field(default_factory=list)  # folders with their own .obsidian/
+    # files and folders whose names are not UTF-8, as `\xNN` escapes: left out, said
+    bad_names: list[str] = field(default_factory=list)
 
 
-def _walk(root: Path) -> tuple[list[str], list[str], list[str]]:
-    """(files, temporary files, other vaults) as sorted vault-relative paths, dot-paths
-    skipped. A folder inside the vault that holds its own `.obsidian/` is another vault:
-    it is left out (and listed).
+def _walk(root: Path) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(files, temporary files, other vaults, names that are not UTF-8) as sorted
+    vault-relative paths, dot-paths skipped. A folder inside the vault that holds its own
+    `.obsidian/` is another vault: it is left out (and listed). A file or folder whose
+    name is not UTF-8 (Obsidian cannot open it either) is left out (and listed).
 
     A folder reached through a symbolic link is followed when it lies outside the vault,
     is not a folder above the vault, and is neither inside nor above a folder followed
@@ -167,6 +170,7 @@ def _walk(root: Path) -> tuple[list[str], list[str], list[str]]:
     files: list[str] = []
     temporary: list[str] = []
     other_vaults: list[str] = []
+    bad_names: list[str] = []
     followed = [root]
     links: list[str] = []
 
@@ -180,6 +184,9 @@ def _walk(root: Path) -> tuple[list[str], list[str], list[str]]:
             return
         for entry in entries:
             relative = prefix + entry.name
+            if not entry.name.isprintable() and not_utf8(entry.name):
+                bad_names.append(shown_name(relative))
+                continue
             if entry.name.startswith("."):
                 if entry.name.endswith(TEMPORARY_SUFFIX):
                     temporary.append(relative)
@@ -217,7 +224,22 @@ def _walk(root: Path) -> tuple[list[str], list[str], list[str]]:
     visit(str(root), "")
     files.sort()
     temporary.sort()
-    return files, temporary, other_vaults
+    return files, temporary, other_vaults, sorted(bad_names)
+
+
+def not_utf8(name: str) -> bool:
+    """A name the file system gave as bytes that are not UTF-8 (Python holds them as
+    lone surrogates, which no text output can write)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def shown_name(name: str) -> str:
+    """A name as it can be printed: bytes that are not UTF-8 as `\\xNN`."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def walk_files(root: Path) -> list[str]:
@@ -253,10 +275,10 @@ def list_vault(root: Path) -> Listing:
     """The vault's files now with their stat keys; a file that went between the walk and
     the stat is left out. One listing serves a whole build."""
     root = Path(root).resolve()
-    files, temporary, other_vaults = _walk(root)
+    files, temporary, other_vaults, bad_names = _walk(root)
     keys = stat_keys(root, files)
     found = {path: key for path, key in keys.items() if key is not None}
-    return Listing(found, temporary, other_vaults)
+    return Listing(found, temporary, other_vaults, bad_names)
 
 
 # -- settings --------------------------------------------------------------------------------

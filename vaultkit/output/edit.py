@@ -21,6 +21,16 @@ from vaultkit.obsidian.note import (
 from vaultkit.output.managed import block_content, block_text, newline_of, upsert_block
 
 UNLINKABLE = '*"\\/<>:|?#^[]'
+WINDOWS_DEVICES = frozenset(
+    {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        *(f"COM{i}" for i in range(1, 10)),
+        *(f"LPT{i}" for i in range(1, 10)),
+    }
+)
 _WHY = {
     "/": "it separates folders",
     "\\": "it separates folders on Windows",
@@ -47,6 +57,17 @@ def check_title(title: str) -> None:
                 f"the title {title!r} contains {char!r}, which Obsidian cannot link: {why}. "
                 "Use letters, digits, spaces, '-', '_', '.', '(' or ')'"
             )
+    control = next((char for char in title if ord(char) < 32 or ord(char) == 127), None)
+    if control is not None:
+        raise VaultkitError(
+            f"the title {title!r} holds {control!r} (a line break, tab or control "
+            "character), which a file name and a [[link]] cannot hold; use one line of text"
+        )
+    if title.split(".")[0].strip().upper() in WINDOWS_DEVICES:
+        raise VaultkitError(
+            f"the title {title!r} is a name Windows keeps for a device, so the note could "
+            "not be opened or synced there; add a word to it"
+        )
     if len(f"{title}.md".encode()) > MAX_NAME_BYTES:
         raise VaultkitError(
             f"the title is {len(title)} characters long; a file name holds at most "
@@ -176,11 +197,27 @@ def _section_span(text: str, name: str) -> tuple[int, int] | None:
     return section.start, end
 
 
+_TEMPLATE_TAG = re.compile(r"[ \t]*(?<!\S)#(?:document_template|template)(?![^\s])")
+
+
 def drop_template_tags(text: str) -> str:
     """Remove the template's own #template and #document_template tags (body and the
-    frontmatter `tags` list) so the new note is not a template."""
-    body = re.sub(r"[ \t]*(?<!\S)#(?:document_template|template)(?![^\s])", "", text)
-    lines = _lines(body)
+    frontmatter `tags` list) so the new note is not a template: only where Obsidian sees
+    them as tags, never in code or a comment."""
+    lines = _lines(text)
+    template_tags = ("template", "document_template")
+    seen = {tag.line for tag in parse_note(text).tags if tag.name.lower() in template_tags}
+    for number in sorted(line for line in seen if line is not None):
+        line = lines[number - 1]
+        offsets = [t.offset for t in syntax.scan_inline(line)[2] if t.name.lower() in template_tags]
+        kept = [
+            m
+            for m in _TEMPLATE_TAG.finditer(line)
+            if any(m.start() <= o < m.end() for o in offsets)
+        ]
+        for match in reversed(kept):
+            line = line[: match.start()] + line[match.end() :]
+        lines[number - 1] = line
     yaml, closing = split_frontmatter([line.rstrip("\r\n") for line in lines])
     if yaml is not None:
         for index in range(1, closing):
