@@ -270,3 +270,18 @@ def test_a_file_name_that_is_not_utf8_stops_nothing(tmp_path):
     from vaultkit.watch import is_ignored
 
     assert is_ignored(os.fsdecode(b"EXP-002 caf\xe9.md"))
+
+
+def test_a_long_cjk_note_name_is_measured_in_bytes(tmp_path):
+    name = "実" * 81  # 243 bytes: its file name fits, with vaultkit's own around it too
+    root = write_vault(
+        tmp_path / "v", {".obsidian/app.json": "{}", f"Experiments/{name}.md": GOOD}
+    )
+    built = cli_run(root, "build")
+    assert built.exit_code == 0, built.output
+    written = [p.name for p in (root / "Lineages").iterdir()]
+    assert written and all(len(n.encode()) <= 255 for n in written)
+    assert cli_run(root, "set-status", name, "pending").exit_code == 0, "set-status"
+    made = cli_run(root, "new-experiment", "EXP-002 next", "--previous", name)
+    assert made.exit_code == 0, made.output
+    assert cli_run(root, "build").exit_code == 0

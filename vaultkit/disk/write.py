@@ -24,6 +24,7 @@ from pathlib import Path
 
 from vaultkit.disk.read import TEMPORARY_SUFFIX, describe_os_error, read_file
 from vaultkit.errors import NoteExists, UnsafePath, VaultkitError
+from vaultkit.model.names import within_bytes
 from vaultkit.model.records import StatKey
 
 
@@ -102,7 +103,8 @@ def _write_temp(folder: Path, name: str, data: bytes, mode: int | None, durable:
     Obsidian and ignored by the watcher) and carries the process id, so a later run can
     tell a temporary file left by a killed run (``remove_stale_temporary``)."""
     while True:
-        temp = folder / f".{name[:80]}.{os.getpid()}-{next(_temp_names)}{TEMPORARY_SUFFIX}"
+        short = within_bytes(name, 80)  # the name in bytes: 255 is the file system's limit
+        temp = folder / f".{short}.{os.getpid()}-{next(_temp_names)}{TEMPORARY_SUFFIX}"
         try:
             descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             break

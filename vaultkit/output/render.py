@@ -20,6 +20,7 @@ from vaultkit.model.compare import one_line as what_changed
 from vaultkit.model.compare import settings_in_force
 from vaultkit.model.config import LinkStyle
 from vaultkit.model.metrics import completeness, plain_number
+from vaultkit.model.names import within_bytes
 from vaultkit.model.records import ERROR, canvas_path
 from vaultkit.model.results import RUN, Results, path_to
 from vaultkit.model.vault_model import Lineage, VaultModel
@@ -36,7 +37,10 @@ from vaultkit.output.formats import (
 INDEX_BLOCK = "index"
 LINEAGE_BLOCK = "lineage"
 FORBIDDEN_IN_NAMES = re.compile(r'[*"\\/<>:|?#^\[\]\x00-\x1f\x7f]')
-LONGEST_NAME = 120  # characters of a root's name in its lineage note's name
+# bytes of a root's name, and of its folder, in its lineage note's name: with " lineage",
+# a counter and ".md", the name stays within the 255 bytes a file system stores
+LONGEST_NAME = 120
+LONGEST_WHERE = 100
 STALE_NOTICE = (
     "This lineage no longer exists: its experiments were merged into another lineage or "
     "deleted. vaultkit keeps this note because it holds your text outside this block; "
@@ -77,11 +81,11 @@ def lineage_names(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
     for index, lineage in enumerate(lineages):
         root = (lineage.roots or lineage.members)[0]
         name_of_root = FORBIDDEN_IN_NAMES.sub("-", root.rpartition("/")[2]).strip()
-        title = name_of_root[:LONGEST_NAME].strip() + " lineage"
+        title = within_bytes(name_of_root, LONGEST_NAME).strip() + " lineage"
         name = title
         if name.lower() in taken:
             where = FORBIDDEN_IN_NAMES.sub("-", root.rpartition("/")[0] or "root")
-            name = f"{title} ({where[:LONGEST_NAME]})"
+            name = f"{title} ({within_bytes(where, LONGEST_WHERE)})"
         counter = 2
         while name.lower() in taken:
             name = f"{title} ({counter})"
