@@ -503,6 +503,17 @@ def test_temporary_files_of_a_killed_run_are_removed_by_the_next_build(vault):
     assert "removed Lineages/.EXP-001 baseline lineage.md.999999-3.vaultkit-tmp" in result.output
 
 
+def test_temporary_files_in_vaultkit_s_own_folder_are_removed_too(vault):
+    Builder(vault).build()
+    left = vault / ".vaultkit" / "cache" / ".state.pickle.999999-4.vaultkit-tmp"
+    left.write_bytes(b"half a state")
+    old = time.time() - 3600
+    os.utime(left, (old, old))
+    result = run(vault, "build")
+    assert not left.exists()
+    assert "removed .vaultkit/cache/.state.pickle.999999-4.vaultkit-tmp" in result.output
+
+
 def test_a_watcher_survives_a_bug_in_a_rebuild_and_says_which_files(vault, monkeypatch):
     from vaultkit import pipeline
     from vaultkit.watch import Watcher

@@ -276,9 +276,15 @@ def list_vault(root: Path) -> Listing:
     the stat is left out. One listing serves a whole build."""
     root = Path(root).resolve()
     files, temporary, other_vaults, bad_names = _walk(root)
+    for folder in VAULTKIT_FOLDERS:  # hidden, so the walk passes them by
+        pattern = f"*{TEMPORARY_SUFFIX}"
+        temporary += [f"{folder}/{name}" for name in files_in(root / folder, pattern)]
     keys = stat_keys(root, files)
     found = {path: key for path, key in keys.items() if key is not None}
     return Listing(found, temporary, other_vaults, bad_names)
+
+
+VAULTKIT_FOLDERS = (".vaultkit", cache.CACHE_FOLDER)  # where vaultkit writes its own files
 
 
 # -- settings --------------------------------------------------------------------------------
