@@ -274,9 +274,7 @@ def test_a_file_name_that_is_not_utf8_stops_nothing(tmp_path):
 
 def test_a_long_cjk_note_name_is_measured_in_bytes(tmp_path):
     name = "実" * 81  # 243 bytes: its file name fits, with vaultkit's own around it too
-    root = write_vault(
-        tmp_path / "v", {".obsidian/app.json": "{}", f"Experiments/{name}.md": GOOD}
-    )
+    root = write_vault(tmp_path / "v", {".obsidian/app.json": "{}", f"Experiments/{name}.md": GOOD})
     built = cli_run(root, "build")
     assert built.exit_code == 0, built.output
     written = [p.name for p in (root / "Lineages").iterdir()]
