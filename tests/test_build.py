@@ -247,6 +247,17 @@ def test_a_lineage_that_disappears_leaves_no_stale_note(vault):
     assert not stale.exists()
 
 
+def test_new_settings_in_the_same_build_still_remove_the_stale_lineage(vault):
+    build(vault)
+    stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
+    (vault / "Experiments" / "EXP-005 dangling.md").unlink()
+    (vault / ".obsidian").mkdir(exist_ok=True)
+    (vault / ".obsidian" / "app.json").write_text('{"newLinkFormat": "absolute"}')
+    report = build(vault)
+    assert "Lineages/EXP-005 dangling lineage.md" in report.removed
+    assert not stale.exists() and not report.left_alone
+
+
 def test_a_stale_lineage_note_with_user_text_is_kept_with_a_notice(vault):
     build(vault)
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"

@@ -221,8 +221,9 @@ class Builder:
     def _look(self, changed: Iterable[str] | None) -> _Look:
         snapshot = read_settings(self.root)
         digest = snapshot.settings_key
-        if digest != self.state.settings:  # new settings (or no state): start afresh
-            self.state = State(settings=digest)
+        if digest != self.state.settings:  # new settings (or no state): start afresh,
+            # but for what vaultkit wrote: only that lets it remove its own stale files
+            self.state = State(settings=digest, written=self.state.written)
             self.model = None
         if self.parses.rules_key != snapshot.rules.key:
             self.parses = ParseCache(self.root, snapshot.rules)
