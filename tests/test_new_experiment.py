@@ -364,3 +364,27 @@ def test_a_parent_that_is_a_symbolic_link_stays_one(vault):
     run(vault, "new-experiment", "EXP-070 via link", "--previous", "EXP-001 baseline")
     assert real.is_symlink()
     assert "- [[EXP-070 via link]]\n" in moved.read_text()
+
+
+def test_a_parent_that_cannot_take_the_link_leaves_nothing_created(vault):
+    parent = vault / "Experiments" / "EXP-002 mosaic.md"
+    parent.write_bytes(parent.read_bytes() + b"\n\xe9 not UTF-8\n")
+    result = run(vault, "new-experiment", "EXP-041 child", "--previous", "EXP-002")
+    assert result.exit_code == 1
+    assert not (vault / "Experiments" / "EXP-041 child.md").exists()  # checked first
+
+
+def test_a_parent_that_refuses_the_write_takes_the_new_note_back(vault):
+    parent = vault / "Experiments" / "EXP-002 mosaic.md"
+    before = parent.read_bytes()
+    parent.chmod(0o444)
+    try:
+        result = run(vault, "new-experiment", "EXP-042 child", "--previous", "EXP-002")
+    finally:
+        parent.chmod(0o644)
+    assert result.exit_code == 1
+    assert "the new note was not kept, so nothing changed" in result.stderr
+    assert not (vault / "Experiments" / "EXP-042 child.md").exists()
+    assert parent.read_bytes() == before
+    retried = run(vault, "new-experiment", "EXP-042 child", "--previous", "EXP-002")
+    assert retried.exit_code == 0, retried.output  # not "already exists"

@@ -4,6 +4,7 @@ writes through disk/write.py; the text edits themselves are pure (output/edit.py
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +13,16 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from vaultkit.disk.read import read_bytes
-from vaultkit.disk.write import Update, create_folder, create_new, safe_target, update_file
+from vaultkit.disk.write import (
+    DELETE,
+    Decision,
+    LeaveAlone,
+    Update,
+    create_folder,
+    create_new,
+    safe_target,
+    update_file,
+)
 from vaultkit.errors import ManagedBlockError, NoteExists, RefusedEdit, VaultkitError
 from vaultkit.model.config import CONFIG_PATH, Config, link_style
 from vaultkit.model.metrics import unanswered
@@ -229,9 +239,8 @@ def new_experiment(
     )
     if run is not None:
         text = from_run(text, run)
-    create_new(vault.root, path, text.encode("utf-8"))
-
     result = NewExperiment(path, template_path or "packaged")
+    links: dict[str, Update] = {}  # each parent's one change: a link to the new note
     for parent in previous:
         already = any(  # resolved again: the link may have waited for this very note
             link.role == NEXT and resolver.resolve(link.target, parent.path).path == path
@@ -240,18 +249,42 @@ def new_experiment(
         if already:
             result.parents_already_linked.append(parent.path)
             continue
-        new_link = format_link(path, parent.path, style, resolver)
-
-        def add_next(
-            current: bytes | None, where: str = parent.path, link: str = new_link
-        ) -> bytes:
-            if current is None:
-                raise VaultkitError("is gone; vaultkit did not link the new note from it", where)
-            return edit.add_next_link(_decode(current, where), link).encode("utf-8")
-
-        update_file(vault.root, parent.path, add_next)
-        result.parents_updated.append(parent.path)
+        links[parent.path] = _next_link_added(
+            parent.path, format_link(path, parent.path, style, resolver)
+        )
+    for where, update in links.items():  # all or nothing: every parent can take its link
+        update(read_bytes(vault.root, where))
+        if not os.access(vault.root / where, os.W_OK):
+            raise RefusedEdit("cannot be written, so the new note was not created either", where)
+    created = text.encode("utf-8")
+    create_new(vault.root, path, created)
+    for where, update in links.items():
+        try:
+            update_file(vault.root, where, update)
+        except VaultkitError as exc:
+            kept = _undo_new_note(vault.root, path, created)
+            outcome = (
+                f"the new note {path} stays (it changed meanwhile)"
+                if kept
+                else ("the new note was not kept, so nothing changed")
+            )
+            raise VaultkitError(f"{exc.message}; {outcome}", exc.path) from None
+        result.parents_updated.append(where)
     return result
+
+
+def _undo_new_note(root: Path, path: str, created: bytes) -> bool:
+    """Remove the note new_experiment just made, while it holds exactly what it wrote ->
+    True when it stays (someone changed it meanwhile)."""
+
+    def remove(current: bytes | None) -> Decision:
+        return DELETE if current == created else LeaveAlone("it changed since it was made")
+
+    try:
+        update_file(root, path, remove)
+    except VaultkitError:
+        return True
+    return False
 
 
 def _next_link_added(where: str, link: str) -> Update:
