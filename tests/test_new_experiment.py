@@ -388,3 +388,23 @@ def test_a_parent_that_refuses_the_write_takes_the_new_note_back(vault):
     assert parent.read_bytes() == before
     retried = run(vault, "new-experiment", "EXP-042 child", "--previous", "EXP-002")
     assert retried.exit_code == 0, retried.output  # not "already exists"
+
+
+def test_a_file_system_without_hard_links_still_takes_new_notes(vault, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def no_links(source, target, *args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")  # what FAT answers
+
+    monkeypatch.setattr(os, "link", no_links)
+    made = run(vault, "new-experiment", "EXP-043 on a stick", "--previous", "EXP-002")
+    assert made.exit_code == 0, made.output
+    note = vault / "Experiments" / "EXP-043 on a stick.md"
+    assert "Status: #writing" in note.read_text(encoding="utf-8")
+    assert not [p for p in note.parent.iterdir() if p.name.endswith(".vaultkit-tmp")]
+    again = run(vault, "new-experiment", "EXP-043 on a stick")
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    fresh = tmp_path / "usb-vault"
+    assert CliRunner().invoke(cli, ["init", str(fresh)]).exit_code == 0
+    assert (fresh / "Templates" / "Model Training.md").is_file()

@@ -13,6 +13,7 @@ read-only file is left as it is.
 
 from __future__ import annotations
 
+import errno
 import functools
 import itertools
 import os
@@ -306,10 +307,38 @@ def create_new(root: Path, relative: str, data: bytes) -> None:
     except FileExistsError:
         raise NoteExists("already exists; vaultkit never overwrites a note", relative) from None
     except OSError as exc:
-        raise VaultkitError(f"could not be written: {describe_os_error(exc)}", relative) from None
+        if exc.errno not in _NO_HARD_LINKS:
+            raise VaultkitError(
+                f"could not be written: {describe_os_error(exc)}", relative
+            ) from None
+        _create_exclusively(target, data, relative)
     finally:
         temp.unlink(missing_ok=True)
     _sync_folders({target.parent})
+
+
+# what a file system without hard links (FAT, exFAT, some network shares) answers
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV}
+
+
+def _create_exclusively(target: Path, data: bytes, relative: str) -> None:
+    """Create the file by name where hard links cannot: the name is claimed at once
+    (never over a file that appeared meanwhile), then written and synced; a write that
+    fails takes the half-written file back (no one else can have written it)."""
+    try:
+        handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise NoteExists("already exists; vaultkit never overwrites a note", relative) from None
+    except OSError as exc:
+        raise VaultkitError(f"could not be written: {describe_os_error(exc)}", relative) from None
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise VaultkitError(f"could not be written: {describe_os_error(exc)}", relative) from None
 
 
 def remove_stale_temporary(root: Path, paths: list[str], started: float) -> list[str]:
