@@ -3,6 +3,7 @@ test waits on a condition with a timeout instead of sleeping and then asserting.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from vaultkit.errors import VaultkitError
 from vaultkit.watch import Watcher, is_ignored
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
@@ -41,10 +43,12 @@ def _no_thread_leaks():
 class Running:
     """A watcher running in a thread, with the updates it reported."""
 
-    def __init__(self, root: Path, polling=False):
+    def __init__(self, root: Path, polling=False, gone_grace=1.0):
         self.updates = []
         self.errors = []
-        self.watcher = Watcher(root, polling=polling, debounce=0.15, report=self.updates.append)
+        self.watcher = Watcher(
+            root, polling=polling, debounce=0.15, report=self.updates.append, gone_grace=gone_grace
+        )
         self.first = self.watcher.start()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -202,7 +206,38 @@ def test_vault_folder_disappearing_stops_with_an_error(vault, tmp_path):
         moved = tmp_path / "elsewhere"
         vault.rename(moved)
         assert wait_until(lambda: run.errors, timeout=10)
-        assert "the vault folder disappeared" in run.errors[0].message
+        assert "the vault folder disappeared and did not come back within 1 s" in (
+            run.errors[0].message
+        )
+        assert run.updates[-1].error == "the vault folder is gone; waiting 1 s for it to come back"
+    finally:
+        run.close()
+
+
+def test_a_vault_folder_replaced_while_watched_is_watched_again(vault, tmp_path):
+    import shutil
+
+    backup = tmp_path / "backup"
+    shutil.copytree(vault, backup)
+    run = Running(vault, gone_grace=30)
+    try:
+        shutil.rmtree(vault)  # restored from a backup, as a clone or a sync tool does
+        shutil.copytree(backup, vault)
+        assert wait_until(
+            lambda: any(
+                u.result and "the vault folder came back: watching it again" in u.result.notices
+                for u in run.updates
+            ),
+            timeout=15,
+        )
+        note = vault / "Experiments" / "EXP-030 after restore.md"
+        note.write_text(
+            "# Previous experiment\n\n- [[EXP-002 mosaic]]\n\n---\nStatus: #writing\n\n"
+            "Tags: #model_training #document\n",
+            encoding="utf-8",
+        )
+        assert wait_until(lambda: "EXP-030 after restore" in index_text(vault), timeout=15)
+        assert not run.errors
     finally:
         run.close()
 
@@ -236,9 +271,10 @@ def test_ctrl_c_and_sigterm_exit_0_within_a_second(vault, sig):
 def test_cli_exits_1_when_the_vault_disappears(vault, tmp_path):
     process = start_cli(vault)
     vault.rename(tmp_path / "gone")
-    out, err = process.communicate(timeout=15)
+    out, err = process.communicate(timeout=30)  # it waits 10 s for the folder to come back
     assert process.returncode == 1
-    assert "the vault folder disappeared" in err
+    assert "the vault folder is gone; waiting 10 s for it to come back" in out
+    assert "the vault folder disappeared and did not come back within 10 s" in err
 
 
 def test_moving_a_folder_is_followed(running, vault):
@@ -248,3 +284,24 @@ def test_moving_a_folder_is_followed(running, vault):
     assert wait_until(
         lambda: "Loops/EXP-020 loop a.md" in lineage.with_suffix(".canvas").read_text()
     )
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        (errno.ENOSPC, "sudo sysctl fs.inotify.max_user_watches=524288"),
+        (errno.EMFILE, "sudo sysctl fs.inotify.max_user_instances=1024"),
+    ],
+)
+def test_an_inotify_limit_is_said_in_words_with_the_fix(vault, monkeypatch, code, said):
+    from watchdog.observers import Observer
+
+    def at_the_limit(self, *args, **kwargs):
+        raise OSError(code, "inotify limit reached")  # what the kernel answers at its limits
+
+    monkeypatch.setattr(Observer, "schedule", at_the_limit)
+    watcher = Watcher(vault)
+    with pytest.raises(VaultkitError) as raised:
+        watcher.start()
+    watcher.close()
+    assert said in raised.value.message and "vaultkit watch --polling" in raised.value.message

@@ -9,10 +9,12 @@ goes on (mkdocs' lesson).
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import re
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +39,9 @@ from vaultkit.tracker import Tracker
 
 DEBOUNCE_SECONDS = 0.15
 MAX_DELAY_SECONDS = 2.0  # a stream of events never postpones a rebuild longer than this
+# a vault folder that goes away (restored from a backup, cloned again, a sync tool's
+# replace) is waited for this long before the watcher stops
+VAULT_GONE_SECONDS = 10.0
 SAVE_EVERY_SECONDS = 5.0  # the build state is saved at most this often (and on stopping)
 CONTENT_EVENTS = {"created", "modified", "deleted", "moved", "closed"}
 # Editors' swap, backup and temporary files (vim, emacs, JetBrains, Office, rsync).
@@ -60,6 +65,7 @@ class _Inbox(FileSystemEventHandler):
         self.root = str(root)
         self.changed: set[str] = set()
         self.rescan = False
+        self.root_gone = False  # the watched folder itself was deleted or moved away
         self.condition = threading.Condition()
 
     def _relative(self, path: str | bytes) -> str | None:
@@ -72,6 +78,11 @@ class _Inbox(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type not in CONTENT_EVENTS:
             return  # opened / closed without writing / attributes: nothing changed
+        if event.event_type in ("deleted", "moved") and os.fsdecode(event.src_path) == self.root:
+            with self.condition:  # the folder watched is gone, even if one is back already
+                self.root_gone = True
+                self.condition.notify_all()
+            return
         named = (
             [event.src_path, event.dest_path] if event.event_type == "moved" else [event.src_path]
         )
@@ -159,6 +170,7 @@ class Watcher:
         polling: bool = False,
         debounce: float = DEBOUNCE_SECONDS,
         report: Callable[[Update], None] | None = None,
+        gone_grace: float = VAULT_GONE_SECONDS,
     ):
         self.root = Path(root).resolve()
         self.debounce = debounce
@@ -169,6 +181,8 @@ class Watcher:
         self.builder = Builder(self.root, save_every=SAVE_EVERY_SECONDS)
         self.own_writes: dict[str, bytes | None] = {}  # path -> bytes written (None: removed)
         self.syncer = RunSyncer(self.root, self.report)  # with runs_sync: the runs, aside
+        self._root_id: tuple[int, int] | None = None  # the folder watched (see _follow_root)
+        self.gone_grace = gone_grace
 
     @property
     def model(self) -> VaultModel | None:
@@ -179,9 +193,52 @@ class Watcher:
         began = time.perf_counter()
         update = self._build(["(start)"], None, began)
         self.builder.load()  # later changes update this model in memory
-        self.observer.schedule(self.inbox, str(self.root), recursive=True)
-        self.observer.start()
+        self._root_id = _identity(self.root)
+        try:
+            self.observer.schedule(self.inbox, str(self.root), recursive=True)
+            self.observer.start()
+        except OSError as exc:
+            raise VaultkitError(_watch_limit(exc), str(self.root)) from None
         return update
+
+    def _follow_root(self) -> None:
+        """The vault's folder went away or was replaced (deleted and restored, a fresh
+        clone in its place): say so, wait for it, watch the new folder and build it
+        afresh. Events of the old folder would never come again."""
+        if not self.root.is_dir():
+            self.report(
+                Update(
+                    ["(vault)"],
+                    error=f"the vault folder is gone; waiting {self.gone_grace:.0f} s for it "
+                    "to come back",
+                )
+            )
+            deadline = time.monotonic() + self.gone_grace
+            while not self.root.is_dir():
+                if time.monotonic() > deadline:  # moved for good: a service should stop
+                    raise VaultkitError(
+                        f"the vault folder disappeared and did not come back within "
+                        f"{self.gone_grace:.0f} s; stopped watching",
+                        str(self.root),
+                    )
+                if self.stop_event.wait(0.25):
+                    return
+        began = time.perf_counter()
+        self.observer.unschedule_all()
+        self.observer.schedule(self.inbox, str(self.root), recursive=True)
+        self._root_id = _identity(self.root)
+        self.inbox.take()
+        self.inbox.root_gone = False
+        self.builder.model = None
+        update = self._build(["(vault folder back)"], None, began)
+        if update.result is not None:
+            update.result.notices.append("the vault folder came back: watching it again")
+        self.report(update)
+
+    def _same_root(self) -> bool:
+        """Whether the folder watched is still the vault's (a folder made again may
+        reuse the old one's inode: the watch's own event says it went)."""
+        return not self.inbox.root_gone and _identity(self.root) == self._root_id
 
     def _build(self, changed: list[str], paths: set[str] | None, began: float) -> Update:
         notes = sorted(note_id(p) for p in paths or () if p.lower().endswith(".md"))
@@ -251,11 +308,10 @@ class Watcher:
     def run(self) -> None:
         """Watch until ``stop()``, Ctrl-C or SIGTERM."""
         while not self.stop_event.is_set():
-            ready = self.inbox.wait_for_batch(self.stop_event, self.debounce, self.root.is_dir)
-            if not self.root.is_dir():
-                raise VaultkitError(
-                    "the vault folder disappeared; stopped watching", str(self.root)
-                )
+            ready = self.inbox.wait_for_batch(self.stop_event, self.debounce, self._same_root)
+            if not self.stop_event.is_set() and not self._same_root():
+                self._follow_root()
+                continue
             if not ready:
                 break
             update = self.step()
@@ -406,6 +462,33 @@ class RunSyncer:
         for path in written:
             self.written[path] = _bytes_of(self.root / path)
         return [f"runs_sync: wrote the run block of {path}" for path in written]
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of a folder, None when it is not there: a folder deleted and made
+    again at the same path is another folder."""
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
+
+
+def _watch_limit(exc: OSError) -> str:
+    """Why the watch could not start, and the fix, for the limits Linux sets on inotify."""
+    if exc.errno == errno.ENOSPC:
+        return (
+            "the system's limit of inotify watches is reached (a watch per folder); raise it "
+            "with 'sudo sysctl fs.inotify.max_user_watches=524288', or run 'vaultkit watch "
+            "--polling'"
+        )
+    if exc.errno == errno.EMFILE:
+        return (
+            "the system's limit of inotify instances is reached (other programs hold them); "
+            "raise it with 'sudo sysctl fs.inotify.max_user_instances=1024', or run "
+            "'vaultkit watch --polling'"
+        )
+    return f"cannot watch the folder: {describe_os_error(exc)}; try 'vaultkit watch --polling'"
 
 
 def _bytes_of(path: Path) -> bytes | None:
