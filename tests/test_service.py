@@ -431,3 +431,25 @@ def test_the_manager_for_each_platform(home):
     assert isinstance(service.manager_for(platform="linux"), service.Systemd)
     with pytest.raises(service.ServiceError, match=r"this system \(win32\) has neither"):
         service.manager_for(["vaultkit", "watch"], platform="win32")
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        (b"caf\xe9 vault", "has a name that is not UTF-8, which a service file cannot hold"),
+        (b"tab\there", "has a line break or a control character in its path"),
+        (b"bell\x07vault", "has a line break or a control character in its path"),
+    ],
+    ids=["not UTF-8", "a tab", "a control character"],
+)
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "install"])
+def test_a_vault_path_no_service_file_can_hold_is_refused_in_words(
+    home, tmp_path, name, said, dry_run
+):
+    root = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), name)))
+    demo_vault(root)
+    result = vaultkit("--vault", str(root), "service", "install", *(["--dry-run"] * dry_run))
+    assert result.exit_code == 1
+    assert said in result.output and "rename the folder" in result.output
+    assert "did not expect" not in result.output
+    assert calls(home) == []

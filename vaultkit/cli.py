@@ -1065,6 +1065,7 @@ def service_install_command(session: Session, polling: bool, force: bool, dry_ru
     from vaultkit import service
 
     root = session.root(writes=True)
+    service.check_vault_path(root)
     command = service.watch_command(root, polling)
     manager = service.manager_for(command)
     if dry_run:

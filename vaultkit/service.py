@@ -65,12 +65,25 @@ def service_name(vault: Path, taken: Container[str] = ()) -> str:
     return name
 
 
-def _refuse_line_breaks(vault: Path) -> None:
-    if any(ch in str(vault) for ch in "\n\r\0"):
+def check_vault_path(vault: Path) -> None:
+    """Refuse a vault path no service file can hold: a line break or a control character
+    (a systemd unit is lines; a plist, XML, has no control characters), or bytes that are
+    not UTF-8 (both files are UTF-8 text)."""
+    path = str(vault)
+    shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
         raise ServiceError(
-            "has a line break in its path, which a service file cannot hold; rename the folder",
-            str(vault),
+            "has a line break or a control character in its path, which a service file "
+            "cannot hold; rename the folder",
+            shown,
         )
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ServiceError(
+            "has a name that is not UTF-8, which a service file cannot hold; rename the folder",
+            shown,
+        ) from None
 
 
 # -- systemd ---------------------------------------------------------------------------------
@@ -294,7 +307,7 @@ def install(
     """Write the service file for ``vault`` and start it now: the service, and whether its
     file was written (False: it was there already, unchanged). A file vaultkit did not write is
     never replaced, nor one that differs from what it would write, unless ``force``."""
-    _refuse_line_breaks(vault)
+    check_vault_path(vault)
     service = service_for(manager, vault)
     if service is None:
         taken = {f.removesuffix(manager.suffix) for f in files_in(manager.folder, "*")}
