@@ -283,3 +283,31 @@ def test_a_long_cjk_note_name_is_measured_in_bytes(tmp_path):
     made = cli_run(root, "new-experiment", "EXP-002 next", "--previous", name)
     assert made.exit_code == 0, made.output
     assert cli_run(root, "build").exit_code == 0
+
+
+def test_a_folder_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
+    root = write_vault(
+        tmp_path / "v",
+        {
+            ".obsidian/app.json": "{}",
+            "EXP-002 good.md": GOOD,
+            "Locked/EXP-001 baseline.md": experiment("none", "done"),
+        },
+    )
+    real_scandir = os.scandir
+
+    def refused(path):  # as a folder without read permission answers (root reads all)
+        if os.fspath(path).endswith("Locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    problems = json.loads(cli_run(root, "check", "--format", "json").output)["problems"]
+    assert {
+        "code": "unreadable-note",
+        "severity": "warning",
+        "note": "Locked",
+        "line": None,
+        "message": "this folder cannot be read, so its notes are left out and links into "
+        "it look dangling: permission denied; check the permissions of the file and its folder",
+    } in problems

@@ -338,6 +338,17 @@ class Vault:
             )
             for name in self.listing.bad_names
         ]
+        left += [
+            Problem(
+                "unreadable-note",
+                WARNING,
+                folder,
+                None,
+                f"this folder cannot be read, so its notes are left out and links into it "
+                f"look dangling: {why}",
+            )
+            for folder, why in self.listing.unreadable
+        ]
         if not left:
             return found
         return sorted([*found, *left], key=lambda p: (p.note or "", p.line or 0, p.code))

@@ -153,13 +153,19 @@ class Listing:
     other_vaults: list[str] = field(default_factory=list)  # folders with their own .obsidian/
     # files and folders whose names are not UTF-8, as `\xNN` escapes: left out, said
     bad_names: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (folder, why), said
 
 
-def _walk(root: Path) -> tuple[list[str], list[str], list[str], list[str]]:
+Walked = tuple[list[str], list[str], list[str], list[str], list[tuple[str, str]]]
+
+
+def _walk(root: Path) -> Walked:
     """(files, temporary files, other vaults, names that are not UTF-8) as sorted
-    vault-relative paths, dot-paths skipped. A folder inside the vault that holds its own
-    `.obsidian/` is another vault: it is left out (and listed). A file or folder whose
-    name is not UTF-8 (Obsidian cannot open it either) is left out (and listed).
+    vault-relative paths, dot-paths skipped; and the folders that could not be read, with
+    why (their notes are missing, and links into them look dangling). A folder inside the
+    vault that holds its own `.obsidian/` is another vault: it is left out (and listed).
+    A file or folder whose name is not UTF-8 (Obsidian cannot open it either) is left out
+    (and listed).
 
     A folder reached through a symbolic link is followed when it lies outside the vault,
     is not a folder above the vault, and is neither inside nor above a folder followed
@@ -171,13 +177,15 @@ def _walk(root: Path) -> tuple[list[str], list[str], list[str], list[str]]:
     temporary: list[str] = []
     other_vaults: list[str] = []
     bad_names: list[str] = []
+    unreadable: list[tuple[str, str]] = []
     followed = [root]
     links: list[str] = []
 
     def visit(folder: str, prefix: str) -> None:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)  # same order everywhere
-        except OSError:
+        except OSError as exc:
+            unreadable.append((prefix.rstrip("/") or ".", describe_os_error(exc)))
             return
         if prefix and any(e.name == OBSIDIAN_FOLDER and e.is_dir() for e in entries):
             other_vaults.append(prefix.rstrip("/"))
@@ -224,7 +232,7 @@ def _walk(root: Path) -> tuple[list[str], list[str], list[str], list[str]]:
     visit(str(root), "")
     files.sort()
     temporary.sort()
-    return files, temporary, other_vaults, sorted(bad_names)
+    return files, temporary, other_vaults, sorted(bad_names), unreadable
 
 
 def not_utf8(name: str) -> bool:
@@ -275,13 +283,13 @@ def list_vault(root: Path) -> Listing:
     """The vault's files now with their stat keys; a file that went between the walk and
     the stat is left out. One listing serves a whole build."""
     root = Path(root).resolve()
-    files, temporary, other_vaults, bad_names = _walk(root)
+    files, temporary, other_vaults, bad_names, unreadable = _walk(root)
     for folder in VAULTKIT_FOLDERS:  # hidden, so the walk passes them by
         pattern = f"*{TEMPORARY_SUFFIX}"
         temporary += [f"{folder}/{name}" for name in files_in(root / folder, pattern)]
     keys = stat_keys(root, files)
     found = {path: key for path, key in keys.items() if key is not None}
-    return Listing(found, temporary, other_vaults, bad_names)
+    return Listing(found, temporary, other_vaults, bad_names, unreadable)
 
 
 VAULTKIT_FOLDERS = (".vaultkit", cache.CACHE_FOLDER)  # where vaultkit writes its own files
