@@ -71,6 +71,26 @@ def test_text_typed_into_the_index_while_a_build_writes_it_is_kept(vault, monkey
     assert "[[EXP-009 new]]" in text
 
 
+def test_a_file_that_vanishes_between_read_and_stat_is_decided_again(vault, monkeypatch):
+    Builder(vault).build()
+    index = vault / INDEX
+    (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
+    real = write_module.read_file
+    gone = []
+
+    def read_then_vanish(root, path):  # another build removes it just after this one read it
+        found = real(root, path)
+        if path == INDEX and not gone:
+            gone.append(path)
+            index.unlink()
+        return found
+
+    monkeypatch.setattr(write_module, "read_file", read_then_vanish)
+    result = Builder(vault).build()
+    assert gone and INDEX in result.written and not result.failed
+    assert "[[EXP-009 new]]" in index.read_text(encoding="utf-8")
+
+
 def test_a_file_that_keeps_changing_is_left_as_it_is_and_reported(vault, monkeypatch):
     Builder(vault).build()
     index = vault / INDEX

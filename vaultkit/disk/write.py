@@ -171,11 +171,18 @@ def update_files(
     while todo:
         pending: list[_Pending] = []
         try:
+            again = []
             for path in todo:
                 decided = _decide(root, path, updates[path], folders, durable, dry_run, outcome)
-                if decided is not None:
+                if decided is _VANISHED:  # gone between its read and its stat: decide again
+                    attempts[path] += 1
+                    if attempts[path] < ATTEMPTS:
+                        again.append(path)
+                    else:
+                        outcome.failed.append((path, _CONFLICT))
+                elif decided is not None:
                     pending.append(decided)
-            todo = []
+            todo = again
             for item in pending:  # each checked just before its rename
                 if _key_now(item.target) != item.read_key:
                     _discard(item)  # someone saved it meanwhile: decide again on their text
@@ -209,6 +216,9 @@ _CONFLICT = (
 )
 
 
+_VANISHED = _Pending("", Path(), None, None)  # what _decide returns for a file gone meanwhile
+
+
 def _decide(
     root: Path,
     path: str,
@@ -219,7 +229,9 @@ def _decide(
     outcome: Outcome,
 ) -> _Pending | None:
     """Read the file and ask its update. A change is prepared and returned (a temporary
-    file, or a removal) unless this is a dry run; anything else goes into ``outcome``."""
+    file, or a removal) unless this is a dry run; anything else goes into ``outcome``. A
+    file that vanished between its read and its stat (another build, a person) is
+    ``_VANISHED``: it is decided again from what is there now."""
     try:
         target = safe_target(root, path, folders)
         found = read_file(root, path)
@@ -245,6 +257,8 @@ def _decide(
         return _Pending(path, target, read_key, temp)
     except VaultkitError as exc:
         outcome.failed.append((path, exc.message))
+    except FileNotFoundError:
+        return _VANISHED
     except OSError as exc:
         outcome.failed.append((path, _could_not(exc)))
     return None
