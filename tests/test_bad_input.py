@@ -171,7 +171,8 @@ def cli_run(root, *args):
 
     from vaultkit.cli import cli
 
-    return CliRunner().invoke(cli, ["--vault", str(root), *args])
+    # an exception vaultkit did not expect is raised here, not turned into exit code 1
+    return CliRunner().invoke(cli, ["--vault", str(root), *args], catch_exceptions=False)
 
 
 @pytest.mark.parametrize(
@@ -311,3 +312,59 @@ def test_a_folder_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
         "message": "this folder cannot be read, so its notes are left out and links into "
         "it look dangling: permission denied; check the permissions of the file and its folder",
     } in problems
+
+
+# -- a fuzz test: no file, name, time or canvas stops the vault ---------------------------------
+
+from hypothesis import HealthCheck, given  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NAME_CHARS = st.sampled_from(list("aZ09 -_.()é実🙂#^[]|%&'`~!") + ["\t", "<!--", " lineage"])
+names = (
+    st.lists(NAME_CHARS, min_size=1, max_size=20)
+    .map("".join)
+    .filter(lambda n: n.strip(" .") and not n.startswith("."))
+)
+yaml_values = st.one_of(
+    st.integers(min_value=-(10**500), max_value=10**500).map(str),
+    st.just("9" * 5000),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["[1, [2, [3]]]", "{a: {b: c}}", "'[[x]]'", "~", ".inf", "-.nan", "&a x"]),
+    st.text(max_size=20).map(json.dumps),
+)
+canvases = st.one_of(
+    st.sampled_from(['{"nodes": null}', '{"nodes": 5, "edges": {}}', "[]", "nul", "{}"]),
+    st.integers(min_value=1, max_value=3000).map(lambda n: "[" * n + "]" * n),
+    st.recursive(
+        st.one_of(st.none(), st.integers(), st.text(max_size=5)),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=8,
+    ).map(lambda value: json.dumps({"nodes": value, "edges": value})),
+)
+times = st.sampled_from([0, 1, 10**9, 10**10, 2**31 - 1, 2**33])
+
+
+@hypothesis_settings(
+    max_examples=30,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    notes=st.lists(st.tuples(names, yaml_values, times), min_size=1, max_size=4),
+    canvas=canvases,
+)
+def test_no_name_property_time_or_canvas_stops_a_command(tmp_path_factory, notes, canvas):
+    root = tmp_path_factory.mktemp("fuzz")
+    files = {".obsidian/app.json": "{}", "Lineages/EXP-000 lineage.canvas": canvas}
+    for number, (name, value, _) in enumerate(notes):
+        body = f"---\nvalue: {value}\n---\n" + experiment(
+            "[[EXP-000]]" if number else "none", "done"
+        )
+        files[f"Experiments/EXP-{number:03} {name}.md"] = body
+    write_vault(root, files)
+    for number, (name, _, when) in enumerate(notes):
+        os.utime(root / "Experiments" / f"EXP-{number:03} {name}.md", (when, when))
+    for command in (["build"], ["check"], ["list", "--format", "json"], ["lineage"], ["build"]):
+        result = cli_run(root, *command)
+        assert result.exit_code in (0, 1), (command, result.output)
+        assert "did not expect" not in result.output, (command, result.output)
