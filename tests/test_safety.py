@@ -71,6 +71,31 @@ def test_text_typed_into_the_index_while_a_build_writes_it_is_kept(vault, monkey
     assert "[[EXP-009 new]]" in text
 
 
+def test_a_line_appended_between_the_check_and_the_rename_is_kept(vault, monkeypatch):
+    """The last window: the file is still the one read at the check, and a person's
+    append lands before the rename (the 2 ms appender that lost 13 lines in 36,192)."""
+    Builder(vault).build()
+    index = vault / INDEX
+    (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
+    real_replace = os.replace
+    appended = []
+
+    def append_then_replace(source, target, *args, **kwargs):
+        if Path(target) == index.resolve() and not appended:
+            appended.append(target)
+            with open(target, "a", encoding="utf-8") as handle:
+                handle.write("\nTyped in the window.\n")
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(write_module.os, "replace", append_then_replace)
+    result = Builder(vault).build()
+    assert appended and INDEX in result.written and not result.failed
+    text = index.read_text(encoding="utf-8")
+    assert text.endswith("\nTyped in the window.\n")
+    assert "[[EXP-009 new]]" in text
+    assert not list(vault.rglob("*.vaultkit-tmp"))
+
+
 def test_a_file_that_vanishes_between_read_and_stat_is_decided_again(vault, monkeypatch):
     Builder(vault).build()
     index = vault / INDEX

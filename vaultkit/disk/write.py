@@ -144,7 +144,7 @@ def _key_now(target: Path) -> StatKey | None:
         info = os.stat(target)
     except FileNotFoundError:
         return None
-    return (info.st_mtime_ns, info.st_size, info.st_ctime_ns, info.st_ino)
+    return _key_of(info)
 
 
 @dataclass
@@ -167,46 +167,57 @@ def update_files(
     folders: dict[str, Path] = {}
     attempts = dict.fromkeys(updates, 0)
     todo = list(updates)
-    renamed_in: set[Path] = set()
+    late: dict[str, tuple[bytes, StatKey | None]] = {}  # the text a person wrote late
+    done: dict[str, list[str]] = {"written": [], "removed": []}
+
+    def again(path: str) -> None:
+        attempts[path] += 1
+        if attempts[path] < ATTEMPTS:
+            todo.append(path)
+        else:
+            outcome.failed.append((path, _CONFLICT))
+
     while todo:
         pending: list[_Pending] = []
+        replaced: list[_Replaced] = []  # the files replaced, held open until checked
         try:
-            again = []
-            for path in todo:
-                decided = _decide(root, path, updates[path], folders, durable, dry_run, outcome)
+            decide, todo = todo, []
+            for path in decide:
+                known = late.pop(path, None)
+                decided = _decide(
+                    root, path, updates[path], folders, durable, dry_run, outcome, known
+                )
                 if decided is _VANISHED:  # gone between its read and its stat: decide again
-                    attempts[path] += 1
-                    if attempts[path] < ATTEMPTS:
-                        again.append(path)
-                    else:
-                        outcome.failed.append((path, _CONFLICT))
+                    again(path)
                 elif decided is not None:
                     pending.append(decided)
-            todo = again
             for item in pending:  # each checked just before its rename
-                if _key_now(item.target) != item.read_key:
-                    _discard(item)  # someone saved it meanwhile: decide again on their text
-                    attempts[item.path] += 1
-                    if attempts[item.path] < ATTEMPTS:
-                        todo.append(item.path)
-                    else:
-                        outcome.failed.append((item.path, _CONFLICT))
-                    continue
                 removal = item.temp is None
                 try:
-                    _commit(item)
+                    committed = _commit(item)
                 except OSError as exc:
                     outcome.failed.append((item.path, _could_not(exc)))
                     continue
-                renamed_in.add(item.target.parent)
-                (outcome.removed if removal else outcome.written).append(item.path)
+                if committed is None:  # someone saved it meanwhile: decide again on it
+                    again(item.path)
+                    continue
+                replaced.append(committed)
+                done["removed" if removal else "written"].append(item.path)
+            if durable and replaced:
+                _sync_folders({r.target.parent for r in replaced})
+            for found in replaced:  # written into as it was replaced: their text, again
+                text = found.late()
+                if text is not None:
+                    late[found.path] = (text, _key_now(found.target))
+                    again(found.path)
         finally:
             for item in pending:
                 _discard(item)
-    if durable and renamed_in:
-        _sync_folders(renamed_in)
-    for found in (outcome.written, outcome.removed, outcome.unchanged):
-        found.sort()
+            for found in replaced:
+                found.close()
+    outcome.written = sorted(set(done["written"]))
+    outcome.removed = sorted(set(done["removed"]))
+    outcome.unchanged.sort()
     return outcome
 
 
@@ -227,6 +238,7 @@ def _decide(
     durable: bool,
     dry_run: bool,
     outcome: Outcome,
+    known: tuple[bytes, StatKey | None] | None = None,
 ) -> _Pending | None:
     """Read the file and ask its update. A change is prepared and returned (a temporary
     file, or a removal) unless this is a dry run; anything else goes into ``outcome``. A
@@ -234,7 +246,7 @@ def _decide(
     ``_VANISHED``: it is decided again from what is there now."""
     try:
         target = safe_target(root, path, folders)
-        found = read_file(root, path)
+        found = known if known is not None else read_file(root, path)
         current, read_key = (None, None) if found is None else found
         decision = update(current)
         if isinstance(decision, LeaveAlone):
@@ -274,12 +286,57 @@ _READ_ONLY = (
 )
 
 
-def _commit(item: _Pending) -> None:
-    if item.temp is None:
-        item.target.unlink(missing_ok=True)
-    else:
+@dataclass
+class _Replaced:
+    """A file vaultkit just replaced, held open: POSIX has no rename that checks the
+    file it replaces, so a person's write can land in it between the last check and the
+    rename (an append opened just before). Once the folder is synced, the held file is
+    looked at again, and what was written into it is not lost."""
+
+    path: str
+    target: Path
+    held: int | None  # the replaced file, open (None: there was none, or a removal)
+    read_key: StatKey | None
+
+    def late(self) -> bytes | None:
+        """The replaced file's text when it changed after vaultkit read it, else None."""
+        if self.held is None or self.read_key is None:
+            return None
+        if _key_of(os.fstat(self.held))[:2] == self.read_key[:2]:  # mtime and size
+            return None
+        return os.pread(self.held, os.fstat(self.held).st_size, 0)
+
+    def close(self) -> None:
+        if self.held is not None:
+            os.close(self.held)
+            self.held = None
+
+
+def _commit(item: _Pending) -> _Replaced | None:
+    """Put the new file in place (or remove the file) if the file there is still the one
+    read -> what was replaced, held open; None when it changed (nothing done)."""
+    try:
+        held: int | None = os.open(item.target, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        held = None
+    try:
+        now = _key_of(os.fstat(held)) if held is not None else None
+        if now != item.read_key:
+            return None
+        if item.temp is None:  # a removal: nothing to put in its place
+            item.target.unlink(missing_ok=True)
+            return _Replaced(item.path, item.target, None, item.read_key)
         os.replace(item.temp, item.target)
         item.temp = None
+        found, held = _Replaced(item.path, item.target, held, item.read_key), None
+        return found
+    finally:
+        if held is not None:
+            os.close(held)
+
+
+def _key_of(info: os.stat_result) -> StatKey:
+    return (info.st_mtime_ns, info.st_size, info.st_ctime_ns, info.st_ino)
 
 
 def _discard(item: _Pending) -> None:
