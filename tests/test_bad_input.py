@@ -368,3 +368,44 @@ def test_no_name_property_time_or_canvas_stops_a_command(tmp_path_factory, notes
         result = cli_run(root, *command)
         assert result.exit_code in (0, 1), (command, result.output)
         assert "did not expect" not in result.output, (command, result.output)
+
+
+# -- processes --------------------------------------------------------------------------------
+
+
+def test_workers_fork_only_while_the_process_runs_one_thread(tmp_path, monkeypatch):
+    import threading
+
+    from vaultkit.disk.read import start_method
+
+    assert start_method() == "fork"
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)  # as the watcher's observer runs
+    thread.start()
+    try:
+        assert start_method() == "forkserver"
+        root = write_vault(
+            tmp_path / "v", {f"EXP-{i:03} n.md": experiment("none", "done") for i in range(6)}
+        )
+        monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 2)
+        parsed = load_vault(root)
+        assert sorted(parsed.notes) == [f"EXP-{i:03} n.md" for i in range(6)]
+        assert all(n.parsed.status == "done" for n in parsed.notes.values())
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_one_shot_command_runs_the_exit_handlers(tmp_path):
+    root = write_vault(tmp_path / "v", {".obsidian/app.json": "{}", "EXP-002 good.md": GOOD})
+    marker = tmp_path / "ran"
+    script = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        f"sys.argv = ['vaultkit', '--vault', {str(root)!r}, 'list']\n"
+        "from vaultkit.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text() == "ran"

@@ -528,14 +528,35 @@ def _parse_many(root: Path, paths: list[str], rules: ParseRules) -> list[tuple]:
 
 def _stop_with_parent(parent: int) -> None:
     """In a worker process: exit as soon as the process that started it is gone, so a
-    killed build leaves no worker behind (SIGKILL cannot be caught by the parent)."""
+    killed build leaves no worker behind (SIGKILL cannot be caught by the parent). The
+    build's process is asked for by its id: a worker started by a fork server is that
+    server's child."""
+
+    def alive() -> bool:
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return os.getppid() != 1 or parent == 1
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while alive():
             threading.Event().wait(0.2)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def start_method() -> str:
+    """How worker processes start: by `fork`, the fastest, only while this process runs
+    a single thread (a fork copies locks other threads may hold, and can deadlock: the
+    watcher's observer and run syncer are threads); else by `forkserver` (`spawn` where
+    there is no fork)."""
+    if os.name != "posix":
+        return "spawn"
+    return "fork" if threading.active_count() == 1 else "forkserver"
 
 
 def _parsed_in_workers(root: Path, paths: list[str], rules: ParseRules) -> Iterator[tuple]:
@@ -547,7 +568,7 @@ def _parsed_in_workers(root: Path, paths: list[str], rules: ParseRules) -> Itera
     workers = min(os.cpu_count() or 1, 8)
     size = max(50, len(paths) // (workers * 8))
     batches = [paths[i : i + size] for i in range(0, len(paths), size)]
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    context = multiprocessing.get_context(start_method())
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_stop_with_parent, initargs=(os.getpid(),)
     ) as pool:
