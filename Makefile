@@ -63,12 +63,21 @@ $(BENCH_VENV)/.installed-stamp:
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check obsidiantools
 	touch $@
 
-bench: $(STAMP) $(BENCH_VENV)/.installed-stamp $(MLFLOW_SERVER_VENV)/bin/mlflow
-	$(BIN)/python benchmarks/run.py --sizes $(SIZES) --runs $(RUNS) --obsidiantools $(BENCH_VENV)/bin/python
+# The previous release (0.1), whose cold build is measured beside this version's
+PREVIOUS_RELEASE ?= 501786399f7d
+PREVIOUS := benchmarks/previous-$(PREVIOUS_RELEASE)
+
+$(PREVIOUS)/vaultkit:
+	mkdir -p $(PREVIOUS)
+	git archive $(PREVIOUS_RELEASE) vaultkit | tar -x -C $(PREVIOUS)
+
+bench: $(STAMP) $(BENCH_VENV)/.installed-stamp $(MLFLOW_SERVER_VENV)/bin/mlflow $(PREVIOUS)/vaultkit
+	$(BIN)/python benchmarks/run.py --sizes $(SIZES) --runs $(RUNS) \
+		--obsidiantools $(BENCH_VENV)/bin/python --previous $(abspath $(PREVIOUS))
 	$(BIN)/python benchmarks/runs_sync.py --server $(MLFLOW_SERVER_VENV)/bin/mlflow
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache .hypothesis benchmarks/vaults
+	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache .hypothesis benchmarks/vaults benchmarks/previous-*
 
 # Every Mermaid block vaultkit writes, rendered by the Mermaid Obsidian bundles in headless
 # Chromium (Debian's; npm packages that download a browser cannot work here). The npm

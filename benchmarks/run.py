@@ -45,8 +45,12 @@ def timed(command: list[str]) -> Run:
     return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024)
 
 
-def build(root: Path) -> Run:
-    return timed([*VAULTKIT, "--vault", str(root), "build"])
+def build(root: Path, code: Path | None = None) -> Run:
+    """A whole `vaultkit build`; ``code``: a checkout of another version to run instead."""
+    command = [*VAULTKIT, "--vault", str(root), "build"]
+    if code is None:
+        return timed(command)
+    return timed(["env", f"PYTHONPATH={code}", *command])
 
 
 def command(root: Path, *args: str) -> Run:
@@ -160,6 +164,19 @@ print(time.perf_counter() - began)
 """
 
 
+def cold_side_by_side(root: Path, previous: Path, runs: int) -> dict[str, list[Run]]:
+    """Cold builds of this version and of ``previous`` (a checkout), alternated on the
+    same vault, nothing cached or generated before each."""
+    found: dict[str, list[Run]] = {"this version": [], "previous release": []}
+    for _ in range(runs):
+        for label, code in (("this version", None), ("previous release", previous)):
+            clear_generated(root)
+            found[label].append(build(root, code))
+    clear_generated(root)
+    build(root)
+    return found
+
+
 def bench_obsidiantools(python: str, root: Path, runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -190,6 +207,12 @@ def main():
         "--obsidiantools", metavar="PYTHON", help="a Python that has obsidiantools installed"
     )
     parser.add_argument("--obsidiantools-runs", type=int, default=1)
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        metavar="CHECKOUT",
+        help="a checkout of the previous release, whose cold build is measured beside",
+    )
     parser.add_argument("--workdir", type=Path, default=HERE / "vaults")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +253,24 @@ def main():
             f"| {row['lineage']:.2f} s ({row['lineage first']:.2f} s) "
             f"| {row['check']:.2f} s ({row['check first']:.2f} s) | {row['new-experiment']:.2f} s |"
         )
+    if args.previous:
+        print()
+        print(
+            f"Cold build against the previous release ({args.previous.name}), alternated "
+            f"on the same vault, median of {args.runs}:"
+        )
+        print()
+        print("| notes | version | cold build | cold build CPU | peak RSS |")
+        print("|---:|---|---:|---:|---:|")
+        for size in sizes:
+            side = cold_side_by_side(args.workdir / f"{size}", args.previous, args.runs)
+            for label, found in side.items():
+                print(
+                    f"| {rows[size]['notes']:,} | {label} "
+                    f"| {statistics.median(r.seconds for r in found):.2f} s "
+                    f"| {statistics.median(r.cpu for r in found):.2f} s "
+                    f"| {max(r.peak_mb for r in found)} MB |"
+                )
     if args.obsidiantools and 1000 in rows:
         theirs = bench_obsidiantools(
             args.obsidiantools, args.workdir / "1000", args.obsidiantools_runs
