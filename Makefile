@@ -69,7 +69,7 @@ PREVIOUS := benchmarks/previous-$(PREVIOUS_RELEASE)
 
 $(PREVIOUS)/vaultkit:
 	mkdir -p $(PREVIOUS)
-	git archive $(PREVIOUS_RELEASE) vaultkit | tar -x -C $(PREVIOUS)
+	git archive $(PREVIOUS_RELEASE) vaultkit vault_template | tar -x -C $(PREVIOUS)
 
 bench: $(STAMP) $(BENCH_VENV)/.installed-stamp $(MLFLOW_SERVER_VENV)/bin/mlflow $(PREVIOUS)/vaultkit
 	$(BIN)/python benchmarks/run.py --sizes $(SIZES) --runs $(RUNS) \

@@ -25,7 +25,9 @@ sys.path.insert(0, str(HERE))
 from generate import generate  # noqa: E402
 from watch_latency import measure  # noqa: E402
 
-VAULTKIT = [sys.executable, "-m", "vaultkit"]
+# -P: the working folder is not put on the import path, so `vaultkit` is the installed one,
+# or the checkout PYTHONPATH names (the previous release's), wherever this runs from
+VAULTKIT = [sys.executable, "-P", "-m", "vaultkit"]
 
 
 class Run(NamedTuple):

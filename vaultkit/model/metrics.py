@@ -139,7 +139,7 @@ _PROSE_PAIR = re.compile(
     r"(?P<percent>\s*%)?(?:\s*(?:±|\+/-|\+-)\s*\d[\d.]*\s*%?)?(?:\s*[A-Za-zµ/]+)?"
     r"(?=$|[\s,;)\]|(])"
 )
-_AT_MOST = ("≤", "<=", "=<", "<", "at most")
+_SIGNS = (":", "=", "<", ">", "≥", "≤")  # one of them, or "at least"/"at most", in a pair
 _NOT_READ = re.compile(r"!?\[\[[^\]]*\]\]|\]\([^)]*\)|\w+://\S+|<!--.*?-->")
 _THRESHOLD_WORDS = re.compile(r"threshold|expect|accept|target|goal|require", re.I)
 _STANDALONE_NUMBER = re.compile(r"(?<![\w@.:/-])[-+]?\d+(?:[.,]\d+)*%?(?![\w@:/-])")
@@ -170,12 +170,23 @@ def prose_metrics(lines: list[str], questions: Sequence[str], plan: bool = False
         depth = len(line) - len(line.lstrip(" \t"))
         while threshold_depths and threshold_depths[-1] >= depth:
             threshold_depths.pop()
-        text = _prose_text(line)
-        under_threshold = bool(threshold_depths) or bool(
-            _THRESHOLD_WORDS.search(text.partition(":")[0])
-        )
-        if plan and _THRESHOLD_WORDS.search(text):
+        if plan and _THRESHOLD_WORDS.search(line):
             threshold_depths.append(depth)
+            under_threshold = True
+        else:
+            under_threshold = bool(threshold_depths)
+        # a pair needs a number and its separator: most lines of prose have neither (and
+        # the pattern would try every word of a line as a name)
+        if not _DIGIT.search(line):
+            continue
+        lowered = line.lower()
+        if not any(sign in line for sign in _SIGNS) and not (
+            "at least" in lowered or "at most" in lowered
+        ):
+            if not plan and _STANDALONE_NUMBER.search(_prose_text(line)):
+                unread.append((index, stripped))
+            continue
+        text = _prose_text(line)
         found = False
         for pair in _PROSE_PAIR.finditer(text):
             name = " ".join(pair.group("name").split()).strip(" (")
