@@ -1,4 +1,4 @@
-"""Shell completion (issue 17): command names, options, statuses, and the vault's note
+"""Shell completion: command names, options, statuses, and the vault's note
 names, from the file listing alone."""
 
 from __future__ import annotations

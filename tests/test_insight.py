@@ -1,4 +1,4 @@
-"""Issue 6: metrics, settings, completeness, `diff` and `set-status`."""
+"""Metrics, settings, completeness, `diff` and `set-status`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Notes and MLflow runs (issue 16), against real local stores that MLflow's own client
+"""Notes and MLflow runs, against real local stores that MLflow's own client
 creates in tmp_path: a SQLite store (MLflow's default since 3.7) and the legacy `mlruns`
 file store. No MLflow code is mocked.
 

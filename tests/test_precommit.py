@@ -1,6 +1,6 @@
 """The pre-commit hooks of `.pre-commit-hooks.yaml`, with the real pre-commit framework:
 a git repository holding a vault, the hooks installed from this repository, and commits
-that pass and one that is blocked (issue 17).
+that pass and one that is blocked.
 
 Cost: about 20 s, most of it pre-commit installing vaultkit into its own environment."""
 

@@ -1,4 +1,4 @@
-"""Experiments as teams make them (issue 13): a note made from the template inside
+"""Experiments as teams make them: a note made from the template inside
 Obsidian, templates of every kind, experiments marked by a property, and every mistake
 answered with a message."""
 

@@ -1,4 +1,4 @@
-"""Results where people look (issue 14): metric values as plain decimals everywhere, and
+"""Results where people look: metric values as plain decimals everywhere, and
 lineage charts Mermaid can parse."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 ``systemd-analyze verify``, the unit's own command run as the watcher it must be, and
 install / status / uninstall round trips into a temporary home. The service managers
 themselves (systemctl, launchctl) are stand-ins on PATH that record what they were asked:
-a test must not start services on the machine that runs it (issue 17)."""
+a test must not start services on the machine that runs it."""
 
 from __future__ import annotations
 

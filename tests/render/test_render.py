@@ -1,6 +1,6 @@
 """Every Mermaid block `build` writes renders in the Mermaid Obsidian bundles (11.13.0),
 in headless Chromium, with each node showing its note's name, and the charts of a long
-chain stay legible on a note page (issue 14).
+chain stay legible on a note page.
 
 Run by `make render-test`, which installs the renderer outside the repository and sets
 VAULTKIT_RENDER_MODULES (skipped without it) and VAULTKIT_RENDER_SCREENSHOTS, the folder
@@ -103,7 +103,7 @@ def test_every_block_of_the_demo_vault_renders_with_the_note_names(tmp_path):
         assert sorted(result["nodes"]) == sorted(labels), block["name"]
 
 
-HOSTILE_NAMES = [  # each broke a chart or showed the wrong text before issue 14
+HOSTILE_NAMES = [  # each broke a chart or showed the wrong text before labels were escaped
     "EXP-001 direction TB",
     "EXP-002 %% of boxes",
     "EXP-003 a <b>bold<br><img src=x>",
