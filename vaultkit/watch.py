@@ -31,7 +31,7 @@ from vaultkit.disk.read import describe_os_error, not_utf8
 from vaultkit.errors import VaultkitError
 from vaultkit.model.check import ignored, note_problems
 from vaultkit.model.records import is_hidden, note_id
-from vaultkit.model.runs import linked_runs
+from vaultkit.model.runs import Run, linked_runs
 from vaultkit.model.vault_model import VaultModel
 from vaultkit.obsidian.note import parse_note
 from vaultkit.pipeline import Builder, BuildResult
@@ -444,20 +444,23 @@ class RunSyncer:
             synced = vault.sync_runs(tracker=self._tracker)
         else:
             settings = vault.settings
-            synced = []
+            naming = {}  # the changed notes that name runs, parsed
             for path in sorted(p for p in paths if p.lower().endswith(".md")):
                 data = _bytes_of(self.root / path)
-                if data is None:
-                    continue
-                parsed = parse_note(data.decode("utf-8", "replace"), settings.rules)
-                ids = linked_runs(parsed)
-                if ids:
-                    summaries = self._tracker.summaries(ids)
-                    synced.append(
-                        sync_note_runs(
-                            self.root, path, parsed, settings.config, self._tracker, {}, summaries
-                        )
-                    )
+                parsed = (
+                    parse_note(data.decode("utf-8", "replace"), settings.rules) if data else None
+                )
+                if parsed is not None and linked_runs(parsed):
+                    naming[path] = parsed
+            ids = [i for parsed in naming.values() for i in linked_runs(parsed)]
+            summaries = self._tracker.summaries(ids) if ids else {}  # one search for all
+            known: dict[str, Run | None] = {}
+            synced = [
+                sync_note_runs(
+                    self.root, path, parsed, settings.config, self._tracker, known, summaries
+                )
+                for path, parsed in naming.items()
+            ]
         written = [s.path for s in synced if s.written]
         for path in written:
             self.written[path] = _bytes_of(self.root / path)

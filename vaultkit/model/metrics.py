@@ -175,20 +175,17 @@ def prose_metrics(lines: list[str], questions: Sequence[str], plan: bool = False
             under_threshold = True
         else:
             under_threshold = bool(threshold_depths)
-        # a pair needs a number and its separator: most lines of prose have neither (and
-        # the pattern would try every word of a line as a name)
         if not _DIGIT.search(line):
-            continue
-        lowered = line.lower()
-        if not any(sign in line for sign in _SIGNS) and not (
-            "at least" in lowered or "at most" in lowered
-        ):
-            if not plan and _STANDALONE_NUMBER.search(_prose_text(line)):
-                unread.append((index, stripped))
-            continue
+            continue  # a pair needs a number
         text = _prose_text(line)
+        lowered = text.lower()
+        # and a separator: most lines of prose have none (and the pattern would try every
+        # word of the line as a name)
+        paired = (
+            any(sign in text for sign in _SIGNS) or "at least" in lowered or "at most" in lowered
+        )
         found = False
-        for pair in _PROSE_PAIR.finditer(text):
+        for pair in _PROSE_PAIR.finditer(text) if paired else ():
             name = " ".join(pair.group("name").split()).strip(" (")
             if not name or is_question(name, questions) or len(name.split()) > 5:
                 continue
@@ -326,10 +323,9 @@ def completeness(sections: dict[str, str]) -> str:
 def plain_number(value: float) -> str:
     """A metric value for a table or a chart: a plain decimal, whole numbers exact
     (`25000000`), others rounded to six significant digits but never into their whole
-    part (`0.671`, `0.00001`, `12345678901234`). Never
-    exponent form (`1e-05`), which Mermaid's charts cannot parse and people misread;
-    `inf` and `nan` stay so. (The run block, JSON and pandas keep every digit:
-    ``exact_number``.)"""
+    part (`0.671`, `0.00001`, `12345678901234`). Never exponent form (`1e-05`), which
+    Mermaid's charts cannot parse and people misread; `inf` and `nan` stay so. (The run
+    block, JSON and pandas keep every digit: ``exact_number``.)"""
     if not math.isfinite(value):
         return str(value)
     if value.is_integer() and abs(value) < 1e15:  # counts stay exact: 123456789

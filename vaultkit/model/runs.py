@@ -67,7 +67,7 @@ def linked_runs(parsed: ParsedNote) -> list[str]:
 
 
 def best_of_history(
-    history: tuple[tuple[int, float], ...], higher: bool
+    metric: str, history: tuple[tuple[int, float], ...], rules: MetricRules
 ) -> tuple[float, int] | None:
     """(best value, its step) of a metric logged more than once: the first step that
     reached it."""
@@ -75,7 +75,7 @@ def best_of_history(
         return None
     best_step, best_value = min(history)
     for step, value in sorted(history):
-        if value > best_value if higher else value < best_value:
+        if rules.better(metric, value, best_value):
             best_step, best_value = step, value
     return best_value, best_step
 
@@ -193,7 +193,7 @@ def run_section(
             history = run.history.get(name, ())
             final = run.metrics[name]
             last_step = max((step for step, _ in history), default=None)
-            best = best_of_history(history, rules.higher_is_better(name))
+            best = best_of_history(name, history, rules)
             shown = _at_step(*best) if best else "—"
             note = stated.get(rules.key(name))
             checked = "—" if note is None else _at_step(note, step_of(history, note, tolerance))
@@ -303,32 +303,30 @@ def run_problems(
         for found in _RUN_ADDRESS.findall(url.url) if "/runs/" in url.url else ():
             lines[found] = url.line
 
-    def line_of(run_id: str) -> int | None:
-        return lines.get(run_id)
-
     for run_id in named:
+        line = lines.get(run_id)
         status = synced[run_id].status if run_id in synced else ""
         if not status:
             message = f"names run {run_id}, which is not synced yet; run `vaultkit runs sync`"
-            problems.append(Problem("run-not-synced", WARNING, note_id, line_of(run_id), message))
+            problems.append(Problem("run-not-synced", WARNING, note_id, line, message))
         elif status == "missing":
             message = (
                 f"names run {run_id}, which the tracking store did not have at the last "
                 "`vaultkit runs sync`: a typo, or a run of another store"
             )
-            problems.append(Problem("unknown-run", ERROR, note_id, line_of(run_id), message))
+            problems.append(Problem("unknown-run", ERROR, note_id, line, message))
         elif synced[run_id].deleted:
             message = (
                 f"names run {run_id}, which is deleted in MLflow (in its trash, and gone "
                 "for good when the trash is emptied): restore it there "
                 f"(mlflow runs restore --run-id {run_id}), or name the run that replaced it"
             )
-            problems.append(Problem("run-deleted", WARNING, note_id, line_of(run_id), message))
+            problems.append(Problem("run-deleted", WARNING, note_id, line, message))
         elif status in UNFINISHED and parsed.status == "done":
             message = (
                 f"is done, but its run {run_id} is {status}: finish the run or reopen the note"
             )
-            problems.append(Problem("run-not-finished", ERROR, note_id, line_of(run_id), message))
+            problems.append(Problem("run-not-finished", ERROR, note_id, line, message))
     reported: set[str] = set()
     for name, stated in parsed.metrics.items():
         key = rules.key(name)
