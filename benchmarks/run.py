@@ -28,6 +28,10 @@ from watch_latency import measure  # noqa: E402
 # -P: the working folder is not put on the import path, so `vaultkit` is the installed one,
 # or the checkout PYTHONPATH names (the previous release's), wherever this runs from
 VAULTKIT = [sys.executable, "-P", "-m", "vaultkit"]
+# vaultkit's caches (outside the vault since 0.3) go to a folder of the benchmark's own, so
+# a cold build can start without them and the person's own caches are left alone
+CACHE_BASE = HERE / "vaults" / "cache"
+os.environ["VAULTKIT_CACHE_DIR"] = str(CACHE_BASE)
 
 
 class Run(NamedTuple):
@@ -88,7 +92,10 @@ def everyday_commands(root: Path, runs: int) -> dict[str, float]:
 
 
 def clear_generated(root: Path) -> None:
+    """The vault as before any build: no generated note, no cache (in the vault, where the
+    previous release keeps it, or outside)."""
     shutil.rmtree(root / ".vaultkit", ignore_errors=True)
+    shutil.rmtree(CACHE_BASE, ignore_errors=True)
     shutil.rmtree(root / "Lineages", ignore_errors=True)
     (root / "Experiment Index.md").unlink(missing_ok=True)
     os.sync()  # the file system's own clean-up of 700 deleted files is not the build's

@@ -171,7 +171,7 @@ def main() -> None:
     failures = [line for line in out.splitlines() if "rebuild failed" in line]
     copy = workdir / "copy"
     shutil.copytree(root, copy)
-    shutil.rmtree(copy / ".vaultkit")
+    shutil.rmtree(copy / ".vaultkit", ignore_errors=True)
     subprocess.run([*VAULTKIT, "--vault", str(copy), "build"], check=True, capture_output=True)
     ours, clean = generated(root), generated(copy)
     differing = sorted(p for p in ours.keys() | clean.keys() if ours.get(p) != clean.get(p))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,17 @@ REPO = Path(__file__).resolve().parents[1]
 SEED_TEMPLATE = REPO / "vault_template" / "Templates" / "Model Training.md"
 CORPORA = Path(os.environ.get("VAULTKIT_CORPORA", REPO.parent / "shared" / "corpora"))
 FIXED_MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+
+@pytest.fixture(autouse=True)
+def cache_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Each test's own cache folder (vaultkit keeps its caches outside the vault), so no
+    test sees another's caches or the person's who runs the tests. (Not the test's own
+    monkeypatch, which some tests undo midway.)"""
+    base = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VAULTKIT_CACHE_DIR", str(base))
+        yield base
 
 
 def experiment(previous: str, status: str, extra: str = "", tags="#model_training #document"):

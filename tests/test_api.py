@@ -79,9 +79,10 @@ def test_kept_answers_are_used_while_nothing_changes_and_renewed_after(demo, mon
 
 def test_a_damaged_kept_answer_is_computed_again(demo):
     from vaultkit.disk import cache
+    from vaultkit.disk.read import cache_folder
 
     expected = vaultkit.open(demo).experiments
-    path = demo / cache.answers_path("experiments")
+    path = cache_folder(demo) / cache.answers_name("experiments")
     fingerprint, _ = cache.decode(path.read_bytes())
     path.write_bytes(cache.encode((fingerprint, [("not", "a", "record")])))
     assert vaultkit.open(demo).experiments == expected

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from vaultkit.cli import cli
 from vaultkit.disk import cache
-from vaultkit.disk.read import ParseCache
+from vaultkit.disk.read import ParseCache, cache_folder
 from vaultkit.disk.read import load_snapshot as load_vault
 from vaultkit.model.records import DEFAULT_RULES
 from vaultkit.model.vault_model import build_model
@@ -39,7 +39,7 @@ def vault(tmp_path):
 
 
 def shard_files(root):
-    return sorted((root / cache.CACHE_FOLDER).glob("parse-*.pickle"))
+    return sorted(cache_folder(root).glob("parse-*.pickle"))
 
 
 def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
@@ -65,8 +65,16 @@ def _no_cache(root):
     return parses
 
 
-def test_cache_ignores_itself_in_git(vault):
-    assert (vault / ".vaultkit" / "cache" / ".gitignore").read_text().endswith("*\n")
+def test_the_cache_lives_outside_the_vault_keyed_by_its_real_path(vault, tmp_path, cache_base):
+    folder = cache_folder(vault)
+    assert folder.parent == cache_base / "vaults"
+    assert folder.name.startswith("vault-")
+    assert (folder / "vault.txt").read_text() == f"vaultkit's caches of the vault {vault}\n"
+    assert not (vault / ".vaultkit").exists()  # `list` wrote nothing into the vault
+    linked = tmp_path / "linked"
+    linked.symlink_to(vault)
+    assert cache_folder(linked) == folder  # another name of the same folder, the same cache
+    assert cache_folder(tmp_path) != folder
 
 
 def test_note_changed_with_size_and_mtime_restored_is_read_again(vault):
@@ -155,9 +163,10 @@ def test_a_planted_or_damaged_entry_is_ignored_rebuilt_and_said_once(vault, entr
     runner = CliRunner()
     first = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert first.exit_code == 0, first.output
-    shard = cache.shard_path(cache.shard_of(path))
-    assert f"Note: {shard} held an entry that could not be used; vaultkit rebuilt it" in (
-        first.output
+    shard = cache_folder(vault) / cache.shard_name(cache.shard_of(path))
+    assert (
+        f"Note: the parse cache {shard} held an entry that could not be used; vaultkit rebuilt it"
+        in first.output
     )
     after = model_state(vault)
     assert after[:2] == expected[:2]
@@ -308,7 +317,7 @@ def test_build_never_parses_the_notes_it_generates(vault, monkeypatch):
         "wrote   Experiment Index.md" in runner.invoke(cli, ["--vault", str(vault), "build"]).output
     )
     _remark_on_the_same_day(note)
-    (vault / cache.STATE_PATH).unlink()  # no last build to go by: every note is read
+    (cache_folder(vault) / cache.STATE_NAME).unlink()  # no last build to go by: every note is read
     parsed = _record_parses(monkeypatch)
     result = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert "0 written" in result.output
@@ -349,7 +358,7 @@ def _full_build_of_a_copy(root, tmp_path) -> dict[str, bytes]:
 
     copy = tmp_path / f"copy-{len(list(tmp_path.iterdir()))}"
     shutil.copytree(root, copy)
-    shutil.rmtree(copy / ".vaultkit")
+    shutil.rmtree(copy / ".vaultkit", ignore_errors=True)
     _build(copy)
     return _generated(copy)
 
@@ -526,10 +535,10 @@ def test_a_note_added_renders_again_only_what_links_to_its_name(vault, tmp_path,
 
 def test_last_build_files_of_the_wrong_shape_are_ignored(vault, tmp_path):
     _build(vault)
-    state = cache.decode((vault / cache.STATE_PATH).read_bytes())
+    state = cache.decode((cache_folder(vault) / cache.STATE_NAME).read_bytes())
     state["experiments"] = 42  # `path in 42` would raise
     state["rows"] = {note: (inputs, 42) for note, (inputs, _) in state["rows"].items()}
-    (vault / cache.STATE_PATH).write_bytes(cache.encode(state))
+    (cache_folder(vault) / cache.STATE_NAME).write_bytes(cache.encode(state))
     note = vault / "Experiments" / "EXP-003 focal.md"
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
     assert "wrote   Experiment Index.md" in _build(vault)

@@ -342,7 +342,7 @@ def test_init_and_demo(tmp_path):
         json.loads((tmp_path / "new" / ".obsidian" / "templates.json").read_text())["folder"]
         == "Templates"
     )
-    assert ".vaultkit/cache/" in (tmp_path / "new" / ".gitignore").read_text()
+    assert ".obsidian/workspace.json" in (tmp_path / "new" / ".gitignore").read_text()
     again = CliRunner().invoke(cli, ["init", str(tmp_path / "new")])
     assert again.exit_code == 1 and "already exists and is not empty" in again.output
     demo = CliRunner().invoke(cli, ["demo", str(tmp_path / "demo")])

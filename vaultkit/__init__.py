@@ -10,7 +10,7 @@ See docs/api.md for every public name.
 
 __version__ = "0.2.0"
 
-from vaultkit.api import Chain, Experiment, Vault, open  # noqa: E402
+from vaultkit.api import Chain, Experiment, Vault, clear_all_caches, open  # noqa: E402
 from vaultkit.create import NewExperiment  # noqa: E402
 from vaultkit.errors import (  # noqa: E402
     AmbiguousNote,
@@ -55,5 +55,6 @@ __all__ = [
     "VaultNotFound",
     "VaultkitError",
     "WriteConflict",
+    "clear_all_caches",
     "open",
 ]

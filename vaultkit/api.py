@@ -33,17 +33,20 @@ from vaultkit.disk.read import (
     Listing,
     ParseCache,
     Progress,
+    cache_base,
+    cache_folder,
     list_vault,
     load_notes,
     load_snapshot,
     note_sections,
     read_bytes,
+    read_cache,
     read_config,
     read_note,
     read_settings,
     template_version,
 )
-from vaultkit.disk.write import save_cache, update_file
+from vaultkit.disk.write import clear_cache, save_cache, update_file
 from vaultkit.errors import (
     MissingExtra,
     NotAnExperiment,
@@ -149,6 +152,21 @@ class Chain:
 
 
 KNOWN_STATUSES = ("writing", "done", "pending", "postpone", "not_done", "reading")
+
+
+def clear_all_caches() -> dict[str, int]:
+    """Remove the caches of every vault on this machine: for each vault's cache folder
+    that held any, the vault it was for and the bytes freed."""
+    freed = {}
+    for folder in sorted(cache_base().glob("*/")):
+        try:
+            named = cache.vault_of_note(read_bytes(folder, cache.VAULT_NAME))
+        except (OSError, VaultkitError):
+            named = None
+        size = clear_cache(folder)
+        if size:
+            freed[named or str(folder)] = size
+    return freed
 
 
 def open(path: str | Path, progress: Progress | None = None) -> Vault:  # noqa: A001
@@ -371,14 +389,11 @@ class Vault:
         from_plain: Callable[[Any], T],
     ) -> T:
         """``compute()``, or the answer kept from the last time it was computed on the same
-        vault (`.vaultkit/cache/answers.pickle`): a vault whose files have not changed
+        vault (in its cache folder, ``cache_folder``): a vault whose files have not changed
         gives the same answers, so `list`, `lineage` and `check` need not read it again."""
         if kind in self._answers:
             return self._answers[kind]
-        try:
-            kept = cache.decode(read_bytes(self.root, cache.answers_path(kind)))
-        except (OSError, VaultkitError):
-            kept = None
+        kept = cache.decode(read_cache(self.root, cache.answers_name(kind)))
         if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == self.fingerprint:
             try:
                 self._answers[kind] = from_plain(kept[1])
@@ -388,7 +403,7 @@ class Vault:
         value = compute()
         self._answers[kind] = value
         data = cache.encode((self.fingerprint, to_plain(value)))
-        save_cache(self.root, {cache.answers_path(kind): data})
+        save_cache(self.root, {cache.answers_name(kind): data})
         return value
 
     def diff(self, note: str, other: str | None = None) -> list[dict[str, Any]]:
@@ -419,6 +434,20 @@ class Vault:
         new_side = side(new)
         order_of_sections = list(model.notes[new].parsed.sections)
         return [compare(side(old), new_side, order_of_sections, results.rules) for old in olds]
+
+    # -- the caches ---------------------------------------------------------------------------
+
+    @property
+    def cache_folder(self) -> Path:
+        """Where vaultkit keeps this vault's caches: outside the vault, in the user's cache
+        folder. Removing it is always safe; the next command reads the vault again."""
+        return cache_folder(self.root)
+
+    def clear_cache(self) -> int:
+        """Remove this vault's caches; returns the bytes freed."""
+        self._answers.clear()
+        self._builder = None
+        return clear_cache(self.cache_folder)
 
     # -- writing --------------------------------------------------------------------------
 

@@ -21,9 +21,9 @@ import click
 from click.shell_completion import CompletionItem
 
 from vaultkit import __version__
-from vaultkit.api import KNOWN_STATUSES, Chain, Experiment, Vault
+from vaultkit.api import KNOWN_STATUSES, Chain, Experiment, Vault, clear_all_caches
 from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
-from vaultkit.disk.read import describe_os_error, find_vault_root, walk_files
+from vaultkit.disk.read import cache_base, describe_os_error, find_vault_root, walk_files
 from vaultkit.errors import ServiceError, VaultkitError, VaultNotFound
 from vaultkit.model.check import CODES, NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
@@ -564,7 +564,7 @@ def init(path: Path) -> None:
     """Create a new vault for experiment notes at PATH.
 
     It gets the Templates plugin pointed at Templates/, the experiment template, an
-    Experiments/ folder, a welcome note and a .gitignore for vaultkit's cache.
+    Experiments/ folder, a welcome note and a .gitignore for Obsidian's per-device files.
 
     \b
     Examples:
@@ -1029,6 +1029,56 @@ def complete_service(
     except VaultkitError:
         return []
     return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+@cli.group(name="cache", cls=VaultkitGroup)
+def cache_group() -> None:
+    """vaultkit's caches of a vault, kept outside the vault.
+
+    What vaultkit learnt about a vault (each note's parse, the last build, the answers of
+    list, lineage and check) lives in your cache folder, never in the vault: a vault
+    synced by iCloud Drive, Dropbox, OneDrive or Syncthing sees only the generated notes
+    change. Removing a cache is always safe: the next command reads the vault again.
+
+    \b
+    Examples:
+      vaultkit cache path
+      vaultkit cache clear --vault ~/ml-vault
+      vaultkit cache clear --all
+    """
+
+
+@command(name="path", group=cache_group)
+def cache_path_command(session: Session) -> None:
+    """Print the folder that holds this vault's caches.
+
+    $VAULTKIT_CACHE_DIR moves every vault's caches elsewhere.
+    """
+    click.echo(session.vault().cache_folder)
+
+
+@command(name="clear", group=cache_group)
+@click.option("--all", "every_vault", is_flag=True, help="Every vault's caches on this machine.")
+def cache_clear_command(session: Session, every_vault: bool) -> None:
+    """Remove this vault's caches (with --all, every vault's). Nothing in a vault is
+    touched; the next command reads the vault again."""
+    if every_vault:
+        freed = clear_all_caches()
+        for root, size in freed.items():
+            click.echo(f"removed {_megabytes(size)} of caches of {root}")
+        if not freed:
+            click.echo(f"No caches to remove in {cache_base()}.")
+        return
+    vault = session.vault()
+    size = vault.clear_cache()
+    if size:
+        click.echo(f"Removed {_megabytes(size)} of caches of {vault.root} ({vault.cache_folder}).")
+    else:
+        click.echo(f"No caches of {vault.root} to remove (they would be in {vault.cache_folder}).")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
 
 
 @cli.group(name="service", cls=VaultkitGroup)

@@ -65,7 +65,7 @@ def _copy_tree(source: Path, root: Path) -> list[str]:
 
 def init_vault(root: Path) -> list[str]:
     """A new vault from vault_template/: Templates plugin set up, the experiment template,
-    an Experiments/ folder, a welcome note, a .gitignore for vaultkit's cache."""
+    an Experiments/ folder, a welcome note, a .gitignore for Obsidian's per-device files."""
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise VaultkitError(
             "already exists and is not empty; give a new folder (inside an existing vault, "

@@ -3,7 +3,8 @@ lineage) current. ``Builder.build`` is the one call behind the ``build`` command
 watcher and ``vaultkit.Vault.build``. Each step is a function below:
 
 1. ``_look``: the settings, every file's stat key, and what changed since the last build
-   (its ``State``, kept in `.vaultkit/cache/`).
+   (its ``State``, kept in the vault's cache folder outside the vault, but for the list of
+   generated files, which travels with the vault in `.vaultkit/generated.json`).
 2. ``_read``: the notes that can matter: the last build's experiments and the notes
    changed since (a note that was no experiment and did not change is none now).
 3. the model (model/vault_model.py): experiments, links, lineages.
@@ -33,8 +34,11 @@ from vaultkit.disk import cache
 from vaultkit.disk.read import (
     ParseCache,
     Progress,
+    cache_folder,
     list_vault,
     load_notes,
+    read_bytes,
+    read_cache,
     read_settings,
     stat_keys,
 )
@@ -44,6 +48,7 @@ from vaultkit.disk.write import (
     LeaveAlone,
     Outcome,
     Update,
+    remove_legacy_cache,
     remove_stale_temporary,
     save_cache,
     update_files,
@@ -82,7 +87,7 @@ class State:
     rows: dict[str, tuple[tuple, str]] = field(default_factory=dict)  # id -> (inputs, text)
     lineages: dict[str, tuple] = field(default_factory=dict)  # lineage note path -> inputs
     # generated file -> digest of what vaultkit writes there into an empty file: the file
-    # is removed, once stale, only while it holds exactly that
+    # is removed, once stale, only while it holds exactly that (kept in the vault)
     written: dict[str, str] = field(default_factory=dict)
     complete: bool = False  # nothing was left undone: the next build may skip work
     # generated-looking files the build left alone, and why (``check`` reports them)
@@ -91,17 +96,15 @@ class State:
 
     @classmethod
     def load(cls, root: Path) -> State:
-        from vaultkit.disk.read import read_bytes
-
-        try:
-            data = cache.decode(read_bytes(root, cache.STATE_PATH))
-        except (OSError, VaultkitError):
-            data = None
+        data = cache.decode(read_cache(root, cache.STATE_NAME))
         try:
             state = cls(**data) if isinstance(data, dict) else cls()
         except TypeError:
-            return cls()
-        return state if state._well_formed() else cls()
+            state = cls()
+        if not state._well_formed():
+            state = cls()
+        state.written = _generated_files(root)
+        return state
 
     def _well_formed(self) -> bool:
         """Whether every part has its shape (a damaged or planted file may not). Checked
@@ -113,34 +116,46 @@ class State:
             and isinstance(self.complete, bool)
             and isinstance(self.left_alone, list)
             and isinstance(self.other_vaults, list)
-            and _only(str, self.other_vaults)
-            and _only(tuple, self.left_alone)
-            and _only(str, itertools.chain.from_iterable(self.left_alone))
+            and cache.only(str, self.other_vaults)
+            and cache.only(tuple, self.left_alone)
+            and cache.only(str, itertools.chain.from_iterable(self.left_alone))
             and keys is not None
-            and _only(tuple, keys)
+            and cache.only(tuple, keys)
             and {*map(len, keys)} <= {4}
-            and _only(int, itertools.chain.from_iterable(keys))
+            and cache.only(int, itertools.chain.from_iterable(keys))
             and rows is not None
-            and _only(tuple, rows)
+            and cache.only(tuple, rows)
             and {*map(len, rows)} <= {2}
-            and _only(tuple, (inputs for inputs, _ in rows))
-            and _only(str, (text for _, text in rows))
+            and cache.only(tuple, (inputs for inputs, _ in rows))
+            and cache.only(str, (text for _, text in rows))
             and isinstance(self.lineages, dict)
-            and _only(str, self.lineages)
-            and _only(tuple, self.lineages.values())
-            and isinstance(self.written, dict)
-            and _only(str, self.written)
-            and _only(str, self.written.values())
+            and cache.only(str, self.lineages)
+            and cache.only(tuple, self.lineages.values())
             and all(
-                isinstance(part, frozenset) and _only(str, part)
+                isinstance(part, frozenset) and cache.only(str, part)
                 for part in (self.experiments, self.templates, self.model_files, self.link_files)
             )
-            and _only(str, self.listing)
-            and _only(str, self.rows)
+            and cache.only(str, self.listing)
+            and cache.only(str, self.rows)
         )
 
     def encode(self) -> bytes:
-        return cache.encode(self.__dict__)
+        """The cache file: all but ``written``, which is kept in the vault."""
+        return cache.encode({k: v for k, v in self.__dict__.items() if k != "written"})
+
+
+def _generated_files(root: Path) -> dict[str, str]:
+    """The generated files vaultkit wrote into the vault (``State.written``), from
+    `.vaultkit/generated.json`; for a vault last built by a version that kept them in its
+    cache inside the vault, from there."""
+    try:
+        found = cache.generated_from_json(read_bytes(root, cache.GENERATED_PATH))
+        if found is None:
+            legacy = cache.decode(read_bytes(root, f"{cache.LEGACY_FOLDER}/{cache.STATE_NAME}"))
+            found = cache.text_map(legacy.get("written")) if isinstance(legacy, dict) else None
+    except (OSError, VaultkitError):
+        found = None
+    return found or {}
 
 
 def _templates(state: State, read: VaultSnapshot, listing: dict[str, StatKey]) -> frozenset[str]:
@@ -154,11 +169,6 @@ def _templates(state: State, read: VaultSnapshot, listing: dict[str, StatKey]) -
         if path not in read.notes and state.listing.get(path) == listing.get(path) is not None
     }
     return frozenset(found | kept)
-
-
-def _only(kind: type, items: Iterable[Any]) -> bool:
-    """Every item is exactly of ``kind`` (a check that runs in C, item by item)."""
-    return {*map(type, items)} <= {kind}
 
 
 @dataclass
@@ -353,6 +363,7 @@ class Builder:
             self.model = None  # a dry run leaves no trace, in memory either
             return result
         self._remember(look, model, layout, outputs, rendered, outcome)
+        self._save_generated(result)
         self._save(result)
         return result
 
@@ -457,6 +468,26 @@ class Builder:
         state.left_alone = [(p, why) for p, why in outcome.left_alone if why]
         self._listing = listing
 
+    def _save_generated(self, result: BuildResult) -> None:
+        """Keep `.vaultkit/generated.json` (``State.written``) as the build left it: written
+        only when it changes, and not at all in a vault where vaultkit generated nothing.
+        Then the caches an older version kept in the vault go."""
+        written = self.state.written
+        data = cache.generated_to_json(written)
+
+        def update(current: bytes | None) -> Decision:
+            return data if written or current is not None else LeaveAlone("")
+
+        outcome = update_files(self.root, {cache.GENERATED_PATH: update})
+        result.failed += outcome.failed
+        if not outcome.failed:
+            freed = remove_legacy_cache(self.root)
+            if freed:
+                result.notices.append(
+                    f"removed {cache.LEGACY_FOLDER}/ ({freed / 1e6:.1f} MB): vaultkit now keeps "
+                    f"its caches outside the vault, in {cache_folder(self.root)}"
+                )
+
     def _save(self, result: BuildResult) -> None:
         result.notices += self.parses.notices
         self.parses.notices = []
@@ -470,7 +501,7 @@ class Builder:
             return
         files = self.parses.files_to_save(self.state.listing)
         self.parses.changed.clear()
-        files[cache.STATE_PATH] = self.state.encode()
+        files[cache.STATE_NAME] = self.state.encode()
         save_cache(self.root, files)
         self._saved_at = time.monotonic()
         self._unsaved = False

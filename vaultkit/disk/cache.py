@@ -1,5 +1,7 @@
-"""The format of vaultkit's cache files in `.vaultkit/cache/`: each note's parse, and what
-the last build left. Pure: data in, bytes out, and back.
+"""The format of vaultkit's own files: the caches (each note's parse, what the last build
+left, the everyday commands' answers), kept outside the vault in the user's cache folder
+(disk/read.py ``cache_folder``), and the one small file that travels with the vault,
+`.vaultkit/generated.json`. Pure: data in, bytes out, and back.
 
 Every file holds plain data only (tuples, lists, dicts, strings, numbers, and the dates
 YAML properties may hold), pickled and covered by a checksum. It is read by an unpickler
@@ -17,9 +19,11 @@ from __future__ import annotations
 import datetime
 import functools
 import io
+import json
 import os
 import pickle
 import zlib
+from collections.abc import Iterable
 from typing import Any
 
 from vaultkit import __version__
@@ -34,14 +38,29 @@ from vaultkit.model.records import (
     Url,
 )
 
-CACHE_FOLDER = ".vaultkit/cache"
+# Where versions up to 0.2 kept their caches, inside the vault (a build removes them)
+LEGACY_FOLDER = ".vaultkit/cache"
 SHARDS = 32  # a changed note rewrites one shard, not the whole cache
-STATE_PATH = f"{CACHE_FOLDER}/state.pickle"  # what the last build read and wrote (pipeline.py)
+STATE_NAME = "state.pickle"  # what the last build read and wrote (pipeline.py)
+# A file in each vault's cache folder naming the vault, for people who look in there
+VAULT_NAME = "vault.txt"
+_VAULT_LINE = "vaultkit's caches of the vault "
 
 
-def answers_path(kind: str) -> str:
-    """Where the answer of one kind (experiments, problems, …) is kept (api.py)."""
-    return f"{CACHE_FOLDER}/answers-{kind.replace(' ', '-')}.pickle"
+def vault_note(real_path: str) -> bytes:
+    """The content of ``VAULT_NAME`` for the vault at ``real_path``."""
+    return f"{_VAULT_LINE}{real_path}\n".encode("utf-8", "surrogateescape")
+
+
+def vault_of_note(data: bytes | None) -> str | None:
+    """The vault ``vault_note`` named, or None."""
+    text = (data or b"").decode("utf-8", "surrogateescape")
+    return text[len(_VAULT_LINE) : -1] if text.startswith(_VAULT_LINE) else None
+
+
+def answers_name(kind: str) -> str:
+    """The cache file of the answer of one kind (experiments, problems, …; api.py)."""
+    return f"answers-{kind.replace(' ', '-')}.pickle"
 
 
 SCHEMA = 8
@@ -52,8 +71,8 @@ def shard_of(path: str) -> int:
     return zlib.crc32(path.encode("utf-8")) % SHARDS
 
 
-def shard_path(shard: int) -> str:
-    return f"{CACHE_FOLDER}/parse-{shard:02d}.pickle"
+def shard_name(shard: int) -> str:
+    return f"parse-{shard:02d}.pickle"
 
 
 def stat_key(stat: os.stat_result) -> StatKey:
@@ -73,6 +92,11 @@ class _PlainUnpickler(pickle.Unpickler):
         if found is None:
             raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache")
         return found
+
+
+def is_cache_file(data: bytes) -> bool:
+    """Whether ``data`` is a file vaultkit's cache wrote (of any version)."""
+    return data.startswith(_MAGIC)
 
 
 def encode(data: Any) -> bytes:
@@ -160,3 +184,45 @@ def stat_key_of(key: Any) -> StatKey:
     if not (isinstance(key, tuple) and len(key) == 4 and all(type(k) is int for k in key)):
         raise ValueError("not a stat key")
     return key
+
+
+# -- the file that travels with the vault ----------------------------------------------
+
+# The generated files vaultkit wrote into the vault, each with a digest of what it holds
+# when nothing but vaultkit's text is in it: a generated note the build no longer makes is
+# removed only while it still holds exactly that. It lives in the vault because it is
+# about the vault's files (a second machine must know them too); it changes only when a
+# generated note does.
+GENERATED_PATH = ".vaultkit/generated.json"
+_GENERATED_ABOUT = (
+    "The notes vaultkit generated in this vault, with a digest of what it wrote into each: "
+    "it removes a generated note it no longer makes only while the note still holds exactly "
+    "that. Keep this file with the vault (sync it, commit it)."
+)
+
+
+def generated_to_json(written: dict[str, str]) -> bytes:
+    data = {"about": _GENERATED_ABOUT, "files": dict(sorted(written.items()))}
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def generated_from_json(data: bytes | None) -> dict[str, str] | None:
+    """The generated files ``generated_to_json`` wrote, or None when ``data`` is not such
+    a file (then vaultkit removes none of them: it cannot tell them from a person's)."""
+    try:
+        return text_map(json.loads(data)["files"]) if data else None
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def text_map(value: Any) -> dict[str, str] | None:
+    """``value`` if it maps text to text, else None."""
+    if isinstance(value, dict) and only(str, value) and only(str, value.values()):
+        return value
+    return None
+
+
+def only(kind: type, items: Iterable[Any]) -> bool:
+    """Every item is exactly of ``kind`` (a check that runs in C, item by item: a state
+    file has an entry per file of the vault)."""
+    return {*map(type, items)} <= {kind}

@@ -9,6 +9,7 @@ problem for ``check``; every other note is still read. See docs/obsidian-rules.m
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import platformdirs
 
 from vaultkit.disk import cache
 from vaultkit.errors import NotARegularFile, VaultkitError, VaultNotFound
@@ -96,6 +99,38 @@ def read_bytes(root: Path, relative: str) -> bytes | None:
     """``read_file`` without the stat key."""
     found = read_file(root, relative)
     return None if found is None else found[0]
+
+
+# -- vaultkit's caches, outside the vault -----------------------------------------------
+
+CACHE_ENV = "VAULTKIT_CACHE_DIR"  # where caches go instead of the user's cache folder
+
+
+def cache_base() -> Path:
+    """The folder holding every vault's cache folder: the user's cache folder for
+    vaultkit (`~/.cache/vaultkit` on Linux, `~/Library/Caches/vaultkit` on macOS), or
+    ``$VAULTKIT_CACHE_DIR``."""
+    chosen = os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("vaultkit", appauthor=False)
+    return Path(chosen) / "vaults"
+
+
+def cache_folder(root: Path) -> Path:
+    """Where one vault's caches live, outside the vault: the caches hold stat keys that
+    mean nothing on another machine, and a file-syncing tool would upload them again
+    after every build. Keyed by the vault's real path, so every way to name the vault
+    (a linked folder, a relative path) finds the same cache."""
+    real = os.path.realpath(root)
+    digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:16]
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", os.path.basename(real)).strip("-.")[:40]
+    return cache_base() / f"{readable or 'vault'}-{digest}"
+
+
+def read_cache(root: Path, name: str) -> bytes | None:
+    """A cache file of the vault at ``root``, or None when there is none to read."""
+    try:
+        return read_bytes(cache_folder(root), name)
+    except (OSError, VaultkitError):
+        return None
 
 
 def decode_note(data: bytes) -> tuple[str | None, str | None]:
@@ -292,7 +327,8 @@ def list_vault(root: Path) -> Listing:
     return Listing(found, temporary, other_vaults, bad_names, unreadable)
 
 
-VAULTKIT_FOLDERS = (".vaultkit", cache.CACHE_FOLDER)  # where vaultkit writes its own files
+# where vaultkit writes its own files in the vault (and versions up to 0.2 their caches)
+VAULTKIT_FOLDERS = (".vaultkit", cache.LEGACY_FOLDER)
 
 
 # -- settings --------------------------------------------------------------------------------
@@ -446,15 +482,12 @@ class ParseCache:
     def _notice(self, shard: int, what: str) -> None:
         if shard not in self._noticed:
             self._noticed.add(shard)
-            self.notices.append(f"{cache.shard_path(shard)} {what}; vaultkit rebuilt it")
+            where = cache_folder(self.root) / cache.shard_name(shard)
+            self.notices.append(f"the parse cache {where} {what}; vaultkit rebuilt it")
 
     def _shard(self, shard: int) -> dict[str, tuple]:
         if shard not in self._shards:
-            path = cache.shard_path(shard)
-            try:
-                data = read_bytes(self.root, path)
-            except (OSError, NotARegularFile):
-                data = None
+            data = read_cache(self.root, cache.shard_name(shard))
             found = cache.decode(data)
             entries: Any = None
             if isinstance(found, tuple) and len(found) == 2 and found[0] == self.rules_key:
@@ -505,7 +538,7 @@ class ParseCache:
                 for path, entry in self._shards.get(shard, {}).items()
                 if listing.get(path) == entry[0]
             }
-            files[cache.shard_path(shard)] = cache.encode((self.rules_key, entries))
+            files[cache.shard_name(shard)] = cache.encode((self.rules_key, entries))
         return files
 
 

@@ -13,6 +13,7 @@ read-only file is left as it is.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import itertools
@@ -23,7 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vaultkit.disk.read import TEMPORARY_SUFFIX, describe_os_error, read_file
+from vaultkit.disk import cache
+from vaultkit.disk.read import (
+    TEMPORARY_SUFFIX,
+    cache_folder,
+    describe_os_error,
+    files_in,
+    read_file,
+)
 from vaultkit.errors import NoteExists, UnsafePath, VaultkitError
 from vaultkit.model.names import within_bytes
 from vaultkit.model.records import StatKey
@@ -451,15 +459,70 @@ def _process_alive(pid: int) -> bool:
 
 
 def save_cache(root: Path, files: dict[str, bytes]) -> None:
-    """Write cache files, in folders that ignore themselves in git; a vault that cannot
-    take one (read only, a folder linked elsewhere, a FIFO in the way) goes without.
-    Atomic but not synced: a cache lost in a crash is rebuilt."""
-    ignores = {
-        f"{relative.rsplit('/', 1)[0]}/.gitignore": b"# vaultkit's cache\n*\n" for relative in files
-    }
-    updates = {path: _constant(data) for path, data in {**ignores, **files}.items()}
-    update_files(root, updates, durable=False)
+    """Write cache files into the vault's cache folder, outside the vault (read.py
+    ``cache_folder``). Atomic but not synced: a cache lost in a crash is rebuilt; a cache
+    folder that cannot be written (a read-only home, a full disk) is gone without."""
+    folder = cache_folder(root)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not (folder / cache.VAULT_NAME).exists():
+            files = {cache.VAULT_NAME: cache.vault_note(os.path.realpath(root)), **files}
+        for name, data in files.items():
+            temp = _write_temp(folder, name, data, 0o600, durable=False)
+            try:
+                os.replace(temp, folder / name)
+            except OSError:
+                temp.unlink(missing_ok=True)
+                raise
+    except OSError:
+        return
 
 
-def _constant(data: bytes) -> Update:
-    return lambda current: data
+def clear_cache(folder: Path) -> int:
+    """Remove one vault's cache folder (read.py ``cache_folder``): the files vaultkit
+    names there, then the folder if nothing else is in it. Returns the bytes freed."""
+    freed = 0
+    for entry in files_in(folder, "*"):
+        if not _CACHE_NAME.fullmatch(entry) and not _TEMPORARY_NAME.search(entry):
+            continue
+        path = folder / entry
+        try:
+            size = path.lstat().st_size
+            path.unlink()
+        except OSError:
+            continue
+        freed += size
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+    return freed
+
+
+_CACHE_NAME = re.compile(
+    r"(parse-\d\d|state|answers-[\w-]+)\.pickle|" + re.escape(cache.VAULT_NAME)
+)
+
+
+def remove_legacy_cache(root: Path) -> int:
+    """Remove the caches versions up to 0.2 kept inside the vault (`.vaultkit/cache/`):
+    only files vaultkit's cache wrote (they start with its mark) and its `.gitignore`.
+    Returns the bytes freed."""
+    folder = root / cache.LEGACY_FOLDER
+    freed = 0
+    for name in files_in(folder, "*"):
+        path = folder / name
+        try:
+            if path.is_symlink() or not path.is_file():
+                continue
+            data = path.read_bytes()
+            if not (cache.is_cache_file(data) or data == _LEGACY_IGNORE):
+                continue
+            path.unlink()
+        except OSError:
+            continue
+        freed += len(data)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+    return freed
+
+
+_LEGACY_IGNORE = b"# vaultkit's cache\n*\n"
