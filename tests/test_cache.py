@@ -61,7 +61,7 @@ def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
 def _no_cache(root):
     """A parse cache that has nothing: every note is parsed."""
     parses = ParseCache(root, DEFAULT_RULES)
-    parses._shards = dict.fromkeys(range(cache.SHARDS), {})
+    parses._shards = {shard: {} for shard in range(cache.SHARDS)}
     return parses
 
 

@@ -469,12 +469,15 @@ class ParseCache:
     for and written back when a parse in them changed; an unusable shard is read again
     from the notes and rewritten, and said so once (``notices``). A parse depends on the
     vault's rules for reading notes (``ParseRules``): a shard made under other rules is
-    rebuilt without a word."""
+    rebuilt without a word. A shard file a worker process made whole (a first build) is
+    kept as those bytes and written as it is: holding its parses as plain data too would
+    double a cold build's memory."""
 
     def __init__(self, root: Path, rules: ParseRules):
         self.root = root
         self.rules_key = rules.key
         self._shards: dict[int, dict[str, tuple]] = {}
+        self._ready: dict[int, bytes] = {}  # shard -> its file, as a worker encoded it
         self.changed: set[int] = set()
         self.notices: list[str] = []
         self._noticed: set[int] = set()
@@ -487,7 +490,8 @@ class ParseCache:
 
     def _shard(self, shard: int) -> dict[str, tuple]:
         if shard not in self._shards:
-            data = read_cache(self.root, cache.shard_name(shard))
+            ready = self._ready.get(shard)
+            data = read_cache(self.root, cache.shard_name(shard)) if ready is None else ready
             found = cache.decode(data)
             entries: Any = None
             if isinstance(found, tuple) and len(found) == 2 and found[0] == self.rules_key:
@@ -518,6 +522,7 @@ class ParseCache:
                 raise ValueError("not a message")
         except (TypeError, ValueError, AttributeError):
             self._shards[shard].pop(path, None)
+            self._ready.pop(shard, None)
             self.changed.add(shard)
             self._notice(shard, "held an entry that could not be used")
             return None
@@ -526,13 +531,30 @@ class ParseCache:
     def put(self, path: str, key: StatKey, plain: tuple, trouble: str | None) -> None:
         shard = cache.shard_of(path)
         self._shard(shard)[path] = (key, plain, trouble)
+        self._ready.pop(shard, None)
+        self.changed.add(shard)
+
+    def put_shard(self, shard: int, data: bytes, entries: dict[str, tuple]) -> None:
+        """The parses a worker made of notes of one shard: ``data``, their shard file,
+        and ``entries``, what it holds. A shard that held nothing else is kept as
+        ``data``."""
+        if self._shard(shard):
+            self._shards[shard].update(entries)
+            self._ready.pop(shard, None)
+        else:
+            del self._shards[shard]  # decoded again from ``data`` if asked for
+            self._ready[shard] = data
         self.changed.add(shard)
 
     def files_to_save(self, listing: dict[str, StatKey]) -> dict[str, bytes]:
         """The shard files to write: those that changed, without the entries of files
-        that are gone or changed since."""
+        that are gone or changed since (a worker's shard file is written as it is: an
+        entry of a file changed since is never used, as its stat key differs)."""
         files = {}
         for shard in sorted(self.changed):
+            if shard in self._ready:
+                files[cache.shard_name(shard)] = self._ready[shard]
+                continue
             entries = {
                 path: entry
                 for path, entry in self._shards.get(shard, {}).items()
@@ -555,8 +577,24 @@ def _parse_plain(
     return path, note.stat_key, cache.parse_to_plain(note.parsed), problem
 
 
-def _parse_many(root: Path, paths: list[str], rules: ParseRules) -> list[tuple]:
-    return [_parse_plain(root, path, rules) for path in paths]
+def _parse_shard(root: Path, paths: list[str], rules: ParseRules) -> ShardParsed:
+    """Read and parse notes of one parse-cache shard (in a worker process): their shard
+    file, which is also how the parses travel back, and the problems and vanished notes."""
+    entries: dict[str, tuple] = {}
+    problems: list[Problem] = []
+    vanished: list[str] = []
+    for path in paths:
+        _, key, plain, problem = _parse_plain(root, path, rules)
+        if problem is not None:
+            problems.append(problem)
+        if key is not None and plain is not None:
+            entries[path] = (key, plain, problem.message if problem else None)
+        elif problem is None:
+            vanished.append(path)
+    return cache.encode((rules.key, entries)), problems, vanished
+
+
+ShardParsed = tuple[bytes, list[Problem], list[str]]
 
 
 def _stop_with_parent(parent: int) -> None:
@@ -592,22 +630,27 @@ def start_method() -> str:
     return "fork" if threading.active_count() == 1 else "forkserver"
 
 
-def _parsed_in_workers(root: Path, paths: list[str], rules: ParseRules) -> Iterator[tuple]:
-    """Yield ``_parse_plain`` results of many notes, parsed by worker processes in
-    batches, as they come back."""
+def _shards_in_workers(
+    root: Path, paths: list[str], rules: ParseRules
+) -> Iterator[tuple[int, int, ShardParsed]]:
+    """Yield (shard, how many notes, ``_parse_shard``'s result) for many notes, one shard
+    per task, parsed by worker processes, as they come back."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    by_shard: dict[int, list[str]] = {}
+    for path in paths:
+        by_shard.setdefault(cache.shard_of(path), []).append(path)
+    shards = sorted(by_shard)
+    count = len(shards)
     workers = min(os.cpu_count() or 1, 8)
-    size = max(50, len(paths) // (workers * 8))
-    batches = [paths[i : i + size] for i in range(0, len(paths), size)]
     context = multiprocessing.get_context(start_method())
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_stop_with_parent, initargs=(os.getpid(),)
     ) as pool:
-        count = len(batches)
-        for batch in pool.map(_parse_many, [root] * count, batches, [rules] * count):
-            yield from batch
+        batches = [by_shard[s] for s in shards]
+        found = pool.map(_parse_shard, [root] * count, batches, [rules] * count)
+        yield from zip(shards, map(len, batches), found, strict=True)
 
 
 def load_notes(
@@ -639,20 +682,29 @@ def load_notes(
             progress(done, len(paths))
     workers = min(os.cpu_count() or 1, 8)
     if len(to_parse) >= PARALLEL_THRESHOLD and workers >= 2:
-        results = _parsed_in_workers(root, to_parse, snapshot.rules)
+        in_workers = _shards_in_workers(root, to_parse, snapshot.rules)
+        for shard, count, (data, problems, gone) in in_workers:
+            entries = cache.decode(data)[1]
+            for path, (key, plain, _) in entries.items():
+                snapshot.notes[path] = Note(path, cache.parse_from_plain(plain), key)
+            parses.put_shard(shard, data, entries)
+            snapshot.problems += problems
+            vanished.update(gone)
+            done += count
+            if progress is not None:
+                progress(done, len(paths))
     else:
-        results = (_parse_plain(root, path, snapshot.rules) for path in to_parse)
-    for path, key, plain, problem in results:
-        if problem is not None:
-            snapshot.problems.append(problem)
-        if key is not None and plain is not None:
-            snapshot.notes[path] = Note(path, cache.parse_from_plain(plain), key)
-            parses.put(path, key, plain, problem.message if problem else None)
-        elif problem is None:
-            vanished.add(path)
-        done += 1
-        if progress is not None:
-            progress(done, len(paths))
+        for path, key, plain, problem in (_parse_plain(root, p, snapshot.rules) for p in to_parse):
+            if problem is not None:
+                snapshot.problems.append(problem)
+            if key is not None and plain is not None:
+                snapshot.notes[path] = Note(path, cache.parse_from_plain(plain), key)
+                parses.put(path, key, plain, problem.message if problem else None)
+            elif problem is None:
+                vanished.add(path)
+            done += 1
+            if progress is not None:
+                progress(done, len(paths))
     snapshot.notes = dict(sorted(snapshot.notes.items()))
     snapshot.problems.sort(key=lambda p: (p.note or "", p.code, p.message))
     return vanished
