@@ -162,21 +162,13 @@ def prose_metrics(lines: list[str], questions: Sequence[str], plan: bool = False
     thresholds: dict[str, float] = {}
     percent: set[str] = set()
     unread: list[tuple[int, str]] = []
-    threshold_depths: list[int] = []  # indents of the open lines that speak of thresholds
-    for index, line in enumerate(lines):
+    # a pair needs a number: only the lines that hold a digit are read (most lines of a
+    # section are prose without one, and a build reads two sections of every note)
+    for index in [i for i, line in enumerate(lines) if _DIGIT.search(line)]:
+        line = lines[index]
         stripped = line.strip()
-        if not stripped or stripped.startswith(("|", "#", "<!--", "```", "~~~")):
+        if stripped.startswith(_NOT_PROSE):
             continue
-        depth = len(line) - len(line.lstrip(" \t"))
-        while threshold_depths and threshold_depths[-1] >= depth:
-            threshold_depths.pop()
-        if plan and _THRESHOLD_WORDS.search(line):
-            threshold_depths.append(depth)
-            under_threshold = True
-        else:
-            under_threshold = bool(threshold_depths)
-        if not _DIGIT.search(line):
-            continue  # a pair needs a number
         text = _prose_text(line)
         lowered = text.lower()
         # and a separator: most lines of prose have none (and the pattern would try every
@@ -184,6 +176,7 @@ def prose_metrics(lines: list[str], questions: Sequence[str], plan: bool = False
         paired = (
             any(sign in text for sign in _SIGNS) or "at least" in lowered or "at most" in lowered
         )
+        under_threshold = plan and _under_threshold(lines, index)
         found = False
         for pair in _PROSE_PAIR.finditer(text) if paired else ():
             name = " ".join(pair.group("name").split()).strip(" (")
@@ -206,6 +199,35 @@ def prose_metrics(lines: list[str], questions: Sequence[str], plan: bool = False
         if not found and not plan and "::" not in text and _STANDALONE_NUMBER.search(text):
             unread.append((index, stripped))
     return Prose(values, thresholds, frozenset(percent), unread)
+
+
+_NOT_PROSE = ("|", "#", "<!--", "```", "~~~")  # table rows, headings, comments, fences
+
+
+def _under_threshold(lines: list[str], index: int) -> bool:
+    """Whether the line at ``index`` speaks of a threshold or is nested (deeper indented)
+    under a line that does: walking up, a line less indented than every line after it
+    is one of its parents."""
+    depth = _depth(lines[index])
+    for above in range(index, -1, -1):
+        line = lines[above]
+        stripped = line.strip()
+        if not stripped or stripped.startswith(_NOT_PROSE):
+            continue
+        if above < index:
+            outer = _depth(line)
+            if outer >= depth:
+                continue
+            depth = outer
+        if _THRESHOLD_WORDS.search(line):
+            return True
+        if depth == 0:
+            return False
+    return False
+
+
+def _depth(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
 
 
 def inline_metrics(lines: list[str]) -> dict[str, float]:
