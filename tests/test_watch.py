@@ -242,6 +242,34 @@ def test_a_vault_folder_replaced_while_watched_is_watched_again(vault, tmp_path)
         run.close()
 
 
+def test_the_watcher_starts_worker_processes_from_a_fork_server(vault, tmp_path, monkeypatch):
+    """A fork beside the observer thread can deadlock: once the watcher runs threads, a
+    build that reads many notes starts its workers from a fork server."""
+    import multiprocessing
+    import shutil
+
+    from vaultkit.disk import read as read_module
+
+    monkeypatch.setattr(read_module, "PARALLEL_THRESHOLD", 2)  # this vault is "big"
+    methods: list[str | None] = []
+    real = multiprocessing.get_context
+    monkeypatch.setattr(
+        multiprocessing, "get_context", lambda method=None: methods.append(method) or real(method)
+    )
+    backup = tmp_path / "backup"
+    shutil.copytree(vault, backup)
+    run = Running(vault, gone_grace=30)
+    try:
+        assert methods == ["fork"]  # the first build, before the observer starts
+        shutil.rmtree(vault)  # the folder replaced: every note is read again
+        shutil.copytree(backup, vault)
+        assert wait_until(lambda: len(methods) > 1, timeout=15)
+        assert not run.errors
+    finally:
+        run.close()
+    assert methods[1:] == ["forkserver"] * len(methods[1:])
+
+
 def start_cli(vault: Path) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "vaultkit", "--vault", str(vault), "watch"],
