@@ -10,6 +10,7 @@ runs; the machines are shared and noisy, so read ratios rather than absolute sec
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -40,15 +41,33 @@ class Run(NamedTuple):
     peak_mb: int  # the largest resident set of the process or one of its workers
 
 
+# A small process that starts the measured one and reports its rusage. Measured from
+# this (big) process directly, a child's peak RSS would be at least this process's own:
+# Linux carries the high-water mark of the memory a child starts from (a fork's copy, or
+# with vfork the parent's own) into the child's figure.
+LAUNCHER = """
+import json, os, sys, time
+began = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - began
+cpu = usage.ru_utime + usage.ru_stime
+print(json.dumps([seconds, cpu, usage.ru_maxrss, os.waitstatus_to_exitcode(status)]))
+"""
+
+
 def timed(command: list[str]) -> Run:
-    """One whole process, timed."""
-    began = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, _, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    if process.returncode not in (None, 0) and usage is None:
-        raise RuntimeError(process.stderr.read().decode())
-    return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024)
+    """One whole process, timed: wall, CPU and peak RSS of it and its worker processes."""
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *command], capture_output=True, text=True, check=True
+    )
+    seconds, cpu, peak_kb, code = json.loads(done.stdout.splitlines()[-1])
+    if code != 0:
+        raise RuntimeError(done.stderr)
+    return Run(seconds, cpu, peak_kb // 1024)
 
 
 def build(root: Path, code: Path | None = None) -> Run:

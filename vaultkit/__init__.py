@@ -11,10 +11,12 @@ See docs/api.md for every public name.
 __version__ = "0.2.0"
 
 from vaultkit.api import Chain, Experiment, Vault, clear_all_caches, open  # noqa: E402
-from vaultkit.create import NewExperiment  # noqa: E402
+from vaultkit.create import NewExperiment, RunSync  # noqa: E402
 from vaultkit.errors import (  # noqa: E402
     AmbiguousNote,
     ConfigError,
+    DiskError,
+    InvalidTitle,
     ManagedBlockError,
     MissingExtra,
     NotAnExperiment,
@@ -23,12 +25,16 @@ from vaultkit.errors import (  # noqa: E402
     NoteNotFound,
     RefusedEdit,
     ServiceError,
+    TrackerError,
     UnsafePath,
     VaultkitError,
     VaultNotFound,
+    VaultTooLarge,
+    WatchError,
     WriteConflict,
 )
 from vaultkit.model.records import Edge, Problem  # noqa: E402
+from vaultkit.model.runs import Run  # noqa: E402
 from vaultkit.model.vault_model import Lineage  # noqa: E402
 from vaultkit.pipeline import BuildResult  # noqa: E402
 
@@ -37,8 +43,10 @@ __all__ = [
     "BuildResult",
     "Chain",
     "ConfigError",
+    "DiskError",
     "Edge",
     "Experiment",
+    "InvalidTitle",
     "Lineage",
     "ManagedBlockError",
     "MissingExtra",
@@ -49,11 +57,16 @@ __all__ = [
     "NotARegularFile",
     "Problem",
     "RefusedEdit",
+    "Run",
+    "RunSync",
     "ServiceError",
+    "TrackerError",
     "UnsafePath",
     "Vault",
     "VaultNotFound",
+    "VaultTooLarge",
     "VaultkitError",
+    "WatchError",
     "WriteConflict",
     "clear_all_caches",
     "open",

@@ -602,19 +602,19 @@ class Vault:
     ) -> list[RunSync]:
         """Write each run a note names into the note's run block (all experiments that
         name runs, or ``notes``); text outside the block is kept byte for byte."""
-        tracker = tracker or self.tracker()
         linked = self.linked_runs()
         if notes:
             chosen = [self.note(name) for name in notes]
             for note in chosen:
                 if note not in linked:
-                    raise VaultkitError(
+                    raise RefusedEdit(
                         f"names no MLflow run: add an {RUN_PROPERTY} property with the run id, "
                         "or the run's address from the MLflow UI under References",
                         self.model.notes[note].path,
                     )
         else:
             chosen = list(linked)
+        tracker = tracker or self.tracker()  # after the notes: a note naming no run needs no store
         known: dict[str, Run | None] = {}
         config = self.settings.config
         summaries = tracker.summaries([i for note in chosen for i in linked[note]])

@@ -24,7 +24,7 @@ from vaultkit import __version__
 from vaultkit.api import KNOWN_STATUSES, Chain, Experiment, Vault, clear_all_caches
 from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import cache_base, describe_os_error, find_vault_root, walk_files
-from vaultkit.errors import ServiceError, VaultkitError, VaultNotFound
+from vaultkit.errors import ServiceError, TrackerError, VaultkitError, VaultNotFound
 from vaultkit.model.check import CODES, NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.recognise import has_tag
@@ -700,11 +700,11 @@ def new_experiment_command(
     vault = session.vault(writes=True)
     run = _tracker(vault, tracking_uri).run(from_run) if from_run else None
     if from_run and run is None:
-        raise VaultkitError(
+        raise TrackerError(
             f"the tracking store has no run {from_run!r}; 'vaultkit runs list' shows its runs"
         )
     if run is not None and run.deleted:
-        raise VaultkitError(
+        raise TrackerError(
             f"run {from_run} is deleted (in MLflow's trash): restore it there first "
             f"(mlflow runs restore --run-id {from_run}), or start from another run"
         )

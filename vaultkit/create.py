@@ -16,14 +16,21 @@ from vaultkit.disk.read import read_bytes
 from vaultkit.disk.write import (
     DELETE,
     Decision,
+    FileUpdate,
     LeaveAlone,
-    Update,
     create_folder,
     create_new,
     safe_target,
     update_file,
 )
-from vaultkit.errors import ManagedBlockError, NoteExists, RefusedEdit, VaultkitError
+from vaultkit.errors import (
+    ManagedBlockError,
+    NoteExists,
+    NoteNotFound,
+    RefusedEdit,
+    UnsafePath,
+    VaultkitError,
+)
 from vaultkit.model.config import CONFIG_PATH, Config, link_style
 from vaultkit.model.metrics import unanswered
 from vaultkit.model.records import NEXT, Note, ParsedNote, VaultSnapshot
@@ -67,7 +74,7 @@ def init_vault(root: Path) -> list[str]:
     """A new vault from vault_template/: Templates plugin set up, the experiment template,
     an Experiments/ folder, a welcome note, a .gitignore for Obsidian's per-device files."""
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise VaultkitError(
+        raise NoteExists(
             "already exists and is not empty; give a new folder (inside an existing vault, "
             "run 'vaultkit build' instead)",
             str(root),
@@ -150,7 +157,7 @@ def demo_runs(root: Path, tracker: Tracker) -> str:
     return ids[None]
 
 
-def _naming_run(path: str, run_id: str) -> Update:
+def _naming_run(path: str, run_id: str) -> FileUpdate:
     def name_run(current: bytes | None) -> bytes:
         text = _decode(current or b"", path)
         return edit.add_property(text, RUN_PROPERTY, run_id).encode("utf-8")
@@ -175,7 +182,7 @@ def _decode(data: bytes, path: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise VaultkitError("is not UTF-8; vaultkit will not edit it", path) from None
+        raise RefusedEdit("is not UTF-8; vaultkit will not edit it", path) from None
 
 
 def new_experiment_path(vault: VaultSnapshot, title: str, folder: str | None) -> str:
@@ -190,7 +197,7 @@ def new_experiment_path(vault: VaultSnapshot, title: str, folder: str | None) ->
         or any(part in ("..", ".") for part in cleaned.split("/"))
         or any(part.startswith(".") for part in cleaned.split("/") if part)
     ):
-        raise VaultkitError(
+        raise UnsafePath(
             f"--folder {chosen!r} is not a folder inside the vault; give a relative path "
             f"such as {vault.config.experiments_folder!r}"
         )
@@ -240,7 +247,7 @@ def new_experiment(
     if run is not None:
         text = from_run(text, run)
     result = NewExperiment(path, template_path or "packaged")
-    links: dict[str, Update] = {}  # each parent's one change: a link to the new note
+    links: dict[str, FileUpdate] = {}  # each parent's one change: a link to the new note
     for parent in previous:
         already = any(  # resolved again: the link may have waited for this very note
             link.role == NEXT and resolver.resolve(link.target, parent.path).path == path
@@ -268,7 +275,7 @@ def new_experiment(
                 if kept
                 else ("the new note was not kept, so nothing changed")
             )
-            raise VaultkitError(f"{exc.message}; {outcome}", exc.path) from None
+            raise type(exc)(f"{exc.message}; {outcome}", exc.path) from None
         result.parents_updated.append(where)
     return result
 
@@ -287,12 +294,12 @@ def _undo_new_note(root: Path, path: str, created: bytes) -> bool:
     return False
 
 
-def _next_link_added(where: str, link: str) -> Update:
+def _next_link_added(where: str, link: str) -> FileUpdate:
     """A parent's only change: one link in its Next-experiment section."""
 
     def update(current: bytes | None) -> bytes:
         if current is None:
-            raise VaultkitError("is gone; vaultkit did not link the new note from it", where)
+            raise NoteNotFound("is gone; vaultkit did not link the new note from it", where)
         return edit.add_next_link(_decode(current, where), link).encode("utf-8")
 
     return update
@@ -315,7 +322,7 @@ def change_status(
 
     def set_status(current: bytes | None) -> bytes:
         if current is None:
-            raise VaultkitError("is gone; its status was not changed", note.path)
+            raise NoteNotFound("is gone; its status was not changed", note.path)
         return edit.set_status(_decode(current, note.path), status, vault.rules).encode("utf-8")
 
     update_file(vault.root, note.path, set_status)
@@ -392,7 +399,7 @@ def sync_note_runs(
     stated = stated_values(parsed, rules)
     current = read_bytes(root, path)
     if current is None:
-        raise VaultkitError("is gone; its runs were not synced", path)
+        raise NoteNotFound("is gone; its runs were not synced", path)
     try:
         block = block_content(_decode(current, path), RUN_BLOCK)
     except ManagedBlockError:
@@ -426,7 +433,7 @@ def sync_note_runs(
 
     def set_block(current: bytes | None) -> bytes:
         if current is None:
-            raise VaultkitError("is gone; its runs were not synced", path)
+            raise NoteNotFound("is gone; its runs were not synced", path)
         return edit.set_run_block(_decode(current, path), content).encode("utf-8")
 
     return RunSync(path, ids, missing, update_file(root, path, set_block))

@@ -8,13 +8,20 @@ says what to do; the command line prints it as ``Error: <path>: <message>`` and 
     ├── AmbiguousNote        a note name matches several notes
     ├── NotAnExperiment      the note is not an experiment where one is needed
     ├── RefusedEdit          an edit that would lose information or break a rule
-    ├── NoteExists           a new note would overwrite one
+    ├── InvalidTitle         a new note's title no file name or link can hold
+    ├── NoteExists           a new note (or vault) would overwrite what is there
     ├── UnsafePath           a path that leaves the vault
     ├── ManagedBlockError    vaultkit's markers in a note cannot be trusted
     ├── WriteConflict        a file kept changing while vaultkit tried to update it
     ├── NotARegularFile      a FIFO, socket or device where a file was expected
+    ├── DiskError            the file system refused a read or a write
+    ├── VaultTooLarge        a walk of the vault found more files than any vault holds
+    ├── WatchError           the system cannot watch the vault
     ├── MissingExtra         an optional dependency is not installed
+    ├── TrackerError         the MLflow tracking store cannot be used, or lacks a run
     └── ServiceError         no service manager here, or it refused
+
+The base class itself is never raised: catch it to catch them all.
 """
 
 from __future__ import annotations
@@ -51,11 +58,18 @@ class NotAnExperiment(VaultkitError):
 
 class RefusedEdit(VaultkitError):
     """An edit vaultkit refuses: marking an unfinished experiment done, writing a status
-    into a generated note, an unknown status."""
+    into a generated note, an unknown status, a file that is read-only or not UTF-8,
+    syncing runs into a note that names none."""
+
+
+class InvalidTitle(VaultkitError):
+    """A new note's title that a file name or an Obsidian link cannot hold (a line
+    break, a character links cannot carry, a device name, too long)."""
 
 
 class NoteExists(VaultkitError):
-    """A new note would overwrite one that is already there."""
+    """A new note would overwrite one that is already there (or a new vault a folder
+    that is not empty)."""
 
 
 class UnsafePath(VaultkitError):
@@ -73,6 +87,26 @@ class WriteConflict(VaultkitError):
 class NotARegularFile(VaultkitError):
     """A FIFO, socket or device where vaultkit expected a file: it never reads or
     replaces one (reading a FIFO would wait forever)."""
+
+
+class DiskError(VaultkitError):
+    """The file system refused to read or write a file (permissions, a full disk, an
+    input/output error); the message says which and what to do."""
+
+
+class VaultTooLarge(VaultkitError):
+    """A walk of the vault found more files than any vault holds: a linked folder leads
+    somewhere it should not."""
+
+
+class WatchError(VaultkitError):
+    """The system cannot watch the vault (its limit on watched folders), or the vault
+    folder went away for good while watched."""
+
+
+class TrackerError(VaultkitError):
+    """The MLflow tracking store is not named, cannot be reached or read (another
+    schema, no server), or has no such run (or only in its trash)."""
 
 
 class MissingExtra(VaultkitError):

@@ -45,15 +45,15 @@ from vaultkit.disk.read import (
 from vaultkit.disk.write import (
     DELETE,
     Decision,
+    FileUpdate,
     LeaveAlone,
     Outcome,
-    Update,
     remove_legacy_cache,
     remove_stale_temporary,
     save_cache,
     update_files,
 )
-from vaultkit.errors import VaultkitError
+from vaultkit.errors import RefusedEdit, VaultkitError
 from vaultkit.model.check import NoteProblems
 from vaultkit.model.config import link_style
 from vaultkit.model.recognise import is_experiment, is_experiment_template
@@ -192,7 +192,7 @@ class Output:
     holds when nothing else is there (vaultkit may remove it later only while it holds
     exactly that)."""
 
-    update: Update
+    update: FileUpdate
     pure: bytes
 
 
@@ -405,7 +405,9 @@ class Builder:
             if (
                 state.lineages.get(path) == inputs
                 and untouched
-                and not _touched(names, functools.partial(lineage_names, model, layout, number))
+                and not _touched(
+                    names, functools.partial(lineage_link_names, model, layout, number)
+                )
             ):
                 continue  # rendered from the same inputs, and nobody touched its files
             note = render.lineage_note(layout, number)
@@ -417,7 +419,7 @@ class Builder:
 
     def _updates(
         self, model: VaultModel, layout: render.Layout, outputs: dict[str, Output]
-    ) -> dict[str, Update]:
+    ) -> dict[str, FileUpdate]:
         """The outputs, and the removal of generated files the build no longer makes."""
         config = model.vault.config
         produced = {layout.index_path, *layout.lineage_paths.values()}
@@ -551,7 +553,7 @@ def lineage_inputs(model: VaultModel, layout: render.Layout, number: int) -> tup
     return (layout.lineage_paths[number], members, edges, tuple(lineage.roots), names)
 
 
-def lineage_names(model: VaultModel, layout: render.Layout, number: int) -> Names:
+def lineage_link_names(model: VaultModel, layout: render.Layout, number: int) -> Names:
     """The names a lineage note's links look up: its members (the chart's labels and the
     links) and its canvas."""
     lineage = layout.lineages[number]
@@ -595,7 +597,7 @@ def _text_of(current: bytes | None) -> str:
     try:
         return current.decode("utf-8")
     except UnicodeDecodeError:
-        raise VaultkitError("is not UTF-8, so vaultkit leaves it alone; save it as UTF-8") from None
+        raise RefusedEdit("is not UTF-8, so vaultkit leaves it alone; save it as UTF-8") from None
 
 
 def _block_output(name: str, content: str) -> Output:
@@ -618,13 +620,13 @@ def _canvas_output(layout: render.Layout, number: int) -> Output:
             except (ValueError, RecursionError):  # not JSON, or nested past reading
                 existing = None
             if not isinstance(existing, dict):
-                raise VaultkitError("is not valid JSON Canvas; fix or delete it")
+                raise RefusedEdit("is not valid JSON Canvas; fix or delete it")
         return render.canvas_text(render.merge_canvas(existing, nodes, edges)).encode("utf-8")
 
     return Output(update, update(None))
 
 
-def _stale_update(path: str, written: str | None) -> Update:
+def _stale_update(path: str, written: str | None) -> FileUpdate:
     """A generated file the build no longer makes: removed while it is exactly what
     vaultkit wrote; a lineage note of vaultkit's that holds the person's text keeps it,
     with a notice in its block; anything else is left as it is."""

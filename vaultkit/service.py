@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vaultkit.disk.read import describe_os_error, files_in, read_bytes
-from vaultkit.disk.write import DELETE, Decision, LeaveAlone, Update, update_files
+from vaultkit.disk.write import DELETE, Decision, FileUpdate, LeaveAlone, update_files
 from vaultkit.errors import ServiceError
 
 MARK = "Written by vaultkit (vaultkit service install)"
@@ -360,7 +360,7 @@ def uninstall(manager: Manager, service: Service) -> str | None:
     return complaint
 
 
-def _write(manager: Manager, service: Service, update: Update) -> bool:
+def _write(manager: Manager, service: Service, update: FileUpdate) -> bool:
     outcome = update_files(manager.folder, {service.file.name: update})
     for found, why in [*outcome.failed, *outcome.left_alone]:
         raise ServiceError(why, str(manager.folder / found))

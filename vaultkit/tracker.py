@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from vaultkit.errors import MissingExtra, VaultkitError
+from vaultkit.errors import MissingExtra, TrackerError
 from vaultkit.model.config import Config
 from vaultkit.model.runs import Run
 
@@ -32,10 +32,6 @@ INSTALL_HINT = "MLflow is not installed; install it with: pip install 'vaultkit[
 # Files that say how a run's environment was built, as MLflow logs them with a model
 ENVIRONMENT_FILES = ("requirements.txt", "conda.yaml", "python_env.yaml")
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
-
-
-class TrackerError(VaultkitError):
-    """The tracking store could not be read or written."""
 
 
 NO_STORE = (

@@ -28,7 +28,7 @@ from watchdog.observers.polling import PollingObserver
 from vaultkit.api import Vault
 from vaultkit.create import sync_note_runs
 from vaultkit.disk.read import describe_os_error, not_utf8
-from vaultkit.errors import VaultkitError
+from vaultkit.errors import VaultkitError, WatchError
 from vaultkit.model.check import ignored, note_problems
 from vaultkit.model.records import is_hidden, note_id
 from vaultkit.model.runs import Run, linked_runs
@@ -198,7 +198,7 @@ class Watcher:
             self.observer.schedule(self.inbox, str(self.root), recursive=True)
             self.observer.start()
         except OSError as exc:
-            raise VaultkitError(_watch_limit(exc), str(self.root)) from None
+            raise WatchError(_watch_limit(exc), str(self.root)) from None
         return update
 
     def _follow_root(self) -> None:
@@ -216,7 +216,7 @@ class Watcher:
             deadline = time.monotonic() + self.gone_grace
             while not self.root.is_dir():
                 if time.monotonic() > deadline:  # moved for good: a service should stop
-                    raise VaultkitError(
+                    raise WatchError(
                         f"the vault folder disappeared and did not come back within "
                         f"{self.gone_grace:.0f} s; stopped watching",
                         str(self.root),

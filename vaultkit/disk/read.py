@@ -23,7 +23,14 @@ from typing import Any
 import platformdirs
 
 from vaultkit.disk import cache
-from vaultkit.errors import NotARegularFile, VaultkitError, VaultNotFound
+from vaultkit.errors import (
+    ConfigError,
+    DiskError,
+    NotARegularFile,
+    VaultkitError,
+    VaultNotFound,
+    VaultTooLarge,
+)
 from vaultkit.model.config import CONFIG_PATH, Config, parse_config
 from vaultkit.model.metrics import template_sections
 from vaultkit.model.recognise import has_experiment_property, is_experiment_template
@@ -242,7 +249,7 @@ def _walk(root: Path) -> Walked:
             if is_file:
                 files.append(relative)
                 if len(files) > MAX_FILES:
-                    raise VaultkitError(
+                    raise VaultTooLarge(
                         f"holds more than {MAX_FILES:,} files"
                         + (f" (it follows the linked folders {', '.join(links)})" if links else "")
                         + "; vaultkit stops rather than read them all. Remove the links that "
@@ -360,7 +367,7 @@ def _settings_file(root: Path, relative: str) -> bytes | None:
         return read_bytes(root, relative)
     except OSError as exc:
         if relative == CONFIG_PATH:
-            raise VaultkitError(f"cannot be read: {describe_os_error(exc)}", relative) from None
+            raise DiskError(f"cannot be read: {describe_os_error(exc)}", relative) from None
         return None
 
 
@@ -383,7 +390,7 @@ def _config(data: bytes | None) -> Config:
     try:
         return parse_config(data.decode("utf-8"))
     except UnicodeDecodeError:
-        raise VaultkitError("is not UTF-8; save it as UTF-8", CONFIG_PATH) from None
+        raise ConfigError("is not UTF-8; save it as UTF-8", CONFIG_PATH) from None
 
 
 def read_settings(root: Path) -> VaultSnapshot:
@@ -431,7 +438,7 @@ def experiment_template(snapshot: VaultSnapshot) -> tuple[str, str] | None:
         path = path if path.lower().endswith(".md") else path + ".md"
         text, _ = decode_note(read_bytes(root, path) or b"")
         if text is None or not (root / path).is_file():
-            raise VaultkitError(
+            raise ConfigError(
                 f"experiment_template {config.experiment_template!r} is not a note of the "
                 "vault; give the template's path from the vault's root",
                 CONFIG_PATH,

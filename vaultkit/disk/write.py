@@ -32,7 +32,14 @@ from vaultkit.disk.read import (
     files_in,
     read_file,
 )
-from vaultkit.errors import NoteExists, UnsafePath, VaultkitError
+from vaultkit.errors import (
+    DiskError,
+    NoteExists,
+    RefusedEdit,
+    UnsafePath,
+    VaultkitError,
+    WriteConflict,
+)
 from vaultkit.model.names import within_bytes
 from vaultkit.model.records import StatKey
 
@@ -51,7 +58,7 @@ class LeaveAlone:
 
 DELETE = Delete()
 Decision = bytes | Delete | LeaveAlone
-Update = Callable[[bytes | None], Decision]  # current bytes (None: no file) -> decision
+FileUpdate = Callable[[bytes | None], Decision]  # current bytes (None: no file) -> decision
 
 ATTEMPTS = 5  # an update runs again this often when the file keeps changing under it
 
@@ -66,6 +73,7 @@ class Outcome:
     left_alone: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     planned: dict[str, tuple[bytes | None, bytes | None]] = field(default_factory=dict)
+    errors: dict[str, VaultkitError] = field(default_factory=dict)  # the failures raised
 
 
 def safe_target(root: Path, relative: str, folders: dict[str, Path] | None = None) -> Path:
@@ -167,7 +175,7 @@ class _Pending:
 
 
 def update_files(
-    root: Path, updates: dict[str, Update], durable: bool = True, dry_run: bool = False
+    root: Path, updates: dict[str, FileUpdate], durable: bool = True, dry_run: bool = False
 ) -> Outcome:
     """Apply ``updates`` (vault path -> update). ``dry_run``: decide and write nothing;
     the changes are in ``Outcome.planned``."""
@@ -241,7 +249,7 @@ _VANISHED = _Pending("", Path(), None, None)  # what _decide returns for a file 
 def _decide(
     root: Path,
     path: str,
-    update: Update,
+    update: FileUpdate,
     folders: dict[str, Path],
     durable: bool,
     dry_run: bool,
@@ -277,6 +285,7 @@ def _decide(
         return _Pending(path, target, read_key, temp)
     except VaultkitError as exc:
         outcome.failed.append((path, exc.message))
+        outcome.errors[path] = exc
     except FileNotFoundError:
         return _VANISHED
     except OSError as exc:
@@ -353,13 +362,17 @@ def _discard(item: _Pending) -> None:
         item.temp = None
 
 
-def update_file(root: Path, path: str, update: Update) -> bool:
+def update_file(root: Path, path: str, update: FileUpdate) -> bool:
     """One update, for commands that edit a person's note: True when the file changed.
     Anything that stops it (read-only, a conflict, a disk error) is an error naming the
     file."""
     outcome = update_files(root, {path: update})
-    for found, why in [*outcome.failed, *outcome.left_alone]:
-        raise VaultkitError(why, found)
+    if path in outcome.errors:
+        raise outcome.errors[path]
+    for found, why in outcome.failed:
+        raise (WriteConflict if why == _CONFLICT else DiskError)(why, found)
+    for found, why in outcome.left_alone:
+        raise RefusedEdit(why, found)
     return bool(outcome.written or outcome.removed)
 
 
@@ -368,7 +381,7 @@ def create_folder(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise VaultkitError(f"could not be created: {describe_os_error(exc)}", str(path)) from None
+        raise DiskError(f"could not be created: {describe_os_error(exc)}", str(path)) from None
 
 
 def create_new(root: Path, relative: str, data: bytes) -> None:
@@ -380,16 +393,14 @@ def create_new(root: Path, relative: str, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = _write_temp(target.parent, target.name, data, None, durable=True)
     except OSError as exc:
-        raise VaultkitError(f"could not be written: {describe_os_error(exc)}", relative) from None
+        raise DiskError(f"could not be written: {describe_os_error(exc)}", relative) from None
     try:
         os.link(temp, target)  # fails if the name appeared meanwhile
     except FileExistsError:
         raise NoteExists("already exists; vaultkit never overwrites a note", relative) from None
     except OSError as exc:
         if exc.errno not in _NO_HARD_LINKS:
-            raise VaultkitError(
-                f"could not be written: {describe_os_error(exc)}", relative
-            ) from None
+            raise DiskError(f"could not be written: {describe_os_error(exc)}", relative) from None
         _create_exclusively(target, data, relative)
     finally:
         temp.unlink(missing_ok=True)
@@ -409,7 +420,7 @@ def _create_exclusively(target: Path, data: bytes, relative: str) -> None:
     except FileExistsError:
         raise NoteExists("already exists; vaultkit never overwrites a note", relative) from None
     except OSError as exc:
-        raise VaultkitError(f"could not be written: {describe_os_error(exc)}", relative) from None
+        raise DiskError(f"could not be written: {describe_os_error(exc)}", relative) from None
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -417,7 +428,7 @@ def _create_exclusively(target: Path, data: bytes, relative: str) -> None:
             os.fsync(file.fileno())
     except OSError as exc:
         target.unlink(missing_ok=True)
-        raise VaultkitError(f"could not be written: {describe_os_error(exc)}", relative) from None
+        raise DiskError(f"could not be written: {describe_os_error(exc)}", relative) from None
 
 
 def remove_stale_temporary(root: Path, paths: list[str], started: float) -> list[str]:

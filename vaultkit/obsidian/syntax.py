@@ -3,7 +3,7 @@
 
 These functions work on a stretch of text that block parsing already found to be
 Markdown (not a code block, not an HTML block). They return matches with character
-offsets; ``parse.py`` turns offsets into line numbers.
+offsets; ``note.py`` turns offsets into line numbers.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from vaultkit.errors import VaultkitError
+from vaultkit.errors import ConfigError, InvalidTitle
 from vaultkit.model.records import DEFAULT_RULES, ParseRules
 from vaultkit.obsidian import syntax
 from vaultkit.obsidian.note import (
@@ -49,33 +49,33 @@ MAX_NAME_BYTES = 255  # the longest file name ext4, APFS, NTFS and most others s
 def check_title(title: str) -> None:
     """Refuse a title that Obsidian cannot link or a file system cannot store."""
     if not title.strip():
-        raise VaultkitError("the title is empty")
+        raise InvalidTitle("the title is empty")
     for char in title:
         if char in UNLINKABLE:
             why = _WHY.get(char, "Windows cannot store it in a file name")
-            raise VaultkitError(
+            raise InvalidTitle(
                 f"the title {title!r} contains {char!r}, which Obsidian cannot link: {why}. "
                 "Use letters, digits, spaces, '-', '_', '.', '(' or ')'"
             )
     control = next((char for char in title if ord(char) < 32 or ord(char) == 127), None)
     if control is not None:
-        raise VaultkitError(
+        raise InvalidTitle(
             f"the title {title!r} holds {control!r} (a line break, tab or control "
             "character), which a file name and a [[link]] cannot hold; use one line of text"
         )
     if title.split(".")[0].strip().upper() in WINDOWS_DEVICES:
-        raise VaultkitError(
+        raise InvalidTitle(
             f"the title {title!r} is a name Windows keeps for a device, so the note could "
             "not be opened or synced there; add a word to it"
         )
     if len(f"{title}.md".encode()) > MAX_NAME_BYTES:
-        raise VaultkitError(
+        raise InvalidTitle(
             f"the title is {len(title)} characters long; a file name holds at most "
             f"{MAX_NAME_BYTES} bytes on most file systems, so shorten it (put details in "
             "the note)"
         )
     if title != title.strip() or title.startswith("."):
-        raise VaultkitError(
+        raise InvalidTitle(
             f"the title {title!r} starts or ends with a space or starts with '.', which hides "
             "or breaks the note in Obsidian"
         )
@@ -134,7 +134,7 @@ def moment_format(fmt: str, when: datetime) -> str:
         if text.startswith("["):
             return text[1:-1]
         if text not in values:
-            raise VaultkitError(
+            raise ConfigError(
                 f"the date format {fmt!r} uses the Moment token {text!r}, which vaultkit does "
                 f"not fill; use {SUPPORTED_TOKENS} (or put literal text in [brackets])"
             )

@@ -71,7 +71,7 @@ def _stem(path: str) -> str:
     return (stem if dot else name).lower()
 
 
-def lineage_names(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
+def lineage_note_paths(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
     """Each lineage's note path, named after its first root ("EXP-001 baseline lineage").
     Names are safe to link and shared with no other note, so a generated note never makes
     a person's [[link]] ambiguous."""
@@ -111,7 +111,7 @@ class Layout:
         self.lineages = lineages
         self.style = style
         self.index_path = model.vault.config.index_path
-        self.lineage_paths = lineage_names(model, lineages)
+        self.lineage_paths = lineage_note_paths(model, lineages)
         self.lineage_of = {m: i for i, lineage in enumerate(lineages) for m in lineage.members}
         self.results = model.results(previous)
         self.index_metrics = index_metrics(model, self.results)
