@@ -198,6 +198,7 @@ def test_cache_path_and_clear(tmp_path, cache_base):
     assert not list((cache_base / "vaults").iterdir())
 
 
+@pytest.mark.slow
 def test_the_watcher_changes_nothing_but_the_generated_notes_in_60_seconds(tmp_path):
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     before = snapshot(root)

@@ -424,7 +424,9 @@ SERVER = os.environ.get("VAULTKIT_MLFLOW_SERVER")  # `mlflow` of a full MLflow i
 def server(tmp_path_factory) -> Iterator[str]:
     """`mlflow server` on 127.0.0.1 with a SQLite store, serving artifacts too."""
     if not SERVER:
-        pytest.skip("`make test` installs a full MLflow for the server (VAULTKIT_MLFLOW_SERVER)")
+        pytest.skip(
+            "`make test-slow` installs a full MLflow for the server (VAULTKIT_MLFLOW_SERVER)"
+        )
     folder = tmp_path_factory.mktemp("server")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -468,6 +470,7 @@ def server(tmp_path_factory) -> Iterator[str]:
         log.close()
 
 
+@pytest.mark.slow
 def test_a_tracking_server_over_http_is_read_like_a_local_store(server, tmp_path):
     runs = make_store(server)
     root = linked_vault(tmp_path / "vault", runs)

@@ -310,6 +310,7 @@ def chain_vault(root: Path, length: int) -> Path:
     return write_vault(root, files)
 
 
+@pytest.mark.slow
 def test_a_chain_of_5000_experiments_builds_lists_and_is_watched(tmp_path):
     from vaultkit.watch import Watcher
 
@@ -355,6 +356,7 @@ def parse_seconds(*texts: str) -> list[float]:
     return best
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "note_of",
     [

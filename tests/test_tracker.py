@@ -129,9 +129,10 @@ print(run.info.run_id)
 """
 
 
+@pytest.mark.slow
 def test_a_store_made_by_an_older_mlflow_is_never_migrated(tmp_path):
     if not SERVER:
-        pytest.skip("`make test` installs an older, full MLflow (VAULTKIT_MLFLOW_SERVER)")
+        pytest.skip("`make test-slow` installs an older, full MLflow (VAULTKIT_MLFLOW_SERVER)")
     database = tmp_path / "team.db"
     python = Path(SERVER).parent / "python"
     made = subprocess.run(
@@ -194,6 +195,7 @@ def silent_server():
     listener.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["dead port", "silent server"])
 def test_a_dead_or_silent_server_fails_in_seconds(tmp_path, made, kind, request):
     uri = (

@@ -296,6 +296,7 @@ def test_ctrl_c_and_sigterm_exit_0_within_a_second(vault, sig):
     assert not list(vault.rglob("*.vaultkit-tmp"))
 
 
+@pytest.mark.slow
 def test_cli_exits_1_when_the_vault_disappears(vault, tmp_path):
     process = start_cli(vault)
     vault.rename(tmp_path / "gone")
