@@ -52,6 +52,7 @@ from vaultkit.errors import (
     NotAnExperiment,
     NoteNotFound,
     RefusedEdit,
+    TrackerError,
     VaultkitError,
     VaultNotFound,
 )
@@ -85,7 +86,7 @@ from vaultkit.obsidian.syntax import is_valid_tag
 from vaultkit.output.edit import drop_template_tags
 from vaultkit.output.formats import iso_utc
 from vaultkit.pipeline import Builder, BuildResult, State
-from vaultkit.tracker import Tracker, TrackerError, require_mlflow
+from vaultkit.tracker import Tracker, require_mlflow
 from vaultkit.tracker import tracking_uri as tracking_uri_for
 
 if TYPE_CHECKING:
@@ -392,12 +393,14 @@ class Vault:
         vault (in its cache folder, ``cache_folder``): a vault whose files have not changed
         gives the same answers, so `list`, `lineage` and `check` need not read it again."""
         if kind in self._answers:
-            return self._answers[kind]
+            known: T = self._answers[kind]
+            return known
         kept = cache.decode(read_cache(self.root, cache.answers_name(kind)))
         if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == self.fingerprint:
             try:
-                self._answers[kind] = from_plain(kept[1])
-                return self._answers[kind]
+                answer = from_plain(kept[1])
+                self._answers[kind] = answer
+                return answer
             except (TypeError, ValueError, KeyError):
                 pass  # a damaged file: compute the answer again
         value = compute()
@@ -733,11 +736,11 @@ def _problems_by_note(problems: list[Problem]) -> dict[str | None, list[Problem]
 _RECORD_FIELDS = [f.name for f in dataclasses.fields(Experiment)][:-1]  # problems aside
 
 
-def _problem_plain(problem: Problem) -> tuple:
+def _problem_plain(problem: Problem) -> tuple[Any, ...]:
     return (problem.code, problem.severity, problem.note, problem.line, problem.message)
 
 
-def _records_plain(records: list[Experiment]) -> list[tuple]:
+def _records_plain(records: list[Experiment]) -> list[tuple[Any, ...]]:
     return [
         (*(getattr(r, name) for name in _RECORD_FIELDS), list(map(_problem_plain, r.problems)))
         for r in records
@@ -755,11 +758,11 @@ def _frozen(kind: type[T], names: list[str], values: Sequence[Any]) -> T:
 _PROBLEM_FIELDS = [f.name for f in dataclasses.fields(Problem)]
 
 
-def _problems(plain: list[tuple]) -> list[Problem]:
+def _problems(plain: list[tuple[Any, ...]]) -> list[Problem]:
     return [_frozen(Problem, _PROBLEM_FIELDS, p) for p in plain]
 
 
-def _records(plain: list[tuple]) -> list[Experiment]:
+def _records(plain: list[tuple[Any, ...]]) -> list[Experiment]:
     made = []
     for values in plain:
         record = _frozen(Experiment, _RECORD_FIELDS, values[:-1])

@@ -131,7 +131,7 @@ def _format_before(ctx: click.Context, param: click.Parameter, value: str) -> st
         return value
     if ctx.get_parameter_source(str(param.name)) is not click.core.ParameterSource.DEFAULT:
         return value
-    return param.type.convert(session.format_option, param, ctx)
+    return str(param.type.convert(session.format_option, param, ctx))
 
 
 def format_option(choices: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -84,8 +84,12 @@ class State:
     # what the links of the rendered rows and lineages were resolved against
     model_files: frozenset[str] = frozenset()
     link_files: frozenset[str] = frozenset()
-    rows: dict[str, tuple[tuple, str]] = field(default_factory=dict)  # id -> (inputs, text)
-    lineages: dict[str, tuple] = field(default_factory=dict)  # lineage note path -> inputs
+    rows: dict[str, tuple[tuple[Any, ...], str]] = field(
+        default_factory=dict
+    )  # id -> (inputs, text)
+    lineages: dict[str, tuple[Any, ...]] = field(
+        default_factory=dict
+    )  # lineage note path -> inputs
     # generated file -> digest of what vaultkit writes there into an empty file: the file
     # is removed, once stale, only while it holds exactly that (kept in the vault)
     written: dict[str, str] = field(default_factory=dict)
@@ -377,7 +381,7 @@ class Builder:
         state = self.state
         problems = NoteProblems(model)
         names = _names_changed(state, model, layout) if state.complete else None
-        rows: dict[str, tuple[tuple, str]] = {}
+        rows: dict[str, tuple[tuple[Any, ...], str]] = {}
 
         def row(note: str) -> str:
             inputs = row_inputs(model, layout, problems, note)
@@ -393,7 +397,7 @@ class Builder:
 
         index = render.index_note(layout, row)
         outputs = {layout.index_path: _block_output(render.INDEX_BLOCK, index)}
-        lineages: dict[str, tuple] = {}
+        lineages: dict[str, tuple[Any, ...]] = {}
         for number, path in layout.lineage_paths.items():
             inputs = lineage_inputs(model, layout, number)
             lineages[path] = inputs
@@ -511,7 +515,7 @@ class Builder:
 
 def row_inputs(
     model: VaultModel, layout: render.Layout, problems: NoteProblems, note: str
-) -> tuple:
+) -> tuple[Any, ...]:
     """Everything an index row is made of, but where its links go (that is
     ``row_names``). The note stands in by its file's stat key: what vaultkit reads from
     unchanged bytes does not change (the parse cache rests on the same fact)."""
@@ -541,7 +545,7 @@ def row_names(model: VaultModel, layout: render.Layout, note: str) -> Names:
     return model_keys, set(map(name_key, [*written, layout.lineage_path_of(note)]))
 
 
-def lineage_inputs(model: VaultModel, layout: render.Layout, number: int) -> tuple:
+def lineage_inputs(model: VaultModel, layout: render.Layout, number: int) -> tuple[Any, ...]:
     """Everything a lineage note and its canvas are made of but where their
     links go: their file, members (by stat key), edges and roots, and the names metrics
     are shown under (the spelling most notes of the vault use). (The metric charted is a

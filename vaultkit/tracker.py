@@ -118,7 +118,7 @@ def _check_store(uri: str) -> None:
     from mlflow.store.db.utils import _get_latest_schema_revision
     from mlflow.version import VERSION
 
-    found, expected = schema_revision(path), _get_latest_schema_revision()
+    found, expected = schema_revision(path), str(_get_latest_schema_revision())  # type: ignore[no-untyped-call]
     if found is None:
         raise TrackerError(f"{path} is not an MLflow store (it has no MLflow schema)")
     if found != expected:
@@ -179,7 +179,7 @@ class Tracker:
     def shown(self) -> str:
         return shown_uri(self.uri)
 
-    def _call(self, what: str, call, *args, **kwargs) -> Any:
+    def _call(self, what: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return call(*args, **kwargs)
         except self._error as exc:
@@ -209,7 +209,9 @@ class Tracker:
         self._experiment_names.update({e.experiment_id: e.name for e in found})
         return [e.experiment_id for e in found]
 
-    def _search(self, experiments: list[str], filter_string: str = "", every: bool = False):
+    def _search(
+        self, experiments: list[str], filter_string: str = "", every: bool = False
+    ) -> list[Any]:
         """Every run the search finds, page after page, newest first."""
         from mlflow.entities import ViewType
 
@@ -304,7 +306,7 @@ class Tracker:
         for path, text in files.items():
             self._call("logging an artifact", self.client.log_text, run_id, text, path)
         self._call("ending a run", self.client.set_terminated, run_id, "FINISHED")
-        return run_id
+        return str(run_id)
 
     def _record(self, run: Any, details: bool = True) -> Run:
         info, data = run.info, run.data
@@ -389,19 +391,21 @@ class Tracker:
         return None
 
     def _download_run_file(self, run_id: str, path: str, folder: str) -> str:
-        return self._call(
-            "reading an artifact", self.client.download_artifacts, run_id, path, folder
+        return str(
+            self._call("reading an artifact", self.client.download_artifacts, run_id, path, folder)
         )
 
     def _download_uri(self, location: str, folder: str) -> str:
         from mlflow.artifacts import download_artifacts
 
-        return self._call(
-            "reading an artifact",
-            download_artifacts,
-            artifact_uri=location,
-            dst_path=folder,
-            tracking_uri=self.uri,
+        return str(
+            self._call(
+                "reading an artifact",
+                download_artifacts,
+                artifact_uri=location,
+                dst_path=folder,
+                tracking_uri=self.uri,
+            )
         )
 
 

@@ -137,7 +137,7 @@ _DICT_AT: dict[int, type[Field] | type[SyncedRun]] = {
 }
 
 
-def parse_to_plain(parsed: ParsedNote) -> tuple:
+def parse_to_plain(parsed: ParsedNote) -> tuple[Any, ...]:
     """A parse as a tuple of plain values (see ``parse_from_plain``). The names every note
     repeats (sections, tags, metrics, settings, statuses) are interned: pickled once per
     cache file, they are one string each in the process that reads it back, not one per
@@ -170,7 +170,7 @@ _DICT_MAKERS = {at: functools.partial(tuple.__new__, record) for at, record in _
 _DICT_WIDTHS = {at: {len(record._fields)} for at, record in _DICT_AT.items()}
 
 
-def parse_from_plain(values: tuple) -> ParsedNote:
+def parse_from_plain(values: tuple[Any, ...]) -> ParsedNote:
     """The parse ``parse_to_plain`` made. Raises ValueError on data of the wrong shape.
     (A build decodes thousands: the records are made by C calls, and the parse's fields
     are set in one step rather than through its __init__.)"""

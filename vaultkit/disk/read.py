@@ -483,7 +483,7 @@ class ParseCache:
     def __init__(self, root: Path, rules: ParseRules):
         self.root = root
         self.rules_key = rules.key
-        self._shards: dict[int, dict[str, tuple]] = {}
+        self._shards: dict[int, dict[str, tuple[Any, ...]]] = {}
         self._ready: dict[int, bytes] = {}  # shard -> its file, as a worker encoded it
         self.changed: set[int] = set()
         self.notices: list[str] = []
@@ -495,7 +495,7 @@ class ParseCache:
             where = cache_folder(self.root) / cache.shard_name(shard)
             self.notices.append(f"the parse cache {where} {what}; vaultkit rebuilt it")
 
-    def _shard(self, shard: int) -> dict[str, tuple]:
+    def _shard(self, shard: int) -> dict[str, tuple[Any, ...]]:
         if shard not in self._shards:
             ready = self._ready.get(shard)
             data = read_cache(self.root, cache.shard_name(shard)) if ready is None else ready
@@ -535,13 +535,13 @@ class ParseCache:
             return None
         return parsed, trouble
 
-    def put(self, path: str, key: StatKey, plain: tuple, trouble: str | None) -> None:
+    def put(self, path: str, key: StatKey, plain: tuple[Any, ...], trouble: str | None) -> None:
         shard = cache.shard_of(path)
         self._shard(shard)[path] = (key, plain, trouble)
         self._ready.pop(shard, None)
         self.changed.add(shard)
 
-    def put_shard(self, shard: int, data: bytes, entries: dict[str, tuple]) -> None:
+    def put_shard(self, shard: int, data: bytes, entries: dict[str, tuple[Any, ...]]) -> None:
         """The parses a worker made of notes of one shard: ``data``, their shard file,
         and ``entries``, what it holds. A shard that held nothing else is kept as
         ``data``."""
@@ -576,7 +576,7 @@ PARALLEL_THRESHOLD = 1000  # notes; below this, starting worker processes costs 
 
 def _parse_plain(
     root: Path, path: str, rules: ParseRules
-) -> tuple[str, StatKey | None, tuple | None, Problem | None]:
+) -> tuple[str, StatKey | None, tuple[Any, ...] | None, Problem | None]:
     """Read and parse one note into plain data (what a worker process sends back)."""
     note, problem = read_note(root, path, rules)
     if note is None:
@@ -587,7 +587,7 @@ def _parse_plain(
 def _parse_shard(root: Path, paths: list[str], rules: ParseRules) -> ShardParsed:
     """Read and parse notes of one parse-cache shard (in a worker process): their shard
     file, which is also how the parses travel back, and the problems and vanished notes."""
-    entries: dict[str, tuple] = {}
+    entries: dict[str, tuple[Any, ...]] = {}
     problems: list[Problem] = []
     vanished: list[str] = []
     for path in paths:

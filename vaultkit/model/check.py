@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+from collections.abc import Iterator
 
 from vaultkit.model.metrics import unanswered
 from vaultkit.model.recognise import (
@@ -12,14 +13,14 @@ from vaultkit.model.recognise import (
     near_miss,
     why_not_an_experiment,
 )
-from vaultkit.model.records import ERROR, PREVIOUS, WARNING, Problem
+from vaultkit.model.records import ERROR, PREVIOUS, WARNING, Link, ParsedNote, Problem
 from vaultkit.model.results import metric_rules
 from vaultkit.model.runs import run_problems
-from vaultkit.model.vault_model import VaultModel
+from vaultkit.model.vault_model import ResolvedLink, VaultModel
 from vaultkit.obsidian.note import normalise_heading
 
 
-def _link_text(link) -> str:
+def _link_text(link: Link) -> str:
     if link.form == "markdown":
         return f"({link.target})"
     if link.form == "property":
@@ -131,7 +132,9 @@ class NoteProblems:
         return [p for p in found if not ignored(p, ignore)] if ignore else found
 
 
-def _link_problems(model: VaultModel, note_id: str, experiment: bool, resolved):
+def _link_problems(
+    model: VaultModel, note_id: str, experiment: bool, resolved: ResolvedLink
+) -> Iterator[Problem]:
     link = resolved.link
     in_previous = experiment and link.role == PREVIOUS
     if resolved.target is None:
@@ -275,7 +278,7 @@ def _not_read(note_id: str, line: int, text: str) -> Problem:
     )
 
 
-def _done_problems(note_id: str, parsed):
+def _done_problems(note_id: str, parsed: ParsedNote) -> Iterator[Problem]:
     """A note marked done must let someone rebuild the model: every template section
     answered, and the template's reproducibility questions covered."""
     lines = None

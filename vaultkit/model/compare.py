@@ -5,13 +5,13 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from vaultkit.model.metrics import plain_number
 from vaultkit.model.results import MetricRules
 
 
-def settings_changes(old: dict[str, str], new: dict[str, str]) -> list[dict]:
+def settings_changes(old: dict[str, str], new: dict[str, str]) -> list[dict[str, Any]]:
     """Each setting whose value differs: {"name", "old", "new"} (None when absent)."""
     return [
         {"name": name, "old": old.get(name), "new": new.get(name)}
@@ -36,7 +36,9 @@ def settings_in_force(
     return found
 
 
-def metric_changes(old: dict[str, float], new: dict[str, float], rules: MetricRules) -> list[dict]:
+def metric_changes(
+    old: dict[str, float], new: dict[str, float], rules: MetricRules
+) -> list[dict[str, Any]]:
     """Each metric of either note: values, delta and whether it went the right way."""
     changes = []
     for name in sorted(set(old) | set(new)):
@@ -56,7 +58,7 @@ def metric_changes(old: dict[str, float], new: dict[str, float], rules: MetricRu
 
 def section_changes(
     old: dict[str, list[str]], new: dict[str, list[str]], order: list[str]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Per section (the template's ``order`` first): lines added and removed, blank lines
     aside."""
     names = [n for n in order if n in old or n in new]
@@ -85,7 +87,7 @@ class Side(NamedTuple):
     metrics: dict[str, float]  # as ``Results`` resolves them
 
 
-def compare(old: Side, new: Side, order: list[str], rules: MetricRules) -> dict:
+def compare(old: Side, new: Side, order: list[str], rules: MetricRules) -> dict[str, Any]:
     """Everything that changed from ``old`` to ``new`` (the JSON of ``vaultkit diff``);
     ``order``: the template's sections."""
     return {
@@ -101,7 +103,7 @@ def _number(value: float | None) -> str:
     return "—" if value is None else plain_number(value)
 
 
-def _delta(entry: dict) -> str:
+def _delta(entry: dict[str, Any]) -> str:
     if entry["delta"] is None:
         return "new" if entry["old"] is None else "gone"
     arrow = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}[entry["direction"]]
@@ -124,7 +126,7 @@ def one_line(old: dict[str, str], new: dict[str, str], limit: int = 3) -> str:
     return "; ".join(parts)
 
 
-def diff_text(result: dict) -> str:
+def diff_text(result: dict[str, Any]) -> str:
     lines = [f"{result['from']} -> {result['to']}", ""]
     lines.append("Metrics")
     for entry in result["metrics"] or []:
@@ -146,7 +148,7 @@ def diff_text(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def diff_markdown(result: dict) -> str:
+def diff_markdown(result: dict[str, Any]) -> str:
     """For pasting into a note: tables for metrics and settings, lists for sections."""
     lines = [
         f"## [[{result['from'].rsplit('/', 1)[-1]}]] → [[{result['to'].rsplit('/', 1)[-1]}]]",

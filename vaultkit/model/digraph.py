@@ -28,7 +28,7 @@ class TreeLine(NamedTuple):
 
 
 class Digraph:
-    def __init__(self):
+    def __init__(self) -> None:
         self.succ: dict[str, dict[str, None]] = {}  # node -> children (dicts: ordered sets)
         self.pred: dict[str, dict[str, None]] = {}  # node -> parents
 

@@ -311,7 +311,7 @@ def reproducibility_gaps(
     def text(name: str) -> str:
         return "\n".join(bodies.get(name, []))
 
-    def says(name: str, pattern: re.Pattern, *words: str) -> bool:
+    def says(name: str, pattern: re.Pattern[str], *words: str) -> bool:
         """``pattern`` in the section. ``words``, one of which every match holds, rule
         most sections out at once (a case-blind regex scans slowly); they avoid i, s and
         k, which a case-blind regex also matches to ı, ſ, İ and K."""

@@ -271,12 +271,12 @@ class LineageView:
         """(ancestors, descendants, edges among them and ``note``)."""
         return self.lineage.chain(note)
 
-    def to_plain(self) -> tuple:
+    def to_plain(self) -> tuple[Any, ...]:
         lineages = [(f.roots, f.members, [tuple(e) for e in f.edges]) for f in self.lineages]
         return lineages, self.statuses, self.link_names
 
     @classmethod
-    def from_plain(cls, plain: tuple) -> LineageView:
+    def from_plain(cls, plain: tuple[Any, ...]) -> LineageView:
         lineages, statuses, link_names = plain
         found = [Lineage(r, m, [Edge(*e) for e in edges]) for r, m, edges in lineages]
         return cls(found, statuses, link_names)

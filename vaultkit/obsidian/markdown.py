@@ -40,7 +40,7 @@ def _ends_in_marker(stripped: str) -> bool:
     return bool(tail) and tail[-1] == stripped[0]
 
 
-def scan_blocks(lines: list[str]):
+def scan_blocks(lines: list[str]) -> tuple[set[int], list[Heading], list[int]] | None:
     """(masked lines, headings, rules) like markdown-it's, or None when unsure."""
     masked: set[int] = set()
     headings: list[Heading] = []

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from operator import add
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from vaultkit.model import metrics
 from vaultkit.model.records import (
@@ -40,6 +40,10 @@ PREVIOUS_SECTION = "previous experiment"
 NEXT_SECTION = "next experiment"
 _FIELD_ROLES = {"related": RELATED, "references": REFERENCES}
 
+if TYPE_CHECKING:  # markdown-it is imported on first use (see _markdown_it)
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
 
 # `Key: value`, `- Key: value`, `**Key**: value`, `**Key:** value`; not `Key::` (Dataview)
 # and not a URL's `https://`.
@@ -61,7 +65,7 @@ class Blocks:
     rules: list[int] = field(default_factory=list)  # 0-based lines of `---` breaks
 
 
-def _blocks_from_tokens(tokens) -> Blocks:
+def _blocks_from_tokens(tokens: list[Token]) -> Blocks:
     blocks = Blocks()
     for index, token in enumerate(tokens):
         if token.type in ("fence", "code_block", "html_block") and token.map:
@@ -92,7 +96,7 @@ def full_block_structure(body: str) -> Blocks:
 
 
 @functools.cache
-def _markdown_it():
+def _markdown_it() -> MarkdownIt:
     """markdown-it-py with every block rule a note can use, and no inline parsing (links
     and tags are found by `syntax.py` in the text between blocks). Made on first use:
     most notes never need it, and importing it costs more than a warm build."""
@@ -118,7 +122,7 @@ def split_frontmatter(lines: list[str]) -> tuple[str | None, int]:
     return None, -1
 
 
-def _frontmatter_tags(properties: dict) -> tuple[list[Tag], str | None]:
+def _frontmatter_tags(properties: dict[str, Any]) -> tuple[list[Tag], str | None]:
     """Tags from the first key matching /^tags$/i, as Obsidian ≥ 1.9.4 reads them, and the
     first value it drops (`a, b`, an item with a space or a character tags cannot hold)."""
     key = next((k for k in properties if isinstance(k, str) and k.lower() == "tags"), None)
@@ -141,7 +145,7 @@ def _frontmatter_tags(properties: dict) -> tuple[list[Tag], str | None]:
     return tags, ignored
 
 
-def _property_status(properties: dict, wanted: str) -> str | None:
+def _property_status(properties: dict[str, Any], wanted: str) -> str | None:
     key = next((k for k in properties if isinstance(k, str) and k.lower() == wanted), None)
     value = properties.get(key) if key is not None else None
     if isinstance(value, str) and value.strip().lstrip("#").strip():
@@ -150,8 +154,8 @@ def _property_status(properties: dict, wanted: str) -> str | None:
 
 
 def _property_links(
-    properties: dict, lines: list[str], closing: int, roles: dict[str, str]
-) -> tuple[list, list]:
+    properties: dict[str, Any], lines: list[str], closing: int, roles: dict[str, str]
+) -> tuple[list[Link], list[Url]]:
     """Links written as whole property values, and URLs under a `references` property."""
     links, urls = [], []
     where = _PropertyLines(lines, closing)
@@ -194,7 +198,7 @@ class _PropertyLines:
 # -- footer fields and sections ---------------------------------------------------------
 
 
-def _match_field(line: str, after_last_rule: bool):
+def _match_field(line: str, after_last_rule: bool) -> re.Match[str] | None:
     if not after_last_rule:  # only the footer keys count here: most lines have none
         lowered = line.lower()
         if not any(key in lowered for key in FOOTER_KEYS):
@@ -431,7 +435,7 @@ def _synced_runs(lines: list[str]) -> dict[str, SyncedRun]:
     and best metrics, and the step that logged each of the note's values; a run the
     store no longer had keeps what its section says, with the status "missing"."""
     found: dict[str, SyncedRun] = {}
-    run: dict = {}
+    run: dict[str, Any] = {}
     table = ""
     for line in [*lines, "### end"]:
         if line.startswith("### "):
@@ -474,7 +478,7 @@ def _synced_runs(lines: list[str]) -> dict[str, SyncedRun]:
     return found
 
 
-def _synced(run: dict) -> SyncedRun:
+def _synced(run: dict[str, Any]) -> SyncedRun:
     return SyncedRun(
         run.get("status", ""),
         run.get("params", {}),
@@ -580,7 +584,7 @@ def _line_roles(note: ParsedNote, found: list[Section], rules: ParseRules) -> di
     return roles
 
 
-def _scan_body(lines: list[str], blocks: Blocks, roles: dict[int, str], note: ParsedNote):
+def _scan_body(lines: list[str], blocks: Blocks, roles: dict[int, str], note: ParsedNote) -> None:
     """Scan each run of indexed lines (the lines between masked ones) for links, URLs and
     tags."""
     start = 0
@@ -590,7 +594,9 @@ def _scan_body(lines: list[str], blocks: Blocks, roles: dict[int, str], note: Pa
         start = max(start, stop + 1)
 
 
-def _scan_run(lines: list[str], start: int, stop: int, roles: dict[int, str], note: ParsedNote):
+def _scan_run(
+    lines: list[str], start: int, stop: int, roles: dict[int, str], note: ParsedNote
+) -> None:
     segment = "\n".join(lines[start:stop])
     if "[" not in segment and "#" not in segment and "://" not in segment:
         return

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import frontmatter
+import frontmatter.default_handlers
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, ScalarNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import BaseResolver
@@ -70,10 +71,10 @@ def yaml12_int(value: str) -> int | str:
 class Yaml12Constructor(SafeConstructor):
     """Safe construction with 1.2 integers and Obsidian's 'Map keys must be unique'."""
 
-    def construct_yaml_int(self, node):
+    def construct_yaml_int(self, node: ScalarNode) -> int | str:  # type: ignore[override]
         return yaml12_int(self.construct_scalar(node))
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -98,14 +99,14 @@ Yaml12Constructor.yaml_constructors = {
 }
 
 
-class Yaml12Loader(_Parser, Yaml12Constructor, Yaml12Resolver):
+class Yaml12Loader(_Parser, Yaml12Constructor, Yaml12Resolver):  # type: ignore[misc]
     def __init__(self, stream: str):
         _Parser.__init__(self, stream)
         Yaml12Constructor.__init__(self)
         Yaml12Resolver.__init__(self)
 
 
-_HANDLER = frontmatter.YAMLHandler()
+_HANDLER = frontmatter.default_handlers.YAMLHandler()
 
 
 class YamlError(Exception):
@@ -128,7 +129,7 @@ _SIMPLE_ITEM = re.compile(rf"( *)- ({_SIMPLE_SCALAR})$")
 _SCALAR_TYPES = [(re.compile(pattern), tag.rsplit(":", 1)[1]) for tag, pattern, _ in _CORE_TYPES]
 
 
-def _plain_scalar(text: str):
+def _plain_scalar(text: str) -> bool | int | float | str | None:
     """A simple plain scalar's value under the core schema (the resolvers above, in their
     order; such a scalar never starts with a sign, a dot or `~`)."""
     for pattern, kind in _SCALAR_TYPES:
@@ -143,12 +144,12 @@ def _plain_scalar(text: str):
     return text
 
 
-def _simple_mapping(text: str) -> dict | None:
+def _simple_mapping(text: str) -> dict[str, Any] | None:
     """The mapping of a frontmatter made of simple lines only, else None (ask the parser)."""
-    result: dict = {}
-    items: list | None = None  # the block list under the last `key:`, while it goes on
+    result: dict[str, Any] = {}
+    items: list[Any] | None = None  # the block list under the last `key:`, while it goes on
     indent: str | None = None
-    key = None
+    key = ""
     for line in text.split("\n"):
         item = _SIMPLE_ITEM.match(line) if items is not None else None
         if item and items is not None:
@@ -175,13 +176,13 @@ def _simple_mapping(text: str) -> dict | None:
     return result or None
 
 
-def load_properties(text: str) -> dict | None:
+def load_properties(text: str) -> dict[str, Any] | None:
     """Parse a frontmatter block's YAML; None when it is empty, YamlError when invalid."""
     simple = _simple_mapping(text)
     return simple if simple is not None else parse_yaml(text)
 
 
-def parse_yaml(text: str) -> dict | None:
+def parse_yaml(text: str) -> dict[str, Any] | None:
     """``load_properties`` by the YAML parser alone (the reference the fast path meets)."""
     try:
         data = _HANDLER.load(text, Loader=Yaml12Loader)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -39,7 +40,7 @@ class Resolution:
 class Resolver:
     """Resolves link paths against every file of a vault (notes and attachments)."""
 
-    def __init__(self, paths):
+    def __init__(self, paths: Iterable[str]) -> None:
         self._by_lower_path: dict[str, list[str]] = {}
         self._by_lower_name: dict[str, list[str]] = {}
         # Answers already found: by link alone when the source's folder cannot matter, else

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -238,7 +239,7 @@ def scan_inline(text: str) -> tuple[list[RawLink], list[RawUrl], list[RawTag]]:
     return links, urls, tags
 
 
-def _url_spans(text: str):
+def _url_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each `http://`, `https://` or `ftp://` address, left to right,
     as the regex `(?:https?|ftp)://[^\\s<>\\[\\]"'`]+` (case-insensitive) finds them."""
     searched_to = 0  # a scheme cannot start inside the previous address
@@ -254,7 +255,7 @@ def _url_spans(text: str):
             at = text.find("://", at + 1)
 
 
-def _destination(match: re.Match) -> str:
+def _destination(match: re.Match[str]) -> str:
     """A Markdown link's destination without the angle brackets of ``(<a b.md>)``."""
     destination = match.group(2)
     if destination.startswith("<"):

@@ -129,7 +129,7 @@ def moment_format(fmt: str, when: datetime) -> str:
         "a": "am" if when.hour < 12 else "pm",
     }
 
-    def token(match: re.Match) -> str:
+    def token(match: re.Match[str]) -> str:
         text = match.group()
         if text.startswith("["):
             return text[1:-1]
@@ -155,7 +155,7 @@ def fill_template(
 ) -> str:
     """Replace {{title}}, {{date}}, {{time}}, {{date:FORMAT}} and {{time:FORMAT}}."""
 
-    def variable(match: re.Match) -> str:
+    def variable(match: re.Match[str]) -> str:
         name, fmt = match.group(1).lower(), match.group(2)
         if name == "title":
             return title

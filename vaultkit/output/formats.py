@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.metrics import plain_number
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # networkx is imported by the graph exports only: it is slow 
     import networkx as nx
 
 
-def to_json(data) -> str:
+def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -29,7 +29,7 @@ def iso_utc(mtime_ns: int) -> str:
 # -- list -------------------------------------------------------------------------------
 
 
-def list_csv(records: list[dict], metrics: list[str]) -> str:
+def list_csv(records: list[dict[str, Any]], metrics: list[str]) -> str:
     """The records as CSV, with a column for each of ``metrics`` after the fields."""
     out = io.StringIO()
     columns = [
