@@ -100,3 +100,49 @@ def test_errors_are_exceptions_never_system_exit(tmp_path):
         vault.set_status("A", "done")
     with pytest.raises(vaultkit.NoteNotFound):
         vault.experiment("B")
+
+
+def test_select_is_what_list_shows(demo):
+    vault = vaultkit.open(demo)
+    chosen = vault.select(statuses=["writing", "#Done"], sort_by="map_0.5")
+    assert chosen.metric == "mAP@0.5"
+    assert [r.title for r in chosen.records] == [
+        "EXP-004 mosaic and focal loss",
+        "EXP-002 mosaic augmentation",
+        "EXP-003 focal loss",
+        "EXP-001 baseline",
+        "EXP-010 distillation to nano",
+        "EXP-011 int8 quantisation",  # no value: last
+    ]
+    assert vault.select(statuses=["writing"]).records == [
+        r for r in vault.experiments if r.status == "writing"
+    ]
+    none = vault.select(statuses=["writting"])
+    assert none.records == []
+    assert none.empty_because == (
+        "No experiments with status 'writting'. The statuses in use: done (3), writing (3); "
+        "did you mean 'writing'?"
+    )
+    with pytest.raises(ValueError, match="no metric named 'f1'; the experiments report: "):
+        vault.select(sort_by="f1")
+
+
+def test_check_filters_by_code_and_severity(demo):
+    vault = vaultkit.open(demo)
+    note = demo / "Experiments" / "EXP-003 focal loss.md"
+    note.write_text(note.read_text() + "\nSee [[No such note]].\n")
+    vault = vaultkit.open(demo)
+    every = vault.check()
+    dangling = vault.check(codes=["dangling-link"])
+    assert dangling and dangling == [p for p in every if p.code == "dangling-link"]
+    assert vault.check(severity="error") == [p for p in every if p.severity == "error"]
+    with pytest.raises(ValueError, match="no problem code 'dangling-lnk'; did you mean"):
+        vault.check(codes=["dangling-lnk"])
+
+
+def test_list_keeps_every_status_asked_for(demo):
+    shown = CliRunner().invoke(
+        cli, ["--vault", str(demo), "list", "--status", "writing", "--status", "done"]
+    )
+    assert shown.exit_code == 0
+    assert shown.output.endswith("\n6 experiments: 3 done, 3 writing\n")

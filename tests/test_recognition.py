@@ -479,7 +479,7 @@ def test_an_unexpected_os_error_reaches_the_person_in_words(vault):
     `[Errno 36]`."""
     program = (
         "import errno, sys, vaultkit.api\n"
-        "def fail(self):\n"
+        "def fail(self, **filters):\n"
         "    raise OSError(errno.ENAMETOOLONG, 'File name too long', 'Experiments/x.md')\n"
         "vaultkit.api.Vault.check = fail\n"
         "from vaultkit.cli import main\n"

@@ -12,8 +12,10 @@ import dataclasses
 import difflib
 import functools
 import hashlib
+import math
 import pickle
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -56,11 +58,12 @@ from vaultkit.errors import (
     VaultkitError,
     VaultNotFound,
 )
-from vaultkit.model.check import check_model
+from vaultkit.model.check import CODES, check_model
 from vaultkit.model.compare import Side, compare, settings_in_force
 from vaultkit.model.metrics import completeness
 from vaultkit.model.names import resolve_note_name
 from vaultkit.model.recognise import (
+    has_tag,
     in_folder,
     is_experiment,
     is_experiment_template,
@@ -68,6 +71,7 @@ from vaultkit.model.recognise import (
     why_not_an_experiment,
 )
 from vaultkit.model.records import (
+    ERROR,
     NEXT,
     PREVIOUS,
     REFERENCES,
@@ -79,7 +83,7 @@ from vaultkit.model.records import (
     VaultSnapshot,
     note_id,
 )
-from vaultkit.model.results import Results
+from vaultkit.model.results import MetricRules, Results
 from vaultkit.model.runs import NOTE_TAG, NOTE_TITLE_TAG, RUN_PROPERTY, Run, linked_runs
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
@@ -128,6 +132,66 @@ class Experiment:
             "modified": self.modified,
             "metrics": self.metrics,
         }
+
+
+def check_codes(codes: Iterable[str]) -> None:
+    """A ValueError naming the first unknown problem code of ``codes`` and the closest
+    known one; nothing when all are known."""
+    for code in sorted(set(codes) - set(CODES)):
+        close = difflib.get_close_matches(code, sorted(CODES), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"no problem code {code!r}{hint} (codes: {', '.join(sorted(CODES))})")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What ``Vault.select`` chose: the records in order, what they are ("experiment" or
+    "note"), the metric they are sorted by, and, when a filter left nothing, why (with
+    what there is instead)."""
+
+    records: list[Experiment]
+    noun: str
+    metric: str | None = None
+    empty_because: str | None = None
+
+
+def _none_with(noun: str, what: str, asked: list[str], found: list[str]) -> str:
+    """That no note has the status or tag asked for, and what there is instead."""
+    counts = Counter(found)
+    shown_asked = " or ".join(repr(a) for a in asked)
+    if not counts:
+        return f"No {noun}s with {what} {shown_asked}: no {noun} has a {what}."
+    shown = ", ".join(f"{name} ({n})" for name, n in sorted(counts.items()))
+    close = difflib.get_close_matches(asked[0].lstrip("#").lower(), list(counts), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    plural = "statuses" if what == "status" else "tags"
+    return f"No {noun}s with {what} {shown_asked}. The {plural} in use: {shown}{hint}"
+
+
+def _metric_named(name: str, records: list[Experiment], rules: MetricRules) -> str:
+    """The metric ``name`` names, in any spelling (`map_0.5` is `mAP@0.5`) or by an
+    alias; an unknown one is a ValueError that lists the metrics there are."""
+    known = sorted({m for r in records for m in r.metrics}, key=str.lower)
+    for metric in known:
+        if rules.key(metric) == rules.key(name):
+            return metric
+    listed = ", ".join(known) if known else "none (no experiment reports a metric)"
+    raise ValueError(f"no metric named {name!r}; the experiments report: {listed}")
+
+
+def _sorted_by_metric(
+    records: list[Experiment], metric: str, rules: MetricRules
+) -> list[Experiment]:
+    """Best first; a record without a value, or a NaN, last."""
+    sign = -1 if rules.higher_is_better(metric) else 1
+
+    def best_first(record: Experiment) -> tuple[bool, float]:
+        value = record.metrics.get(metric)
+        if value is None or math.isnan(value):
+            return (True, 0.0)
+        return (False, sign * value)
+
+    return sorted(records, key=best_first)
 
 
 @dataclass(frozen=True)
@@ -264,7 +328,7 @@ class Vault:
 
     def _experiments(self) -> list[Experiment]:
         model, results = self.model, self.results
-        by_note = _problems_by_note(self.check())
+        by_note = _problems_by_note(self._all_problems())
         return [_record(model, results, e, by_note.get(e, [])) for e in sorted(model.experiments)]
 
     @property
@@ -280,9 +344,44 @@ class Vault:
             for n, note in model.notes.items()
             if note.parsed.status and not is_template(note, model.vault)
         ]
-        by_note = _problems_by_note(self.check())
+        by_note = _problems_by_note(self._all_problems())
         results = self.results
         return [_record(model, results, n, by_note.get(n, [])) for n in sorted(chosen)]
+
+    def select(
+        self,
+        *,
+        statuses: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        all_notes: bool = False,
+        sort_by: str | None = None,
+    ) -> Selection:
+        """What ``vaultkit list`` shows: the experiments (``all_notes``: every note with
+        a status) with any of ``statuses`` and any of ``tags`` (nested tags count; `#`
+        and case aside), best first by the metric ``sort_by`` names in any spelling or
+        by an alias (a note without a value, or a NaN, last). A metric no record reports
+        is a ValueError that lists those there are."""
+        everything = self.status_notes if all_notes else self.experiments
+        noun = "note" if all_notes else "experiment"
+        records, empty_because = everything, None
+        filters: list[tuple[str, list[str], Callable[[Experiment], list[str]]]] = [
+            ("status", list(statuses), lambda r: [r.status] if r.status else []),
+            ("tag", list(tags), lambda r: r.tags),
+        ]
+        for what, asked, found_in in filters:
+            if not asked:
+                continue
+            wanted = [a.lstrip("#").lower() for a in asked]
+            records = [r for r in records if any(has_tag(found_in(r), w) for w in wanted)]
+            if not records and empty_because is None:
+                in_use = [value for r in everything for value in found_in(r)]
+                empty_because = _none_with(noun, what, asked, in_use)
+        metric = None
+        if sort_by is not None:
+            rules = self.results.rules
+            metric = _metric_named(sort_by, everything, rules)
+            records = _sorted_by_metric(records, metric, rules)
+        return Selection(records, noun, metric, empty_because)
 
     def experiment(self, name: str) -> Experiment:
         """The experiment ``name`` names (see ``note``)."""
@@ -321,9 +420,21 @@ class Vault:
 
     # -- checks and comparisons -----------------------------------------------------------
 
-    def check(self) -> list[Problem]:
+    def check(self, *, codes: Iterable[str] = (), severity: str | None = None) -> list[Problem]:
         """Every problem in the vault, sorted by note, line and code; and the files the
-        last build left alone, and why."""
+        last build left alone, and why. ``codes``: only these codes (an unknown code is
+        a ValueError naming the closest); ``severity``: only "error" or "warning"."""
+        wanted = set(codes)
+        check_codes(wanted)
+        if severity not in (None, ERROR, WARNING):
+            raise ValueError(f"no severity {severity!r}: use {ERROR!r} or {WARNING!r}")
+        return [
+            p
+            for p in self._all_problems()
+            if (not wanted or p.code in wanted) and (severity is None or p.severity == severity)
+        ]
+
+    def _all_problems(self) -> list[Problem]:
         found = self._answer(
             "problems",
             lambda: check_model(self.model),

@@ -8,11 +8,9 @@ import difflib
 import gc
 import importlib.util
 import logging
-import math
 import os
 import subprocess
 import sys
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,14 +19,13 @@ import click
 from click.shell_completion import CompletionItem
 
 from vaultkit import __version__
-from vaultkit.api import KNOWN_STATUSES, Chain, Experiment, Vault, clear_all_caches
+from vaultkit.api import KNOWN_STATUSES, Chain, Vault, check_codes, clear_all_caches
 from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import cache_base, describe_os_error, find_vault_root, walk_files
 from vaultkit.errors import ServiceError, TrackerError, VaultkitError, VaultNotFound
-from vaultkit.model.check import CODES, NEAR_MISSES
+from vaultkit.model.check import NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
-from vaultkit.model.recognise import has_tag
-from vaultkit.model.results import MetricRules, metric_rules, most_reported
+from vaultkit.model.results import most_reported
 from vaultkit.model.runs import RUN_PROPERTY
 from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
@@ -264,13 +261,18 @@ def _check_sort(ctx: click.Context, param: click.Parameter, value: str | None) -
 @command(name="list")
 @click.option(
     "--status",
-    "status_filter",
+    "statuses",
     metavar="S",
-    help="Only notes with this status.",
+    multiple=True,
+    help="Only notes with this status (repeatable: any of them).",
     shell_complete=complete_status,
 )
 @click.option(
-    "--tag", "tag_filter", metavar="T", help="Only notes with this tag (nested tags count)."
+    "--tag",
+    "tags",
+    metavar="T",
+    multiple=True,
+    help="Only notes with this tag, nested tags counting (repeatable: any of them).",
 )
 @click.option(
     "--all", "all_notes", is_flag=True, help="Every note that has a status, not only experiments."
@@ -284,8 +286,8 @@ def _check_sort(ctx: click.Context, param: click.Parameter, value: str | None) -
 @format_option(["table", "json", "csv"])
 def list_command(
     session: Session,
-    status_filter: str | None,
-    tag_filter: str | None,
+    statuses: tuple[str, ...],
+    tags: tuple[str, ...],
     all_notes: bool,
     sort: str | None,
     output: str,
@@ -295,47 +297,36 @@ def list_command(
     \b
     Examples:
       vaultkit list
-      vaultkit list --status writing
+      vaultkit list --status writing --status pending
       vaultkit list --all --format json
       vaultkit list --tag model_training/detection --format csv > experiments.csv
       vaultkit list --sort metric:mAP@0.5
     """
     vault = session.vault()
-    everything = vault.status_notes if all_notes else vault.experiments
-    noun = "note" if all_notes else "experiment"
-    records = everything
-    nothing = None  # what to say when a filter leaves nothing
-    if status_filter:
-        wanted = status_filter.lstrip("#").lower()
-        records = [r for r in records if r.status == wanted]
-        in_use = [r.status for r in everything if r.status]
-        nothing = nothing or (
-            None if records else _none_with(noun, "status", status_filter, in_use)
+    try:
+        chosen = vault.select(
+            statuses=statuses,
+            tags=tags,
+            all_notes=all_notes,
+            sort_by=sort.removeprefix("metric:") if sort else None,
         )
-    if tag_filter:
-        wanted = tag_filter.lstrip("#").lower()
-        records = [r for r in records if has_tag(r.tags, wanted)]
-        in_use = [t for r in everything for t in r.tags]
-        nothing = nothing or (None if records else _none_with(noun, "tag", tag_filter, in_use))
-    if nothing:
-        click.echo(nothing, err=output != "table")
-    metric = None
-    if sort:
-        rules = metric_rules(vault.settings.config)
-        metric = _metric_named(sort.removeprefix("metric:"), everything, rules)
-        records = _sorted_by_metric(records, metric, rules)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    records, metric = chosen.records, chosen.metric
+    if chosen.empty_because:
+        click.echo(chosen.empty_because, err=output != "table")
     if output == "json":
         click.echo(formats.to_json([r.as_json() for r in records]), nl=False)
     elif output == "csv":
         reported = most_reported(r.metrics for r in records)
         metrics = [metric, *(m for m in reported if m != metric)] if metric else reported
         click.echo(formats.list_csv([r.as_json() for r in records], metrics), nl=False)
-    elif not nothing:
+    elif not chosen.empty_because:
         rows = [(r.status, r.sections, r.id, r.previous) for r in records]
         extra = None
         if metric is not None:
             extra = (metric, [formats.number(r.metrics.get(metric)) for r in records])
-        click.echo(formats.list_table(rows, noun, extra), nl=False)
+        click.echo(formats.list_table(rows, chosen.noun, extra), nl=False)
         if all_notes:
             _say_near_misses(vault)
 
@@ -347,43 +338,6 @@ def _say_near_misses(vault: Vault) -> None:
         click.echo("\nNot experiments, though they look like one:")
         for problem in missed:
             click.echo(f"  {problem.note}: {problem.message}")
-
-
-def _none_with(noun: str, what: str, asked: str, found: list[str]) -> str:
-    """That no note has the status or tag asked for, and what there is instead."""
-    counts = Counter(found)
-    if not counts:
-        return f"No {noun}s with {what} {asked!r}: no {noun} has a {what}."
-    shown = ", ".join(f"{name} ({n})" for name, n in sorted(counts.items()))
-    close = difflib.get_close_matches(asked.lstrip("#").lower(), list(counts), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    plural = "statuses" if what == "status" else "tags"
-    return f"No {noun}s with {what} {asked!r}. The {plural} in use: {shown}{hint}"
-
-
-def _metric_named(name: str, records: list[Experiment], rules: MetricRules) -> str:
-    """The metric ``name`` names, in any spelling (`map_0.5` is `mAP@0.5`) or by an
-    alias; an unknown one is a usage error that lists the metrics there are."""
-    known = sorted({m for r in records for m in r.metrics}, key=str.lower)
-    for metric in known:
-        if rules.key(metric) == rules.key(name):
-            return metric
-    listed = ", ".join(known) if known else "none (no experiment reports a metric)"
-    raise click.UsageError(f"no metric named {name!r}; the experiments report: {listed}")
-
-
-def _sorted_by_metric(
-    records: list[Experiment], metric: str, rules: MetricRules
-) -> list[Experiment]:
-    sign = -1 if rules.higher_is_better(metric) else 1
-
-    def best_first(record: Experiment) -> tuple[bool, float]:
-        value = record.metrics.get(metric)
-        if value is None or math.isnan(value):  # no value, or not a number: last
-            return (True, 0.0)
-        return (False, sign * value)
-
-    return sorted(records, key=best_first)
 
 
 # -- lineage --------------------------------------------------------------------------------
@@ -505,22 +459,15 @@ def check(
       vaultkit check --fix
       vaultkit check --format json | jq '.problems[] | select(.severity == "error")'
     """
-    for code in codes:  # before anything is read or fixed
-        if code not in CODES:
-            close = difflib.get_close_matches(code, sorted(CODES), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise click.UsageError(
-                f"no problem code {code!r}{hint} (codes: {', '.join(sorted(CODES))})"
-            )
+    try:
+        check_codes(codes)  # before anything is read or fixed
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     vault = session.vault(writes=fix)
     if fix:
         for path in vault.fix_template_tags():
             click.echo(f"fixed {path}: removed its #template and #document_template tags")
-    problems = vault.check()
-    if codes:
-        problems = [p for p in problems if p.code in codes]
-    if severity:
-        problems = [p for p in problems if p.severity == severity]
+    problems = vault.check(codes=codes, severity=severity)
     if output == "json":
         click.echo(formats.check_json(problems), nl=False)
     elif summary:
