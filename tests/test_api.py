@@ -146,3 +146,20 @@ def test_list_keeps_every_status_asked_for(demo):
     )
     assert shown.exit_code == 0
     assert shown.output.endswith("\n6 experiments: 3 done, 3 writing\n")
+
+
+def test_lineage_depth_is_a_keyword_of_the_api(demo):
+    vault = vaultkit.open(demo)
+    whole = vault.lineage("EXP-001 baseline")
+    assert whole.descendants == [
+        "Experiments/EXP-002 mosaic augmentation",
+        "Experiments/EXP-003 focal loss",
+        "Experiments/EXP-004 mosaic and focal loss",
+    ]
+    one = vault.lineage("EXP-001 baseline", depth=1)
+    assert one.descendants == whole.descendants[:2]
+    assert all("EXP-004" not in e.child for e in one.edges)
+    roots_only = vault.lineages_within(0)
+    assert [ln.members for ln in roots_only] == [ln.roots for ln in vault.lineages]
+    with pytest.raises(ValueError, match="depth must be 0 or more"):
+        vault.lineage("EXP-001 baseline", depth=-1)

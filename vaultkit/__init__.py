@@ -10,7 +10,7 @@ See docs/api.md for every public name.
 
 __version__ = "0.2.0"
 
-from vaultkit.api import Chain, Experiment, Vault, clear_all_caches, open  # noqa: E402
+from vaultkit.api import Chain, Experiment, Selection, Vault, clear_all_caches, open  # noqa: E402
 from vaultkit.create import NewExperiment, RunSync  # noqa: E402
 from vaultkit.errors import (  # noqa: E402
     AmbiguousNote,
@@ -34,7 +34,7 @@ from vaultkit.errors import (  # noqa: E402
     WriteConflict,
 )
 from vaultkit.model.records import Edge, Problem  # noqa: E402
-from vaultkit.model.runs import Run  # noqa: E402
+from vaultkit.model.runs import Run, TrackedRun  # noqa: E402
 from vaultkit.model.vault_model import Lineage  # noqa: E402
 from vaultkit.pipeline import BuildResult  # noqa: E402
 
@@ -59,7 +59,9 @@ __all__ = [
     "RefusedEdit",
     "Run",
     "RunSync",
+    "Selection",
     "ServiceError",
+    "TrackedRun",
     "TrackerError",
     "UnsafePath",
     "Vault",

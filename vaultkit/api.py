@@ -84,7 +84,14 @@ from vaultkit.model.records import (
     note_id,
 )
 from vaultkit.model.results import MetricRules, Results
-from vaultkit.model.runs import NOTE_TAG, NOTE_TITLE_TAG, RUN_PROPERTY, Run, linked_runs
+from vaultkit.model.runs import (
+    NOTE_TAG,
+    NOTE_TITLE_TAG,
+    RUN_PROPERTY,
+    Run,
+    TrackedRun,
+    linked_runs,
+)
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
 from vaultkit.output.edit import drop_template_tags
@@ -132,6 +139,21 @@ class Experiment:
             "modified": self.modified,
             "metrics": self.metrics,
         }
+
+
+def kept_of(found: Lineage, members: set[str]) -> Lineage:
+    """A lineage cut down to some of its members."""
+    return Lineage(
+        [r for r in found.roots if r in members],
+        [m for m in found.members if m in members],
+        [e for e in found.edges if e.child in members and e.parent in members],
+    )
+
+
+def _generations(depth: int) -> int:
+    if depth < 0:
+        raise ValueError(f"depth must be 0 or more, not {depth}")
+    return depth
 
 
 def check_codes(codes: Iterable[str]) -> None:
@@ -409,14 +431,30 @@ class Vault:
             LineageView.from_plain,
         )
 
-    def lineage(self, name: str) -> Chain:
-        """The chain of the experiment ``name``: its ancestors and descendants."""
+    def lineage(self, name: str, *, depth: int | None = None) -> Chain:
+        """The chain of the experiment ``name``: its ancestors and descendants (``depth``:
+        those at most that many generations below it)."""
         found = self.note(name)
         view = self.lineage_view
         if found not in view.statuses:
             raise _not_an_experiment(found)
         ancestors, descendants, edges = view.chain(found)
+        if depth is not None:
+            below = view.lineage.within([found], _generations(depth))
+            kept = {*ancestors, *below}
+            descendants = [d for d in descendants if d in below]
+            edges = [e for e in edges if e.child in kept and e.parent in kept]
         return Chain(found, ancestors, descendants, edges)
+
+    def lineages_within(self, depth: int) -> list[Lineage]:
+        """Every lineage cut ``depth`` generations below its roots."""
+        view = self.lineage_view
+        return [
+            kept_of(
+                found, view.lineage.within(found.roots or found.members[:1], _generations(depth))
+            )
+            for found in view.lineages
+        ]
 
     # -- checks and comparisons -----------------------------------------------------------
 
@@ -705,6 +743,21 @@ class Vault:
         config = read_config(self.root)
         uri = tracking_uri_for(tracking_uri, config.mlflow_tracking_uri, self.root)
         return Tracker(uri, timeout=config.mlflow_timeout, retries=config.mlflow_retries)
+
+    def runs(self, tracker: Tracker | None = None, *, orphans: bool = False) -> list[TrackedRun]:
+        """The store's runs, newest first, each with the notes that name it and, for a
+        run no note names, the notes that name its parent run (a sweep's trial).
+        ``orphans``: only the runs no note names."""
+        tracker = tracker or self.tracker()
+        named: dict[str, list[str]] = {}
+        for note, ids in self.linked_runs().items():
+            for run_id in ids:
+                named.setdefault(run_id, []).append(note)
+        return [
+            TrackedRun(run, named.get(run.id, []), named.get(run.parent_id or "", []))
+            for run in tracker.runs()
+            if not (orphans and run.id in named)
+        ]
 
     def linked_runs(self) -> dict[str, list[str]]:
         """Each experiment that names MLflow runs -> their ids."""

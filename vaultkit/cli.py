@@ -19,7 +19,7 @@ import click
 from click.shell_completion import CompletionItem
 
 from vaultkit import __version__
-from vaultkit.api import KNOWN_STATUSES, Chain, Vault, check_codes, clear_all_caches
+from vaultkit.api import KNOWN_STATUSES, Vault, check_codes, clear_all_caches, kept_of
 from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import cache_base, describe_os_error, find_vault_root, walk_files
 from vaultkit.errors import ServiceError, TrackerError, VaultkitError, VaultNotFound
@@ -27,7 +27,6 @@ from vaultkit.model.check import NEAR_MISSES
 from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.results import most_reported
 from vaultkit.model.runs import RUN_PROPERTY
-from vaultkit.model.vault_model import Lineage
 from vaultkit.output import formats
 from vaultkit.tracker import HELD, INSTALL_HINT, TAGGED, Tracker
 
@@ -367,15 +366,9 @@ def lineage(session: Session, note: str | None, output: str, depth: int | None) 
     """
     vault = session.vault()
     model = vault.lineage_view
-    graph = model.lineage
     if note is None:
-        lineages = model.lineages
-        scope = {m for found in lineages for m in found.members}
-        if depth is not None:  # each lineage cut `depth` generations below its roots
-            lineages = [
-                _kept(found, graph.within(found.roots or found.members[:1], depth))
-                for found in lineages
-            ]
+        lineages = model.lineages if depth is None else vault.lineages_within(depth)
+        scope = {m for found in model.lineages for m in found.members}
         if output == "json":
             click.echo(formats.to_json({"lineages": [ln.as_json() for ln in lineages]}), nl=False)
         elif output == "text":
@@ -386,34 +379,16 @@ def lineage(session: Session, note: str | None, output: str, depth: int | None) 
             render = formats.lineage_mermaid if output == "mermaid" else formats.lineage_dot
             click.echo(render(model, members, edges), nl=False)
         return
-    chain = vault.lineage(note)
-    scope = set(chain.members)
-    if depth is not None:  # its descendants cut `depth` generations below it
-        below = graph.within([chain.id], depth)
-        kept = {*chain.ancestors, *below}
-        chain = Chain(
-            chain.id,
-            chain.ancestors,
-            [d for d in chain.descendants if d in below],
-            [e for e in chain.edges if e.child in kept and e.parent in kept],
-        )
+    scope = set(vault.lineage(note).members)
+    chain = vault.lineage(note, depth=depth)
     if output == "json":
         click.echo(formats.to_json(chain.as_json()), nl=False)
     elif output == "text":
-        own = [_kept(ln, set(chain.members)) for ln in model.lineages if chain.id in ln.members]
+        own = [kept_of(ln, set(chain.members)) for ln in model.lineages if chain.id in ln.members]
         click.echo(formats.lineage_text(model, own, focus=chain.id, scope=scope), nl=False)
     else:
         render = formats.lineage_mermaid if output == "mermaid" else formats.lineage_dot
         click.echo(render(model, chain.members, chain.edges), nl=False)
-
-
-def _kept(found: Lineage, members: set[str]) -> Lineage:
-    """A lineage cut down to some of its members."""
-    return Lineage(
-        [r for r in found.roots if r in members],
-        [m for m in found.members if m in members],
-        [e for e in found.edges if e.child in members and e.parent in members],
-    )
 
 
 # -- check, graph ---------------------------------------------------------------------------
@@ -933,29 +908,11 @@ def runs_list_command(
       vaultkit runs list --orphans
     """
     vault = session.vault()
-    runs = _tracker(vault, tracking_uri).runs()
-    named: dict[str, list[str]] = {}
-    for note, ids in vault.linked_runs().items():
-        for run_id in ids:
-            named.setdefault(run_id, []).append(note)
-    if orphans:
-        runs = [run for run in runs if run.id not in named]
+    runs = vault.runs(_tracker(vault, tracking_uri), orphans=orphans)
     if output == "json":
-        rows = [
-            {
-                "id": r.id,
-                "name": r.name,
-                "experiment_id": r.experiment_id,
-                "status": r.status,
-                "notes": named.get(r.id, []),
-                "parent": r.parent_id,  # a sweep's trial: its parent run's notes document it
-                "parent_notes": named.get(r.parent_id, []) if r.parent_id else [],
-            }
-            for r in runs
-        ]
-        click.echo(formats.to_json(rows), nl=False)
-        return
-    click.echo(formats.runs_table(runs, named, orphans), nl=False)
+        click.echo(formats.to_json([r.as_json() for r in runs]), nl=False)
+    else:
+        click.echo(formats.runs_table(runs, orphans), nl=False)
 
 
 def _tracker(vault: Vault, tracking_uri: str | None) -> Tracker:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from vaultkit.model.metrics import exact_number, metric_key
 from vaultkit.model.records import ERROR, WARNING, ParsedNote, Problem, SyncedRun, utc_time
@@ -51,6 +52,28 @@ class Run:
     @property
     def parent_id(self) -> str | None:
         return self.tags.get(PARENT_RUN_TAG)
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """A tracker run and the notes that document it (``Vault.runs``)."""
+
+    run: Run
+    notes: list[str]  # the notes that name it
+    parent_notes: list[str]  # the notes that name its parent run
+
+    def as_json(self) -> dict[str, Any]:
+        """The record of ``vaultkit runs list --format json``."""
+        run = self.run
+        return {
+            "id": run.id,
+            "name": run.name,
+            "experiment_id": run.experiment_id,
+            "status": run.status,
+            "notes": self.notes,
+            "parent": run.parent_id,
+            "parent_notes": self.parent_notes,
+        }
 
 
 def linked_runs(parsed: ParsedNote) -> list[str]:

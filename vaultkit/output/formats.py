@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.metrics import plain_number
 from vaultkit.model.records import LINK, Edge, Problem, utc_time
-from vaultkit.model.runs import Run
+from vaultkit.model.runs import TrackedRun
 from vaultkit.model.vault_model import Lineage, VaultModel
 
 if TYPE_CHECKING:  # networkx is imported by the graph exports only: it is slow to import
@@ -92,29 +92,28 @@ def list_table(
     return "\n".join(lines) + f"\n\n{len(rows)} {plural}: {summary}\n"
 
 
-def runs_table(runs: list[Run], named: dict[str, list[str]], orphans: bool) -> str:
+def runs_table(runs: list[TrackedRun], orphans: bool) -> str:
     """One line per tracker run: id, status, name, and the notes that name it (for a run
     no note names whose parent run a note names, a sweep's trial: that it is a child)."""
     if not runs:
         return "No runs without a note.\n" if orphans else "No runs in the tracking store.\n"
 
-    def notes(run: Run) -> str:
-        if run.id in named:
-            return ", ".join(named[run.id])
-        if run.parent_id in named:
-            return (
-                f"- (a child of run {run.parent_id}, which {', '.join(named[run.parent_id])} names)"
-            )
+    def notes(tracked: TrackedRun) -> str:
+        if tracked.notes:
+            return ", ".join(tracked.notes)
+        if tracked.parent_notes:
+            parent = tracked.run.parent_id
+            return f"- (a child of run {parent}, which {', '.join(tracked.parent_notes)} names)"
         return "-"
 
     cells = [["RUN", "STATUS", "NAME", "NOTES"]]
-    cells += [[r.id, r.status, r.name or "-", notes(r)] for r in runs]
+    cells += [[t.run.id, t.run.status, t.run.name or "-", notes(t)] for t in runs]
     widths = [max(len(line[i]) for line in cells) for i in range(3)]
     lines = [
         "  ".join(f"{c:<{w}}" for c, w in zip(line[:3], widths, strict=True)) + "  " + line[3]
         for line in cells
     ]
-    without = sum(r.id not in named for r in runs)
+    without = sum(not t.notes for t in runs)
     lines += ["", f"{len(runs)} run{'s' * (len(runs) != 1)}, {without} without a note"]
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
