@@ -897,7 +897,8 @@ def _problems_by_note(problems: list[Problem]) -> dict[str | None, list[Problem]
     return by_note
 
 
-_RECORD_FIELDS = [f.name for f in dataclasses.fields(Experiment)][:-1]  # problems aside
+# the fields of a record as kept, but its problems (kept as plain tuples)
+_RECORD_FIELDS = [f.name for f in dataclasses.fields(Experiment) if f.name != "problems"]
 
 
 def _problem_plain(problem: Problem) -> tuple[Any, ...]:
@@ -905,34 +906,22 @@ def _problem_plain(problem: Problem) -> tuple[Any, ...]:
 
 
 def _records_plain(records: list[Experiment]) -> list[tuple[Any, ...]]:
+    """Each record as (its fields but problems, its problems), plain data for the cache."""
     return [
-        (*(getattr(r, name) for name in _RECORD_FIELDS), list(map(_problem_plain, r.problems)))
+        (tuple(getattr(r, name) for name in _RECORD_FIELDS), list(map(_problem_plain, r.problems)))
         for r in records
     ]
 
 
-def _frozen(kind: type[T], names: list[str], values: Sequence[Any]) -> T:
-    """A frozen dataclass made from kept values: set at once (its __init__ would set them
-    one by one through object.__setattr__, for thousands of records)."""
-    made = object.__new__(kind)
-    made.__dict__.update(zip(names, values, strict=True))
-    return made
-
-
-_PROBLEM_FIELDS = [f.name for f in dataclasses.fields(Problem)]
-
-
 def _problems(plain: list[tuple[Any, ...]]) -> list[Problem]:
-    return [_frozen(Problem, _PROBLEM_FIELDS, p) for p in plain]
+    return [Problem(*p) for p in plain]
 
 
 def _records(plain: list[tuple[Any, ...]]) -> list[Experiment]:
-    made = []
-    for values in plain:
-        record = _frozen(Experiment, _RECORD_FIELDS, values[:-1])
-        record.__dict__["problems"] = _problems(values[-1])
-        made.append(record)
-    return made
+    return [
+        Experiment(**dict(zip(_RECORD_FIELDS, fields, strict=True)), problems=_problems(problems))
+        for fields, problems in plain
+    ]
 
 
 def _record(model: VaultModel, results: Results, note: str, problems: list[Problem]) -> Experiment:
