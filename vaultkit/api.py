@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from vaultkit.create import (
     NewExperiment,
@@ -106,6 +106,31 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class ExperimentJson(TypedDict):
+    """A record of ``vaultkit list --format json``."""
+
+    id: str
+    path: str
+    title: str
+    status: str | None
+    tags: list[str]
+    previous: list[str]
+    next: list[str]
+    related: list[str]
+    references: list[str]
+    modified: str
+    metrics: dict[str, float]
+
+
+class ChainJson(TypedDict):
+    """``vaultkit lineage NOTE --format json``."""
+
+    id: str
+    ancestors: list[str]
+    descendants: list[str]
+    edges: list[list[str]]
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One experiment (or, from ``Vault.status_notes``, any note with a status)."""
@@ -124,7 +149,7 @@ class Experiment:
     sections: str | None  # template sections answered, `9/10`; None for a non-experiment
     problems: list[Problem] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ExperimentJson:
         """The record of ``vaultkit list --format json``."""
         return {
             "id": self.id,
@@ -229,7 +254,7 @@ class Chain:
     def members(self) -> list[str]:
         return sorted({self.id, *self.ancestors, *self.descendants})
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ChainJson:
         return {
             "id": self.id,
             "ancestors": self.ancestors,

@@ -8,15 +8,22 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, TypedDict
 
 from vaultkit.model.config import Config
 from vaultkit.model.metrics import DEFAULT_SECTIONS, TemplateSections
 
 # Where a link is written decides its edge type in the graph.
-PREVIOUS, NEXT, RELATED, REFERENCES, LINK = "previous", "next", "related", "references", "link"
+Role = Literal["previous", "next", "related", "references", "link"]
+PREVIOUS: Final = "previous"
+NEXT: Final = "next"
+RELATED: Final = "related"
+REFERENCES: Final = "references"
+LINK: Final = "link"
 
-ERROR, WARNING = "error", "warning"
+Severity = Literal["error", "warning"]
+ERROR: Final = "error"
+WARNING: Final = "warning"
 
 StatKey = tuple[int, int, int, int]  # (mtime_ns, size, ctime_ns, inode): a file's identity now
 
@@ -30,7 +37,7 @@ class Link(NamedTuple):
     alias: str | None
     form: str  # "wikilink" | "embed" | "markdown" | "property"
     line: int
-    role: str = LINK  # PREVIOUS, NEXT, RELATED, REFERENCES or LINK
+    role: Role = LINK
 
 
 class Url(NamedTuple):
@@ -38,7 +45,7 @@ class Url(NamedTuple):
 
     url: str
     line: int
-    role: str = LINK
+    role: Role = LINK
 
 
 class Tag(NamedTuple):
@@ -71,17 +78,27 @@ class Edge(NamedTuple):
     parent: str
 
 
+class ProblemJson(TypedDict):
+    """A problem in ``vaultkit check --format json``."""
+
+    code: str
+    severity: Severity
+    note: str | None
+    line: int | None
+    message: str
+
+
 @dataclass(frozen=True)
 class Problem:
     """Something ``check`` reports. ``note`` is a note id, or None for the vault itself."""
 
     code: str
-    severity: str
+    severity: Severity
     note: str | None
     line: int | None
     message: str
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ProblemJson:
         return {
             "code": self.code,
             "severity": self.severity,
@@ -212,8 +229,8 @@ class ParseRules:
     status_property: str = "status"  # lower case
 
     @functools.cached_property
-    def property_roles(self) -> dict[str, str]:
-        roles = {"next": NEXT, "next_experiment": NEXT, "related": RELATED}
+    def property_roles(self) -> dict[str, Role]:
+        roles: dict[str, Role] = {"next": NEXT, "next_experiment": NEXT, "related": RELATED}
         roles["references"] = REFERENCES
         roles.update(dict.fromkeys(self.previous_properties, PREVIOUS))
         return roles

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from vaultkit.model.metrics import exact_number, metric_key
 from vaultkit.model.records import ERROR, WARNING, ParsedNote, Problem, SyncedRun, utc_time
@@ -54,6 +54,18 @@ class Run:
         return self.tags.get(PARENT_RUN_TAG)
 
 
+class TrackedRunJson(TypedDict):
+    """A record of ``vaultkit runs list --format json``."""
+
+    id: str
+    name: str
+    experiment_id: str
+    status: str
+    notes: list[str]
+    parent: str | None  # a sweep's trial: its parent run's notes document it
+    parent_notes: list[str]
+
+
 @dataclass(frozen=True)
 class TrackedRun:
     """A tracker run and the notes that document it (``Vault.runs``)."""
@@ -62,7 +74,7 @@ class TrackedRun:
     notes: list[str]  # the notes that name it
     parent_notes: list[str]  # the notes that name its parent run
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> TrackedRunJson:
         """The record of ``vaultkit runs list --format json``."""
         run = self.run
         return {

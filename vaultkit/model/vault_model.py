@@ -6,7 +6,7 @@ Pure: built from a ``VaultSnapshot`` (data already read), never touches the disk
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 from vaultkit.model.config import LinkStyle
 from vaultkit.model.digraph import Digraph
@@ -24,6 +24,14 @@ class ResolvedLink(NamedTuple):
     target: str | None  # the id of the note or file it reaches
 
 
+class LineageJson(TypedDict):
+    """A lineage in ``vaultkit lineage --format json``."""
+
+    roots: list[str]
+    members: list[str]
+    edges: list[list[str]]
+
+
 @dataclass
 class Lineage:
     """Experiments joined by Previous-experiment links: a connected piece of the graph."""
@@ -32,7 +40,7 @@ class Lineage:
     members: list[str]
     edges: list[Edge]
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> LineageJson:
         return {
             "roots": self.roots,
             "members": self.members,

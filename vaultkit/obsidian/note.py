@@ -27,6 +27,7 @@ from vaultkit.model.records import (
     Link,
     ParsedNote,
     ParseRules,
+    Role,
     SyncedRun,
     Tag,
     Url,
@@ -38,7 +39,7 @@ from vaultkit.output.managed import begin_marker, block_lines
 FOOTER_KEYS = ("status", "tags", "references", "related")
 PREVIOUS_SECTION = "previous experiment"
 NEXT_SECTION = "next experiment"
-_FIELD_ROLES = {"related": RELATED, "references": REFERENCES}
+_FIELD_ROLES: dict[str, Role] = {"related": RELATED, "references": REFERENCES}
 
 if TYPE_CHECKING:  # markdown-it is imported on first use (see _markdown_it)
     from markdown_it import MarkdownIt
@@ -154,7 +155,7 @@ def _property_status(properties: dict[str, Any], wanted: str) -> str | None:
 
 
 def _property_links(
-    properties: dict[str, Any], lines: list[str], closing: int, roles: dict[str, str]
+    properties: dict[str, Any], lines: list[str], closing: int, roles: dict[str, Role]
 ) -> tuple[list[Link], list[Url]]:
     """Links written as whole property values, and URLs under a `references` property."""
     links, urls = [], []
@@ -567,10 +568,13 @@ def _report(
     note.gaps = metrics.reproducibility_gaps(bodies, note.thresholds, set(note.sections))
 
 
-def _line_roles(note: ParsedNote, found: list[Section], rules: ParseRules) -> dict[int, str]:
+def _line_roles(note: ParsedNote, found: list[Section], rules: ParseRules) -> dict[int, Role]:
     """1-based line -> the role of links written on it (fields win over sections)."""
-    roles: dict[int, str] = {}
-    section_roles = {NEXT_SECTION: NEXT, **dict.fromkeys(rules.previous_headings, PREVIOUS)}
+    roles: dict[int, Role] = {}
+    section_roles: dict[str, Role] = {
+        NEXT_SECTION: NEXT,
+        **dict.fromkeys(rules.previous_headings, PREVIOUS),
+    }
     for section in found:
         role = section_roles.get(section.name)
         if role is not None:
@@ -584,7 +588,7 @@ def _line_roles(note: ParsedNote, found: list[Section], rules: ParseRules) -> di
     return roles
 
 
-def _scan_body(lines: list[str], blocks: Blocks, roles: dict[int, str], note: ParsedNote) -> None:
+def _scan_body(lines: list[str], blocks: Blocks, roles: dict[int, Role], note: ParsedNote) -> None:
     """Scan each run of indexed lines (the lines between masked ones) for links, URLs and
     tags."""
     start = 0
@@ -595,7 +599,7 @@ def _scan_body(lines: list[str], blocks: Blocks, roles: dict[int, str], note: Pa
 
 
 def _scan_run(
-    lines: list[str], start: int, stop: int, roles: dict[int, str], note: ParsedNote
+    lines: list[str], start: int, stop: int, roles: dict[int, Role], note: ParsedNote
 ) -> None:
     segment = "\n".join(lines[start:stop])
     if "[" not in segment and "#" not in segment and "://" not in segment:

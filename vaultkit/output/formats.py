@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vaultkit.model.digraph import Digraph
@@ -29,7 +30,7 @@ def iso_utc(mtime_ns: int) -> str:
 # -- list -------------------------------------------------------------------------------
 
 
-def list_csv(records: list[dict[str, Any]], metrics: list[str]) -> str:
+def list_csv(records: Sequence[Mapping[str, Any]], metrics: list[str]) -> str:
     """The records as CSV, with a column for each of ``metrics`` after the fields."""
     out = io.StringIO()
     columns = [
