@@ -59,7 +59,7 @@ from vaultkit.errors import (
     VaultNotFound,
 )
 from vaultkit.model.check import CODES, check_model
-from vaultkit.model.compare import Side, compare, settings_in_force
+from vaultkit.model.compare import Comparison, Side, compare, settings_in_force
 from vaultkit.model.metrics import completeness
 from vaultkit.model.names import resolve_note_name
 from vaultkit.model.recognise import (
@@ -583,7 +583,7 @@ class Vault:
         save_cache(self.root, {cache.answers_name(kind): data})
         return value
 
-    def diff(self, note: str, other: str | None = None) -> list[dict[str, Any]]:
+    def diff(self, note: str, other: str | None = None) -> list[Comparison]:
         """What changed from ``other`` (default: each previous experiment) to ``note``:
         sections, settings and metrics, one comparison per previous note."""
         model = self.model

@@ -5,13 +5,46 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Literal, NamedTuple, TypedDict
 
 from vaultkit.model.metrics import plain_number
 from vaultkit.model.results import MetricRules
 
 
-def settings_changes(old: dict[str, str], new: dict[str, str]) -> list[dict[str, Any]]:
+class SettingChange(TypedDict):
+    name: str
+    old: str | None  # None: not in force before
+    new: str | None  # None: no longer in force
+
+
+class MetricChange(TypedDict):
+    name: str
+    old: float | None
+    new: float | None
+    delta: float | None  # None unless both notes report it
+    direction: Literal["better", "worse", "same"] | None
+
+
+class SectionChange(TypedDict):
+    section: str
+    added: list[str]
+    removed: list[str]
+
+
+# One comparison: the JSON of `vaultkit diff` (`from` is a Python keyword, hence this form)
+Comparison = TypedDict(
+    "Comparison",
+    {
+        "from": str,
+        "to": str,
+        "sections": list[SectionChange],
+        "settings": list[SettingChange],
+        "metrics": list[MetricChange],
+    },
+)
+
+
+def settings_changes(old: dict[str, str], new: dict[str, str]) -> list[SettingChange]:
     """Each setting whose value differs: {"name", "old", "new"} (None when absent)."""
     return [
         {"name": name, "old": old.get(name), "new": new.get(name)}
@@ -38,12 +71,18 @@ def settings_in_force(
 
 def metric_changes(
     old: dict[str, float], new: dict[str, float], rules: MetricRules
-) -> list[dict[str, Any]]:
+) -> list[MetricChange]:
     """Each metric of either note: values, delta and whether it went the right way."""
     changes = []
     for name in sorted(set(old) | set(new)):
         before, after = old.get(name), new.get(name)
-        entry = {"name": name, "old": before, "new": after, "delta": None, "direction": None}
+        entry: MetricChange = {
+            "name": name,
+            "old": before,
+            "new": after,
+            "delta": None,
+            "direction": None,
+        }
         if before is not None and after is not None:
             delta = round(after - before, 10)
             entry["delta"] = delta
@@ -58,16 +97,17 @@ def metric_changes(
 
 def section_changes(
     old: dict[str, list[str]], new: dict[str, list[str]], order: list[str]
-) -> list[dict[str, Any]]:
+) -> list[SectionChange]:
     """Per section (the template's ``order`` first): lines added and removed, blank lines
     aside."""
     names = [n for n in order if n in old or n in new]
     names += sorted((set(old) | set(new)) - set(names))
-    changes = []
+    changes: list[SectionChange] = []
     for name in names:
         before = [line.rstrip() for line in old.get(name, []) if line.strip()]
         after = [line.rstrip() for line in new.get(name, []) if line.strip()]
-        added, removed = [], []
+        added: list[str] = []
+        removed: list[str] = []
         for line in difflib.ndiff(before, after):
             if line.startswith("+ "):
                 added.append(line[2:])
@@ -87,7 +127,7 @@ class Side(NamedTuple):
     metrics: dict[str, float]  # as ``Results`` resolves them
 
 
-def compare(old: Side, new: Side, order: list[str], rules: MetricRules) -> dict[str, Any]:
+def compare(old: Side, new: Side, order: list[str], rules: MetricRules) -> Comparison:
     """Everything that changed from ``old`` to ``new`` (the JSON of ``vaultkit diff``);
     ``order``: the template's sections."""
     return {
@@ -103,11 +143,11 @@ def _number(value: float | None) -> str:
     return "—" if value is None else plain_number(value)
 
 
-def _delta(entry: dict[str, Any]) -> str:
-    if entry["delta"] is None:
+def _delta(entry: MetricChange) -> str:
+    delta, direction = entry["delta"], entry["direction"]
+    if delta is None or direction is None:
         return "new" if entry["old"] is None else "gone"
-    arrow = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}[entry["direction"]]
-    delta = entry["delta"]
+    arrow = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}[direction]
     return f"{'+' if delta >= 0 else ''}{plain_number(delta)} {arrow}"
 
 
@@ -126,7 +166,7 @@ def one_line(old: dict[str, str], new: dict[str, str], limit: int = 3) -> str:
     return "; ".join(parts)
 
 
-def diff_text(result: dict[str, Any]) -> str:
+def diff_text(result: Comparison) -> str:
     lines = [f"{result['from']} -> {result['to']}", ""]
     lines.append("Metrics")
     for entry in result["metrics"] or []:
@@ -137,8 +177,8 @@ def diff_text(result: dict[str, Any]) -> str:
     if not result["metrics"]:
         lines.append("  (no metrics in either note)")
     lines += ["", "Settings"]
-    for entry in result["settings"]:
-        lines.append(f"  {entry['name']}: {entry['old'] or '—'} -> {entry['new'] or '—'}")
+    for setting in result["settings"]:
+        lines.append(f"  {setting['name']}: {setting['old'] or '—'} -> {setting['new'] or '—'}")
     if not result["settings"]:
         lines.append("  (no setting changed)")
     for change in result["sections"]:
@@ -148,7 +188,7 @@ def diff_text(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def diff_markdown(result: dict[str, Any]) -> str:
+def diff_markdown(result: Comparison) -> str:
     """For pasting into a note: tables for metrics and settings, lists for sections."""
     lines = [
         f"## [[{result['from'].rsplit('/', 1)[-1]}]] → [[{result['to'].rsplit('/', 1)[-1]}]]",
@@ -162,8 +202,8 @@ def diff_markdown(result: dict[str, Any]) -> str:
             f"| {_delta(entry)} |"
         )
     lines += ["", "| setting | before | after |", "|---|---|---|"]
-    for entry in result["settings"]:
-        lines.append(f"| {entry['name']} | {entry['old'] or '—'} | {entry['new'] or '—'} |")
+    for setting in result["settings"]:
+        lines.append(f"| {setting['name']} | {setting['old'] or '—'} | {setting['new'] or '—'} |")
     for change in result["sections"]:
         lines += ["", f"### {change['section'].capitalize()}", ""]
         lines += [f"- removed: {_quoted(line)}" for line in change["removed"]]
