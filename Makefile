@@ -41,6 +41,7 @@ test-slow: $(STAMP) $(MLFLOW_SERVER_VENV)/bin/mlflow
 # Everything CI runs
 test-all: test test-slow render-test wheel-test
 	.ci/other-pythons
+	PYTHON=$(PYTHON) .ci/min-versions
 
 # Everything CI installs, side by side with `make -j4 ci-deps` (the downloads overlap; the
 # tests, some of which time things, then run one at a time on a quiet machine).

@@ -144,7 +144,7 @@ def test_errors_print_path_and_exit_1_usage_errors_exit_2(tmp_path):
     )
     usage = run_cli("list", "--bogus")
     assert usage.returncode == 2
-    assert "No such option '--bogus'" in usage.stderr
+    assert "No such option" in usage.stderr and "--bogus" in usage.stderr
     assert run_cli("--help").returncode == 0
 
 
