@@ -1,6 +1,8 @@
 """Frontmatter fences and YAML 1.2 meaning (docs/obsidian-rules.md, "Properties")."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vaultkit.obsidian.note import parse_note
 
@@ -85,3 +87,23 @@ def test_text_after_closing_dashes_is_body():
 def test_frontmatter_is_not_scanned_as_body():
     note = parse_note("---\nnote: '#not-a-tag [[not a link]]'\n---\n")
     assert note.tags == [] and note.links == []
+
+
+@given(
+    yaml_lines=st.lists(
+        st.from_regex(r"[a-z]{1,8}: [a-z0-9 ]{0,12}", fullmatch=True), min_size=0, max_size=6
+    ),
+    body=st.lists(st.from_regex(r"[A-Za-z0-9 #\[\]]{0,30}", fullmatch=True), max_size=6),
+)
+def test_the_split_agrees_with_python_frontmatter_where_the_rules_agree(yaml_lines, body):
+    """Where Obsidian's rule and the library's coincide (an opener and a closer of three
+    dashes alone, no other dashed line), both split a note alike."""
+    import frontmatter.default_handlers
+
+    from vaultkit.obsidian.note import split_frontmatter
+
+    text = "\n".join(["---", *yaml_lines, "---", *body])
+    ours, closing = split_frontmatter(text.split("\n"))
+    theirs, content = frontmatter.default_handlers.YAMLHandler().split(text)
+    assert ours is not None and ours.strip() == theirs.strip()
+    assert "\n".join(text.split("\n")[closing + 1 :]).strip() == content.strip()
