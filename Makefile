@@ -53,12 +53,14 @@ check:
 	$(BIN)/ruff check vaultkit tests benchmarks
 	$(BIN)/ruff format --check vaultkit tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check vaultkit tests benchmarks
 	$(BIN)/ruff format --check vaultkit tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Speed figures (not a test: shared machines are noisy). obsidiantools, the peer we compare
 # with, gets its own environment; it is not a vaultkit dependency.

@@ -8,11 +8,9 @@
 See docs/api.md for every public name.
 """
 
-__version__ = "0.2.0"
-
-from vaultkit.api import Chain, Experiment, Selection, Vault, clear_all_caches, open  # noqa: E402
-from vaultkit.create import NewExperiment, RunSync  # noqa: E402
-from vaultkit.errors import (  # noqa: E402
+from vaultkit.api import Chain, Experiment, Selection, Vault, clear_all_caches, open
+from vaultkit.create import NewExperiment, RunSync
+from vaultkit.errors import (
     AmbiguousNote,
     ConfigError,
     DiskError,
@@ -33,12 +31,14 @@ from vaultkit.errors import (  # noqa: E402
     WatchError,
     WriteConflict,
 )
-from vaultkit.model.records import Edge, Problem  # noqa: E402
-from vaultkit.model.runs import Run, TrackedRun  # noqa: E402
-from vaultkit.model.vault_model import Lineage  # noqa: E402
-from vaultkit.pipeline import BuildResult  # noqa: E402
+from vaultkit.model.records import Edge, Problem
+from vaultkit.model.runs import Run, TrackedRun
+from vaultkit.model.vault_model import Lineage
+from vaultkit.pipeline import BuildResult
+from vaultkit.version import __version__
 
 __all__ = [
+    "__version__",
     "AmbiguousNote",
     "BuildResult",
     "Chain",

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.shell_completion import CompletionItem
 
-from vaultkit import __version__
 from vaultkit.api import KNOWN_STATUSES, Vault, check_codes, clear_all_caches, kept_of
 from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import cache_base, describe_os_error, find_vault_root, walk_files
@@ -29,6 +28,7 @@ from vaultkit.model.results import most_reported
 from vaultkit.model.runs import RUN_PROPERTY
 from vaultkit.output import formats
 from vaultkit.tracker import HELD, INSTALL_HINT, TAGGED, Tracker
+from vaultkit.version import __version__
 
 if TYPE_CHECKING:  # imported by the service commands only
     from vaultkit import service

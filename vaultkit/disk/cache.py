@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from sys import intern
 from typing import Any
 
-from vaultkit import __version__
 from vaultkit.model.records import (
     Field,
     Heading,
@@ -38,6 +37,7 @@ from vaultkit.model.records import (
     Tag,
     Url,
 )
+from vaultkit.version import __version__
 
 # Where versions up to 0.2 kept their caches, inside the vault (a build removes them)
 LEGACY_FOLDER = ".vaultkit/cache"

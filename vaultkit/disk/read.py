@@ -398,7 +398,7 @@ def read_settings(root: Path) -> VaultSnapshot:
     notes, and a digest of both (``settings_key``); no note yet."""
     import hashlib
 
-    from vaultkit import __version__
+    from vaultkit.version import __version__
 
     root = Path(root).resolve()
     if not root.is_dir():
