@@ -23,7 +23,6 @@ from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import cache_base, describe_os_error, find_vault_root, walk_files
 from vaultkit.errors import ServiceError, TrackerError, VaultkitError, VaultNotFound
 from vaultkit.model.check import NEAR_MISSES
-from vaultkit.model.compare import diff_markdown, diff_text
 from vaultkit.model.results import most_reported
 from vaultkit.model.runs import RUN_PROPERTY
 from vaultkit.output import formats
@@ -806,7 +805,7 @@ def diff_command(session: Session, note: str, other: str | None, output: str) ->
     if output == "json":
         click.echo(formats.to_json(results), nl=False)
     else:
-        render = diff_markdown if output == "markdown" else diff_text
+        render = formats.diff_markdown if output == "markdown" else formats.diff_text
         click.echo("\n".join(render(result) for result in results), nl=False)
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable
 from typing import Literal, NamedTuple, TypedDict
 
-from vaultkit.model.metrics import plain_number
 from vaultkit.model.results import MetricRules
 
 
@@ -139,18 +137,6 @@ def compare(old: Side, new: Side, order: list[str], rules: MetricRules) -> Compa
     }
 
 
-def _number(value: float | None) -> str:
-    return "—" if value is None else plain_number(value)
-
-
-def _delta(entry: MetricChange) -> str:
-    delta, direction = entry["delta"], entry["direction"]
-    if delta is None or direction is None:
-        return "new" if entry["old"] is None else "gone"
-    arrow = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}[direction]
-    return f"{'+' if delta >= 0 else ''}{plain_number(delta)} {arrow}"
-
-
 def one_line(old: dict[str, str], new: dict[str, str], limit: int = 3) -> str:
     """A step of a lineage in a few words: the settings in force that changed."""
     parts = []
@@ -164,54 +150,3 @@ def one_line(old: dict[str, str], new: dict[str, str], limit: int = 3) -> str:
     if len(parts) > limit:
         parts = parts[:limit] + [f"+{len(parts) - limit} more"]
     return "; ".join(parts)
-
-
-def diff_text(result: Comparison) -> str:
-    lines = [f"{result['from']} -> {result['to']}", ""]
-    lines.append("Metrics")
-    for entry in result["metrics"] or []:
-        lines.append(
-            f"  {entry['name']}: {_number(entry['old'])} -> {_number(entry['new'])}"
-            f"  ({_delta(entry)})"
-        )
-    if not result["metrics"]:
-        lines.append("  (no metrics in either note)")
-    lines += ["", "Settings"]
-    for setting in result["settings"]:
-        lines.append(f"  {setting['name']}: {setting['old'] or '—'} -> {setting['new'] or '—'}")
-    if not result["settings"]:
-        lines.append("  (no setting changed)")
-    for change in result["sections"]:
-        lines += ["", f"# {change['section']}"]
-        lines += [f"  - {line}" for line in change["removed"]]
-        lines += [f"  + {line}" for line in change["added"]]
-    return "\n".join(lines) + "\n"
-
-
-def diff_markdown(result: Comparison) -> str:
-    """For pasting into a note: tables for metrics and settings, lists for sections."""
-    lines = [
-        f"## [[{result['from'].rsplit('/', 1)[-1]}]] → [[{result['to'].rsplit('/', 1)[-1]}]]",
-        "",
-        "| metric | before | after | change |",
-        "|---|---|---|---|",
-    ]
-    for entry in result["metrics"]:
-        lines.append(
-            f"| {entry['name']} | {_number(entry['old'])} | {_number(entry['new'])} "
-            f"| {_delta(entry)} |"
-        )
-    lines += ["", "| setting | before | after |", "|---|---|---|"]
-    for setting in result["settings"]:
-        lines.append(f"| {setting['name']} | {setting['old'] or '—'} | {setting['new'] or '—'} |")
-    for change in result["sections"]:
-        lines += ["", f"### {change['section'].capitalize()}", ""]
-        lines += [f"- removed: {_quoted(line)}" for line in change["removed"]]
-        lines += [f"- added: {_quoted(line)}" for line in change["added"]]
-    return "\n".join(lines) + "\n"
-
-
-def _quoted(line: str) -> str:
-    """A changed line as inline code: pasted into a note, it adds no links or tags."""
-    text = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
-    return f"`` {text} ``"

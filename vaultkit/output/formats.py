@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from vaultkit.model.compare import Comparison, MetricChange
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.metrics import plain_number
 from vaultkit.model.records import LINK, Edge, Problem, utc_time
@@ -444,3 +446,69 @@ def graph_dot(graph: nx.MultiDiGraph[str]) -> str:
         )
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+# -- diff ---------------------------------------------------------------------------------
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else plain_number(value)
+
+
+def _delta(entry: MetricChange) -> str:
+    delta, direction = entry["delta"], entry["direction"]
+    if delta is None or direction is None:
+        return "new" if entry["old"] is None else "gone"
+    arrow = {"better": "▲ better", "worse": "▼ worse", "same": "= same"}[direction]
+    return f"{'+' if delta >= 0 else ''}{plain_number(delta)} {arrow}"
+
+
+def diff_text(result: Comparison) -> str:
+    lines = [f"{result['from']} -> {result['to']}", ""]
+    lines.append("Metrics")
+    for entry in result["metrics"] or []:
+        lines.append(
+            f"  {entry['name']}: {_number(entry['old'])} -> {_number(entry['new'])}"
+            f"  ({_delta(entry)})"
+        )
+    if not result["metrics"]:
+        lines.append("  (no metrics in either note)")
+    lines += ["", "Settings"]
+    for setting in result["settings"]:
+        lines.append(f"  {setting['name']}: {setting['old'] or '—'} -> {setting['new'] or '—'}")
+    if not result["settings"]:
+        lines.append("  (no setting changed)")
+    for change in result["sections"]:
+        lines += ["", f"# {change['section']}"]
+        lines += [f"  - {line}" for line in change["removed"]]
+        lines += [f"  + {line}" for line in change["added"]]
+    return "\n".join(lines) + "\n"
+
+
+def diff_markdown(result: Comparison) -> str:
+    """For pasting into a note: tables for metrics and settings, lists for sections."""
+    lines = [
+        f"## [[{result['from'].rsplit('/', 1)[-1]}]] → [[{result['to'].rsplit('/', 1)[-1]}]]",
+        "",
+        "| metric | before | after | change |",
+        "|---|---|---|---|",
+    ]
+    for entry in result["metrics"]:
+        lines.append(
+            f"| {entry['name']} | {_number(entry['old'])} | {_number(entry['new'])} "
+            f"| {_delta(entry)} |"
+        )
+    lines += ["", "| setting | before | after |", "|---|---|---|"]
+    for setting in result["settings"]:
+        lines.append(f"| {setting['name']} | {setting['old'] or '—'} | {setting['new'] or '—'} |")
+    for change in result["sections"]:
+        lines += ["", f"### {change['section'].capitalize()}", ""]
+        lines += [f"- removed: {_quoted(line)}" for line in change["removed"]]
+        lines += [f"- added: {_quoted(line)}" for line in change["added"]]
+    return "\n".join(lines) + "\n"
+
+
+def _quoted(line: str) -> str:
+    """A changed line as inline code: pasted into a note, it adds no links or tags."""
+    text = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
+    return f"`` {text} ``"
