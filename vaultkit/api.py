@@ -58,7 +58,7 @@ from vaultkit.errors import (
     VaultkitError,
     VaultNotFound,
 )
-from vaultkit.model.check import CODES, check_model
+from vaultkit.model.check import CODES, NEAR_MISSES, check_model
 from vaultkit.model.compare import Comparison, Side, compare, settings_in_force
 from vaultkit.model.metrics import completeness
 from vaultkit.model.names import resolve_note_name
@@ -83,7 +83,7 @@ from vaultkit.model.records import (
     VaultSnapshot,
     note_id,
 )
-from vaultkit.model.results import MetricRules, Results
+from vaultkit.model.results import MetricRules, Results, most_reported
 from vaultkit.model.runs import (
     NOTE_TAG,
     NOTE_TITLE_TAG,
@@ -200,6 +200,15 @@ class Selection:
     noun: str
     metric: str | None = None
     empty_because: str | None = None
+
+    @property
+    def metrics(self) -> list[str]:
+        """The metrics the records report, most reported first (the sorted-by one first
+        of all): the columns of `list --format csv`."""
+        reported = most_reported(r.metrics for r in self.records)
+        if self.metric is None:
+            return reported
+        return [self.metric, *(m for m in reported if m != self.metric)]
 
 
 def _none_with(noun: str, what: str, asked: list[str], found: list[str]) -> str:
@@ -496,6 +505,11 @@ class Vault:
             for p in self._all_problems()
             if (not wanted or p.code in wanted) and (severity is None or p.severity == severity)
         ]
+
+    def near_misses(self) -> list[Problem]:
+        """The notes that look like experiments and are none, each with why (a copy of
+        the template, a note missing one of the marks)."""
+        return [p for p in self.check() if p.code in NEAR_MISSES]
 
     def _all_problems(self) -> list[Problem]:
         found = self._answer(

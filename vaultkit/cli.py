@@ -22,8 +22,6 @@ from vaultkit.api import KNOWN_STATUSES, Vault, check_codes, clear_all_caches, k
 from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
 from vaultkit.disk.read import cache_base, describe_os_error, find_vault_root, walk_files
 from vaultkit.errors import ServiceError, TrackerError, VaultkitError, VaultNotFound
-from vaultkit.model.check import NEAR_MISSES
-from vaultkit.model.results import most_reported
 from vaultkit.model.runs import RUN_PROPERTY
 from vaultkit.output import formats
 from vaultkit.tracker import HELD, INSTALL_HINT, TAGGED, Tracker
@@ -316,9 +314,7 @@ def list_command(
     if output == "json":
         click.echo(formats.to_json([r.as_json() for r in records]), nl=False)
     elif output == "csv":
-        reported = most_reported(r.metrics for r in records)
-        metrics = [metric, *(m for m in reported if m != metric)] if metric else reported
-        click.echo(formats.list_csv([r.as_json() for r in records], metrics), nl=False)
+        click.echo(formats.list_csv([r.as_json() for r in records], chosen.metrics), nl=False)
     elif not chosen.empty_because:
         rows = [(r.status, r.sections, r.id, r.previous) for r in records]
         extra = None
@@ -331,7 +327,7 @@ def list_command(
 
 def _say_near_misses(vault: Vault) -> None:
     """The notes that look like experiments and are none, each with why."""
-    missed = [p for p in vault.check() if p.code in NEAR_MISSES]
+    missed = vault.near_misses()
     if missed:
         click.echo("\nNot experiments, though they look like one:")
         for problem in missed:
