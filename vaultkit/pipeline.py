@@ -229,6 +229,9 @@ class Builder:
         self.model: VaultModel | None = None
         self._listing: dict[str, StatKey] | None = None  # as this builder last saw it
         self._results: Results | None = None  # the last build's, for the next one
+        # what this builder last found or left in `.vaultkit/generated.json` (None: not
+        # looked at yet): the watcher's builds need not read it again while it is the same
+        self._generated_saved: dict[str, str] | None = None
 
     # -- 1. look ----------------------------------------------------------------------------
 
@@ -479,6 +482,8 @@ class Builder:
         only when it changes, and not at all in a vault where vaultkit generated nothing.
         Then the caches an older version kept in the vault go."""
         written = self.state.written
+        if written == self._generated_saved:
+            return
         data = cache.generated_to_json(written)
 
         def update(current: bytes | None) -> Decision:
@@ -487,6 +492,7 @@ class Builder:
         outcome = update_files(self.root, {cache.GENERATED_PATH: update})
         result.failed += outcome.failed
         if not outcome.failed:
+            self._generated_saved = dict(written)
             freed = remove_legacy_cache(self.root)
             if freed:
                 result.notices.append(

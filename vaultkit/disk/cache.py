@@ -144,7 +144,8 @@ def parse_to_plain(parsed: ParsedNote) -> tuple[Any, ...]:
     note (a tenth of a first build's memory)."""
     values = [getattr(parsed, name) for name in _FIELDS]
     for at in _LIST_AT:
-        values[at] = [tuple(record) for record in values[at]]
+        if at != _TAGS_AT:  # tags: below, with their names interned
+            values[at] = [tuple(record) for record in values[at]]
     for at in _DICT_AT:
         values[at] = {intern(key): tuple(found) for key, found in values[at].items()}
     for at in _NAMED_AT:

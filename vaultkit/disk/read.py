@@ -556,11 +556,13 @@ class ParseCache:
     def files_to_save(self, listing: dict[str, StatKey]) -> dict[str, bytes]:
         """The shard files to write: those that changed, without the entries of files
         that are gone or changed since (a worker's shard file is written as it is: an
-        entry of a file changed since is never used, as its stat key differs)."""
+        entry of a file changed since is never used, as its stat key differs). A worker's
+        file is handed over, not kept: once written, the shard is read from it if asked
+        for (a watcher would otherwise hold every parse's bytes for good)."""
         files = {}
         for shard in sorted(self.changed):
             if shard in self._ready:
-                files[cache.shard_name(shard)] = self._ready[shard]
+                files[cache.shard_name(shard)] = self._ready.pop(shard)
                 continue
             entries = {
                 path: entry
