@@ -62,7 +62,7 @@ def test_to_pandas_without_pandas_says_how_to_install_it(demo, monkeypatch):
 
 
 def test_kept_answers_are_used_while_nothing_changes_and_renewed_after(demo, monkeypatch):
-    from vaultkit.disk import read as read_module
+    from vaultkit import loading as read_module
 
     first = vaultkit.open(demo).experiments
     parsed = []

@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
+from vaultkit import loading
 from vaultkit.disk import read as vault_module
-from vaultkit.disk.read import load_snapshot as load_vault
+from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.check import check_model
 from vaultkit.model.vault_model import build_model
 
@@ -197,8 +198,8 @@ def test_a_property_too_large_for_a_number_stops_nothing(tmp_path, note):
 
 
 def test_a_file_time_past_the_year_9999_stops_nothing():
-    from vaultkit.model.records import Note, ParsedNote
     from vaultkit.output.formats import iso_utc
+    from vaultkit.records import Note, ParsedNote
 
     far = 300_000_000_000 * 10**9  # the year 11476 (a file system may not even store it)
     assert iso_utc(far) == "9999-12-31T23:59:59Z"
@@ -376,7 +377,7 @@ def test_no_name_property_time_or_canvas_stops_a_command(tmp_path_factory, notes
 def test_workers_fork_only_while_the_process_runs_one_thread(tmp_path, monkeypatch):
     import threading
 
-    from vaultkit.disk.read import start_method
+    from vaultkit.loading import start_method
 
     assert start_method() == "fork"
     stop = threading.Event()
@@ -387,7 +388,7 @@ def test_workers_fork_only_while_the_process_runs_one_thread(tmp_path, monkeypat
         root = write_vault(
             tmp_path / "v", {f"EXP-{i:03} n.md": experiment("none", "done") for i in range(6)}
         )
-        monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 2)
+        monkeypatch.setattr(loading, "PARALLEL_THRESHOLD", 2)
         parsed = load_vault(root)
         assert sorted(parsed.notes) == [f"EXP-{i:03} n.md" for i in range(6)]
         assert all(n.parsed.status == "done" for n in parsed.notes.values())

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from vaultkit.model.managed import ManagedBlockError, block_content, outside_text, upsert_block
 from vaultkit.output.formats import mermaid_label
-from vaultkit.output.managed import ManagedBlockError, block_content, outside_text, upsert_block
 
 BEGIN, END = "<!-- vaultkit:begin x -->", "<!-- vaultkit:end x -->"
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from vaultkit.cli import cli
 from vaultkit.disk import write as write_module
-from vaultkit.disk.read import load_snapshot as load_vault
+from vaultkit.loading import load_snapshot as load_vault
+from vaultkit.model.managed import begin_marker, end_marker
 from vaultkit.model.vault_model import build_model
-from vaultkit.output.managed import begin_marker, end_marker
 from vaultkit.pipeline import Builder
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
@@ -430,7 +430,7 @@ def test_a_row_or_lineage_note_reads_no_note_its_inputs_do_not_name(vault):
     renderer that starts to read any other note (a child's status, a sibling's metrics)
     fails here until its inputs say so."""
     from vaultkit.model.check import NoteProblems
-    from vaultkit.model.config import link_style
+    from vaultkit.obsidian.links import link_style
     from vaultkit.output import render
 
     model = build_model(load_vault(vault), all_links=False)

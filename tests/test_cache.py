@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from vaultkit.cli import cli
 from vaultkit.disk import cache
-from vaultkit.disk.read import ParseCache, cache_folder
-from vaultkit.disk.read import load_snapshot as load_vault
-from vaultkit.model.records import DEFAULT_RULES
+from vaultkit.disk.read import cache_folder
+from vaultkit.loading import ParseCache
+from vaultkit.loading import load_snapshot as load_vault
+from vaultkit.model.reading import DEFAULT_RULES
 from vaultkit.model.vault_model import build_model
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
@@ -43,7 +44,7 @@ def shard_files(root):
 
 
 def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
-    from vaultkit.disk import read as vault_module
+    from vaultkit import loading as vault_module
 
     uncached = model_state(vault)
     parsed = []
@@ -265,7 +266,7 @@ def test_a_note_edited_while_the_build_runs_is_read_by_the_next_build(vault, mon
 def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
     tmp_path, monkeypatch
 ):
-    from vaultkit.disk import read as vault_module
+    from vaultkit import loading as vault_module
 
     files = dict(LINEAGE_VAULT)
     files["bad.md"] = "caf\xe9 #model_training".encode("latin-1")
@@ -296,7 +297,7 @@ def _remark_on_the_same_day(note):
 
 def _record_parses(monkeypatch) -> list[str]:
     """The notes read and parsed from here on (their vault paths)."""
-    from vaultkit.disk import read as vault_module
+    from vaultkit import loading as vault_module
 
     real_read = vault_module.read_note
     parsed: list[str] = []

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
-from vaultkit.disk.read import load_snapshot as load_vault
+from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.vault_model import build_model
 
 from .conftest import CORPORA

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaultkit.model.digraph import Digraph
-from vaultkit.model.records import Edge
+from vaultkit.records import Edge
 
 NODES = list("abcdefg")
 edge_lists = st.lists(st.tuples(st.sampled_from(NODES), st.sampled_from(NODES)), max_size=14)

@@ -79,8 +79,8 @@ def test_untrusted_markers(vault):
     pytest.importorskip("mlflow")
     from mlflow import MlflowClient
 
-    from vaultkit.obsidian.note import RUN_BLOCK
-    from vaultkit.output.managed import begin_marker, end_marker
+    from vaultkit.model.managed import begin_marker, end_marker
+    from vaultkit.model.reading import RUN_BLOCK
 
     uri = f"sqlite:///{vault.parent / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)

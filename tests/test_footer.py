@@ -2,8 +2,8 @@
 
 import pytest
 
-from vaultkit.model.records import LINK, PREVIOUS, REFERENCES, RELATED
-from vaultkit.obsidian.note import parse_note
+from vaultkit.model.reading import parse_note
+from vaultkit.records import LINK, PREVIOUS, REFERENCES, RELATED
 
 STATUS = [
     ("---\nStatus: #writing\n", "writing"),

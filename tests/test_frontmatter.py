@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaultkit.obsidian.note import parse_note
+from vaultkit.model.reading import parse_note
 
 YAML_MEANING = [
     ("date: 2024-07-21", {"date": "2024-07-21"}),

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vaultkit.disk.read import load_snapshot as load_vault
-from vaultkit.disk.read import read_note
+from vaultkit.loading import load_snapshot as load_vault
+from vaultkit.loading import read_note
 from vaultkit.model.vault_model import VaultModel, build_model
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault

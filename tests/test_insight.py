@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from vaultkit.cli import cli
 from vaultkit.create import demo_vault
 from vaultkit.model.metrics import parse_number, settings, table_metrics
-from vaultkit.obsidian.note import parse_note
+from vaultkit.model.reading import parse_note
 from vaultkit.output.edit import set_status
 
 from .conftest import SEED_TEMPLATE

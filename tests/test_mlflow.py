@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 import vaultkit
 from vaultkit.cli import cli
-from vaultkit.obsidian.note import parse_note
+from vaultkit.model.reading import parse_note
 from vaultkit.watch import Watcher
 
 from .conftest import write_vault

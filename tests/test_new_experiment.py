@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
-from vaultkit.disk.read import load_snapshot as load_vault
 from vaultkit.errors import VaultkitError
+from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.vault_model import build_model
 from vaultkit.output.edit import fill_template, moment_format
 

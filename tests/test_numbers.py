@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 import vaultkit
 from vaultkit.cli import cli
 from vaultkit.model.metrics import DEFAULT_SECTIONS, exact_number, prose_metrics, template_sections
+from vaultkit.model.reading import parse_note
 from vaultkit.model.results import DEFAULT_METRIC_RULES
 from vaultkit.model.runs import Run, run_block, run_section
-from vaultkit.obsidian.note import parse_note
 from vaultkit.output.edit import set_run_block
 
 from .conftest import SEED_TEMPLATE, write_vault

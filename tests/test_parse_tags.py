@@ -2,7 +2,7 @@
 
 import pytest
 
-from vaultkit.obsidian.note import parse_note
+from vaultkit.model.reading import parse_note
 
 BODY_TAGS = [
     # the examples of the tag rules

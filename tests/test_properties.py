@@ -9,12 +9,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from vaultkit.obsidian.note import (
-    block_structure,
-    full_block_structure,
-    normalise_newlines,
-    parse_note,
-)
+from vaultkit.model.reading import parse_note
+from vaultkit.obsidian.note import block_structure, full_block_structure, normalise_newlines
 from vaultkit.obsidian.resolve import Resolver
 from vaultkit.obsidian.syntax import TAG_GRAMMAR
 

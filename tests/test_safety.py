@@ -20,8 +20,8 @@ from vaultkit.api import Vault
 from vaultkit.cli import cli
 from vaultkit.disk import write as write_module
 from vaultkit.disk.read import cache_folder
-from vaultkit.obsidian.note import parse_note
-from vaultkit.output.managed import begin_marker, block_content, end_marker
+from vaultkit.model.managed import begin_marker, block_content, end_marker
+from vaultkit.model.reading import parse_note
 from vaultkit.pipeline import Builder
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault

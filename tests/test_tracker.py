@@ -21,8 +21,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from vaultkit.cli import cli
+from vaultkit.model.reading import parse_note
 from vaultkit.model.runs import Run, run_block, run_section
-from vaultkit.obsidian.note import parse_note
 from vaultkit.output.edit import set_run_block
 
 pytest.importorskip("mlflow", reason="the mlflow extra: pip install 'vaultkit[mlflow]'")

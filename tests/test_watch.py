@@ -165,7 +165,7 @@ def test_invalid_yaml_is_reported_and_the_watcher_keeps_going(running, vault):
 
 
 def test_note_deleted_while_being_read(running, vault, monkeypatch):
-    from vaultkit.disk import read as read_module
+    from vaultkit import loading as read_module
 
     real_read = read_module.read_note
 
@@ -248,7 +248,7 @@ def test_the_watcher_starts_worker_processes_from_a_fork_server(vault, tmp_path,
     import multiprocessing
     import shutil
 
-    from vaultkit.disk import read as read_module
+    from vaultkit import loading as read_module
 
     monkeypatch.setattr(read_module, "PARALLEL_THRESHOLD", 2)  # this vault is "big"
     methods: list[str | None] = []

@@ -31,10 +31,10 @@ from vaultkit.errors import (
     WatchError,
     WriteConflict,
 )
-from vaultkit.model.records import Edge, Problem
 from vaultkit.model.runs import Run, TrackedRun
 from vaultkit.model.vault_model import Lineage
 from vaultkit.pipeline import BuildResult
+from vaultkit.records import Edge, Problem
 from vaultkit.version import __version__
 
 __all__ = [

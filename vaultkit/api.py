@@ -31,23 +31,7 @@ from vaultkit.create import (
 )
 from vaultkit.create import new_experiment as create_experiment
 from vaultkit.disk import cache
-from vaultkit.disk.read import (
-    Listing,
-    ParseCache,
-    Progress,
-    cache_base,
-    cache_folder,
-    list_vault,
-    load_notes,
-    load_snapshot,
-    note_sections,
-    read_bytes,
-    read_cache,
-    read_config,
-    read_note,
-    read_settings,
-    template_version,
-)
+from vaultkit.disk.read import Listing, cache_base, cache_folder, list_vault, read_bytes, read_cache
 from vaultkit.disk.write import clear_cache, save_cache, update_file
 from vaultkit.errors import (
     MissingExtra,
@@ -57,6 +41,17 @@ from vaultkit.errors import (
     TrackerError,
     VaultkitError,
     VaultNotFound,
+)
+from vaultkit.loading import (
+    ParseCache,
+    Progress,
+    load_notes,
+    load_snapshot,
+    note_sections,
+    read_config,
+    read_note,
+    read_settings,
+    template_version,
 )
 from vaultkit.model.check import CODES, NEAR_MISSES, check_model
 from vaultkit.model.compare import Comparison, Side, compare, settings_in_force
@@ -70,19 +65,6 @@ from vaultkit.model.recognise import (
     is_template,
     why_not_an_experiment,
 )
-from vaultkit.model.records import (
-    ERROR,
-    NEXT,
-    PREVIOUS,
-    REFERENCES,
-    RELATED,
-    WARNING,
-    Edge,
-    Note,
-    Problem,
-    VaultSnapshot,
-    note_id,
-)
 from vaultkit.model.results import MetricRules, Results, most_reported
 from vaultkit.model.runs import (
     NOTE_TAG,
@@ -92,11 +74,24 @@ from vaultkit.model.runs import (
     TrackedRun,
     linked_runs,
 )
+from vaultkit.model.snapshot import VaultSnapshot
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
 from vaultkit.output.edit import drop_template_tags
 from vaultkit.output.formats import iso_utc
 from vaultkit.pipeline import Builder, BuildResult, State
+from vaultkit.records import (
+    ERROR,
+    NEXT,
+    PREVIOUS,
+    REFERENCES,
+    RELATED,
+    WARNING,
+    Edge,
+    Note,
+    Problem,
+    note_id,
+)
 from vaultkit.tracker import Tracker, require_mlflow
 from vaultkit.tracker import tracking_uri as tracking_uri_for
 

@@ -31,9 +31,9 @@ from vaultkit.errors import (
     UnsafePath,
     VaultkitError,
 )
-from vaultkit.model.config import CONFIG_PATH, Config, link_style
+from vaultkit.model.config import CONFIG_PATH, Config
 from vaultkit.model.metrics import unanswered
-from vaultkit.model.records import NEXT, Note, ParsedNote, VaultSnapshot
+from vaultkit.model.reading import RUN_BLOCK, run_sections
 from vaultkit.model.results import metric_rules
 from vaultkit.model.runs import (
     RUN_PROPERTY,
@@ -46,14 +46,17 @@ from vaultkit.model.runs import (
     stated_values,
     unchanged,
 )
-from vaultkit.obsidian.note import FOOTER_KEYS, RUN_BLOCK, run_sections
+from vaultkit.model.snapshot import VaultSnapshot
+from vaultkit.obsidian.links import link_style
+from vaultkit.obsidian.note import FOOTER_KEYS
+from vaultkit.records import NEXT, Note, ParsedNote
 
 if TYPE_CHECKING:  # the tracker is asked for only by the demo with MLflow
     from vaultkit.tracker import Tracker
+from vaultkit.model.managed import block_content
 from vaultkit.obsidian.links import format_link
 from vaultkit.obsidian.resolve import Resolver
 from vaultkit.output import edit
-from vaultkit.output.managed import block_content
 
 DATA = Path(__file__).parent / "data"
 VAULT_TEMPLATE = DATA / "vault_template"

@@ -31,17 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from vaultkit.disk import cache
-from vaultkit.disk.read import (
-    ParseCache,
-    Progress,
-    cache_folder,
-    list_vault,
-    load_notes,
-    read_bytes,
-    read_cache,
-    read_settings,
-    stat_keys,
-)
+from vaultkit.disk.read import cache_folder, list_vault, read_bytes, read_cache, stat_keys
 from vaultkit.disk.write import (
     DELETE,
     Decision,
@@ -54,23 +44,18 @@ from vaultkit.disk.write import (
     update_files,
 )
 from vaultkit.errors import RefusedEdit, VaultkitError
+from vaultkit.loading import ParseCache, Progress, load_notes, read_settings
 from vaultkit.model.check import NoteProblems
-from vaultkit.model.config import link_style
+from vaultkit.model.managed import block_content, outside_text, upsert_block
+from vaultkit.model.reading import DEFAULT_RULES
 from vaultkit.model.recognise import is_experiment, is_experiment_template
-from vaultkit.model.records import (
-    DEFAULT_RULES,
-    PREVIOUS,
-    StatKey,
-    VaultSnapshot,
-    canvas_path,
-    is_hidden,
-    note_id,
-)
 from vaultkit.model.results import Results
+from vaultkit.model.snapshot import VaultSnapshot
 from vaultkit.model.vault_model import VaultModel, build_model
+from vaultkit.obsidian.links import link_style
 from vaultkit.obsidian.resolve import name_key
 from vaultkit.output import render
-from vaultkit.output.managed import block_content, outside_text, upsert_block
+from vaultkit.records import PREVIOUS, StatKey, canvas_path, is_hidden, note_id
 
 
 @dataclass

@@ -27,14 +27,14 @@ from watchdog.observers.polling import PollingObserver
 
 from vaultkit.api import Vault
 from vaultkit.create import sync_note_runs
-from vaultkit.disk.read import describe_os_error, not_utf8
+from vaultkit.disk.read import describe_os_error, not_utf8, read_bytes
 from vaultkit.errors import VaultkitError, WatchError
 from vaultkit.model.check import ignored, note_problems
-from vaultkit.model.records import is_hidden, note_id
+from vaultkit.model.reading import parse_note
 from vaultkit.model.runs import Run, linked_runs
 from vaultkit.model.vault_model import VaultModel
-from vaultkit.obsidian.note import parse_note
 from vaultkit.pipeline import Builder, BuildResult
+from vaultkit.records import is_hidden, note_id
 from vaultkit.tracker import Tracker
 
 DEBOUNCE_SECONDS = 0.15
@@ -248,7 +248,7 @@ class Watcher:
         if model is not None and model.vault.config.runs_sync:
             self.syncer.add(None if paths is None else {p for p in paths if p.endswith(".md")})
         for path in result.written:
-            self.own_writes[path] = _bytes_of(self.root / path)
+            self.own_writes[path] = _bytes_of(self.root, path)
         for path in result.removed:
             self.own_writes[path] = None
         after = self._problems_of(notes)
@@ -278,7 +278,7 @@ class Watcher:
         """True when the file holds exactly what vaultkit last wrote (or removed) there."""
         if path not in self.own_writes:
             return False
-        return _bytes_of(self.root / path) == self.own_writes[path]
+        return _bytes_of(self.root, path) == self.own_writes[path]
 
     def step(self) -> Update | None:
         """Handle one batch of events; None when they were all vaultkit's own writes.
@@ -375,7 +375,7 @@ class RunSyncer:
 
     def _own(self, path: str) -> bool:
         """The note holds exactly the run block it last wrote there."""
-        return path in self.written and _bytes_of(self.root / path) == self.written[path]
+        return path in self.written and _bytes_of(self.root, path) == self.written[path]
 
     def wait_idle(self, timeout: float) -> bool:
         """Until nothing waits to be synced (or the tracker is out of reach): True, else
@@ -446,7 +446,7 @@ class RunSyncer:
             settings = vault.settings
             naming = {}  # the changed notes that name runs, parsed
             for path in sorted(p for p in paths if p.lower().endswith(".md")):
-                data = _bytes_of(self.root / path)
+                data = _bytes_of(self.root, path)
                 parsed = (
                     parse_note(data.decode("utf-8", "replace"), settings.rules) if data else None
                 )
@@ -463,7 +463,7 @@ class RunSyncer:
             ]
         written = [s.path for s in synced if s.written]
         for path in written:
-            self.written[path] = _bytes_of(self.root / path)
+            self.written[path] = _bytes_of(self.root, path)
         return [f"runs_sync: wrote the run block of {path}" for path in written]
 
 
@@ -494,10 +494,11 @@ def _watch_limit(exc: OSError) -> str:
     return f"cannot watch the folder: {describe_os_error(exc)}; try 'vaultkit watch --polling'"
 
 
-def _bytes_of(path: Path) -> bytes | None:
+def _bytes_of(root: Path, path: str) -> bytes | None:
+    """A vault file's bytes now; None when it is gone or cannot be read."""
     try:
-        return path.read_bytes() if path.is_file() else None
-    except OSError:
+        return read_bytes(root, path)
+    except (OSError, VaultkitError):
         return None
 
 

@@ -27,16 +27,7 @@ from collections.abc import Iterable
 from sys import intern
 from typing import Any
 
-from vaultkit.model.records import (
-    Field,
-    Heading,
-    Link,
-    ParsedNote,
-    StatKey,
-    SyncedRun,
-    Tag,
-    Url,
-)
+from vaultkit.records import Field, Heading, Link, ParsedNote, StatKey, SyncedRun, Tag, Url
 from vaultkit.version import __version__
 
 # Where versions up to 0.2 kept their caches, inside the vault (a build removes them)

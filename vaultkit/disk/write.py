@@ -40,8 +40,7 @@ from vaultkit.errors import (
     VaultkitError,
     WriteConflict,
 )
-from vaultkit.model.names import within_bytes
-from vaultkit.model.records import StatKey
+from vaultkit.records import StatKey, within_bytes
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from vaultkit.model.recognise import (
     near_miss,
     why_not_an_experiment,
 )
-from vaultkit.model.records import ERROR, PREVIOUS, WARNING, Link, ParsedNote, Problem
 from vaultkit.model.results import metric_rules
 from vaultkit.model.runs import run_problems
 from vaultkit.model.vault_model import ResolvedLink, VaultModel
 from vaultkit.obsidian.note import normalise_heading
+from vaultkit.records import ERROR, PREVIOUS, WARNING, Link, ParsedNote, Problem
 
 
 def _link_text(link: Link) -> str:

@@ -222,19 +222,3 @@ def parse_config(text: str) -> Config:
             CONFIG_PATH,
         )
     return config
-
-
-@dataclass(frozen=True)
-class LinkStyle:
-    """How the vault writes links (Settings → Files and links)."""
-
-    format: str = "shortest"  # shortest | relative | absolute
-    markdown: bool = False
-
-
-def link_style(app_settings: dict[str, Any]) -> LinkStyle:
-    chosen = app_settings.get("newLinkFormat")
-    return LinkStyle(
-        chosen if chosen in ("shortest", "relative", "absolute") else "shortest",
-        app_settings.get("useMarkdownLinks") is True,
-    )

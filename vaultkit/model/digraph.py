@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from vaultkit.model.records import Edge
+from vaultkit.records import Edge
 
 
 class TreeLine(NamedTuple):

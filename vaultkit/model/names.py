@@ -70,9 +70,3 @@ def closest_names(ids: Iterable[str], name: str, limit: int = 5) -> list[str]:
         if contains or similarity > 0.4:
             scored.append((not contains, -similarity, note))
     return [note for *_, note in sorted(scored)[:limit]]
-
-
-def within_bytes(name: str, limit: int) -> str:
-    """``name`` cut to at most ``limit`` bytes of UTF-8, never inside a character: file
-    systems count a name's bytes (255), and a CJK character is three."""
-    return name.encode("utf-8")[:limit].decode("utf-8", "ignore")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import itertools
 
-from vaultkit.model.records import PREVIOUS, Note, VaultSnapshot
+from vaultkit.model.snapshot import VaultSnapshot
+from vaultkit.records import PREVIOUS, Note
 
 DOCUMENT_TAG = "document"
 TEMPLATE_TAGS = ("template", "document_template")

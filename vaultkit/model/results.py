@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from vaultkit.model.config import Config
 from vaultkit.model.metrics import metric_key
-from vaultkit.model.records import ParsedNote
+from vaultkit.records import ParsedNote
 
 # -- which way is better ------------------------------------------------------------------
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 from vaultkit.model.metrics import exact_number, metric_key
-from vaultkit.model.records import ERROR, WARNING, ParsedNote, Problem, SyncedRun, utc_time
+from vaultkit.model.reading import RUN_METRICS_HEADER
 from vaultkit.model.results import DEFAULT_METRIC_RULES, MetricRules
-from vaultkit.obsidian.note import RUN_METRICS_HEADER
+from vaultkit.records import ERROR, WARNING, ParsedNote, Problem, SyncedRun, utc_time
 
 RUN_PROPERTY = "mlflow_run"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"

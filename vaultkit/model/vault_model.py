@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypedDict
 
-from vaultkit.model.config import LinkStyle
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.recognise import is_experiment
-from vaultkit.model.records import PREVIOUS, Edge, Link, Note, VaultSnapshot, note_id
 from vaultkit.model.results import Results, metric_rules
-from vaultkit.obsidian.links import link_path
+from vaultkit.model.snapshot import VaultSnapshot
+from vaultkit.obsidian.links import LinkStyle, link_path
 from vaultkit.obsidian.resolve import Resolution, Resolver, name_key
+from vaultkit.records import PREVIOUS, Edge, Link, Note, note_id
 
 
 class ResolvedLink(NamedTuple):

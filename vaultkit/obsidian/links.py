@@ -5,10 +5,27 @@ writes"). Pure."""
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
-from vaultkit.model.config import LinkStyle
 from vaultkit.obsidian.resolve import Resolver
+
+
+@dataclass(frozen=True)
+class LinkStyle:
+    """How the vault writes links (Settings → Files and links)."""
+
+    format: str = "shortest"  # shortest | relative | absolute
+    markdown: bool = False
+
+
+def link_style(app_settings: dict[str, Any]) -> LinkStyle:
+    chosen = app_settings.get("newLinkFormat")
+    return LinkStyle(
+        chosen if chosen in ("shortest", "relative", "absolute") else "shortest",
+        app_settings.get("useMarkdownLinks") is True,
+    )
 
 
 def _without_md(path: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from vaultkit.model.records import Heading
+from vaultkit.records import Heading
 
 _FENCE = re.compile(r"(`{3,}|~{3,})(.*)$")
 _ATX = re.compile(r"(#{1,6})(?:[ \t]+|$)(.*)$")

@@ -8,17 +8,11 @@ import re
 from datetime import datetime
 
 from vaultkit.errors import ConfigError, InvalidTitle
-from vaultkit.model.records import DEFAULT_RULES, ParseRules
+from vaultkit.model.managed import block_content, block_text, newline_of, upsert_block
+from vaultkit.model.reading import DEFAULT_RULES, RUN_BLOCK, parse_note
 from vaultkit.obsidian import syntax
-from vaultkit.obsidian.note import (
-    RUN_BLOCK,
-    first_sections,
-    normalise_heading,
-    parse_note,
-    sections,
-    split_frontmatter,
-)
-from vaultkit.output.managed import block_content, block_text, newline_of, upsert_block
+from vaultkit.obsidian.note import first_sections, normalise_heading, sections, split_frontmatter
+from vaultkit.records import ParseRules
 
 UNLINKABLE = '*"\\/<>:|?#^[]'
 WINDOWS_DEVICES = frozenset(

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vaultkit.model.compare import Comparison, MetricChange
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.metrics import plain_number
-from vaultkit.model.records import LINK, Edge, Problem, utc_time
 from vaultkit.model.runs import TrackedRun
 from vaultkit.model.vault_model import Lineage, VaultModel
+from vaultkit.records import LINK, Edge, Problem, utc_time
 
 if TYPE_CHECKING:  # networkx is imported by the graph exports only: it is slow to import
     import networkx as nx

@@ -18,13 +18,10 @@ from typing import Any
 from vaultkit.model.check import NoteProblems
 from vaultkit.model.compare import one_line as what_changed
 from vaultkit.model.compare import settings_in_force
-from vaultkit.model.config import LinkStyle
 from vaultkit.model.metrics import completeness, plain_number
-from vaultkit.model.names import within_bytes
-from vaultkit.model.records import ERROR, canvas_path
 from vaultkit.model.results import RUN, Results, path_to
 from vaultkit.model.vault_model import Lineage, VaultModel
-from vaultkit.obsidian.links import format_link
+from vaultkit.obsidian.links import LinkStyle, format_link
 from vaultkit.obsidian.resolve import Resolver
 from vaultkit.output.formats import (
     SHOWN_DEPTH,
@@ -33,6 +30,7 @@ from vaultkit.output.formats import (
     one_line,
     status_legend,
 )
+from vaultkit.records import ERROR, canvas_path, within_bytes
 
 INDEX_BLOCK = "index"
 LINEAGE_BLOCK = "lineage"

@@ -1,5 +1,7 @@
-"""Plain data passed between the stages: what a note says, what the vault holds, what
-``check`` finds. Nothing here reads the disk or computes anything costly."""
+"""Plain data passed between the stages: what a note says, what ``check`` finds, the
+rules a note is read by. Neutral: it imports nothing else of vaultkit, so every layer
+(obsidian/ at the bottom included) may use it. Nothing here reads the disk or computes
+anything costly."""
 
 from __future__ import annotations
 
@@ -7,11 +9,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, TypedDict
-
-from vaultkit.model.config import Config
-from vaultkit.model.metrics import DEFAULT_SECTIONS, TemplateSections
 
 # Where a link is written decides its edge type in the graph.
 Role = Literal["previous", "next", "related", "references", "link"]
@@ -24,6 +22,8 @@ LINK: Final = "link"
 Severity = Literal["error", "warning"]
 ERROR: Final = "error"
 WARNING: Final = "warning"
+
+TemplateSections = tuple[tuple[str, tuple[str, ...]], ...]  # (section, its questions), in order
 
 StatKey = tuple[int, int, int, int]  # (mtime_ns, size, ctime_ns, inode): a file's identity now
 
@@ -123,7 +123,7 @@ class SyncedRun(NamedTuple):
 
 @dataclass
 class ParsedNote:
-    """Everything vaultkit reads out of one note's text; made by ``obsidian.note.parse_note``."""
+    """Everything vaultkit reads out of one note's text; made by ``model.reading.parse_note``."""
 
     properties: dict[str, Any] = field(default_factory=dict)
     frontmatter_error: tuple[str, int] | None = None  # (message, line)
@@ -211,6 +211,12 @@ def canvas_path(note_path: str) -> str:
     return note_id(note_path) + ".canvas"
 
 
+def within_bytes(name: str, limit: int) -> str:
+    """``name`` cut to at most ``limit`` bytes of UTF-8, never inside a character: file
+    systems count a name's bytes (255), and a CJK character is three."""
+    return name.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
 def is_hidden(path: str) -> bool:
     """A vault path Obsidian never shows: one of its parts starts with a dot (``.obsidian/``,
     ``.trash/``, ``.git/``, ``.draft.md``)."""
@@ -223,7 +229,7 @@ class ParseRules:
     experiment template asks to fill in, where a note names its previous experiment,
     and which property holds a status (`.vaultkit/config.toml`)."""
 
-    sections: TemplateSections = DEFAULT_SECTIONS
+    sections: TemplateSections = ()
     previous_headings: tuple[str, ...] = ("previous experiment",)  # normalised
     previous_properties: tuple[str, ...] = ("previous", "previous_experiment")  # lower case
     status_property: str = "status"  # lower case
@@ -245,38 +251,3 @@ class ParseRules:
         import hashlib
 
         return hashlib.sha1(repr(self).encode()).hexdigest()
-
-
-DEFAULT_RULES = ParseRules()
-
-
-@dataclass
-class VaultSnapshot:
-    """What was read from a vault folder: its settings, notes and files. The model is
-    built from this; nothing after the disk stage reads files."""
-
-    root: Path
-    config: Config = field(default_factory=Config)
-    template_settings: dict[str, Any] = field(default_factory=dict)
-    app_settings: dict[str, Any] = field(default_factory=dict)
-    templater_settings: dict[str, Any] = field(default_factory=dict)
-    rules: ParseRules = DEFAULT_RULES
-    settings_key: str = ""  # a digest of the settings and rules (``disk.read.read_settings``)
-    notes: dict[str, Note] = field(default_factory=dict)  # by path
-    files: list[str] = field(default_factory=list)  # every file, notes and attachments
-    problems: list[Problem] = field(default_factory=list)  # notes that could not be read
-
-    @functools.cached_property  # the settings are read once, before any note
-    def templates_folder(self) -> str | None:
-        """The core Templates plugin's folder."""
-        return _folder(self.template_settings.get("folder"))
-
-    @functools.cached_property
-    def templates_folders(self) -> tuple[str, ...]:
-        """Every folder of templates: the core Templates plugin's and Templater's."""
-        found = [self.templates_folder, _folder(self.templater_settings.get("templates_folder"))]
-        return tuple(dict.fromkeys(f for f in found if f))
-
-
-def _folder(setting: Any) -> str | None:
-    return setting.strip().strip("/") or None if isinstance(setting, str) else None
