@@ -48,13 +48,14 @@ test-all: test test-slow render-test wheel-test
 ci-deps: $(STAMP) $(MLFLOW_SERVER_VENV)/bin/mlflow render-deps
 
 # The same checks in the environment .venv already holds: nothing is installed (no network).
+# The tests run in as many processes as there are cores (pytest-xdist).
 check:
 	@test -x $(BIN)/python || { echo "no $(VENV)/: run 'make test' once (it installs)"; exit 1; }
 	$(BIN)/ruff check vaultkit tests benchmarks
 	$(BIN)/ruff format --check vaultkit tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check vaultkit tests benchmarks
