@@ -79,7 +79,7 @@ def write_vault(root: Path, files: dict[str, str | bytes]) -> Path:
 
 
 @pytest.fixture
-def lineage_vault(tmp_path) -> Path:
+def lineage_vault(tmp_path: Path) -> Path:
     """The lineage vault, plus a CRLF + BOM note and a cp1252 note made on the fly."""
     files = dict(LINEAGE_VAULT)
     crlf = "---\nstatus: done\n---\n" + experiment("[[EXP-003 focal]]", "writing")
@@ -90,6 +90,6 @@ def lineage_vault(tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_vault(monkeypatch):
+def _no_ambient_vault(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own vault through the environment."""
     monkeypatch.delenv("VAULTKIT_VAULT", raising=False)

@@ -7,6 +7,7 @@ import builtins
 import doctest
 import re
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +19,7 @@ from .conftest import REPO, experiment
 
 
 @pytest.fixture
-def demo(tmp_path, monkeypatch):
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`vaultkit demo vaultkit-demo`, as docs/api.md says, in the current folder."""
     monkeypatch.chdir(tmp_path)
     assert CliRunner().invoke(cli, ["demo", "vaultkit-demo"]).exit_code == 0
@@ -33,19 +34,21 @@ def run_examples(text: str, name: str) -> doctest.TestResults:
     return runner.summarize(verbose=False)
 
 
-def test_the_examples_of_docs_api_run_as_written(demo):
+def test_the_examples_of_docs_api_run_as_written(demo: Path) -> None:
     results = run_examples((REPO / "docs" / "api.md").read_text(encoding="utf-8"), "api.md")
     assert results.attempted >= 20 and results.failed == 0
 
 
-def test_the_python_examples_of_the_readme_run_as_written(demo):
+def test_the_python_examples_of_the_readme_run_as_written(demo: Path) -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     examples = "\n".join(re.findall(r"```python\n(.*?)```", readme, re.S))
     results = run_examples(examples, "README.md")
     assert results.attempted >= 3 and results.failed == 0
 
 
-def test_to_pandas_without_pandas_says_how_to_install_it(demo, monkeypatch):
+def test_to_pandas_without_pandas_says_how_to_install_it(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_import = builtins.__import__
 
     def no_pandas(name, *args, **kwargs):
@@ -61,7 +64,9 @@ def test_to_pandas_without_pandas_says_how_to_install_it(demo, monkeypatch):
     )
 
 
-def test_kept_answers_are_used_while_nothing_changes_and_renewed_after(demo, monkeypatch):
+def test_kept_answers_are_used_while_nothing_changes_and_renewed_after(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit import loading as read_module
 
     first = vaultkit.open(demo).experiments
@@ -77,7 +82,7 @@ def test_kept_answers_are_used_while_nothing_changes_and_renewed_after(demo, mon
     assert changed.status == "done" and parsed
 
 
-def test_a_damaged_kept_answer_is_computed_again(demo):
+def test_a_damaged_kept_answer_is_computed_again(demo: Path) -> None:
     from vaultkit.disk import cache
     from vaultkit.disk.read import cache_folder
 
@@ -88,7 +93,7 @@ def test_a_damaged_kept_answer_is_computed_again(demo):
     assert vaultkit.open(demo).experiments == expected
 
 
-def test_errors_are_exceptions_never_system_exit(tmp_path):
+def test_errors_are_exceptions_never_system_exit(tmp_path: Path) -> None:
     with pytest.raises(vaultkit.VaultNotFound):
         vaultkit.open(tmp_path / "missing")
     with pytest.raises(vaultkit.VaultNotFound):
@@ -102,7 +107,7 @@ def test_errors_are_exceptions_never_system_exit(tmp_path):
         vault.experiment("B")
 
 
-def test_select_is_what_list_shows(demo):
+def test_select_is_what_list_shows(demo: Path) -> None:
     vault = vaultkit.open(demo)
     chosen = vault.select(statuses=["writing", "#Done"], sort_by="map_0.5")
     assert chosen.metric == "mAP@0.5"
@@ -127,7 +132,7 @@ def test_select_is_what_list_shows(demo):
         vault.select(sort_by="f1")
 
 
-def test_check_filters_by_code_and_severity(demo):
+def test_check_filters_by_code_and_severity(demo: Path) -> None:
     vault = vaultkit.open(demo)
     note = demo / "Experiments" / "EXP-003 focal loss.md"
     note.write_text(note.read_text() + "\nSee [[No such note]].\n")
@@ -140,7 +145,7 @@ def test_check_filters_by_code_and_severity(demo):
         vault.check(codes=["dangling-lnk"])
 
 
-def test_list_keeps_every_status_asked_for(demo):
+def test_list_keeps_every_status_asked_for(demo: Path) -> None:
     shown = CliRunner().invoke(
         cli, ["--vault", str(demo), "list", "--status", "writing", "--status", "done"]
     )
@@ -148,7 +153,7 @@ def test_list_keeps_every_status_asked_for(demo):
     assert shown.output.endswith("\n6 experiments: 3 done, 3 writing\n")
 
 
-def test_lineage_depth_is_a_keyword_of_the_api(demo):
+def test_lineage_depth_is_a_keyword_of_the_api(demo: Path) -> None:
     vault = vaultkit.open(demo)
     whole = vault.lineage("EXP-001 baseline")
     assert whole.descendants == [

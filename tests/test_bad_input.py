@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,7 @@ def problems_of(root):
 
 
 @pytest.fixture
-def bad_vault(tmp_path):
+def bad_vault(tmp_path: Path) -> Path:
     root = write_vault(
         tmp_path / "vault",
         {
@@ -46,7 +47,7 @@ def bad_vault(tmp_path):
     return root
 
 
-def test_each_bad_note_is_a_problem_or_skipped_and_the_rest_is_read(bad_vault):
+def test_each_bad_note_is_a_problem_or_skipped_and_the_rest_is_read(bad_vault: Path) -> None:
     model, problems = problems_of(bad_vault)
     assert "EXP-002 good" in model.experiments
     assert model.lineages()[0].edges == [("EXP-002 good", "EXP-001 baseline")]
@@ -60,7 +61,9 @@ def test_each_bad_note_is_a_problem_or_skipped_and_the_rest_is_read(bad_vault):
     assert not any(path.startswith("loop/") for path in model.vault.files)
 
 
-def test_note_deleted_while_the_vault_is_read(bad_vault, monkeypatch):
+def test_note_deleted_while_the_vault_is_read(
+    bad_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_walk = vault_module._walk
 
     def walk_and_vanish(root):
@@ -73,7 +76,7 @@ def test_note_deleted_while_the_vault_is_read(bad_vault, monkeypatch):
     assert "vanished.md" not in model.vault.files
 
 
-def test_note_locked_against_reading(bad_vault, monkeypatch):
+def test_note_locked_against_reading(bad_vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_open = os.open
 
     def locked_open(path, *args, **kwargs):
@@ -91,7 +94,7 @@ def test_note_locked_against_reading(bad_vault, monkeypatch):
     assert "EXP-001 baseline" in model.experiments
 
 
-def test_symlinked_folder_outside_the_vault_is_read_once(tmp_path):
+def test_symlinked_folder_outside_the_vault_is_read_once(tmp_path: Path) -> None:
     outside = write_vault(tmp_path / "outside", {"Shared.md": "#shared\n"})
     root = write_vault(tmp_path / "vault", {"Home.md": "[[Shared]]\n"})
     os.symlink(outside, root / "linked")
@@ -102,7 +105,7 @@ def test_symlinked_folder_outside_the_vault_is_read_once(tmp_path):
     assert [r.target for r in model.links["Home"]] == ["linked/Shared"]
 
 
-def test_dot_paths_are_invisible(tmp_path):
+def test_dot_paths_are_invisible(tmp_path: Path) -> None:
     root = write_vault(
         tmp_path / "vault",
         {
@@ -128,7 +131,7 @@ def run_cli(*args, cwd=None):
     )
 
 
-def test_the_real_process_prints_no_traceback_on_bad_input(bad_vault):
+def test_the_real_process_prints_no_traceback_on_bad_input(bad_vault: Path) -> None:
     result = run_cli("--vault", str(bad_vault), "check", "--format", "json")
     assert result.returncode == 1  # the invalid YAML is an error
     assert "Traceback" not in result.stderr
@@ -136,7 +139,7 @@ def test_the_real_process_prints_no_traceback_on_bad_input(bad_vault):
     assert {"invalid-frontmatter", "unreadable-note"} <= codes
 
 
-def test_errors_print_path_and_exit_1_usage_errors_exit_2(tmp_path):
+def test_errors_print_path_and_exit_1_usage_errors_exit_2(tmp_path: Path) -> None:
     missing = run_cli("--vault", str(tmp_path / "nope"), "list")
     assert missing.returncode == 1
     assert missing.stderr == (
@@ -149,7 +152,7 @@ def test_errors_print_path_and_exit_1_usage_errors_exit_2(tmp_path):
     assert run_cli("--help").returncode == 0
 
 
-def test_output_cut_short_by_the_reader_ends_quietly(tmp_path):
+def test_output_cut_short_by_the_reader_ends_quietly(tmp_path: Path) -> None:
     """`vaultkit list --format json | head -c 10`: no 'Exception ignored … BrokenPipe'."""
     files = {f"E/EXP-{i:04d} run.md": experiment("None", "done") for i in range(700)}
     root = write_vault(tmp_path / "v", files)
@@ -184,7 +187,7 @@ def cli_run(root, *args):
     ],
     ids=["400 digits", "5000 digits"],
 )
-def test_a_property_too_large_for_a_number_stops_nothing(tmp_path, note):
+def test_a_property_too_large_for_a_number_stops_nothing(tmp_path: Path, note) -> None:
     root = write_vault(
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 a.md": note + GOOD, "EXP-002 b.md": GOOD},
@@ -197,7 +200,7 @@ def test_a_property_too_large_for_a_number_stops_nothing(tmp_path, note):
     assert [r["title"] for r in listed] == ["EXP-001 a", "EXP-002 b"]
 
 
-def test_a_file_time_past_the_year_9999_stops_nothing():
+def test_a_file_time_past_the_year_9999_stops_nothing() -> None:
     from vaultkit.output.formats import iso_utc
     from vaultkit.records import Note, ParsedNote
 
@@ -212,7 +215,7 @@ def test_a_file_time_past_the_year_9999_stops_nothing():
     ['{"nodes": null, "edges": null}', '{"nodes": 5, "edges": "x"}', "[" * 2000 + "]" * 2000],
     ids=["null", "a number", "2000 levels"],
 )
-def test_a_damaged_lineage_canvas_stops_nothing_else(tmp_path, canvas):
+def test_a_damaged_lineage_canvas_stops_nothing_else(tmp_path: Path, canvas) -> None:
     root = write_vault(
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
@@ -232,7 +235,7 @@ def test_a_damaged_lineage_canvas_stops_nothing_else(tmp_path, canvas):
         assert path.read_text(encoding="utf-8") == canvas  # left as it is, said
 
 
-def test_a_canvas_keeps_the_keys_another_tool_added(tmp_path):
+def test_a_canvas_keeps_the_keys_another_tool_added(tmp_path: Path) -> None:
     root = write_vault(
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
@@ -249,7 +252,7 @@ def test_a_canvas_keeps_the_keys_another_tool_added(tmp_path):
     assert len(rebuilt["nodes"]) == 2
 
 
-def test_a_file_name_that_is_not_utf8_stops_nothing(tmp_path):
+def test_a_file_name_that_is_not_utf8_stops_nothing(tmp_path: Path) -> None:
     root = write_vault(
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
@@ -274,7 +277,7 @@ def test_a_file_name_that_is_not_utf8_stops_nothing(tmp_path):
     assert is_ignored(os.fsdecode(b"EXP-002 caf\xe9.md"))
 
 
-def test_a_long_cjk_note_name_is_measured_in_bytes(tmp_path):
+def test_a_long_cjk_note_name_is_measured_in_bytes(tmp_path: Path) -> None:
     name = "実" * 81  # 243 bytes: its file name fits, with vaultkit's own around it too
     root = write_vault(tmp_path / "v", {".obsidian/app.json": "{}", f"Experiments/{name}.md": GOOD})
     built = cli_run(root, "build")
@@ -287,7 +290,9 @@ def test_a_long_cjk_note_name_is_measured_in_bytes(tmp_path):
     assert cli_run(root, "build").exit_code == 0
 
 
-def test_a_folder_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
+def test_a_folder_that_cannot_be_read_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = write_vault(
         tmp_path / "v",
         {
@@ -354,7 +359,9 @@ times = st.sampled_from([0, 1, 10**9, 10**10, 2**31 - 1, 2**33])
     notes=st.lists(st.tuples(names, yaml_values, times), min_size=1, max_size=4),
     canvas=canvases,
 )
-def test_no_name_property_time_or_canvas_stops_a_command(tmp_path_factory, notes, canvas):
+def test_no_name_property_time_or_canvas_stops_a_command(
+    tmp_path_factory: pytest.TempPathFactory, notes, canvas
+) -> None:
     root = tmp_path_factory.mktemp("fuzz")
     files = {".obsidian/app.json": "{}", "Lineages/EXP-000 lineage.canvas": canvas}
     for number, (name, value, _) in enumerate(notes):
@@ -374,7 +381,9 @@ def test_no_name_property_time_or_canvas_stops_a_command(tmp_path_factory, notes
 # -- processes --------------------------------------------------------------------------------
 
 
-def test_workers_fork_only_while_the_process_runs_one_thread(tmp_path, monkeypatch):
+def test_workers_fork_only_while_the_process_runs_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import threading
 
     from vaultkit.loading import start_method
@@ -397,7 +406,7 @@ def test_workers_fork_only_while_the_process_runs_one_thread(tmp_path, monkeypat
         thread.join()
 
 
-def test_a_one_shot_command_runs_the_exit_handlers(tmp_path):
+def test_a_one_shot_command_runs_the_exit_handlers(tmp_path: Path) -> None:
     root = write_vault(tmp_path / "v", {".obsidian/app.json": "{}", "EXP-002 good.md": GOOD})
     marker = tmp_path / "ran"
     script = (

@@ -28,7 +28,7 @@ UPSERTS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), UPSERTS)
-def test_upsert(text, expected):
+def test_upsert(text, expected) -> None:
     assert upsert_block(text, "x", "new") == expected
 
 
@@ -36,12 +36,12 @@ def test_upsert(text, expected):
     "text",
     [f"{END}\n{BEGIN}", f"{BEGIN}\n{BEGIN}\n{END}", f"{BEGIN}\nno end", f"{END}\nalone"],
 )
-def test_broken_markers_raise_instead_of_guessing(text):
+def test_broken_markers_raise_instead_of_guessing(text) -> None:
     with pytest.raises(ManagedBlockError):
         upsert_block(text, "x", "new")
 
 
-def test_other_blocks_are_not_touched():
+def test_other_blocks_are_not_touched() -> None:
     text = "<!-- vaultkit:begin y -->\nkeep\n<!-- vaultkit:end y -->\n"
     assert upsert_block(text, "x", "new").startswith(text)
 
@@ -51,7 +51,7 @@ user_text = st.text().filter(lambda t: "vaultkit:" not in t)
 
 @given(user_text, user_text, st.text(), st.text())
 @example(before="", after="", old="", new="\r")  # the block's "\r\n" once made it CRLF
-def test_outside_text_is_kept_and_replacing_twice_equals_once(before, after, old, new):
+def test_outside_text_is_kept_and_replacing_twice_equals_once(before, after, old, new) -> None:
     old = old.replace("vaultkit:", "")
     new = new.replace("vaultkit:", "")
     text = f"{before}\n{BEGIN}\n{old}\n{END}\n{after}"
@@ -61,7 +61,7 @@ def test_outside_text_is_kept_and_replacing_twice_equals_once(before, after, old
     assert outside_text(once, "x") == before + "\n\n" + after
 
 
-def test_block_content_reads_back_what_was_written():
+def test_block_content_reads_back_what_was_written() -> None:
     text = upsert_block("mine\r\n", "x", "line 1\nline 2")
     assert block_content(text, "x") == "line 1\nline 2"
     assert block_content("no block", "x") is None
@@ -89,5 +89,5 @@ MERMAID_LABELS = [  # each checked in Mermaid 11.13.0 by `make render-test`
 
 
 @pytest.mark.parametrize(("text", "expected"), MERMAID_LABELS)
-def test_mermaid_labels_are_quoted_and_escaped(text, expected):
+def test_mermaid_labels_are_quoted_and_escaped(text, expected) -> None:
     assert mermaid_label(text) == expected

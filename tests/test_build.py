@@ -43,7 +43,7 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.fixture
-def vault(tmp_path):
+def vault(tmp_path: Path) -> Path:
     return write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
 
 
@@ -83,7 +83,7 @@ RESULTS_VAULT = {
 
 
 @pytest.mark.parametrize("path", GENERATED)
-def test_golden_files(tmp_path, path):
+def test_golden_files(tmp_path: Path, path) -> None:
     vault = write_vault(tmp_path / "vault", RESULTS_VAULT)
     build(vault)
     produced = (vault / path).read_text(encoding="utf-8")
@@ -94,7 +94,7 @@ def test_golden_files(tmp_path, path):
     assert produced == golden.read_text(encoding="utf-8")
 
 
-def test_second_build_writes_nothing(vault):
+def test_second_build_writes_nothing(vault: Path) -> None:
     first = build(vault)
     assert len(first.written) == 9
     before = snapshot(vault)
@@ -103,7 +103,7 @@ def test_second_build_writes_nothing(vault):
     assert snapshot(vault) == before
 
 
-def test_generated_notes_are_not_experiments_and_add_no_edges(vault):
+def test_generated_notes_are_not_experiments_and_add_no_edges(vault: Path) -> None:
     before = build_model(load_vault(vault))
     build(vault)
     after = build_model(load_vault(vault))
@@ -111,7 +111,7 @@ def test_generated_notes_are_not_experiments_and_add_no_edges(vault):
     assert sorted(after.lineage.edges) == sorted(before.lineage.edges)
 
 
-def test_user_text_around_the_block_is_kept_byte_for_byte(vault):
+def test_user_text_around_the_block_is_kept_byte_for_byte(vault: Path) -> None:
     index = vault / "Experiment Index.md"
     mine_before = "\ufeff# Our index\r\n\r\nNotes we keep by hand.  \r\n\r\n"
     mine_after = "\r\n## After\r\nmore text without final newline"
@@ -123,7 +123,7 @@ def test_user_text_around_the_block_is_kept_byte_for_byte(vault):
     assert text.endswith(end_marker("index") + mine_after)
 
 
-def test_a_note_without_markers_gets_the_block_appended(vault):
+def test_a_note_without_markers_gets_the_block_appended(vault: Path) -> None:
     index = vault / "Experiment Index.md"
     index.write_text("My own index intro.\n", encoding="utf-8")
     build(vault)
@@ -142,8 +142,8 @@ text_around = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_
 )
 @given(before=text_around, after=text_around)
 def test_any_user_text_survives_build_and_a_second_build_writes_nothing(
-    tmp_path_factory, before, after
-):
+    tmp_path_factory: pytest.TempPathFactory, before, after
+) -> None:
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     lineage = root / "Lineages" / "EXP-001 baseline lineage.md"
     lineage.parent.mkdir()
@@ -160,7 +160,7 @@ def test_any_user_text_survives_build_and_a_second_build_writes_nothing(
     assert snapshot(root) == state
 
 
-def test_a_marker_inside_a_line_is_text_not_a_marker(vault):
+def test_a_marker_inside_a_line_is_text_not_a_marker(vault: Path) -> None:
     index = vault / "Experiment Index.md"
     mine = f"We keep {end_marker('index')} here as an example.\n"
     index.write_text(mine, encoding="utf-8")
@@ -169,7 +169,7 @@ def test_a_marker_inside_a_line_is_text_not_a_marker(vault):
     assert text.startswith(mine + "\n" + begin_marker("index") + "\n")
 
 
-def test_broken_markers_leave_the_note_alone_and_say_why(vault):
+def test_broken_markers_leave_the_note_alone_and_say_why(vault: Path) -> None:
     index = vault / "Experiment Index.md"
     broken = f"{end_marker('index')}\nmine\n{begin_marker('index')}\n"
     index.write_text(broken, encoding="utf-8")
@@ -179,13 +179,15 @@ def test_broken_markers_leave_the_note_alone_and_say_why(vault):
     assert "Error: Experiment Index.md: the 'index' block markers are broken" in result.output
 
 
-def test_a_failed_write_leaves_the_old_file_intact(vault, monkeypatch):
+def test_a_failed_write_leaves_the_old_file_intact(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     build(vault)
     index = vault / "Experiment Index.md"
     old = index.read_bytes()
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
 
-    def broken_replace(source, target):
+    def broken_replace(source, target) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(write_module.os, "replace", broken_replace)
@@ -202,14 +204,16 @@ def test_a_failed_write_leaves_the_old_file_intact(vault, monkeypatch):
     assert "[[EXP-009 new]]" in index.read_text()
 
 
-def test_a_failed_sync_to_disk_leaves_the_old_files_and_no_temporary_ones(vault, monkeypatch):
+def test_a_failed_sync_to_disk_leaves_the_old_files_and_no_temporary_ones(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     build(vault)
     index = vault / "Experiment Index.md"
     old = index.read_bytes()
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
     real_fsync = os.fsync
 
-    def failing_fsync(fd):
+    def failing_fsync(fd) -> None:
         real_fsync(fd)
         raise OSError(5, "Input/output error")
 
@@ -222,7 +226,7 @@ def test_a_failed_sync_to_disk_leaves_the_old_files_and_no_temporary_ones(vault,
     assert not [p for p in vault.rglob("*") if p.name.endswith(".vaultkit-tmp")]
 
 
-def test_dry_run_prints_a_diff_and_writes_nothing(vault):
+def test_dry_run_prints_a_diff_and_writes_nothing(vault: Path) -> None:
     before = snapshot(vault)
     result = CliRunner().invoke(cli, ["--vault", str(vault), "build", "--dry-run"])
     assert result.exit_code == 0
@@ -234,7 +238,7 @@ def test_dry_run_prints_a_diff_and_writes_nothing(vault):
     assert again.output == "Nothing to change.\n"
 
 
-def test_a_lineage_that_disappears_leaves_no_stale_note(vault):
+def test_a_lineage_that_disappears_leaves_no_stale_note(vault: Path) -> None:
     build(vault)
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     assert stale.exists()
@@ -247,7 +251,7 @@ def test_a_lineage_that_disappears_leaves_no_stale_note(vault):
     assert not stale.exists()
 
 
-def test_new_settings_in_the_same_build_still_remove_the_stale_lineage(vault):
+def test_new_settings_in_the_same_build_still_remove_the_stale_lineage(vault: Path) -> None:
     build(vault)
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     (vault / "Experiments" / "EXP-005 dangling.md").unlink()
@@ -258,7 +262,7 @@ def test_new_settings_in_the_same_build_still_remove_the_stale_lineage(vault):
     assert not stale.exists() and not report.left_alone
 
 
-def test_a_stale_lineage_note_with_user_text_is_kept_with_a_notice(vault):
+def test_a_stale_lineage_note_with_user_text_is_kept_with_a_notice(vault: Path) -> None:
     build(vault)
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     stale.write_text("My analysis of this line.\n\n" + stale.read_text(encoding="utf-8"))
@@ -279,13 +283,13 @@ def test_a_stale_lineage_note_with_user_text_is_kept_with_a_notice(vault):
     assert [p for p, _ in report.left_alone] == ["Lineages/EXP-005 dangling lineage.canvas"]
 
 
-def test_users_own_notes_in_the_lineage_folder_are_left_alone(vault):
+def test_users_own_notes_in_the_lineage_folder_are_left_alone(vault: Path) -> None:
     mine = write_vault(vault, {"Lineages/My notes.md": "# Thoughts\n"})
     build(mine)
     assert (vault / "Lineages" / "My notes.md").read_text() == "# Thoughts\n"
 
 
-def test_canvas_keeps_moved_nodes_and_user_cards(vault):
+def test_canvas_keeps_moved_nodes_and_user_cards(vault: Path) -> None:
     build(vault)
     canvas_path = vault / "Lineages" / "EXP-001 baseline lineage.canvas"
     canvas = json.loads(canvas_path.read_text())
@@ -306,7 +310,7 @@ def test_canvas_keeps_moved_nodes_and_user_cards(vault):
     assert any(n.get("file") == "Experiments/EXP-009 new.md" for n in after["nodes"])
 
 
-def test_canvas_is_json_canvas_1_0(vault):
+def test_canvas_is_json_canvas_1_0(vault: Path) -> None:
     build(vault)
     canvas = json.loads((vault / "Lineages" / "EXP-001 baseline lineage.canvas").read_text())
     ids = [n["id"] for n in canvas["nodes"]] + [e["id"] for e in canvas["edges"]]
@@ -318,7 +322,7 @@ def test_canvas_is_json_canvas_1_0(vault):
     assert all(e["fromNode"] in node_ids and e["toNode"] in node_ids for e in canvas["edges"])
 
 
-def test_writes_never_leave_the_vault(tmp_path):
+def test_writes_never_leave_the_vault(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
@@ -329,7 +333,7 @@ def test_writes_never_leave_the_vault(tmp_path):
     assert list(outside.iterdir()) == []
 
 
-def test_config_moves_the_index_and_lineage_folder(vault):
+def test_config_moves_the_index_and_lineage_folder(vault: Path) -> None:
     write_vault(
         vault,
         {
@@ -342,14 +346,14 @@ def test_config_moves_the_index_and_lineage_folder(vault):
     assert "Meta/Lines/EXP-001 baseline lineage.md" in report.written
 
 
-def test_bad_config_names_the_file_and_key(vault):
+def test_bad_config_names_the_file_and_key(vault: Path) -> None:
     write_vault(vault, {".vaultkit/config.toml": "index = 3\n"})
     result = CliRunner().invoke(cli, ["--vault", str(vault), "build"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: .vaultkit/config.toml: unknown key 'index'")
 
 
-def test_a_big_build_lists_twenty_files_and_counts_the_rest(tmp_path):
+def test_a_big_build_lists_twenty_files_and_counts_the_rest(tmp_path: Path) -> None:
     root = write_vault(
         tmp_path / "v", {f"EXP-{i:03d}.md": experiment("none", "done") for i in range(15)}
     )
@@ -359,7 +363,9 @@ def test_a_big_build_lists_twenty_files_and_counts_the_rest(tmp_path):
     assert lines[-2:] == ["… and 11 more", "31 written, 0 removed, 0 unchanged"]
 
 
-def test_removing_a_stale_lineage_note_that_is_a_link_keeps_the_file_it_points_to(vault):
+def test_removing_a_stale_lineage_note_that_is_a_link_keeps_the_file_it_points_to(
+    vault: Path,
+) -> None:
     build(vault)
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     kept = vault / "Archive" / "kept copy.md"
@@ -373,8 +379,8 @@ def test_removing_a_stale_lineage_note_that_is_a_link_keeps_the_file_it_points_t
 
 
 def test_each_file_reaches_the_disk_before_it_is_renamed_and_its_folder_after(
-    tmp_path, monkeypatch
-):
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "same.md").write_bytes(b"same")
     events = []
     real_fsync, real_replace = os.fsync, os.replace
@@ -408,7 +414,7 @@ def test_each_file_reaches_the_disk_before_it_is_renamed_and_its_folder_after(
 class RecordingNotes(dict):
     """The model's notes, recording which ones are read."""
 
-    def __init__(self, notes):
+    def __init__(self, notes) -> None:
         super().__init__(notes)
         self.read: set[str] = set()
 
@@ -422,7 +428,7 @@ class RecordingNotes(dict):
         return super().get(key, default)
 
 
-def test_a_row_or_lineage_note_reads_no_note_its_inputs_do_not_name(vault):
+def test_a_row_or_lineage_note_reads_no_note_its_inputs_do_not_name(vault: Path) -> None:
     """What an index row or a lineage note is made of must be in its inputs
     (pipeline.row_inputs, lineage_inputs), or a kept text goes stale. A row's inputs
     name its note (by stat key), its parents (by path) and the notes its Previous

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import zlib
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -32,7 +33,7 @@ def model_state(root):
 
 
 @pytest.fixture
-def vault(tmp_path):
+def vault(tmp_path: Path) -> Path:
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     CliRunner().invoke(cli, ["--vault", str(root), "list"])  # writes the cache
     assert shard_files(root)
@@ -43,7 +44,9 @@ def shard_files(root):
     return sorted(cache_folder(root).glob("parse-*.pickle"))
 
 
-def test_cache_is_used_and_gives_the_same_model(vault, monkeypatch):
+def test_cache_is_used_and_gives_the_same_model(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit import loading as vault_module
 
     uncached = model_state(vault)
@@ -66,7 +69,9 @@ def _no_cache(root):
     return parses
 
 
-def test_the_cache_lives_outside_the_vault_keyed_by_its_real_path(vault, tmp_path, cache_base):
+def test_the_cache_lives_outside_the_vault_keyed_by_its_real_path(
+    vault: Path, tmp_path: Path, cache_base: Path
+) -> None:
     folder = cache_folder(vault)
     assert folder.parent == cache_base / "vaults"
     assert folder.name.startswith("vault-")
@@ -78,7 +83,7 @@ def test_the_cache_lives_outside_the_vault_keyed_by_its_real_path(vault, tmp_pat
     assert cache_folder(tmp_path) != folder
 
 
-def test_note_changed_with_size_and_mtime_restored_is_read_again(vault):
+def test_note_changed_with_size_and_mtime_restored_is_read_again(vault: Path) -> None:
     note = vault / "Experiments" / "EXP-003 focal.md"
     stat = note.stat()
     text = note.read_text()
@@ -110,7 +115,7 @@ def framed(payload: bytes) -> bytes:
         lambda data: pickle.dumps({"foreign": True}),  # someone else's pickle
     ],
 )
-def test_damaged_or_old_caches_are_ignored_and_rebuilt(vault, damage):
+def test_damaged_or_old_caches_are_ignored_and_rebuilt(vault: Path, damage) -> None:
     expected = model_state(vault)
     for path in shard_files(vault):
         path.write_bytes(damage(path.read_bytes()))
@@ -120,7 +125,7 @@ def test_damaged_or_old_caches_are_ignored_and_rebuilt(vault, damage):
     assert all(cache.decode(path.read_bytes()) for path in shard_files(vault))  # rebuilt
 
 
-def test_a_changed_note_rewrites_only_its_shard(vault):
+def test_a_changed_note_rewrites_only_its_shard(vault: Path) -> None:
     stamps = {p.name: p.stat().st_mtime_ns for p in shard_files(vault)}
     note = vault / "Experiments" / "EXP-003 focal.md"
     note.write_text(note.read_text() + "\nmore\n")
@@ -132,7 +137,7 @@ def test_a_changed_note_rewrites_only_its_shard(vault):
 HEADER = {"schema": cache.SCHEMA, "version": __import__("vaultkit").__version__}
 
 
-def test_a_planted_cache_cannot_run_code(tmp_path):
+def test_a_planted_cache_cannot_run_code(tmp_path: Path) -> None:
     marker = tmp_path / "owned"
 
     class Planted:
@@ -153,7 +158,7 @@ def test_a_planted_cache_cannot_run_code(tmp_path):
         lambda key: ("key", (), None),
     ],
 )
-def test_a_planted_or_damaged_entry_is_ignored_rebuilt_and_said_once(vault, entry):
+def test_a_planted_or_damaged_entry_is_ignored_rebuilt_and_said_once(vault: Path, entry) -> None:
     path = "Experiments/EXP-003 focal.md"
     expected = model_state(vault)
     key = cache.stat_key((vault / path).stat())
@@ -176,7 +181,7 @@ def test_a_planted_or_damaged_entry_is_ignored_rebuilt_and_said_once(vault, entr
     assert "could not be used" not in again.output  # said once: the shard is whole again
 
 
-def test_a_cached_parse_is_the_parse(vault):
+def test_a_cached_parse_is_the_parse(vault: Path) -> None:
     fresh = load_vault(vault, parses=_no_cache(vault))
     cached = load_vault(vault)
     for path, note in cached.notes.items():
@@ -184,7 +189,7 @@ def test_a_cached_parse_is_the_parse(vault):
         assert type(note.parsed.links[0]).__name__ == "Link" if note.parsed.links else True
 
 
-def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path):
+def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path: Path) -> None:
     root = write_vault(
         tmp_path / "v", {"bad.md": "caf\xe9".encode("latin-1"), "ok.md": experiment("x", "done")}
     )
@@ -195,7 +200,7 @@ def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path):
     assert [(p.code, p.note) for p in second.problems] == [("unreadable-note", "bad")]
 
 
-def test_unchanged_vault_skips_the_build_and_a_change_does_not(vault):
+def test_unchanged_vault_skips_the_build_and_a_change_does_not(vault: Path) -> None:
     runner = CliRunner()
     first = runner.invoke(cli, ["--vault", str(vault), "build"])
     assert "written" in first.output
@@ -210,7 +215,7 @@ def test_unchanged_vault_skips_the_build_and_a_change_does_not(vault):
     assert "wrote   Experiment Index.md" in fourth.output
 
 
-def test_kept_lineage_notes_are_rendered_again_when_a_file_changes_their_links(vault):
+def test_kept_lineage_notes_are_rendered_again_when_a_file_changes_their_links(vault: Path) -> None:
     runner = CliRunner()
     runner.invoke(cli, ["--vault", str(vault), "build"])
     lineage = vault / "Lineages" / "EXP-001 baseline lineage.md"
@@ -222,7 +227,7 @@ def test_kept_lineage_notes_are_rendered_again_when_a_file_changes_their_links(v
     assert "[[Experiments/EXP-002 mosaic]]" in lineage.read_text()
 
 
-def test_a_lineage_note_deleted_by_hand_comes_back(vault):
+def test_a_lineage_note_deleted_by_hand_comes_back(vault: Path) -> None:
     runner = CliRunner()
     runner.invoke(cli, ["--vault", str(vault), "build"])
     lineage = vault / "Lineages" / "EXP-001 baseline lineage.md"
@@ -232,7 +237,9 @@ def test_a_lineage_note_deleted_by_hand_comes_back(vault):
     assert lineage.exists()
 
 
-def test_unchanged_lineages_are_not_rendered_again_by_the_next_build(vault, monkeypatch):
+def test_unchanged_lineages_are_not_rendered_again_by_the_next_build(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
     runner.invoke(cli, ["--vault", str(vault), "build"])
     _, rendered = _record_rendering(monkeypatch)
@@ -243,7 +250,9 @@ def test_unchanged_lineages_are_not_rendered_again_by_the_next_build(vault, monk
     assert len(rendered) == 1  # only the lineage that holds the changed note
 
 
-def test_a_note_edited_while_the_build_runs_is_read_by_the_next_build(vault, monkeypatch):
+def test_a_note_edited_while_the_build_runs_is_read_by_the_next_build(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit import pipeline
 
     real = pipeline.update_files
@@ -264,8 +273,8 @@ def test_a_note_edited_while_the_build_runs_is_read_by_the_next_build(vault, mon
 
 
 def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
-    tmp_path, monkeypatch
-):
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit import loading as vault_module
 
     files = dict(LINEAGE_VAULT)
@@ -288,14 +297,14 @@ def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
     }
 
 
-def _remark_on_the_same_day(note):
+def _remark_on_the_same_day(note) -> None:
     """Change a note without changing any generated note (its "last change" day stays)."""
     mtime = note.stat().st_mtime_ns
     note.write_text(note.read_text() + "\nOne more remark.\n")
     os.utime(note, ns=(mtime, mtime))
 
 
-def _record_parses(monkeypatch) -> list[str]:
+def _record_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The notes read and parsed from here on (their vault paths)."""
     from vaultkit import loading as vault_module
 
@@ -309,7 +318,9 @@ def _record_parses(monkeypatch) -> list[str]:
     return parsed
 
 
-def test_build_never_parses_the_notes_it_generates(vault, monkeypatch):
+def test_build_never_parses_the_notes_it_generates(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
     runner.invoke(cli, ["--vault", str(vault), "build"])
     note = vault / "Experiments" / "EXP-002 mosaic.md"
@@ -325,7 +336,9 @@ def test_build_never_parses_the_notes_it_generates(vault, monkeypatch):
     assert parsed == ["Experiments/EXP-002 mosaic.md"]  # not the index the last build wrote
 
 
-def test_the_cache_entries_of_generated_notes_outlive_a_build(vault, monkeypatch):
+def test_the_cache_entries_of_generated_notes_outlive_a_build(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
     runner.invoke(cli, ["--vault", str(vault), "build"])
     runner.invoke(cli, ["--vault", str(vault), "check"])  # caches the index note's parse
@@ -354,7 +367,7 @@ def _generated(root) -> dict[str, bytes]:
     return files
 
 
-def _full_build_of_a_copy(root, tmp_path) -> dict[str, bytes]:
+def _full_build_of_a_copy(root, tmp_path: Path) -> dict[str, bytes]:
     import shutil
 
     copy = tmp_path / f"copy-{len(list(tmp_path.iterdir()))}"
@@ -364,7 +377,9 @@ def _full_build_of_a_copy(root, tmp_path) -> dict[str, bytes]:
     return _generated(copy)
 
 
-def test_a_changed_note_that_is_no_experiment_writes_nothing_and_reads_one_note(vault, monkeypatch):
+def test_a_changed_note_that_is_no_experiment_writes_nothing_and_reads_one_note(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _build(vault)
     before = _generated(vault)
     tips = vault / "Knowledge" / "Tips.md"
@@ -407,7 +422,9 @@ def test_a_changed_note_that_is_no_experiment_writes_nothing_and_reads_one_note(
         lambda root: (root / ".obsidian" / "app.json").write_text('{"newLinkFormat": "absolute"}'),
     ],
 )
-def test_a_change_that_can_change_the_generated_notes_gets_a_full_build(vault, tmp_path, change):
+def test_a_change_that_can_change_the_generated_notes_gets_a_full_build(
+    vault: Path, tmp_path: Path, change
+) -> None:
     _build(vault)
     change(vault)
     assert "changed since the last build" not in _build(vault)
@@ -466,7 +483,9 @@ KNOWLEDGE_EDITS += [
 @example(edits=[LINKS_GONE, GONE_COMES_BACK])
 @example(edits=[DATASET_NAME_FREED])
 @example(edits=[CANVAS_NAME_SHARED])
-def test_builds_after_any_edits_write_what_a_full_build_writes(tmp_path_factory, edits):
+def test_builds_after_any_edits_write_what_a_full_build_writes(
+    tmp_path_factory: pytest.TempPathFactory, edits
+) -> None:
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     scratch = tmp_path_factory.mktemp("copies")
     _build(root)
@@ -486,8 +505,8 @@ def _apply(root, path: str, text: str | None) -> None:
 
 
 def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experiments(
-    vault, tmp_path, monkeypatch
-):
+    vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit.model import check
 
     _build(vault)  # the first: the index and lineage notes it writes did not exist
@@ -502,7 +521,7 @@ def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experim
     assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
 
 
-def _record_rendering(monkeypatch) -> tuple[list, list]:
+def _record_rendering(monkeypatch: pytest.MonkeyPatch) -> tuple[list, list]:
     from vaultkit.model import check
     from vaultkit.output import render
 
@@ -515,7 +534,9 @@ def _record_rendering(monkeypatch) -> tuple[list, list]:
     return checked, lineages
 
 
-def test_a_note_added_renders_again_only_what_links_to_its_name(vault, tmp_path, monkeypatch):
+def test_a_note_added_renders_again_only_what_links_to_its_name(
+    vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _build(vault)
     checked, lineages = _record_rendering(monkeypatch)
     (vault / "Notes" / "Meeting 2024-05-02.md").write_text("# Meeting\n\nNo links here.\n")
@@ -534,7 +555,7 @@ def test_a_note_added_renders_again_only_what_links_to_its_name(vault, tmp_path,
     assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
 
 
-def test_last_build_files_of_the_wrong_shape_are_ignored(vault, tmp_path):
+def test_last_build_files_of_the_wrong_shape_are_ignored(vault: Path, tmp_path: Path) -> None:
     _build(vault)
     state = cache.decode((cache_folder(vault) / cache.STATE_NAME).read_bytes())
     state["experiments"] = 42  # `path in 42` would raise
@@ -546,7 +567,9 @@ def test_last_build_files_of_the_wrong_shape_are_ignored(vault, tmp_path):
     assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
 
 
-def test_a_build_reads_only_the_last_experiments_and_the_notes_changed_since(vault, monkeypatch):
+def test_a_build_reads_only_the_last_experiments_and_the_notes_changed_since(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit import pipeline
 
     _build(vault)
@@ -582,7 +605,9 @@ DAMAGE = [  # what a person may do to the generated notes themselves
 )
 @given(st.lists(st.sampled_from(KNOWLEDGE_EDITS + DAMAGE), min_size=1, max_size=5))
 @example(edits=[DAMAGE[0], MERGE_FROM_TIPS])
-def test_the_watcher_after_any_edits_writes_what_a_full_build_writes(tmp_path_factory, edits):
+def test_the_watcher_after_any_edits_writes_what_a_full_build_writes(
+    tmp_path_factory: pytest.TempPathFactory, edits
+) -> None:
     from vaultkit.watch import Watcher
 
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))

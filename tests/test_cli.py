@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -46,7 +47,7 @@ E6, E7 = "Experiments/EXP-006 crlf bom", "Experiments/EXP-007 cp1252"
 E8 = "Experiments/EXP-008 no status"
 
 
-def test_list_json_is_exact(lineage_vault):
+def test_list_json_is_exact(lineage_vault: Path) -> None:
     result = run(lineage_vault, "list", "--format", "json")
     assert result.exit_code == 0
     assert json.loads(result.output) == [
@@ -70,7 +71,7 @@ def test_list_json_is_exact(lineage_vault):
     ]
 
 
-def test_list_filters_and_all(lineage_vault):
+def test_list_filters_and_all(lineage_vault: Path) -> None:
     done = json.loads(run(lineage_vault, "list", "--status", "#Done", "--format", "json").output)
     assert [r["id"] for r in done] == [E1, E2, E7]
     everything = json.loads(run(lineage_vault, "list", "--all", "--format", "json").output)
@@ -82,13 +83,13 @@ def test_list_filters_and_all(lineage_vault):
     assert [r["id"] for r in json.loads(tagged.output)] == ["Knowledge/Tips"]
 
 
-def test_knowledge_note_and_template_are_not_experiments(lineage_vault):
+def test_knowledge_note_and_template_are_not_experiments(lineage_vault: Path) -> None:
     ids = [r["id"] for r in json.loads(run(lineage_vault, "list", "--format", "json").output)]
     assert "Knowledge/Tips" not in ids
     assert "Templates/Model Training" not in ids
 
 
-def test_list_table(lineage_vault):
+def test_list_table(lineage_vault: Path) -> None:
     result = run(lineage_vault, "list", "--status", "done")
     assert result.output == (
         "STATUS  SECTIONS  NOTE                          PREVIOUS\n"
@@ -100,7 +101,7 @@ def test_list_table(lineage_vault):
     )
 
 
-def test_list_csv(lineage_vault):
+def test_list_csv(lineage_vault: Path) -> None:
     result = run(
         lineage_vault, "list", "--status", "writing", "--tag", "model_training", "--format", "csv"
     )
@@ -114,7 +115,7 @@ def test_list_csv(lineage_vault):
     )
 
 
-def test_lineage_json_for_a_merge(lineage_vault):
+def test_lineage_json_for_a_merge(lineage_vault: Path) -> None:
     result = run(lineage_vault, "lineage", "EXP-004 merge", "--format", "json")
     assert json.loads(result.output) == {
         "id": E4,
@@ -124,7 +125,7 @@ def test_lineage_json_for_a_merge(lineage_vault):
     }
 
 
-def test_lineage_json_for_a_root_lists_every_descendant(lineage_vault):
+def test_lineage_json_for_a_root_lists_every_descendant(lineage_vault: Path) -> None:
     result = run(lineage_vault, "lineage", "experiments/exp-001 BASELINE", "--format", "json")
     data = json.loads(result.output)
     assert data["ancestors"] == []
@@ -132,12 +133,12 @@ def test_lineage_json_for_a_root_lists_every_descendant(lineage_vault):
     assert data["edges"] == [[E2, E1], [E3, E1], [E4, E2], [E4, E3], [E6, E3], [E7, E1]]
 
 
-def test_lineage_json_in_a_cycle_terminates(lineage_vault):
+def test_lineage_json_in_a_cycle_terminates(lineage_vault: Path) -> None:
     data = json.loads(run(lineage_vault, "lineage", "EXP-020 loop a", "--format", "json").output)
     assert data == {"id": A, "ancestors": [B], "descendants": [B], "edges": [[A, B], [B, A]]}
 
 
-def test_all_lineages_json(lineage_vault):
+def test_all_lineages_json(lineage_vault: Path) -> None:
     data = json.loads(run(lineage_vault, "lineage", "--format", "json").output)
     assert data == {
         "lineages": [
@@ -153,7 +154,7 @@ def test_all_lineages_json(lineage_vault):
     }
 
 
-def test_lineage_text_tree(lineage_vault):
+def test_lineage_text_tree(lineage_vault: Path) -> None:
     result = run(lineage_vault, "lineage", "EXP-003 focal")
     assert result.output == (
         "Experiments/EXP-001 baseline  [done]\n"
@@ -163,7 +164,7 @@ def test_lineage_text_tree(lineage_vault):
     )
 
 
-def test_lineage_text_depth_and_merge_shown_once(lineage_vault):
+def test_lineage_text_depth_and_merge_shown_once(lineage_vault: Path) -> None:
     full = run(lineage_vault, "lineage").output
     assert "│   ├── Experiments/EXP-004 merge  [writing]  (shown above)\n" in full
     shallow = run(lineage_vault, "lineage", "EXP-001 baseline", "--depth", "1").output
@@ -177,7 +178,7 @@ def test_lineage_text_depth_and_merge_shown_once(lineage_vault):
     )
 
 
-def test_lineage_mermaid_and_dot(lineage_vault):
+def test_lineage_mermaid_and_dot(lineage_vault: Path) -> None:
     mermaid = run(lineage_vault, "lineage", "EXP-002 mosaic", "--format", "mermaid").output
     assert mermaid == (
         "flowchart LR\n"
@@ -197,7 +198,7 @@ def test_lineage_mermaid_and_dot(lineage_vault):
     assert '[label="EXP-004 merge\\n[writing]"]' in dot
 
 
-def test_check_json_is_exact_and_exits_1_on_errors(lineage_vault):
+def test_check_json_is_exact_and_exits_1_on_errors(lineage_vault: Path) -> None:
     result = run(lineage_vault, "check", "--format", "json")
     assert result.exit_code == 1
     problems = json.loads(result.output)["problems"]
@@ -225,20 +226,20 @@ def test_check_json_is_exact_and_exits_1_on_errors(lineage_vault):
     assert "byte 0xe9" in messages["unreadable-note"]
 
 
-def test_check_text_groups_by_note(lineage_vault):
+def test_check_text_groups_by_note(lineage_vault: Path) -> None:
     output = run(lineage_vault, "check").output
     assert output.startswith("Cycle/EXP-020 loop a\n  3:     error   lineage-cycle ")
     assert re.search(r"\n2 errors, \d+ warnings in 7 notes\n$", output)
 
 
-def test_check_exits_0_with_warnings_only(tmp_path):
+def test_check_exits_0_with_warnings_only(tmp_path: Path) -> None:
     (tmp_path / "Note.md").write_text("[[Missing]]\n")
     result = run(tmp_path, "check")
     assert result.exit_code == 0
     assert "1 warning" in result.output
 
 
-def test_unknown_note_names_the_closest(lineage_vault):
+def test_unknown_note_names_the_closest(lineage_vault: Path) -> None:
     result = run(lineage_vault, "lineage", "EXP-003 focl")
     assert result.exit_code == 1
     assert result.output.startswith("Error: no note named 'EXP-003 focl'; closest: ")
@@ -249,7 +250,7 @@ def test_unknown_note_names_the_closest(lineage_vault):
     )
 
 
-def test_ambiguous_note_lists_candidates(lineage_vault):
+def test_ambiguous_note_lists_candidates(lineage_vault: Path) -> None:
     result = run(lineage_vault, "lineage", "Dataset")
     assert result.exit_code == 1
     assert result.output == (
@@ -257,13 +258,13 @@ def test_ambiguous_note_lists_candidates(lineage_vault):
     )
 
 
-def test_lineage_of_a_note_that_is_not_an_experiment(lineage_vault):
+def test_lineage_of_a_note_that_is_not_an_experiment(lineage_vault: Path) -> None:
     result = run(lineage_vault, "lineage", "Tips")
     assert result.exit_code == 1
     assert result.output.startswith("Error: Knowledge/Tips: is not an experiment")
 
 
-def test_graph_json_is_networkx_node_link(lineage_vault):
+def test_graph_json_is_networkx_node_link(lineage_vault: Path) -> None:
     import networkx as nx
 
     data = json.loads(run(lineage_vault, "graph").output)
@@ -276,7 +277,7 @@ def test_graph_json_is_networkx_node_link(lineage_vault):
     assert (E1, "Notes/Dataset", "related") in typed
 
 
-def test_graph_graphml_and_dot_hold_the_same_graph_as_json(lineage_vault):
+def test_graph_graphml_and_dot_hold_the_same_graph_as_json(lineage_vault: Path) -> None:
     import networkx as nx
 
     data = json.loads(run(lineage_vault, "graph").output)
@@ -289,7 +290,9 @@ def test_graph_graphml_and_dot_hold_the_same_graph_as_json(lineage_vault):
     assert f'"{E4}" -> "{E2}" [label="previous"];' in dot
 
 
-def test_vault_from_environment_and_missing_vault(lineage_vault, monkeypatch, tmp_path):
+def test_vault_from_environment_and_missing_vault(
+    lineage_vault: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("VAULTKIT_VAULT", str(lineage_vault))
     result = CliRunner().invoke(cli, ["list", "--status", "done"])
     assert "3 experiments: 3 done" in result.output
@@ -307,7 +310,7 @@ def test_vault_from_environment_and_missing_vault(lineage_vault, monkeypatch, tm
     )
 
 
-def test_init_where_no_folder_can_be_made_says_why(tmp_path):
+def test_init_where_no_folder_can_be_made_says_why(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("a file\n")
     result = CliRunner().invoke(cli, ["init", str(tmp_path / "notes.md" / "vault")])
     assert result.exit_code == 1
@@ -317,19 +320,19 @@ def test_init_where_no_folder_can_be_made_says_why(tmp_path):
     )
 
 
-def test_vault_found_from_a_subfolder(lineage_vault, monkeypatch):
+def test_vault_found_from_a_subfolder(lineage_vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (lineage_vault / ".obsidian").mkdir(exist_ok=True)
     monkeypatch.chdir(lineage_vault / "Experiments")
     result = CliRunner().invoke(cli, ["list", "--status", "done", "--format", "json"])
     assert [r["id"] for r in json.loads(result.output)] == [E1, E2, E7]
 
 
-def test_usage_error_exits_2(lineage_vault):
+def test_usage_error_exits_2(lineage_vault: Path) -> None:
     assert run(lineage_vault, "list", "--format", "xml").exit_code == 2
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
-def test_every_command_has_help_with_an_example(command):
+def test_every_command_has_help_with_an_example(command) -> None:
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
     assert "Examples:" in result.output

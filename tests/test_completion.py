@@ -34,7 +34,7 @@ def complete(words: str, shell: str = "bash", cwd: Path | None = None) -> list[s
 
 
 @pytest.fixture
-def big_vault(tmp_path) -> Path:
+def big_vault(tmp_path: Path) -> Path:
     """10,000 notes: completion must not read them."""
     root = tmp_path / "vault"
     (root / ".obsidian").mkdir(parents=True)
@@ -46,7 +46,9 @@ def big_vault(tmp_path) -> Path:
     return root
 
 
-def test_note_names_complete_from_the_listing_without_reading_a_note(big_vault, monkeypatch):
+def test_note_names_complete_from_the_listing_without_reading_a_note(
+    big_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     opened: list[str] = []
 
     def watching(real):
@@ -70,7 +72,7 @@ def test_note_names_complete_from_the_listing_without_reading_a_note(big_vault, 
     assert complete(f'vaultkit set-status --vault {big_vault} "EXP-0000 run" d') == ["done"]
 
 
-def test_commands_and_options_complete():
+def test_commands_and_options_complete() -> None:
     assert complete("vaultkit li") == ["lineage", "list"]
     assert "--orphans" in complete("vaultkit runs list --")
     assert complete("vaultkit list --status p") == ["pending", "postpone"]
@@ -81,7 +83,7 @@ def test_commands_and_options_complete():
     ("shell", "marker"),
     [("bash", "complete -o"), ("zsh", "compdef"), ("fish", "complete --no-files")],
 )
-def test_each_shell_gets_a_completion_script(shell, marker):
+def test_each_shell_gets_a_completion_script(shell: str, marker: str) -> None:
     env = {"_VAULTKIT_COMPLETE": f"{shell}_source"}
     script = CliRunner().invoke(cli, [], env=env, prog_name="vaultkit").output
     assert marker in script and "_VAULTKIT_COMPLETE" in script

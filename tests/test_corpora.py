@@ -26,14 +26,14 @@ def links_of(model, note_id):
     return [(r.link.target, r.link.subpath, r.link.form, r.target) for r in model.links[note_id]]
 
 
-def test_tasks_demo_counts_and_settings():
+def test_tasks_demo_counts_and_settings() -> None:
     model = model_of("tasks-demo")
     assert len(model.notes) == 205
     assert len(model.vault.files) == 207
     assert model.experiments == set()
 
 
-def test_tasks_demo_tags_in_obsidian_comments_are_indexed():
+def test_tasks_demo_tags_in_obsidian_comments_are_indexed() -> None:
     model = model_of("tasks-demo")
     note = model.notes["Test Data/comments_markdown_style"].parsed
     assert [(t.name, t.line) for t in note.tags] == [
@@ -47,7 +47,7 @@ def test_tasks_demo_tags_in_obsidian_comments_are_indexed():
     ]
 
 
-def test_tasks_demo_heading_links_code_and_escapes():
+def test_tasks_demo_heading_links_code_and_escapes() -> None:
     model = model_of("tasks-demo")
     source = "Test Data/internal_heading_links"
     other = "Manual Testing/Internal Heading Links/Other File"
@@ -67,7 +67,7 @@ def test_tasks_demo_heading_links_code_and_escapes():
     ]  # `[[#Links In Code Blocks]]` in inline code is not a link
 
 
-def test_tasks_demo_case_insensitive_and_property_links():
+def test_tasks_demo_case_insensitive_and_property_links() -> None:
     model = model_of("tasks-demo")
     assert links_of(model, "Test Data/link_in_task_wikilink_different_case") == [
         ("liNk_in_YaMl", "", "wikilink", "Test Data/link_in_yaml")
@@ -77,13 +77,13 @@ def test_tasks_demo_case_insensitive_and_property_links():
     ]
 
 
-def test_tasks_demo_json_frontmatter():
+def test_tasks_demo_json_frontmatter() -> None:
     note = model_of("tasks-demo").notes["Test Data/jason_properties"].parsed
     assert note.properties == {"tags": "journal", "publish": False}
     assert note.tag_names == ["journal", "task"]
 
 
-def test_tasks_demo_check_runs_clean_of_errors():
+def test_tasks_demo_check_runs_clean_of_errors() -> None:
     result = CliRunner().invoke(
         cli, ["--vault", str(CORPORA / "tasks-demo"), "check", "--format", "json"]
     )
@@ -94,7 +94,7 @@ def test_tasks_demo_check_runs_clean_of_errors():
     assert [p["note"] for p in ignored] == ["Test Data/yaml_tags_with_two_values_on_one_line"]
 
 
-def test_kepano_templates_folder_and_property_links():
+def test_kepano_templates_folder_and_property_links() -> None:
     model = model_of("kepano")
     assert len(model.notes) == 103
     assert model.vault.templates_folder == "Templates"
@@ -108,7 +108,7 @@ def test_kepano_templates_folder_and_property_links():
     ]
 
 
-def test_kepano_unquoted_template_placeholders_are_warnings_with_a_fix():
+def test_kepano_unquoted_template_placeholders_are_warnings_with_a_fix() -> None:
     result = CliRunner().invoke(
         cli, ["--vault", str(CORPORA / "kepano"), "check", "--format", "json"]
     )
@@ -119,7 +119,7 @@ def test_kepano_unquoted_template_placeholders_are_warnings_with_a_fix():
     assert result.exit_code == 0
 
 
-def test_obsidiantools_stub_sussudio():
+def test_obsidiantools_stub_sussudio() -> None:
     model = model_of("obsidiantools-fixtures/vault-stub")
     assert len(model.notes) == 8
     note = model.notes["Sussudio"].parsed
@@ -140,7 +140,7 @@ def test_obsidiantools_stub_sussudio():
 
 
 @pytest.mark.parametrize("vault", ["kepano", "tasks-demo", "obsidiantools-fixtures"])
-def test_every_command_gives_its_answer_on_every_corpus(vault):
+def test_every_command_gives_its_answer_on_every_corpus(vault: str) -> None:
     """No experiments in these vaults: the commands must say so, and check and graph must
     cover every note."""
     root = str(CORPORA / vault)

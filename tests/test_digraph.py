@@ -40,7 +40,7 @@ def networkx_depths(graph: nx.DiGraph, members: list[str], roots: list[str]) -> 
 
 @settings(max_examples=400)
 @given(st.sets(st.sampled_from(NODES)), edge_lists)
-def test_components_orders_and_reach_agree_with_networkx(nodes, edges):
+def test_components_orders_and_reach_agree_with_networkx(nodes, edges) -> None:
     ours, theirs = both(nodes, edges)
     assert sorted(ours.nodes) == sorted(theirs.nodes)
     assert sorted(ours.edges) == sorted((c, p) for p, c in theirs.edges)
@@ -69,7 +69,7 @@ def test_components_orders_and_reach_agree_with_networkx(nodes, edges):
 
 @settings(max_examples=400)
 @given(edge_lists)
-def test_each_cycle_found_is_a_closed_child_to_parent_walk_inside_its_component(edges):
+def test_each_cycle_found_is_a_closed_child_to_parent_walk_inside_its_component(edges) -> None:
     ours, theirs = both([], edges)
     for component in ours.strong_components():
         start = min(component)
@@ -84,7 +84,7 @@ def test_each_cycle_found_is_a_closed_child_to_parent_walk_inside_its_component(
 
 @settings(max_examples=300)
 @given(edge_lists, st.lists(st.sampled_from(NODES), max_size=4))
-def test_removing_nodes_and_parent_edges_agrees_with_networkx(edges, removed):
+def test_removing_nodes_and_parent_edges_agrees_with_networkx(edges, removed) -> None:
     ours, theirs = both([], edges)
     for index, node in enumerate(removed):
         if node not in theirs:

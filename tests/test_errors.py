@@ -18,7 +18,7 @@ from .conftest import LINEAGE_VAULT, REPO, write_vault
 
 
 @pytest.fixture
-def vault(tmp_path):
+def vault(tmp_path: Path) -> Path:
     return write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
 
 
@@ -30,11 +30,11 @@ def raised(kind: type[Exception], call) -> Exception:
     return found.value
 
 
-def test_a_missing_vault(tmp_path):
+def test_a_missing_vault(tmp_path: Path) -> None:
     raised(vaultkit.VaultNotFound, lambda: vaultkit.open(tmp_path / "missing"))
 
 
-def test_a_config_that_cannot_be_used(vault):
+def test_a_config_that_cannot_be_used(vault: Path) -> None:
     (vault / ".vaultkit").mkdir()
     (vault / ".vaultkit" / "config.toml").write_text("index_metrics = 3\n")
     raised(vaultkit.ConfigError, lambda: vaultkit.open(vault).experiments)
@@ -44,21 +44,21 @@ def test_a_config_that_cannot_be_used(vault):
     raised(vaultkit.ConfigError, lambda: vaultkit.open(vault).template())
 
 
-def test_note_names(vault):
+def test_note_names(vault: Path) -> None:
     opened = vaultkit.open(vault)
     raised(vaultkit.NoteNotFound, lambda: opened.experiment("EXP-999"))
     raised(vaultkit.AmbiguousNote, lambda: opened.note("Dataset"))
     raised(vaultkit.NotAnExperiment, lambda: opened.lineage("Tips"))
 
 
-def test_refused_edits(vault):
+def test_refused_edits(vault: Path) -> None:
     opened = vaultkit.open(vault)
     raised(vaultkit.RefusedEdit, lambda: opened.set_status("EXP-003 focal", "done"))
     raised(vaultkit.RefusedEdit, lambda: opened.set_status("EXP-003 focal", "no-such-status"))
     raised(vaultkit.RefusedEdit, lambda: opened.sync_runs(["EXP-003 focal"]))
 
 
-def test_new_notes(vault):
+def test_new_notes(vault: Path) -> None:
     opened = vaultkit.open(vault)
     raised(vaultkit.InvalidTitle, lambda: opened.new_experiment("EXP-030\nsecond line"))
     raised(vaultkit.InvalidTitle, lambda: opened.new_experiment("CON"))
@@ -68,14 +68,14 @@ def test_new_notes(vault):
     raised(vaultkit.DiskError, lambda: opened.new_experiment("EXP-030", folder="Notes/Dataset.md"))
 
 
-def test_a_vault_that_is_not_empty_is_not_made_again(vault):
+def test_a_vault_that_is_not_empty_is_not_made_again(vault: Path) -> None:
     from vaultkit.create import init_vault
 
     raised(vaultkit.NoteExists, lambda: init_vault(vault))
 
 
 @pytest.mark.mlflow
-def test_untrusted_markers(vault):
+def test_untrusted_markers(vault: Path) -> None:
     pytest.importorskip("mlflow")
     from mlflow import MlflowClient
 
@@ -92,7 +92,7 @@ def test_untrusted_markers(vault):
     raised(vaultkit.ManagedBlockError, lambda: opened.sync_runs([note.stem], opened.tracker(uri)))
 
 
-def test_a_file_that_keeps_changing(vault, monkeypatch):
+def test_a_file_that_keeps_changing(vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from vaultkit.disk import write
 
     monkeypatch.setattr(write, "_commit", lambda item: None)  # someone saves it every time
@@ -100,25 +100,25 @@ def test_a_file_that_keeps_changing(vault, monkeypatch):
     raised(vaultkit.WriteConflict, lambda: opened.set_status("EXP-002 mosaic", "writing"))
 
 
-def test_a_fifo_where_a_setting_is(vault):
+def test_a_fifo_where_a_setting_is(vault: Path) -> None:
     (vault / ".vaultkit").mkdir()
     os.mkfifo(vault / ".vaultkit" / "config.toml")
     raised(vaultkit.NotARegularFile, lambda: vaultkit.open(vault).experiments)
 
 
-def test_a_walk_that_never_ends(vault, monkeypatch):
+def test_a_walk_that_never_ends(vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from vaultkit.disk import read
 
     monkeypatch.setattr(read, "MAX_FILES", 3)
     raised(vaultkit.VaultTooLarge, lambda: vaultkit.open(vault).experiments)
 
 
-def test_the_system_cannot_watch(vault, monkeypatch):
+def test_the_system_cannot_watch(vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from vaultkit.watch import Watcher
 
     watcher = Watcher(vault)
 
-    def no_watches(*args, **kwargs):
+    def no_watches(*args, **kwargs) -> None:
         raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
     monkeypatch.setattr(watcher.observer, "schedule", no_watches)
@@ -128,7 +128,7 @@ def test_the_system_cannot_watch(vault, monkeypatch):
         watcher.close()
 
 
-def test_optional_extras(vault, monkeypatch):
+def test_optional_extras(vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_import = builtins.__import__
 
     def without(name, *args, **kwargs):
@@ -141,7 +141,7 @@ def test_optional_extras(vault, monkeypatch):
     raised(vaultkit.MissingExtra, lambda: vaultkit.open(vault).tracker())
 
 
-def test_a_store_that_is_not_named(vault, monkeypatch):
+def test_a_store_that_is_not_named(vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("mlflow")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     raised(vaultkit.TrackerError, lambda: vaultkit.open(vault).tracker())
@@ -149,13 +149,13 @@ def test_a_store_that_is_not_named(vault, monkeypatch):
     raised(vaultkit.TrackerError, lambda: vaultkit.open(vault).tracker(f"sqlite:///{gone}").runs())
 
 
-def test_no_service_manager():
+def test_no_service_manager() -> None:
     from vaultkit.service import manager_for
 
     raised(vaultkit.ServiceError, lambda: manager_for(platform="win32"))
 
 
-def test_every_public_error_is_tested_here_and_exported():
+def test_every_public_error_is_tested_here_and_exported() -> None:
     public = {
         name
         for name, value in vars(errors).items()
@@ -166,7 +166,7 @@ def test_every_public_error_is_tested_here_and_exported():
     assert public <= set(vaultkit.__all__)
 
 
-def test_the_base_class_is_never_raised_itself():
+def test_the_base_class_is_never_raised_itself() -> None:
     raising = []
     for path in sorted((REPO / "vaultkit").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

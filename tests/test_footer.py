@@ -26,7 +26,7 @@ STATUS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), STATUS)
-def test_status(text, expected):
+def test_status(text, expected) -> None:
     assert parse_note(text).status == expected
 
 
@@ -63,7 +63,7 @@ LIST_FOOTER = """Some text [[Plain]]
 """.replace("<SP>", " ")  # the trailing space real vaults have
 
 
-def test_template_footer_fields_and_roles():
+def test_template_footer_fields_and_roles() -> None:
     note = parse_note(TEMPLATE_FOOTER)
     assert {k: (f.key, f.line, f.end_line) for k, f in note.fields.items()} == {
         "status": ("Status", 8, 8),
@@ -83,7 +83,7 @@ def test_template_footer_fields_and_roles():
     assert note.tag_names == ["writing", "model_training", "document"]
 
 
-def test_list_item_footer_with_trailing_spaces_and_indented_references():
+def test_list_item_footer_with_trailing_spaces_and_indented_references() -> None:
     note = parse_note(LIST_FOOTER)
     assert note.status == "done"
     assert sorted(note.fields) == ["author", "references", "related", "status", "tags"]
@@ -96,7 +96,7 @@ def test_list_item_footer_with_trailing_spaces_and_indented_references():
     assert [(u.url, u.role) for u in note.urls] == [("https://example.com/source", REFERENCES)]
 
 
-def test_other_key_lines_are_fields_only_after_the_last_rule():
+def test_other_key_lines_are_fields_only_after_the_last_rule() -> None:
     note = parse_note("Author: before\n\n---\n\nVersion: 2\n")
     assert sorted(note.fields) == ["version"]
 
@@ -116,7 +116,7 @@ SECTIONS = """# Previous experiment
 """
 
 
-def test_previous_section_reaches_to_the_next_heading_of_same_or_higher_level():
+def test_previous_section_reaches_to_the_next_heading_of_same_or_higher_level() -> None:
     roles = [(k.target, k.role) for k in parse_note(SECTIONS).links]
     assert roles == [
         ("Parent A", PREVIOUS),
@@ -129,6 +129,6 @@ def test_previous_section_reaches_to_the_next_heading_of_same_or_higher_level():
     ]
 
 
-def test_setext_heading_is_a_heading():
+def test_setext_heading_is_a_heading() -> None:
     note = parse_note("Previous experiment\n===================\n[[Parent]]\n")
     assert [(k.target, k.role) for k in note.links] == [("Parent", PREVIOUS)]

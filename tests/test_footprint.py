@@ -57,7 +57,7 @@ READ_ONLY = [
 
 
 @pytest.fixture(params=["built vault", "vault never built", "folder that is no vault"])
-def folder(request, tmp_path):
+def folder(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     files = dict(LINEAGE_VAULT)
     if request.param == "folder that is no vault":
         files.pop(".obsidian/templates.json")
@@ -68,7 +68,7 @@ def folder(request, tmp_path):
 
 
 @pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
-def test_a_read_only_command_changes_nothing_under_the_vault(folder, command):
+def test_a_read_only_command_changes_nothing_under_the_vault(folder: Path, command) -> None:
     before = snapshot(folder)
     result = CliRunner().invoke(cli, ["--vault", str(folder), *command])
     assert "Traceback" not in result.output, result.output
@@ -78,7 +78,9 @@ def test_a_read_only_command_changes_nothing_under_the_vault(folder, command):
     assert changes(before, snapshot(folder)) == set()
 
 
-def test_a_read_only_command_from_inside_a_folder_that_is_no_vault(tmp_path, monkeypatch):
+def test_a_read_only_command_from_inside_a_folder_that_is_no_vault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = write_vault(tmp_path / "notes", {"A.md": experiment("None", "writing")})
     monkeypatch.chdir(root)
     before = snapshot(root)
@@ -89,7 +91,7 @@ def test_a_read_only_command_from_inside_a_folder_that_is_no_vault(tmp_path, mon
     assert list(cache_folder(root).glob("parse-*.pickle"))  # the parses went to the cache
 
 
-def test_a_build_keeps_in_the_vault_only_the_generated_notes_and_their_list(tmp_path):
+def test_a_build_keeps_in_the_vault_only_the_generated_notes_and_their_list(tmp_path: Path) -> None:
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     before = snapshot(root)
     result = CliRunner().invoke(cli, ["--vault", str(root), "build"])
@@ -109,7 +111,7 @@ def test_a_build_keeps_in_the_vault_only_the_generated_notes_and_their_list(tmp_
     assert changes(settled, snapshot(root)) == set()
 
 
-def test_the_generated_notes_list_changes_only_when_a_generated_note_does(tmp_path):
+def test_the_generated_notes_list_changes_only_when_a_generated_note_does(tmp_path: Path) -> None:
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     runner = CliRunner()
     runner.invoke(cli, ["--vault", str(root), "build"])
@@ -137,7 +139,7 @@ def test_the_generated_notes_list_changes_only_when_a_generated_note_does(tmp_pa
     assert "Lineages/EXP-005 dangling lineage.md" not in listed
 
 
-def test_a_second_machine_removes_a_stale_lineage_note_the_first_one_wrote(tmp_path):
+def test_a_second_machine_removes_a_stale_lineage_note_the_first_one_wrote(tmp_path: Path) -> None:
     """The list of generated notes travels with the vault; the caches do not."""
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     CliRunner().invoke(cli, ["--vault", str(root), "build"])
@@ -148,7 +150,7 @@ def test_a_second_machine_removes_a_stale_lineage_note_the_first_one_wrote(tmp_p
     assert not (root / "Lineages" / "EXP-005 dangling lineage.md").exists()
 
 
-def test_caches_an_older_version_kept_in_the_vault_are_moved_out_by_a_build(tmp_path):
+def test_caches_an_older_version_kept_in_the_vault_are_moved_out_by_a_build(tmp_path: Path) -> None:
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     CliRunner().invoke(cli, ["--vault", str(root), "build"])
     # the vault as version 0.2 left it: caches in .vaultkit/cache/, which also listed the
@@ -171,7 +173,7 @@ def test_caches_an_older_version_kept_in_the_vault_are_moved_out_by_a_build(tmp_
     assert (root / cache.GENERATED_PATH).exists()
 
 
-def test_cache_path_and_clear(tmp_path, cache_base):
+def test_cache_path_and_clear(tmp_path: Path, cache_base: Path) -> None:
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     other = write_vault(tmp_path / "other", dict(LINEAGE_VAULT))
     runner = CliRunner()
@@ -199,7 +201,7 @@ def test_cache_path_and_clear(tmp_path, cache_base):
 
 
 @pytest.mark.slow
-def test_the_watcher_changes_nothing_but_the_generated_notes_in_60_seconds(tmp_path):
+def test_the_watcher_changes_nothing_but_the_generated_notes_in_60_seconds(tmp_path: Path) -> None:
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     before = snapshot(root)
     process = subprocess.Popen(

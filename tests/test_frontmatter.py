@@ -28,7 +28,7 @@ YAML_MEANING = [
 
 
 @pytest.mark.parametrize(("yaml", "expected"), YAML_MEANING)
-def test_yaml_12_meaning(yaml, expected):
+def test_yaml_12_meaning(yaml, expected) -> None:
     note = parse_note(f"---\n{yaml}\n---\n")
     if expected is None:
         assert note.frontmatter_error is not None
@@ -46,7 +46,7 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("yaml", "line", "words"), INVALID)
-def test_invalid_yaml_reports_a_file_line_and_keeps_no_properties(yaml, line, words):
+def test_invalid_yaml_reports_a_file_line_and_keeps_no_properties(yaml, line, words) -> None:
     note = parse_note(f"---\n{yaml}\n---\nbody [[Still linked]]\n")
     assert note.properties == {}
     message, error_line = note.frontmatter_error
@@ -73,18 +73,18 @@ FENCES = [
 
 
 @pytest.mark.parametrize(("text", "expected"), FENCES)
-def test_fences(text, expected):
+def test_fences(text, expected) -> None:
     note = parse_note(text)
     assert note.properties == expected
     assert note.frontmatter_error is None
 
 
-def test_text_after_closing_dashes_is_body():
+def test_text_after_closing_dashes_is_body() -> None:
     note = parse_note("---\na: 1\n--- #after\n")
     assert note.tag_names == ["after"]
 
 
-def test_frontmatter_is_not_scanned_as_body():
+def test_frontmatter_is_not_scanned_as_body() -> None:
     note = parse_note("---\nnote: '#not-a-tag [[not a link]]'\n---\n")
     assert note.tags == [] and note.links == []
 
@@ -95,7 +95,7 @@ def test_frontmatter_is_not_scanned_as_body():
     ),
     body=st.lists(st.from_regex(r"[A-Za-z0-9 #\[\]]{0,30}", fullmatch=True), max_size=6),
 )
-def test_the_split_agrees_with_python_frontmatter_where_the_rules_agree(yaml_lines, body):
+def test_the_split_agrees_with_python_frontmatter_where_the_rules_agree(yaml_lines, body) -> None:
     """Where Obsidian's rule and the library's coincide (an opener and a closer of three
     dashes alone, no other dashed line), both split a note alike."""
     import frontmatter.default_handlers

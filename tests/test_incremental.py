@@ -53,7 +53,9 @@ def state(model: VaultModel):
 @given(
     st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(CONTENTS)), min_size=1, max_size=6)
 )
-def test_incremental_update_equals_a_full_build(tmp_path_factory, all_links, changes):
+def test_incremental_update_equals_a_full_build(
+    tmp_path_factory: pytest.TempPathFactory, all_links: bool, changes
+) -> None:
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     vault = load_vault(root)
     model = build_model(vault, all_links)

@@ -33,7 +33,7 @@ NUMBERS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), NUMBERS)
-def test_numbers(text, expected):
+def test_numbers(text, expected) -> None:
     assert parse_number(text) == expected
 
 
@@ -68,11 +68,11 @@ TABLES = [
 
 
 @pytest.mark.parametrize(("lines", "values", "thresholds"), TABLES)
-def test_metric_tables(lines, values, thresholds):
+def test_metric_tables(lines, values, thresholds) -> None:
     assert table_metrics(lines)[:2] == (values, thresholds)
 
 
-def test_metrics_from_result_then_metrics_then_inline_fields_and_properties():
+def test_metrics_from_result_then_metrics_then_inline_fields_and_properties() -> None:
     note = parse_note(
         "---\nepochs_run: 87\nreleased: true\n---\n"
         "# Metrics\n\n| metric | value | threshold |\n|---|---|---|\n| mAP | 0.5 | 0.7 |\n"
@@ -104,16 +104,16 @@ SETTINGS = [
 
 
 @pytest.mark.parametrize(("line", "expected"), SETTINGS)
-def test_settings(line, expected):
+def test_settings(line, expected) -> None:
     assert settings(line) == expected
 
 
-def test_template_itself_answers_nothing():
+def test_template_itself_answers_nothing() -> None:
     note = parse_note(SEED_TEMPLATE.read_text())
     assert set(note.sections.values()) == {"unanswered"}
 
 
-def test_section_states():
+def test_section_states() -> None:
     text = (
         SEED_TEMPLATE.read_text()
         .replace(
@@ -131,7 +131,7 @@ def test_section_states():
 
 
 @pytest.fixture
-def demo(tmp_path):
+def demo(tmp_path: Path) -> Path:
     demo_vault(tmp_path / "demo")
     return tmp_path / "demo"
 
@@ -140,7 +140,7 @@ def run(vault, *args):
     return CliRunner().invoke(cli, ["--vault", str(vault), *args])
 
 
-def test_diff_on_the_merge_compares_with_both_parents(demo):
+def test_diff_on_the_merge_compares_with_both_parents(demo: Path) -> None:
     result = run(demo, "diff", "EXP-004 mosaic and focal loss", "--format", "json")
     data = json.loads(result.output)
     assert [(d["from"], d["to"]) for d in data] == [
@@ -166,7 +166,7 @@ def test_diff_on_the_merge_compares_with_both_parents(demo):
     }
 
 
-def test_diff_text_and_markdown(demo):
+def test_diff_text_and_markdown(demo: Path) -> None:
     text = run(demo, "diff", "EXP-003 focal loss").output
     assert text.startswith(
         "Experiments/EXP-001 baseline -> Experiments/EXP-003 focal loss\n\nMetrics\n"
@@ -179,7 +179,7 @@ def test_diff_text_and_markdown(demo):
     assert "latency ms: 9.8 -> —  (gone)" in lower  # from OTHER to NOTE
 
 
-def test_lower_is_better_for_latency(demo):
+def test_lower_is_better_for_latency(demo: Path) -> None:
     from vaultkit.model.compare import metric_changes
     from vaultkit.model.results import DEFAULT_METRIC_RULES as RULES
 
@@ -188,7 +188,7 @@ def test_lower_is_better_for_latency(demo):
     assert metric_changes({"val loss": 0.2}, {"val loss": 0.3}, RULES)[0]["direction"] == "worse"
 
 
-def test_diff_without_a_previous_experiment(demo):
+def test_diff_without_a_previous_experiment(demo: Path) -> None:
     result = run(demo, "diff", "EXP-001 baseline")
     assert result.exit_code == 1
     assert "has no previous experiment to compare with" in result.output
@@ -200,7 +200,7 @@ def test_diff_without_a_previous_experiment(demo):
     )
 
 
-def test_set_status_refuses_done_and_names_what_is_missing(demo):
+def test_set_status_refuses_done_and_names_what_is_missing(demo: Path) -> None:
     note = demo / "Experiments" / "EXP-011 int8 quantisation.md"
     before = note.read_bytes()
     result = run(demo, "set-status", "EXP-011 int8 quantisation", "done")
@@ -215,7 +215,7 @@ def test_set_status_refuses_done_and_names_what_is_missing(demo):
     assert note.read_bytes() == before.replace(b"Status: #writing", b"Status: #done")
 
 
-def test_set_status_on_the_footer_changes_only_the_tag(demo):
+def test_set_status_on_the_footer_changes_only_the_tag(demo: Path) -> None:
     note = demo / "Experiments" / "EXP-003 focal loss.md"
     before = note.read_bytes()
     result = run(demo, "set-status", "EXP-003 focal loss", "#Done")
@@ -235,12 +235,12 @@ STATUS_EDITS = [
 
 
 @pytest.mark.parametrize(("before", "after"), STATUS_EDITS)
-def test_set_status_edits_where_the_status_is_written(before, after):
+def test_set_status_edits_where_the_status_is_written(before, after) -> None:
     assert set_status(before, "done") == after
     assert parse_note(after).status == "done"
 
 
-def test_check_reports_missing_and_empty_sections_for_done_experiments(demo):
+def test_check_reports_missing_and_empty_sections_for_done_experiments(demo: Path) -> None:
     note = demo / "Experiments" / "EXP-010 distillation to nano.md"
     text = note.read_text()
     text = text.replace("- Fits the edge budget", "- Results meet expectation or not")
@@ -267,7 +267,7 @@ def test_check_reports_missing_and_empty_sections_for_done_experiments(demo):
     ]
 
 
-def test_reproducibility_lint(tmp_path):
+def test_reproducibility_lint(tmp_path: Path) -> None:
     text = (
         "# Previous experiment\n- none\n# Data collecting process\n- camera\n"
         "# Data detail\n- three classes\n# Data augmentation\n- flips\n"
@@ -285,7 +285,7 @@ def test_reproducibility_lint(tmp_path):
     ]
 
 
-def test_list_sort_by_metric_best_first(demo):
+def test_list_sort_by_metric_best_first(demo: Path) -> None:
     result = run(demo, "list", "--sort", "metric:mAP@0.5", "--format", "json")
     assert [r["title"] for r in json.loads(result.output)][:3] == [
         "EXP-004 mosaic and focal loss",
@@ -295,7 +295,7 @@ def test_list_sort_by_metric_best_first(demo):
     assert run(demo, "list", "--sort", "mAP").exit_code == 2
 
 
-def test_lineage_note_shows_the_metric_trend(demo):
+def test_lineage_note_shows_the_metric_trend(demo: Path) -> None:
     run(demo, "build")
     text = (demo / "Lineages" / "EXP-001 baseline lineage.md").read_text()
     # one path, root to best: through EXP-002 (0.655), the better of EXP-004's parents,
@@ -320,7 +320,7 @@ def test_lineage_note_shows_the_metric_trend(demo):
     ) in text
 
 
-def test_choosing_another_lineage_metric_redraws_the_chart(demo):
+def test_choosing_another_lineage_metric_redraws_the_chart(demo: Path) -> None:
     run(demo, "build")
     (demo / ".vaultkit").mkdir(exist_ok=True)
     (demo / ".vaultkit" / "config.toml").write_text('lineage_metric = "crack recall"\n')
@@ -335,7 +335,7 @@ DIFF_GOLDEN = Path(__file__).parent / "golden" / "diff"
 
 
 @pytest.mark.parametrize("output", ["text", "markdown", "json"])
-def test_diff_golden_files_for_the_demo_merge(demo, output):
+def test_diff_golden_files_for_the_demo_merge(demo: Path, output: str) -> None:
     result = run(demo, "diff", "EXP-004 mosaic and focal loss", "--format", output)
     golden = DIFF_GOLDEN / f"EXP-004.{output}"
     if os.environ.get("VAULTKIT_UPDATE_GOLDEN"):
@@ -344,7 +344,7 @@ def test_diff_golden_files_for_the_demo_merge(demo, output):
     assert result.output == golden.read_text(encoding="utf-8")
 
 
-def test_markdown_diff_pasted_into_a_note_links_only_the_two_notes(demo):
+def test_markdown_diff_pasted_into_a_note_links_only_the_two_notes(demo: Path) -> None:
     markdown = run(demo, "diff", "EXP-003 focal loss", "--format", "markdown").output
     note = parse_note(markdown)
     assert sorted({link.target for link in note.links}) == [
@@ -354,7 +354,7 @@ def test_markdown_diff_pasted_into_a_note_links_only_the_two_notes(demo):
     assert note.tags == []
 
 
-def test_set_status_lands_on_the_right_line_past_form_feeds_and_line_separators():
+def test_set_status_lands_on_the_right_line_past_form_feeds_and_line_separators() -> None:
     before = "intro\x0cstill line one\u2028and here\nmore\n---\nStatus: #writing\nTags: #x\n"
     assert set_status(before, "done") == before.replace("#writing", "#done")
 
@@ -370,7 +370,9 @@ def test_set_status_lands_on_the_right_line_past_form_feeds_and_line_separators(
         ("- sampled without a fixed order", True),
     ],
 )
-def test_the_seed_question_is_answered_as_the_case_blind_regex_says(model_section, gap):
+def test_the_seed_question_is_answered_as_the_case_blind_regex_says(
+    model_section: str, gap: bool
+) -> None:
     from vaultkit.model.metrics import reproducibility_gaps
 
     gaps = reproducibility_gaps({"model": [model_section]}, {}, {"model"})

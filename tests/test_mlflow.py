@@ -75,7 +75,7 @@ def make_store(uri: str, artifacts: Path | None = None) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def made_stores(tmp_path_factory) -> dict[str, tuple[Path, dict[str, str]]]:
+def made_stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, str]]]:
     """Each kind of store made once (a SQLite store's schema takes seconds): kind ->
     (its folder, run ids)."""
     made = {}
@@ -94,7 +94,11 @@ def made_stores(tmp_path_factory) -> dict[str, tuple[Path, dict[str, str]]]:
 
 
 @pytest.fixture(params=["sqlite", "file"])
-def store(request, tmp_path, made_stores) -> tuple[str, dict[str, str]]:
+def store(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    made_stores: dict[str, tuple[Path, dict[str, str]]],
+) -> tuple[str, dict[str, str]]:
     """A copy of a store made once, for a test to change (tags, runs) as it likes."""
     folder, runs = made_stores[request.param]
     copy = tmp_path / "store"
@@ -116,7 +120,7 @@ def experiment_note(
 
 
 @pytest.fixture
-def vault(tmp_path, store) -> tuple[Path, str, dict[str, str]]:
+def vault(tmp_path: Path, store: tuple[str, dict[str, str]]) -> tuple[Path, str, dict[str, str]]:
     uri, runs = store
     return linked_vault(tmp_path / "vault", runs), uri, runs
 
@@ -156,7 +160,9 @@ def with_ids(text: str, runs: dict[str, str]) -> str:
     return text
 
 
-def test_sync_writes_the_run_block_and_keeps_the_rest_byte_for_byte(vault):
+def test_sync_writes_the_run_block_and_keeps_the_rest_byte_for_byte(
+    vault: tuple[Path, str, dict[str, str]],
+) -> None:
     root, uri, runs = vault
     path = root / "Experiments" / "EXP-001 baseline.md"
     before = path.read_text(encoding="utf-8")
@@ -197,7 +203,9 @@ def test_sync_writes_the_run_block_and_keeps_the_rest_byte_for_byte(vault):
     assert path.read_text(encoding="utf-8") == after
 
 
-def test_sync_of_a_note_that_names_no_run_says_how_to_name_one(vault):
+def test_sync_of_a_note_that_names_no_run_says_how_to_name_one(
+    vault: tuple[Path, str, dict[str, str]],
+) -> None:
     root, uri, _ = vault
     result = run(root, "runs", "sync", "EXP-004", "--tracking-uri", uri)
     assert result.exit_code == 1
@@ -208,7 +216,9 @@ def test_sync_of_a_note_that_names_no_run_says_how_to_name_one(vault):
     )
 
 
-def test_runs_list_shows_each_run_with_its_notes_and_finds_the_orphans(vault):
+def test_runs_list_shows_each_run_with_its_notes_and_finds_the_orphans(
+    vault: tuple[Path, str, dict[str, str]],
+) -> None:
     root, uri, runs = vault
     listed = json.loads(run(root, "runs", "list", "--tracking-uri", uri, "--format", "json").stdout)
     assert {r["name"]: r["notes"] for r in listed} == {
@@ -227,7 +237,9 @@ def test_runs_list_shows_each_run_with_its_notes_and_finds_the_orphans(vault):
     ]
 
 
-def test_without_the_extra_the_run_commands_say_how_to_install_it(tmp_path, monkeypatch):
+def test_without_the_extra_the_run_commands_say_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_import = builtins.__import__
 
     def no_mlflow(name, *args, **kwargs):
@@ -265,7 +277,9 @@ RUN_CODES = {
 }
 
 
-def test_check_reads_the_synced_runs_unknown_unfinished_and_drift(vault):
+def test_check_reads_the_synced_runs_unknown_unfinished_and_drift(
+    vault: tuple[Path, str, dict[str, str]],
+) -> None:
     root, uri, runs = vault
     assert [(n, c) for n, c, _ in check_codes(root)] == [
         ("EXP-001 baseline", "run-not-synced"),
@@ -322,7 +336,9 @@ def test_check_reads_the_synced_runs_unknown_unfinished_and_drift(vault):
     assert [c for _, c, _ in check_codes(root)][:1] == ["params-drift"]
 
 
-def test_the_index_shows_the_notes_values_and_the_runs_where_the_note_states_none(vault):
+def test_the_index_shows_the_notes_values_and_the_runs_where_the_note_states_none(
+    vault: tuple[Path, str, dict[str, str]],
+) -> None:
     root, uri, _ = vault
     assert run(root, "runs", "sync", "--tracking-uri", uri).exit_code == 0
     # EXP-002 names a failed run (0.2) and its finished retry (0.655), and states no value
@@ -340,7 +356,9 @@ def test_the_index_shows_the_notes_values_and_the_runs_where_the_note_states_non
     assert " | 0.612 | — | " in rows["| [[EXP-004 plain]]"]  # no run: the note's own value
 
 
-def test_new_experiment_from_a_run_names_it_and_follows_its_parent_run(vault):
+def test_new_experiment_from_a_run_names_it_and_follows_its_parent_run(
+    vault: tuple[Path, str, dict[str, str]],
+) -> None:
     root, uri, runs = vault
     result = run(
         root, "new-experiment", "EXP-005 retry", "--from-run", runs["child"], "--tracking-uri", uri
@@ -360,7 +378,9 @@ def test_new_experiment_from_a_run_names_it_and_follows_its_parent_run(vault):
     )
 
 
-def test_new_experiment_from_a_run_fills_model_and_environment(vault):
+def test_new_experiment_from_a_run_fills_model_and_environment(
+    vault: tuple[Path, str, dict[str, str]],
+) -> None:
     root, uri, runs = vault
     result = run(
         root,
@@ -390,7 +410,7 @@ def test_new_experiment_from_a_run_fills_model_and_environment(vault):
     )
 
 
-def test_runs_tag_sets_the_note_on_each_run_once(vault):
+def test_runs_tag_sets_the_note_on_each_run_once(vault: tuple[Path, str, dict[str, str]]) -> None:
     root, uri, runs = vault
     first = run(root, "runs", "tag", "--tracking-uri", uri)
     assert first.exit_code == 1, first.output  # a run could not be tagged: said at the end
@@ -421,7 +441,7 @@ SERVER = os.environ.get("VAULTKIT_MLFLOW_SERVER")  # `mlflow` of a full MLflow i
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`mlflow server` on 127.0.0.1 with a SQLite store, serving artifacts too."""
     if not SERVER:
         pytest.skip(
@@ -471,7 +491,9 @@ def server(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_a_tracking_server_over_http_is_read_like_a_local_store(server, tmp_path):
+def test_a_tracking_server_over_http_is_read_like_a_local_store(
+    server: str, tmp_path: Path
+) -> None:
     runs = make_store(server)
     root = linked_vault(tmp_path / "vault", runs)
     synced = run(root, "runs", "sync", "--tracking-uri", server)
@@ -487,7 +509,7 @@ def test_a_tracking_server_over_http_is_read_like_a_local_store(server, tmp_path
     assert [r["name"] for r in json.loads(orphans.stdout)] == ["forgotten sweep"]
 
 
-def test_the_demo_with_mlflow_shows_the_whole_loop(tmp_path):
+def test_the_demo_with_mlflow_shows_the_whole_loop(tmp_path: Path) -> None:
     """The issue's "done when": sync fills every linked note, check reports the planted
     drift, the orphan run is found, and a note from it links its run and its previous."""
     root = tmp_path / "demo"
@@ -525,7 +547,9 @@ def test_the_demo_with_mlflow_shows_the_whole_loop(tmp_path):
     )
 
 
-def test_runs_sync_in_the_config_makes_build_sync_first(vault):
+def test_runs_sync_in_the_config_makes_build_sync_first(
+    vault: tuple[Path, str, dict[str, str]],
+) -> None:
     root, uri, _ = vault
     (root / ".vaultkit").mkdir(exist_ok=True)
     (root / ".vaultkit" / "config.toml").write_text(
@@ -540,7 +564,9 @@ def test_runs_sync_in_the_config_makes_build_sync_first(vault):
     assert "## Metrics\n\nA value marked (run) is what a synced MLflow run logged" in lineage
 
 
-def test_watch_with_runs_sync_syncs_at_start_and_when_a_note_names_a_new_run(vault):
+def test_watch_with_runs_sync_syncs_at_start_and_when_a_note_names_a_new_run(
+    vault: tuple[Path, str, dict[str, str]],
+) -> None:
     root, uri, runs = vault
     (root / ".vaultkit").mkdir(exist_ok=True)
     (root / ".vaultkit" / "config.toml").write_text(

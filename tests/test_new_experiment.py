@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,12 +20,12 @@ from vaultkit.output.edit import fill_template, moment_format
 from .conftest import LINEAGE_VAULT, SEED_TEMPLATE, write_vault
 
 
-def run(vault, *args):
+def run(vault: Path, *args):
     return CliRunner().invoke(cli, ["--vault", str(vault), *args])
 
 
 @pytest.fixture
-def vault(tmp_path):
+def vault(tmp_path: Path) -> Path:
     files = dict(LINEAGE_VAULT)
     files[".obsidian/templates.json"] = json.dumps(
         {"folder": "Templates", "dateFormat": "DD/MM/YYYY", "timeFormat": "HH:mm"}
@@ -38,7 +39,7 @@ def added_lines(before: str, after: str) -> list[str]:
     return [line[2:] for line in diff if line.startswith("+ ")]
 
 
-def test_round_trip_parses_back_as_a_writing_experiment(vault):
+def test_round_trip_parses_back_as_a_writing_experiment(vault: Path) -> None:
     parent = vault / "Experiments" / "EXP-001 baseline.md"
     before = parent.read_text()
     result = run(vault, "new-experiment", "EXP-030 tiled", "--previous", "EXP-001 baseline")
@@ -59,7 +60,7 @@ def test_round_trip_parses_back_as_a_writing_experiment(vault):
     ]
 
 
-def test_new_note_is_the_template_with_only_the_expected_changes(vault):
+def test_new_note_is_the_template_with_only_the_expected_changes(vault: Path) -> None:
     run(
         vault,
         "new-experiment",
@@ -90,7 +91,7 @@ def test_new_note_is_the_template_with_only_the_expected_changes(vault):
     ]
 
 
-def test_running_twice_refuses_and_adds_nothing_twice(vault):
+def test_running_twice_refuses_and_adds_nothing_twice(vault: Path) -> None:
     parent = vault / "Experiments" / "EXP-001 baseline.md"
     run(vault, "new-experiment", "EXP-030 tiled", "--previous", "EXP-001 baseline")
     once = parent.read_bytes()
@@ -102,7 +103,7 @@ def test_running_twice_refuses_and_adds_nothing_twice(vault):
     assert parent.read_bytes() == once
 
 
-def test_parent_already_linking_to_the_new_note_is_not_changed(vault):
+def test_parent_already_linking_to_the_new_note_is_not_changed(vault: Path) -> None:
     parent = vault / "Experiments" / "EXP-001 baseline.md"
     before = parent.read_bytes()  # its Next experiment section already links EXP-002 mosaic
     (vault / "Experiments" / "EXP-002 mosaic.md").unlink()
@@ -112,7 +113,7 @@ def test_parent_already_linking_to_the_new_note_is_not_changed(vault):
     assert "already links to it" in result.stderr
 
 
-def test_parent_without_next_section_gets_one_before_its_footer(vault):
+def test_parent_without_next_section_gets_one_before_its_footer(vault: Path) -> None:
     parent = vault / "Experiments" / "EXP-003 focal.md"
     before = parent.read_text()
     run(vault, "new-experiment", "EXP-032 y", "--previous", "EXP-003 focal")
@@ -121,7 +122,7 @@ def test_parent_without_next_section_gets_one_before_its_footer(vault):
     )
 
 
-def test_crlf_parent_stays_crlf(vault):
+def test_crlf_parent_stays_crlf(vault: Path) -> None:
     parent = vault / "Experiments" / "EXP-002 mosaic.md"
     parent.write_bytes(parent.read_bytes().replace(b"\n", b"\r\n"))
     before = parent.read_bytes()
@@ -131,7 +132,7 @@ def test_crlf_parent_stays_crlf(vault):
     assert len(after) - len(before) == len(b"# Next experiment\r\n\r\n- [[EXP-033 z]]\r\n\r\n")
 
 
-def test_template_variables_use_the_vault_formats(vault):
+def test_template_variables_use_the_vault_formats(vault: Path) -> None:
     write_vault(
         vault,
         {
@@ -164,12 +165,12 @@ def test_template_variables_use_the_vault_formats(vault):
         ("h:mm a", "9:05 am"),
     ],
 )
-def test_moment_tokens(fmt, expected):
+def test_moment_tokens(fmt: str, expected: str) -> None:
     assert moment_format(fmt, datetime(2024, 3, 7, 9, 5, 4)) == expected
 
 
 @pytest.mark.parametrize("token", ["DDDD", "Q", "X", "ww", "ZZ", "kk", "SSS", "Mo"])
-def test_unknown_moment_tokens_are_refused_with_the_supported_ones(token):
+def test_unknown_moment_tokens_are_refused_with_the_supported_ones(token: str) -> None:
     with pytest.raises(VaultkitError) as raised:
         moment_format(f"YYYY-{token}", datetime(2024, 3, 7))
     assert raised.value.message == (
@@ -179,11 +180,11 @@ def test_unknown_moment_tokens_are_refused_with_the_supported_ones(token):
     )
 
 
-def test_letters_that_are_no_token_stay_literal():
+def test_letters_that_are_no_token_stay_literal() -> None:
     assert moment_format("YYYY-MM-DDTHH:mm", datetime(2024, 3, 7, 9, 5)) == "2024-03-07T09:05"
 
 
-def test_fill_template_defaults():
+def test_fill_template_defaults() -> None:
     when = datetime(2024, 3, 7, 9, 5)
     assert fill_template("{{title}} {{date}} {{time}} {{ DATE }}", "T", when) == (
         "T 2024-03-07 09:05 2024-03-07"
@@ -206,7 +207,7 @@ LINK_FORMATS = [
 
 
 @pytest.mark.parametrize(("app", "parent_line"), LINK_FORMATS)
-def test_links_follow_the_vault_link_format(vault, app, parent_line):
+def test_links_follow_the_vault_link_format(vault: Path, app, parent_line) -> None:
     write_vault(vault, {".obsidian/app.json": json.dumps(app)})
     parent = vault / "Experiments" / "EXP-001 baseline.md"
     before = parent.read_text()
@@ -217,7 +218,7 @@ def test_links_follow_the_vault_link_format(vault, app, parent_line):
     assert "Experiments/EXP-035 fmt" in model.targets("Experiments/EXP-001 baseline", "next")
 
 
-def test_relative_links_across_folders(vault):
+def test_relative_links_across_folders(vault: Path) -> None:
     write_vault(vault, {".obsidian/app.json": '{"newLinkFormat": "relative"}'})
     run(
         vault,
@@ -233,7 +234,7 @@ def test_relative_links_across_folders(vault):
     assert "- [[../Deep/Er/EXP-036 rel]]\n" in (vault / "Cycle" / "EXP-020 loop a.md").read_text()
 
 
-def test_shortest_link_uses_the_path_when_the_name_is_taken(vault):
+def test_shortest_link_uses_the_path_when_the_name_is_taken(vault: Path) -> None:
     write_vault(vault, {"Archive/EXP-037 dup.md": "# old\n"})
     parent = vault / "Experiments" / "EXP-001 baseline.md"
     before = parent.read_text()
@@ -257,7 +258,7 @@ def test_shortest_link_uses_the_path_when_the_name_is_taken(vault):
         ("a\\b", "\\"),
     ],
 )
-def test_titles_obsidian_cannot_link_are_refused(vault, title, char):
+def test_titles_obsidian_cannot_link_are_refused(vault: Path, title: str, char: str) -> None:
     result = run(vault, "new-experiment", title)
     assert result.exit_code == 1
     assert f"contains {char!r}, which Obsidian cannot link" in result.stderr
@@ -275,7 +276,9 @@ def test_titles_obsidian_cannot_link_are_refused(vault, title, char):
         ("com1", "is a name Windows keeps for a device"),
     ],
 )
-def test_titles_no_file_system_can_hold_everywhere_are_refused(vault, title, said):
+def test_titles_no_file_system_can_hold_everywhere_are_refused(
+    vault: Path, title: str, said: str
+) -> None:
     before = sorted(p.name for p in (vault / "Experiments").iterdir())
     result = run(vault, "new-experiment", title)
     assert result.exit_code == 1
@@ -283,7 +286,7 @@ def test_titles_no_file_system_can_hold_everywhere_are_refused(vault, title, sai
     assert sorted(p.name for p in (vault / "Experiments").iterdir()) == before
 
 
-def test_folder_leaving_the_vault_is_refused(vault, tmp_path):
+def test_folder_leaving_the_vault_is_refused(vault: Path, tmp_path: Path) -> None:
     for folder in ("../outside", "/etc", "Experiments/../../outside", ".hidden"):
         result = run(vault, "new-experiment", "EXP-038 out", "--folder", folder)
         assert result.exit_code == 1
@@ -294,14 +297,14 @@ def test_folder_leaving_the_vault_is_refused(vault, tmp_path):
     assert not (tmp_path / "outside").exists() and not (vault / "etc").exists()
 
 
-def test_unknown_previous_names_the_closest(vault):
+def test_unknown_previous_names_the_closest(vault: Path) -> None:
     result = run(vault, "new-experiment", "EXP-039", "--previous", "EXP-004 mrge")
     assert result.exit_code == 1
     assert "no note named 'EXP-004 mrge'; closest: Experiments/EXP-004 merge" in result.stderr
     assert not (vault / "Experiments" / "EXP-039.md").exists()
 
 
-def test_previous_by_the_beginning_of_its_name(vault):
+def test_previous_by_the_beginning_of_its_name(vault: Path) -> None:
     result = run(vault, "new-experiment", "EXP-039 short", "--previous", "EXP-004")
     assert result.exit_code == 0, result.output
     assert "linked from Experiments/EXP-004 merge.md" in result.stderr
@@ -310,7 +313,7 @@ def test_previous_by_the_beginning_of_its_name(vault):
     assert ambiguous.stderr.startswith("Error: 'EXP-00' names 6 notes; give more of the name: ")
 
 
-def test_vault_template_with_highest_version_wins(vault):
+def test_vault_template_with_highest_version_wins(vault: Path) -> None:
     write_vault(
         vault,
         {
@@ -323,7 +326,7 @@ def test_vault_template_with_highest_version_wins(vault):
     assert (vault / "Experiments" / "EXP-040 v.md").read_text().startswith("v2 #model_training")
 
 
-def test_packaged_template_when_the_vault_has_none(tmp_path):
+def test_packaged_template_when_the_vault_has_none(tmp_path: Path) -> None:
     root = write_vault(tmp_path / "v", {"Home.md": "hello\n"})
     result = run(root, "new-experiment", "EXP-001 first")
     assert result.exit_code == 0
@@ -332,7 +335,7 @@ def test_packaged_template_when_the_vault_has_none(tmp_path):
     assert "Experiments/EXP-001 first" in model.experiments
 
 
-def test_init_and_demo(tmp_path):
+def test_init_and_demo(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["init", str(tmp_path / "new")])
     assert result.exit_code == 0
     assert (tmp_path / "new" / "Templates" / "Model Training.md").read_bytes() == (
@@ -355,7 +358,7 @@ def test_init_and_demo(tmp_path):
     assert all(f"[[{model.notes[e].title}]]" in index for e in model.experiments)
 
 
-def test_a_parent_that_is_a_symbolic_link_stays_one(vault):
+def test_a_parent_that_is_a_symbolic_link_stays_one(vault: Path) -> None:
     real = vault / "Experiments" / "EXP-001 baseline.md"
     moved = vault / "Store" / "EXP-001 baseline real.md"
     moved.parent.mkdir()
@@ -366,7 +369,7 @@ def test_a_parent_that_is_a_symbolic_link_stays_one(vault):
     assert "- [[EXP-070 via link]]\n" in moved.read_text()
 
 
-def test_a_parent_that_cannot_take_the_link_leaves_nothing_created(vault):
+def test_a_parent_that_cannot_take_the_link_leaves_nothing_created(vault: Path) -> None:
     parent = vault / "Experiments" / "EXP-002 mosaic.md"
     parent.write_bytes(parent.read_bytes() + b"\n\xe9 not UTF-8\n")
     result = run(vault, "new-experiment", "EXP-041 child", "--previous", "EXP-002")
@@ -374,7 +377,7 @@ def test_a_parent_that_cannot_take_the_link_leaves_nothing_created(vault):
     assert not (vault / "Experiments" / "EXP-041 child.md").exists()  # checked first
 
 
-def test_a_parent_that_refuses_the_write_takes_the_new_note_back(vault):
+def test_a_parent_that_refuses_the_write_takes_the_new_note_back(vault: Path) -> None:
     parent = vault / "Experiments" / "EXP-002 mosaic.md"
     before = parent.read_bytes()
     parent.chmod(0o444)
@@ -390,11 +393,13 @@ def test_a_parent_that_refuses_the_write_takes_the_new_note_back(vault):
     assert retried.exit_code == 0, retried.output  # not "already exists"
 
 
-def test_a_file_system_without_hard_links_still_takes_new_notes(vault, tmp_path, monkeypatch):
+def test_a_file_system_without_hard_links_still_takes_new_notes(
+    vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import errno
     import os
 
-    def no_links(source, target, *args, **kwargs):
+    def no_links(source, target, *args, **kwargs) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")  # what FAT answers
 
     monkeypatch.setattr(os, "link", no_links)

@@ -60,7 +60,7 @@ RESULT_LINES = [
 
 
 @pytest.mark.parametrize(("line", "values"), RESULT_LINES)
-def test_result_lines(line, values):
+def test_result_lines(line, values) -> None:
     read = prose_metrics([line], QUESTIONS["result"])
     assert read.values == values
     assert read.thresholds == {}
@@ -82,11 +82,11 @@ def test_result_lines(line, values):
         ("- Training metric results", False),
     ],
 )
-def test_numbers_no_rule_reads_are_reported(line, unread):
+def test_numbers_no_rule_reads_are_reported(line: str, unread: bool) -> None:
     assert bool(prose_metrics([line], QUESTIONS["result"]).unread) is unread
 
 
-def test_percent_is_kept_as_written_and_marked():
+def test_percent_is_kept_as_written_and_marked() -> None:
     read = prose_metrics(["- accuracy: 72%", "- recall: 0.5"], QUESTIONS["result"])
     assert read.values == {"accuracy": 72.0, "recall": 0.5}
     assert read.percent == {"accuracy"}
@@ -112,13 +112,13 @@ THRESHOLD_LINES = [
 
 
 @pytest.mark.parametrize(("lines", "thresholds"), THRESHOLD_LINES)
-def test_threshold_lines(lines, thresholds):
+def test_threshold_lines(lines, thresholds) -> None:
     read = prose_metrics(lines, QUESTIONS["metrics"], plan=True)
     assert read.thresholds == thresholds
     assert read.values == {}
 
 
-def test_a_number_in_another_section_is_no_result():
+def test_a_number_in_another_section_is_no_result() -> None:
     note = parse_note(
         "# Data detail\n\n- Number of classes: 3\n\n# Result\n\n- recall: 0.5\n\n"
         "---\nStatus: #done\n\nTags: #model_training #document\n"
@@ -128,13 +128,13 @@ def test_a_number_in_another_section_is_no_result():
     assert "recall" not in note.settings  # a result, not a setting
 
 
-def test_template_title_placeholders_are_no_section():
+def test_template_title_placeholders_are_no_section() -> None:
     text = "# {{id}}\n\n## Data\n\n- Where?\n\n## Result\n\n- metrics\n\n### Graphs\n"
     assert template_sections(text) == (("data", ("where?",)), ("result", ("metrics",)))
     assert [n for n, _ in template_sections("# <% tp.file.title %>\n## Model\n")] == ["model"]
 
 
-def test_a_vault_template_with_a_placeholder_title_counts_its_sections(tmp_path):
+def test_a_vault_template_with_a_placeholder_title_counts_its_sections(tmp_path: Path) -> None:
     template = (
         "---\ntags: [model_training, template]\n---\n"
         "# {{id}}\n\n## Data\n\n- Where?\n\n## Result\n\n- Metrics\n"
@@ -159,7 +159,7 @@ def test_a_vault_template_with_a_placeholder_title_counts_its_sections(tmp_path)
 # -- one name per metric, direction ----------
 
 
-def test_one_name_per_metric_and_configured_aliases():
+def test_one_name_per_metric_and_configured_aliases() -> None:
     rules = DEFAULT_METRIC_RULES
     assert len({rules.key(n) for n in ("mAP@0.5", "mAP_0.5", "mAP 0.5", "map@0.5", "MAP-0.5")}) == 1
     assert rules.key("val mAP 0.5") == rules.key("val_mAP_0.5")
@@ -235,7 +235,7 @@ def run(vault: Path, *args: str):
     return result
 
 
-def test_every_style_is_read_and_every_output_agrees(tmp_path):
+def test_every_style_is_read_and_every_output_agrees(tmp_path: Path) -> None:
     vault = chain_vault(tmp_path / "v")
     assert run(vault, "build").exit_code == 0
     listed = {
@@ -272,7 +272,7 @@ def test_every_style_is_read_and_every_output_agrees(tmp_path):
     assert "result-not-read" not in check and "metric-drift" not in check
 
 
-def test_what_changed_inherits_a_setting_the_child_does_not_repeat(tmp_path):
+def test_what_changed_inherits_a_setting_the_child_does_not_repeat(tmp_path: Path) -> None:
     vault = chain_vault(tmp_path / "v")
     run(vault, "build")
     lineage = (vault / "Lineages" / "EXP-001 baseline lineage.md").read_text(encoding="utf-8")
@@ -289,7 +289,7 @@ def test_what_changed_inherits_a_setting_the_child_does_not_repeat(tmp_path):
     assert diffs[0]["settings"] == [{"name": "mosaic", "old": None, "new": "1.0"}]
 
 
-def test_a_result_no_rule_reads_is_a_warning_quoting_the_line(tmp_path):
+def test_a_result_no_rule_reads_is_a_warning_quoting_the_line(tmp_path: Path) -> None:
     note = filled("None", "- lr: 0.01", THRESHOLDS, "- mAP@0.5 of 0.61 on val")
     vault = write_vault(
         tmp_path / "v", {".obsidian/app.json": "{}", "Experiments/EXP-001 a.md": note}
@@ -310,7 +310,7 @@ def test_a_result_no_rule_reads_is_a_warning_quoting_the_line(tmp_path):
     ]
 
 
-def test_config_aliases_join_names_and_directions_rank(tmp_path):
+def test_config_aliases_join_names_and_directions_rank(tmp_path: Path) -> None:
     vault = write_vault(
         tmp_path / "v",
         {
@@ -357,7 +357,7 @@ def test_config_aliases_join_names_and_directions_rank(tmp_path):
         (float("nan"), "nan"),
     ],
 )
-def test_exact_numbers(value, written):
+def test_exact_numbers(value, written) -> None:
     assert exact_number(value) == written
 
 
@@ -371,7 +371,7 @@ def with_run_block(text: str, runs: list[Run], stated: dict[str, float] | None =
     return set_run_block(text, run_block([run_section(r, stated) for r in runs]))
 
 
-def test_the_run_block_keeps_every_digit_and_the_table_rounds(tmp_path):
+def test_the_run_block_keeps_every_digit_and_the_table_rounds(tmp_path: Path) -> None:
     note = filled("None", "", "", "- recall: 0.5")
     text = with_run_block(
         note, [a_run({"big": [12345678901234.5], "map_0.5": [0.1234567, 0.1234564]})]
@@ -424,7 +424,7 @@ def notes(draw):
 
 @hypothesis_settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(made=notes())
-def test_outputs_never_disagree(tmp_path_factory, made):
+def test_outputs_never_disagree(tmp_path_factory: pytest.TempPathFactory, made) -> None:
     root = tmp_path_factory.mktemp("v")
     files = {".obsidian/app.json": "{}"}
     for number, (stated, style, spelling, logged, status) in enumerate(made, 1):
@@ -479,7 +479,7 @@ def test_outputs_never_disagree(tmp_path_factory, made):
 
 
 @pytest.mark.mlflow
-def test_a_run_logging_map_0_5_meets_the_notes_map_at_0_5(tmp_path):
+def test_a_run_logging_map_0_5_meets_the_notes_map_at_0_5(tmp_path: Path) -> None:
     """The issue's "done when": a lineage written from the team's template, with a real
     SQLite run that logs `mAP_0.5` by epoch: every result shown, one column, the right
     best with its thresholds met, the same value everywhere, and no false drift."""
@@ -545,7 +545,7 @@ def test_a_run_logging_map_0_5_meets_the_notes_map_at_0_5(tmp_path):
     ]
 
 
-def test_a_value_that_is_not_a_number_sorts_last(tmp_path):
+def test_a_value_that_is_not_a_number_sorts_last(tmp_path: Path) -> None:
     nan = with_run_block(filled("None", "", "", "- pending"), [a_run({"mAP": [float("nan")]})])
     nan = nan.replace("---\nStatus:", f"- http://x/#/experiments/1/runs/{'a' * 32}\n\n---\nStatus:")
     vault = write_vault(

@@ -50,21 +50,21 @@ LINKS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), LINKS)
-def test_links(text, expected):
+def test_links(text, expected) -> None:
     links = parse_note(text).links
     assert [(k.target, k.subpath, k.alias, k.form) for k in links] == expected
 
 
-def test_spaces_inside_brackets_unverified_read_as_trimmed():
+def test_spaces_inside_brackets_unverified_read_as_trimmed() -> None:
     assert [k.target for k in parse_note("[[ Note ]]").links] == ["Note"]
 
 
-def test_link_lines_count_frontmatter_and_crlf():
+def test_link_lines_count_frontmatter_and_crlf() -> None:
     note = parse_note("---\r\na: 1\r\n---\r\n\r\n[[Five]]\r\n")
     assert [(k.target, k.line) for k in note.links] == [("Five", 5)]
 
 
-def test_urls_are_collected_without_trailing_punctuation():
+def test_urls_are_collected_without_trailing_punctuation() -> None:
     note = parse_note("See https://arxiv.org/abs/1708.02002. And (https://x.org/a_(b)).")
     assert [u.url for u in note.urls] == ["https://arxiv.org/abs/1708.02002", "https://x.org/a_(b)"]
 
@@ -85,18 +85,18 @@ PROPERTY_LINKS = [
 
 
 @pytest.mark.parametrize(("yaml", "expected"), PROPERTY_LINKS)
-def test_property_links(yaml, expected):
+def test_property_links(yaml, expected) -> None:
     links = parse_note(f"---\n{yaml}\n---\n").links
     assert [(k.target, k.subpath, k.alias, k.role) for k in links] == expected
     assert all(k.form == "property" for k in links)
 
 
-def test_property_link_line_is_the_line_it_is_written_on():
+def test_property_link_line_is_the_line_it_is_written_on() -> None:
     note = parse_note('---\ntitle: t\nrelated:\n  - "[[A]]"\n---\n')
     assert [(k.target, k.line) for k in note.links] == [("A", 4)]
 
 
-def test_a_note_with_tens_of_thousands_of_links_is_read_in_one_pass():
+def test_a_note_with_tens_of_thousands_of_links_is_read_in_one_pass() -> None:
     # The generated index of a 10k-note vault holds ~21,000 links; blanking each found
     # link by copying the whole text made that quadratic (9 s for the index, minutes for
     # this note). Every link must still be found, with its line.

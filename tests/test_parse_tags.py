@@ -63,37 +63,37 @@ BODY_TAGS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), BODY_TAGS)
-def test_body_tags(text, expected):
+def test_body_tags(text, expected) -> None:
     assert [t.name for t in parse_note(text).tags] == expected
 
 
-def test_underscore_emphasis_unverified_keeps_the_closing_underscore_a_tag_character():
+def test_underscore_emphasis_unverified_keeps_the_closing_underscore_a_tag_character() -> None:
     # '_' is a tag character, so the closing emphasis marker is read as part of the tag
     assert [t.name for t in parse_note("_#em_").tags] == ["em_"]
 
 
-def test_tag_in_heading_counts_unverified_read_as_indexed():
+def test_tag_in_heading_counts_unverified_read_as_indexed() -> None:
     assert [t.name for t in parse_note("## Notes #todo").tags] == ["todo"]
 
 
-def test_trailing_slash_tag_unverified_read_as_parent_tag():
+def test_trailing_slash_tag_unverified_read_as_parent_tag() -> None:
     assert [t.name for t in parse_note("#a/ and #b//").tags] == ["a", "b"]
 
 
-def test_indented_code_unverified_read_as_not_indexed():
+def test_indented_code_unverified_read_as_not_indexed() -> None:
     assert parse_note("para\n\n    #in-indented-code\n").tags == []
 
 
-def test_raw_html_block_unverified_read_as_not_indexed():
+def test_raw_html_block_unverified_read_as_not_indexed() -> None:
     assert parse_note("<div>\n#in-div [[Linked]]\n</div>\n").tags == []
 
 
-def test_tag_names_are_lower_cased_and_deduplicated_in_order():
+def test_tag_names_are_lower_cased_and_deduplicated_in_order() -> None:
     note = parse_note("#Writing #model_training #writing")
     assert note.tag_names == ["writing", "model_training"]
 
 
-def test_tag_lines_are_true_to_the_file_with_frontmatter():
+def test_tag_lines_are_true_to_the_file_with_frontmatter() -> None:
     note = parse_note("---\ntitle: x\n---\n\nline five #five\n")
     assert [(t.name, t.line) for t in note.tags] == [("five", 5)]
 
@@ -117,18 +117,18 @@ FRONTMATTER_TAGS = [
 
 
 @pytest.mark.parametrize(("yaml", "expected", "ignored"), FRONTMATTER_TAGS)
-def test_frontmatter_tags(yaml, expected, ignored):
+def test_frontmatter_tags(yaml, expected, ignored) -> None:
     note = parse_note(f"---\n{yaml}\n---\nbody\n")
     assert [t.name for t in note.tags] == expected
     assert note.ignored_tags == ignored
 
 
-def test_frontmatter_tags_come_before_body_tags():
+def test_frontmatter_tags_come_before_body_tags() -> None:
     note = parse_note("---\ntags: [fm]\n---\n#body\n")
     assert note.tag_names == ["fm", "body"]
 
 
-def test_invalid_frontmatter_loses_its_tags_but_body_tags_count():
+def test_invalid_frontmatter_loses_its_tags_but_body_tags_count() -> None:
     note = parse_note("---\ntags: [a]\ntags: [b]\n---\n#body\n")
     assert note.tag_names == ["body"]
     assert note.frontmatter_error is not None

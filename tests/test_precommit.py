@@ -40,7 +40,7 @@ def git(repo: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 @pytest.mark.slow
-def test_pre_commit_blocks_a_commit_that_makes_a_lineage_cycle(tmp_path):
+def test_pre_commit_blocks_a_commit_that_makes_a_lineage_cycle(tmp_path: Path) -> None:
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.strip()

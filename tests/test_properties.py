@@ -143,7 +143,7 @@ block_text = st.lists(st.sampled_from(LINE_SHAPES), max_size=25).map("\n".join)
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(), markdownish))
-def test_parser_never_raises_and_tags_obey_the_grammar(text):
+def test_parser_never_raises_and_tags_obey_the_grammar(text) -> None:
     note = parse_note(text)
     line_count = text.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
     for tag in note.tags:
@@ -157,7 +157,7 @@ def test_parser_never_raises_and_tags_obey_the_grammar(text):
 
 @settings(max_examples=1500)
 @given(block_text)
-def test_fast_block_path_agrees_with_full_markdown_it_parse(text):
+def test_fast_block_path_agrees_with_full_markdown_it_parse(text) -> None:
     assert block_structure(text) == full_block_structure(text)
 
 
@@ -169,7 +169,7 @@ paths = st.lists(
 
 @settings(max_examples=300)
 @given(paths, st.text(max_size=20), st.sampled_from(["", "a/", "a/b/"]))
-def test_resolution_only_returns_files_of_the_vault(files, linkpath, folder):
+def test_resolution_only_returns_files_of_the_vault(files, linkpath, folder) -> None:
     result = Resolver(files).resolve(linkpath, folder + "src.md")
     assert result.path is None or result.path in files or result.path == folder + "src.md"
 
@@ -184,11 +184,11 @@ def test_resolution_only_returns_files_of_the_vault(files, linkpath, folder):
         "1. \u00a0\nx\n===",
     ],
 )
-def test_block_scanner_reads_unicode_spaces_and_digits_as_markdown_it_does(text):
+def test_block_scanner_reads_unicode_spaces_and_digits_as_markdown_it_does(text: str) -> None:
     assert block_structure(text) == full_block_structure(text)
 
 
-def test_block_scanner_agrees_with_markdown_it_on_every_real_note():
+def test_block_scanner_agrees_with_markdown_it_on_every_real_note() -> None:
     from .conftest import CORPORA
 
     notes = sorted(CORPORA.rglob("*.md")) if CORPORA.is_dir() else []
@@ -203,7 +203,7 @@ URL_PIECES = ["http", "HTTPS", "s", "ftp", "ſ", "://", ":", "/", "x", " ", "\n"
 
 @settings(max_examples=1500)
 @given(st.lists(st.sampled_from(URL_PIECES), max_size=16).map("".join))
-def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text):
+def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text) -> None:
     import re
 
     from vaultkit.obsidian.syntax import _url_spans
@@ -216,7 +216,7 @@ def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text):
 @given(
     st.lists(st.text(alphabet="ab/", max_size=6), max_size=4), st.text(alphabet="ab/", max_size=4)
 )
-def test_a_tag_is_found_as_itself_or_as_the_parent_of_a_nested_tag(tags, wanted):
+def test_a_tag_is_found_as_itself_or_as_the_parent_of_a_nested_tag(tags, wanted) -> None:
     from vaultkit.model.recognise import has_tag
 
     parts = [tag.split("/") for tag in tags]
@@ -291,7 +291,7 @@ def typed(value):
 
 @settings(max_examples=3000)
 @given(st.lists(yaml_line, min_size=1, max_size=6).map("\n".join))
-def test_simple_frontmatter_is_read_as_the_yaml_parser_reads_it(text):
+def test_simple_frontmatter_is_read_as_the_yaml_parser_reads_it(text) -> None:
     from vaultkit.obsidian.properties import _simple_mapping, parse_yaml
 
     fast = _simple_mapping(text)
@@ -303,7 +303,7 @@ def test_simple_frontmatter_is_read_as_the_yaml_parser_reads_it(text):
     "text",
     ["tags: [a, b]\ncreated: 2024-01-15", "tags:\n  - a\n  - b\nstatus: done", "aliases: []"],
 )
-def test_common_frontmatter_takes_the_fast_path(text):
+def test_common_frontmatter_takes_the_fast_path(text: str) -> None:
     from vaultkit.obsidian.properties import _simple_mapping, parse_yaml
 
     assert _simple_mapping(text) == parse_yaml(text)
@@ -336,7 +336,7 @@ SETTING_PIECES = [
 
 @settings(max_examples=2000)
 @given(st.lists(st.sampled_from(SETTING_PIECES), max_size=20).map("".join))
-def test_settings_separators_found_from_literals_are_those_of_the_alternation(text):
+def test_settings_separators_found_from_literals_are_those_of_the_alternation(text) -> None:
     import re
 
     from vaultkit.model.metrics import _COLON_SETTING, _EQUALS_SETTING
@@ -351,7 +351,7 @@ def test_settings_separators_found_from_literals_are_those_of_the_alternation(te
 
 @settings(max_examples=2000)
 @given(st.lists(st.sampled_from(SETTING_PIECES), max_size=20).map("".join))
-def test_settings_read_from_the_whole_text_as_from_each_line(text):
+def test_settings_read_from_the_whole_text_as_from_each_line(text) -> None:
     from vaultkit.model.metrics import settings as read_settings
 
     by_line: dict[str, str] = {}
@@ -363,7 +363,7 @@ def test_settings_read_from_the_whole_text_as_from_each_line(text):
 
 @settings(max_examples=3000)
 @given(st.text(alphabet="aZ9_ .-/\t:é", max_size=45))
-def test_a_setting_name_read_backwards_is_the_one_a_forward_search_finds(prefix):
+def test_a_setting_name_read_backwards_is_the_one_a_forward_search_finds(prefix) -> None:
     import re
 
     from vaultkit.model.metrics import setting_name
@@ -381,7 +381,7 @@ def test_a_setting_name_read_backwards_is_the_one_a_forward_search_finds(prefix)
     st.from_regex(r"[aAb]{1,3}", fullmatch=True),
     st.sampled_from(["", "a", "a/b", "A"]),
 )
-def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(files, name, folder):
+def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(files, name, folder) -> None:
     fast = Resolver(files)._bare_note_name(name, folder)
     general = Resolver(files)
     general._bare_note_name = lambda name, folder: None  # the steps without the shortcut
@@ -390,7 +390,7 @@ def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(files, name, 
 
 @settings(max_examples=300)
 @given(st.text(alphabet="a./B", max_size=8))
-def test_a_file_stem_is_what_splitext_gives_for_names_the_vault_shows(path):
+def test_a_file_stem_is_what_splitext_gives_for_names_the_vault_shows(path) -> None:
     import posixpath
 
     from vaultkit.output.render import _stem
@@ -417,7 +417,9 @@ KEYED_LINKS = st.lists(
     st.sampled_from(["src.md", "x/src.md", "x/y/src.md"]),
 )
 @example(files=[], new="x.md", link="./..", source="x/y/src.md")  # `x/y/..` is `x`
-def test_a_link_resolves_anew_only_when_a_file_of_its_name_key_comes(files, new, link, source):
+def test_a_link_resolves_anew_only_when_a_file_of_its_name_key_comes(
+    files, new, link, source
+) -> None:
     """What builds rely on to keep index rows and lineage notes: a file whose key differs
     from a link's changes nothing of where the link goes or what it could mean."""
     from vaultkit.obsidian.resolve import name_key

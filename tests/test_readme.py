@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,12 +24,14 @@ EXAMPLES = re.findall(
 )
 
 
-def test_readme_has_runnable_examples():
+def test_readme_has_runnable_examples() -> None:
     assert len(EXAMPLES) >= 2
 
 
 @pytest.mark.parametrize(("command", "expected"), EXAMPLES)
-def test_readme_example_output_is_what_vaultkit_prints(command, expected, monkeypatch, tmp_path):
+def test_readme_example_output_is_what_vaultkit_prints(
+    command, expected, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     demo_vault(tmp_path / "vaultkit-demo")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, shlex.split(command))
@@ -36,15 +39,15 @@ def test_readme_example_output_is_what_vaultkit_prints(command, expected, monkey
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
-def test_every_command_is_documented(command):
+def test_every_command_is_documented(command) -> None:
     assert f"`vaultkit {command}" in README
 
 
 @pytest.mark.parametrize("code", sorted(CODES))
-def test_every_check_code_is_in_the_readme_table(code):
+def test_every_check_code_is_in_the_readme_table(code) -> None:
     assert f"| `{code}` |" in README or f"`{code}` / `" in README or f"/ `{code}` |" in README
 
 
 @pytest.mark.parametrize("key", sorted(f.name for f in fields(Config)))
-def test_every_config_key_is_in_the_readme_table(key):
+def test_every_config_key_is_in_the_readme_table(key) -> None:
     assert f"| `{key}` |" in README

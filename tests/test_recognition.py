@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -27,12 +28,12 @@ TEMPLATER = (  # a Templater template: its properties hold code, which is not YA
 )
 
 
-def run(vault, *args):
+def run(vault: Path, *args):
     return CliRunner().invoke(cli, ["--vault", str(vault), *args])
 
 
 @pytest.fixture
-def team(tmp_path):
+def team(tmp_path: Path) -> Path:
     """A vault made the way the team works: the template in the Templates folder; an
     experiment made by Insert template and filled in (template tags kept); one made the
     same way and only linked to its previous experiment; a copy not filled in yet in the
@@ -62,7 +63,7 @@ def team(tmp_path):
     return write_vault(tmp_path / "team", files)
 
 
-def test_notes_made_from_the_template_and_filled_in_are_experiments(team):
+def test_notes_made_from_the_template_and_filled_in_are_experiments(team: Path) -> None:
     result = run(team, "list", "--format", "json")
     assert json.loads(result.output) == [
         {
@@ -94,7 +95,9 @@ def test_notes_made_from_the_template_and_filled_in_are_experiments(team):
     ]
 
 
-def test_a_filled_in_template_copy_is_indexed_and_in_its_lineage_with_no_extra_step(team):
+def test_a_filled_in_template_copy_is_indexed_and_in_its_lineage_with_no_extra_step(
+    team: Path,
+) -> None:
     assert run(team, "build").exit_code == 0
     index = (team / "Experiment Index.md").read_text(encoding="utf-8")
     assert [line for line in index.splitlines() if "[[EXP-00" in line] == [
@@ -110,7 +113,9 @@ def test_a_filled_in_template_copy_is_indexed_and_in_its_lineage_with_no_extra_s
     )
 
 
-def test_check_says_what_is_a_template_copy_a_near_miss_and_leftover_template_tags(team):
+def test_check_says_what_is_a_template_copy_a_near_miss_and_leftover_template_tags(
+    team: Path,
+) -> None:
     result = run(team, "check", "--format", "json")
     assert result.exit_code == 0  # a Templater template's code is no error
     assert json.loads(result.output)["problems"] == [
@@ -157,7 +162,7 @@ def test_check_says_what_is_a_template_copy_a_near_miss_and_leftover_template_ta
     ]
 
 
-def test_check_fix_removes_exactly_the_template_tags(team):
+def test_check_fix_removes_exactly_the_template_tags(team: Path) -> None:
     note = team / "Experiments" / "EXP-001 baseline.md"
     before = note.read_text(encoding="utf-8")
     typo = run(team, "check", "--fix", "--code", "template-tag")
@@ -184,7 +189,7 @@ def test_check_fix_removes_exactly_the_template_tags(team):
     ]
 
 
-def test_check_fix_leaves_template_words_in_code_and_comments(team):
+def test_check_fix_leaves_template_words_in_code_and_comments(team: Path) -> None:
     note = team / "Experiments" / "EXP-001 baseline.md"
     kept = "\n```\n#template in code\n```\n\n<!-- #template in a comment -->\n\nsee `#template`\n"
     note.write_text(kept + note.read_text(encoding="utf-8"), encoding="utf-8")
@@ -194,7 +199,7 @@ def test_check_fix_leaves_template_words_in_code_and_comments(team):
     assert "Tags: #model_training #document\n" in fixed
 
 
-def test_check_fix_checks_every_note_before_it_edits_any(team):
+def test_check_fix_checks_every_note_before_it_edits_any(team: Path) -> None:
     first = team / "Experiments" / "EXP-001 baseline.md"
     second = team / "Experiments" / "EXP-003 next.md"
     before = first.read_bytes()
@@ -205,7 +210,7 @@ def test_check_fix_checks_every_note_before_it_edits_any(team):
     assert first.read_bytes() == before
 
 
-def test_list_all_tells_why_a_note_that_looks_like_an_experiment_is_none(team):
+def test_list_all_tells_why_a_note_that_looks_like_an_experiment_is_none(team: Path) -> None:
     assert run(team, "list", "--all").output.splitlines()[-3:] == [
         "Not experiments, though they look like one:",
         "  Experiments/Augmentation ideas: looks like an experiment but is not one: it has "
@@ -216,7 +221,7 @@ def test_list_all_tells_why_a_note_that_looks_like_an_experiment_is_none(team):
 
 
 @pytest.fixture
-def by_property(tmp_path):
+def by_property(tmp_path: Path) -> Path:
     """A vault that marks experiments with properties and has its own template."""
     template = (
         "---\ntype: experiment\nstatus: planned\nparent:\n---\n"
@@ -240,7 +245,7 @@ def by_property(tmp_path):
     return write_vault(tmp_path / "runs-vault", files)
 
 
-def test_experiments_marked_by_a_property_with_a_two_line_config(by_property):
+def test_experiments_marked_by_a_property_with_a_two_line_config(by_property: Path) -> None:
     def record(name, status, previous, accuracy):
         return {
             "id": f"runs/{name}",
@@ -274,7 +279,7 @@ def test_experiments_marked_by_a_property_with_a_two_line_config(by_property):
 
 
 @pytest.fixture
-def vault(tmp_path):
+def vault(tmp_path: Path) -> Path:
     files = {
         ".obsidian/app.json": "{}",
         "Experiments/EXP-001 base.md": experiment("none", "done"),
@@ -326,7 +331,9 @@ def vault(tmp_path):
         (["--vault", "", "list"], "Error: --vault is empty; give the vault's folder\n"),
     ],
 )
-def test_mistakes_are_refused_or_answered_with_what_exists(vault, args, message):
+def test_mistakes_are_refused_or_answered_with_what_exists(
+    vault: Path, args: list[str], message: str
+) -> None:
     result = CliRunner().invoke(
         cli, args if args[0] == "--vault" else ["--vault", str(vault), *args]
     )
@@ -334,7 +341,7 @@ def test_mistakes_are_refused_or_answered_with_what_exists(vault, args, message)
     assert "Traceback" not in result.output
 
 
-def test_set_status_accepts_a_status_the_vault_uses_or_the_config_lists(vault):
+def test_set_status_accepts_a_status_the_vault_uses_or_the_config_lists(vault: Path) -> None:
     assert run(vault, "set-status", "EXP-002", "postpone").exit_code == 0  # a known status
     write_vault(vault, {".vaultkit/config.toml": 'statuses = ["queued"]\n'})
     assert run(vault, "set-status", "EXP-002", "queued").exit_code == 0
@@ -342,7 +349,9 @@ def test_set_status_accepts_a_status_the_vault_uses_or_the_config_lists(vault):
     assert run(vault, "set-status", "EXP-001", "brandnew", "--force").exit_code == 0
 
 
-def test_sort_by_metric_is_case_blind_shows_the_metric_and_names_the_known_ones(vault):
+def test_sort_by_metric_is_case_blind_shows_the_metric_and_names_the_known_ones(
+    vault: Path,
+) -> None:
     table = run(vault, "list", "--sort", "metric:MAP").output
     assert table.splitlines()[0].split() == ["STATUS", "SECTIONS", "NOTE", "mAP", "PREVIOUS"]
     csv = run(vault, "list", "--sort", "metric:map", "--format", "csv").output
@@ -354,7 +363,9 @@ def test_sort_by_metric_is_case_blind_shows_the_metric_and_names_the_known_ones(
     )
 
 
-def test_writing_commands_refuse_a_folder_that_is_no_vault(tmp_path, monkeypatch):
+def test_writing_commands_refuse_a_folder_that_is_no_vault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plain = write_vault(tmp_path / "plain", {"a.md": experiment("none", "done")})
     monkeypatch.chdir(plain)
     result = CliRunner().invoke(cli, ["build"])
@@ -369,7 +380,7 @@ def test_writing_commands_refuse_a_folder_that_is_no_vault(tmp_path, monkeypatch
     assert CliRunner().invoke(cli, ["build", "--vault", str(plain)]).exit_code == 0  # named
 
 
-def test_a_vault_inside_the_vault_is_left_out_and_said_so_once(vault):
+def test_a_vault_inside_the_vault_is_left_out_and_said_so_once(vault: Path) -> None:
     write_vault(
         vault, {"Other/.obsidian/app.json": "{}", "Other/EXP-9.md": experiment("x", "done")}
     )
@@ -384,7 +395,7 @@ def test_a_vault_inside_the_vault_is_left_out_and_said_so_once(vault):
     assert "nested-vault" in run(vault, "check").output
 
 
-def test_vault_and_format_are_accepted_before_or_after_the_command(vault):
+def test_vault_and_format_are_accepted_before_or_after_the_command(vault: Path) -> None:
     after = CliRunner().invoke(cli, ["list", "--format", "json", "--vault", str(vault)])
     before = CliRunner().invoke(cli, ["--vault", str(vault), "--format", "json", "list"])
     assert after.exit_code == 0 and len(json.loads(after.output)) == 2
@@ -403,7 +414,7 @@ def test_vault_and_format_are_accepted_before_or_after_the_command(vault):
     )
 
 
-def test_a_note_by_the_beginning_of_its_name(vault):
+def test_a_note_by_the_beginning_of_its_name(vault: Path) -> None:
     result = run(vault, "lineage", "EXP-002", "--format", "json")
     assert json.loads(result.output)["id"] == "Experiments/EXP-002 next"
     ambiguous = run(vault, "lineage", "EXP-00")
@@ -413,7 +424,7 @@ def test_a_note_by_the_beginning_of_its_name(vault):
     )
 
 
-def test_check_summary_code_severity_and_missing_attachments(vault):
+def test_check_summary_code_severity_and_missing_attachments(vault: Path) -> None:
     problems = json.loads(run(vault, "check", "--format", "json").output)["problems"]
     codes = sorted((p["code"], p["note"]) for p in problems if p["note"] == "Notes/Figures")
     assert codes == [("dangling-link", "Notes/Figures"), ("missing-attachment", "Notes/Figures")]
@@ -428,7 +439,7 @@ def test_check_summary_code_severity_and_missing_attachments(vault):
     assert "missing-attachment" not in run(vault, "check").output
 
 
-def test_a_code_repeated_across_the_vault_is_counted_not_listed(tmp_path):
+def test_a_code_repeated_across_the_vault_is_counted_not_listed(tmp_path: Path) -> None:
     files = {f"N/n{i:02d}.md": "[[Nowhere]]\n" for i in range(40)}
     root = write_vault(tmp_path / "v", files)
     output = run(root, "check").output
@@ -441,7 +452,7 @@ def test_a_code_repeated_across_the_vault_is_counted_not_listed(tmp_path):
     assert run(root, "check", "--code", "dangling-link").output.count("[[Nowhere]]") == 40
 
 
-def test_lineage_depth_applies_to_every_format_and_zero_keeps_the_note(vault):
+def test_lineage_depth_applies_to_every_format_and_zero_keeps_the_note(vault: Path) -> None:
     mermaid = run(vault, "lineage", "--depth", "0", "--format", "mermaid").output
     assert "EXP-002" not in mermaid and "EXP-001 base" in mermaid
     data = json.loads(run(vault, "lineage", "EXP-001", "--depth", "0", "--format", "json").output)
@@ -455,14 +466,14 @@ def test_lineage_depth_applies_to_every_format_and_zero_keeps_the_note(vault):
     assert "<- this note" in text
 
 
-def test_graph_leaves_vaultkits_own_notes_out_unless_asked(vault):
+def test_graph_leaves_vaultkits_own_notes_out_unless_asked(vault: Path) -> None:
     nodes = {n["id"] for n in json.loads(run(vault, "graph").output)["nodes"]}
     assert "Experiment Index" not in nodes and not any(n.startswith("Lineages/") for n in nodes)
     every = {n["id"] for n in json.loads(run(vault, "graph", "--generated").output)["nodes"]}
     assert "Experiment Index" in every
 
 
-def test_a_title_too_long_for_a_file_name_is_refused_in_words(vault):
+def test_a_title_too_long_for_a_file_name_is_refused_in_words(vault: Path) -> None:
     result = run(vault, "new-experiment", "EXP-003 " + "a" * 300)
     assert result.output == (
         "Error: the title is 308 characters long; a file name holds at most 255 bytes on most "
@@ -474,7 +485,7 @@ def test_a_title_too_long_for_a_file_name_is_refused_in_words(vault):
     ]
 
 
-def test_an_unexpected_os_error_reaches_the_person_in_words(vault):
+def test_an_unexpected_os_error_reaches_the_person_in_words(vault: Path) -> None:
     """The last line of defence names the file and the trouble, never `OSError` or
     `[Errno 36]`."""
     program = (
@@ -512,8 +523,8 @@ def test_an_unexpected_os_error_reaches_the_person_in_words(vault):
     ids=["no opener", "opener fails", "opener works"],
 )
 def test_open_says_the_address_when_it_cannot_open_and_never_the_openers_noise(
-    vault, tmp_path, opener, said
-):
+    vault: Path, tmp_path: Path, opener: str | None, said: str
+) -> None:
     bin_folder = tmp_path / "bin"  # the only folder on PATH
     bin_folder.mkdir()
     if opener is not None:

@@ -63,30 +63,30 @@ RESOLUTION = [
 
 
 @pytest.mark.parametrize(("linkpath", "source", "expected"), RESOLUTION)
-def test_resolution(linkpath, source, expected):
+def test_resolution(linkpath, source, expected) -> None:
     assert Resolver(FILES).resolve(linkpath, source).path == expected
 
 
-def test_equal_length_tie_unverified_resolves_to_the_alphabetically_first():
+def test_equal_length_tie_unverified_resolves_to_the_alphabetically_first() -> None:
     assert Resolver(FILES).resolve("Same", "z/Src.md").path == "x/Same.md"
 
 
-def test_a_bare_name_in_several_folders_is_ambiguous_even_when_the_root_wins():
+def test_a_bare_name_in_several_folders_is_ambiguous_even_when_the_root_wins() -> None:
     resolution = Resolver(FILES).resolve("Note", "x.md")
     assert resolution.path == "Note.md"
     assert resolution.candidates == ("Note.md", "a/b/Note.md", "b/Note.md", "zzzz/Note.md")
 
 
-def test_a_written_folder_path_is_not_ambiguous():
+def test_a_written_folder_path_is_not_ambiguous() -> None:
     assert not Resolver(FILES).resolve("b/Note", "x.md").ambiguous
 
 
-def test_name_match_reports_every_candidate():
+def test_name_match_reports_every_candidate() -> None:
     resolution = Resolver(FILES).resolve("Same", "y/Src.md")
     assert resolution.candidates == ("x/Same.md", "y/Same.md")
 
 
-def test_case_only_twins_unverified_prefer_the_exact_case():
+def test_case_only_twins_unverified_prefer_the_exact_case() -> None:
     resolver = Resolver(["Note.md", "note.md"])
     assert resolver.resolve("note", "x.md").path == "note.md"
     assert resolver.resolve("Note", "x.md").path == "Note.md"

@@ -34,7 +34,7 @@ from .conftest import write_vault
         (float("nan"), "nan"),
     ],
 )
-def test_plain_number(value, written):
+def test_plain_number(value, written) -> None:
     assert plain_number(value) == written
 
 
@@ -45,7 +45,7 @@ def chain_note(previous: str, rows: str) -> str:
     )
 
 
-def test_chart_values_are_plain_decimals_and_non_finite_points_are_named(tmp_path):
+def test_chart_values_are_plain_decimals_and_non_finite_points_are_named(tmp_path: Path) -> None:
     vault = write_vault(
         tmp_path / "v",
         {
@@ -86,7 +86,7 @@ def test_chart_values_are_plain_decimals_and_non_finite_points_are_named(tmp_pat
     ]
 
 
-def test_every_known_status_has_its_colour_and_the_legend_says_which(tmp_path):
+def test_every_known_status_has_its_colour_and_the_legend_says_which(tmp_path: Path) -> None:
     statuses = ["done", "writing", "pending", "postpone", "not_done", "reading", "paused"]
     files = {".obsidian/app.json": "{}"}
     for index, status in enumerate(statuses):
@@ -112,7 +112,7 @@ def test_every_known_status_has_its_colour_and_the_legend_says_which(tmp_path):
     ) in note
 
 
-def chain_vault(tmp_path, values: list[str]) -> Path:
+def chain_vault(tmp_path: Path, values: list[str]) -> Path:
     """EXP-001 … EXP-n, each grown out of the one before, reporting `mAP` as given."""
     files = {".obsidian/app.json": "{}"}
     for number, value in enumerate(values, 1):
@@ -123,7 +123,7 @@ def chain_vault(tmp_path, values: list[str]) -> Path:
     return vault
 
 
-def test_a_long_chain_is_charted_over_its_last_30_values_and_drawn_top_down(tmp_path):
+def test_a_long_chain_is_charted_over_its_last_30_values_and_drawn_top_down(tmp_path: Path) -> None:
     vault = chain_vault(tmp_path, [f"0.{500 + n}" for n in range(40)])
     note = (vault / "Lineages" / "EXP-001 step lineage.md").read_text(encoding="utf-8")
     assert "```mermaid\nflowchart TD\n" in note  # 40 generations: top-down
@@ -137,7 +137,9 @@ def test_a_long_chain_is_charted_over_its_last_30_values_and_drawn_top_down(tmp_
 
 
 @pytest.mark.parametrize(("generations", "direction"), [(1, "LR"), (4, "LR"), (5, "TD")])
-def test_flowcharts_turn_top_down_past_four_generations(tmp_path, generations, direction):
+def test_flowcharts_turn_top_down_past_four_generations(
+    tmp_path: Path, generations: int, direction: str
+) -> None:
     vault = chain_vault(tmp_path, ["0.5"] * generations)
     note = (vault / "Lineages" / "EXP-001 step lineage.md").read_text(encoding="utf-8")
     assert f"```mermaid\nflowchart {direction}\n" in note
@@ -153,7 +155,7 @@ def test_flowcharts_turn_top_down_past_four_generations(tmp_path, generations, d
         ("mAP", [("a", None)], None),
     ],
 )
-def test_the_best_experiment_is_direction_aware_and_finite(metric, points, expected):
+def test_the_best_experiment_is_direction_aware_and_finite(metric, points, expected) -> None:
     assert RULES.best(metric, points) == expected
 
 
@@ -197,16 +199,16 @@ def test_the_best_experiment_is_direction_aware_and_finite(metric, points, expec
         ("top1_acc", True),
     ],
 )
-def test_which_way_is_better_is_read_from_whole_words(metric, higher):
+def test_which_way_is_better_is_read_from_whole_words(metric: str, higher: bool) -> None:
     assert RULES.higher_is_better(metric) is higher
 
 
-def test_thresholds_are_met_at_or_beyond_them_in_the_metric_s_direction():
+def test_thresholds_are_met_at_or_beyond_them_in_the_metric_s_direction() -> None:
     assert RULES.meets("val loss", 0.9, 0.9) and not RULES.meets("val loss", 0.91, 0.9)
     assert RULES.meets("mAP", 0.7, 0.7) and not RULES.meets("mAP", 0.69, 0.7)
 
 
-def test_the_path_to_the_best_takes_the_better_parent_at_a_merge_and_ends_on_a_cycle():
+def test_the_path_to_the_best_takes_the_better_parent_at_a_merge_and_ends_on_a_cycle() -> None:
     parents = {"d": ["b", "c"], "b": ["a"], "c": ["a"], "a": [], "x": ["y"], "y": ["x"]}
     values = {"a": 0.1, "b": 0.2, "c": 0.3, "d": 0.4}
     assert path_to("d", parents.__getitem__, values.get, "mAP") == ["a", "c", "d"]
@@ -214,7 +216,7 @@ def test_the_path_to_the_best_takes_the_better_parent_at_a_merge_and_ends_on_a_c
     assert path_to("x", parents.__getitem__, values.get, "mAP") == ["y", "x"]
 
 
-def test_index_metrics_chooses_the_index_columns(tmp_path):
+def test_index_metrics_chooses_the_index_columns(tmp_path: Path) -> None:
     vault = chain_vault(tmp_path, ["0.5", "0.6"])
     (vault / "Experiments" / "EXP-002 step.md").write_text(
         chain_note("[[EXP-001 step]]", "| mAP | 0.6 |\n| recall | 0.9 |"), encoding="utf-8"

@@ -30,16 +30,18 @@ INDEX = "Experiment Index.md"
 LINEAGE = "Lineages/EXP-001 baseline lineage.md"
 
 
-def run(vault, *args):
+def run(vault: Path, *args):
     return CliRunner().invoke(cli, ["--vault", str(vault), *args])
 
 
 @pytest.fixture
-def vault(tmp_path):
+def vault(tmp_path: Path) -> Path:
     return write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
 
 
-def edit_between_read_and_rename(monkeypatch, target: Path, addition: str, times: int = 1):
+def edit_between_read_and_rename(
+    monkeypatch: pytest.MonkeyPatch, target: Path, addition: str, times: int = 1
+):
     """A person saves ``target`` after vaultkit read it and before it renames its new copy
     over it: the moment a lost update happens, made deterministic."""
     real = write_module._write_temp
@@ -60,7 +62,9 @@ def edit_between_read_and_rename(monkeypatch, target: Path, addition: str, times
 # -- edits made while vaultkit writes ------------------------------------------------------
 
 
-def test_text_typed_into_the_index_while_a_build_writes_it_is_kept(vault, monkeypatch):
+def test_text_typed_into_the_index_while_a_build_writes_it_is_kept(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Builder(vault).build()
     index = vault / INDEX
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
@@ -72,7 +76,9 @@ def test_text_typed_into_the_index_while_a_build_writes_it_is_kept(vault, monkey
     assert "[[EXP-009 new]]" in text
 
 
-def test_a_line_appended_between_the_check_and_the_rename_is_kept(vault, monkeypatch):
+def test_a_line_appended_between_the_check_and_the_rename_is_kept(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The last window: the file is still the one read at the check, and a person's
     append lands before the rename (the 2 ms appender that lost 13 lines in 36,192)."""
     Builder(vault).build()
@@ -97,7 +103,9 @@ def test_a_line_appended_between_the_check_and_the_rename_is_kept(vault, monkeyp
     assert not list(vault.rglob("*.vaultkit-tmp"))
 
 
-def test_a_file_that_vanishes_between_read_and_stat_is_decided_again(vault, monkeypatch):
+def test_a_file_that_vanishes_between_read_and_stat_is_decided_again(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Builder(vault).build()
     index = vault / INDEX
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
@@ -117,7 +125,9 @@ def test_a_file_that_vanishes_between_read_and_stat_is_decided_again(vault, monk
     assert "[[EXP-009 new]]" in index.read_text(encoding="utf-8")
 
 
-def test_a_file_that_keeps_changing_is_left_as_it_is_and_reported(vault, monkeypatch):
+def test_a_file_that_keeps_changing_is_left_as_it_is_and_reported(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Builder(vault).build()
     index = vault / INDEX
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
@@ -128,7 +138,9 @@ def test_a_file_that_keeps_changing_is_left_as_it_is_and_reported(vault, monkeyp
     assert not list(vault.rglob("*.vaultkit-tmp"))
 
 
-def test_set_status_keeps_an_edit_made_while_it_writes(vault, monkeypatch):
+def test_set_status_keeps_an_edit_made_while_it_writes(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     note = vault / "Experiments" / "EXP-003 focal.md"
     edit_between_read_and_rename(monkeypatch, note, "\nA line typed meanwhile.\n")
     assert run(vault, "set-status", "EXP-003 focal", "postpone").exit_code == 0
@@ -136,7 +148,9 @@ def test_set_status_keeps_an_edit_made_while_it_writes(vault, monkeypatch):
     assert "Status: #postpone" in text and text.endswith("\nA line typed meanwhile.\n")
 
 
-def test_new_experiment_keeps_an_edit_made_to_a_parent_while_it_writes(vault, monkeypatch):
+def test_new_experiment_keeps_an_edit_made_to_a_parent_while_it_writes(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     parent = vault / "Experiments" / "EXP-004 merge.md"
     edit_between_read_and_rename(monkeypatch, parent, "\nThe parent, edited meanwhile.\n")
     result = run(vault, "new-experiment", "EXP-030 child", "--previous", "EXP-004 merge")
@@ -145,7 +159,9 @@ def test_new_experiment_keeps_an_edit_made_to_a_parent_while_it_writes(vault, mo
     assert "[[EXP-030 child]]" in text and text.endswith("\nThe parent, edited meanwhile.\n")
 
 
-def test_watch_keeps_text_typed_into_the_index_while_it_writes(vault, monkeypatch):
+def test_watch_keeps_text_typed_into_the_index_while_it_writes(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit.watch import Watcher
 
     watcher = Watcher(vault)
@@ -167,7 +183,7 @@ def test_watch_keeps_text_typed_into_the_index_while_it_writes(vault, monkeypatc
 # -- copies and edits in the lineage folder --------------------------------------------------
 
 
-def test_copies_in_the_lineage_folder_survive_any_number_of_builds(vault):
+def test_copies_in_the_lineage_folder_survive_any_number_of_builds(vault: Path) -> None:
     Builder(vault).build()
     folder = vault / "Lineages"
     note_copy = folder / "EXP-001 baseline lineage 1.md"  # Obsidian's "Make a copy"
@@ -186,7 +202,7 @@ def test_copies_in_the_lineage_folder_survive_any_number_of_builds(vault):
     assert "Nothing changed since the last build." in first.output
 
 
-def test_copies_are_reported_as_left_alone_by_build_and_check(vault):
+def test_copies_are_reported_as_left_alone_by_build_and_check(vault: Path) -> None:
     Builder(vault).build()
     (vault / "Lineages" / "old lineage copy.md").write_bytes((vault / LINEAGE).read_bytes())
     result = run(vault, "build")
@@ -204,7 +220,7 @@ def test_copies_are_reported_as_left_alone_by_build_and_check(vault):
 
 
 @pytest.mark.parametrize("where", ["outside", "inside"])
-def test_a_stale_generated_note_a_person_edited_is_never_deleted(vault, where):
+def test_a_stale_generated_note_a_person_edited_is_never_deleted(vault: Path, where: str) -> None:
     Builder(vault).build()
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     text = stale.read_text(encoding="utf-8")
@@ -223,7 +239,7 @@ def test_a_stale_generated_note_a_person_edited_is_never_deleted(vault, where):
         assert stale.read_text(encoding="utf-8") == text  # left exactly as the person has it
 
 
-def test_a_read_only_lineage_note_is_left_alone_and_said_so(vault):
+def test_a_read_only_lineage_note_is_left_alone_and_said_so(vault: Path) -> None:
     Builder(vault).build()
     note = vault / LINEAGE
     note.chmod(0o444)
@@ -246,7 +262,9 @@ def test_a_read_only_lineage_note_is_left_alone_and_said_so(vault):
     "damage",
     ["delete lineage note", "delete canvas", "edit inside the block", "delete index"],
 )
-def test_watch_restores_generated_notes_as_build_does(vault, tmp_path, damage):
+def test_watch_restores_generated_notes_as_build_does(
+    vault: Path, tmp_path: Path, damage: str
+) -> None:
     from vaultkit.watch import Watcher
 
     watcher = Watcher(vault)
@@ -280,7 +298,7 @@ def test_watch_restores_generated_notes_as_build_does(vault, tmp_path, damage):
 # -- memory and size ----------------------------------------------------------------------------
 
 
-def test_watch_keeps_no_old_note_alive(vault):
+def test_watch_keeps_no_old_note_alive(vault: Path) -> None:
     from vaultkit.watch import Watcher
 
     watcher = Watcher(vault)
@@ -311,7 +329,7 @@ def chain_vault(root: Path, length: int) -> Path:
 
 
 @pytest.mark.slow
-def test_a_chain_of_5000_experiments_builds_lists_and_is_watched(tmp_path):
+def test_a_chain_of_5000_experiments_builds_lists_and_is_watched(tmp_path: Path) -> None:
     from vaultkit.watch import Watcher
 
     root = chain_vault(tmp_path / "chain", 5000)
@@ -386,7 +404,7 @@ def parse_seconds(*texts: str) -> list[float]:
         "thresholds",
     ],
 )
-def test_parse_time_grows_linearly_with_the_note(note_of):
+def test_parse_time_grows_linearly_with_the_note(note_of) -> None:
     size = 1000
     while parse_seconds(note_of(size))[0] < 0.05 and size < 256_000:
         size *= 2
@@ -409,7 +427,9 @@ def test_parse_time_grows_linearly_with_the_note(note_of):
         ('index_note = "Lineages/Index"', "index_note 'Lineages/Index' is inside lineage_folder"),
     ],
 )
-def test_settings_that_cannot_work_are_refused_naming_the_key(vault, config, message):
+def test_settings_that_cannot_work_are_refused_naming_the_key(
+    vault: Path, config: str, message: str
+) -> None:
     write_vault(vault, {".vaultkit/config.toml": config + "\n"})
     result = run(vault, "build")
     assert result.exit_code == 1
@@ -428,7 +448,7 @@ MARKER_NAMES = [
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="such names are legal on Linux and macOS")
-def test_no_note_name_can_break_the_generated_notes(tmp_path):
+def test_no_note_name_can_break_the_generated_notes(tmp_path: Path) -> None:
     files = {f"Experiments/{name}.md": experiment("none", "writing") for name in MARKER_NAMES}
     files["Experiments/EXP-001 base.md"] = experiment("none", "done")
     root = write_vault(tmp_path / "v", files)
@@ -465,7 +485,7 @@ def test_no_note_name_can_break_the_generated_notes(tmp_path):
         "cache:state.pickle",
     ],
 )
-def test_a_fifo_never_blocks_vaultkit(vault, where):
+def test_a_fifo_never_blocks_vaultkit(vault: Path, where) -> None:
     Builder(vault).build()
     in_cache = where.startswith("cache:")
     fifo = cache_folder(vault) / where[6:] if in_cache else vault / where
@@ -487,7 +507,7 @@ def test_a_fifo_never_blocks_vaultkit(vault, where):
         assert f"{where}: is not a regular file" in process.stderr
 
 
-def test_a_link_to_a_folder_above_the_vault_is_not_followed(tmp_path):
+def test_a_link_to_a_folder_above_the_vault_is_not_followed(tmp_path: Path) -> None:
     root = write_vault(tmp_path / "outer" / "vault", {"Home.md": "# Home\n"})
     write_vault(tmp_path / "outer", {"Elsewhere.md": "# not in the vault\n"})
     os.symlink(tmp_path, root / "up")
@@ -495,7 +515,7 @@ def test_a_link_to_a_folder_above_the_vault_is_not_followed(tmp_path):
     assert Vault(root).note_ids == ["Home"]
 
 
-def test_killing_a_cold_build_leaves_no_worker_behind(tmp_path):
+def test_killing_a_cold_build_leaves_no_worker_behind(tmp_path: Path) -> None:
     files = {f"N/n{i:04d}.md": experiment("none", "done") * 20 for i in range(3000)}
     root = write_vault(tmp_path / "big", files)
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -542,7 +562,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_temporary_files_of_a_killed_run_are_removed_by_the_next_build(vault):
+def test_temporary_files_of_a_killed_run_are_removed_by_the_next_build(vault: Path) -> None:
     Builder(vault).build()
     left = vault / "Lineages" / ".EXP-001 baseline lineage.md.999999-3.vaultkit-tmp"
     left.write_text("half a note")
@@ -555,7 +575,7 @@ def test_temporary_files_of_a_killed_run_are_removed_by_the_next_build(vault):
     assert "removed Lineages/.EXP-001 baseline lineage.md.999999-3.vaultkit-tmp" in result.output
 
 
-def test_temporary_files_in_vaultkit_s_own_folder_are_removed_too(vault):
+def test_temporary_files_in_vaultkit_s_own_folder_are_removed_too(vault: Path) -> None:
     Builder(vault).build()
     left = vault / ".vaultkit" / ".generated.json.999999-4.vaultkit-tmp"
     left.write_bytes(b"half a list")
@@ -566,7 +586,9 @@ def test_temporary_files_in_vaultkit_s_own_folder_are_removed_too(vault):
     assert "removed .vaultkit/.generated.json.999999-4.vaultkit-tmp" in result.output
 
 
-def test_a_watcher_survives_a_bug_in_a_rebuild_and_says_which_files(vault, monkeypatch):
+def test_a_watcher_survives_a_bug_in_a_rebuild_and_says_which_files(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit import pipeline
     from vaultkit.watch import Watcher
 
@@ -575,7 +597,7 @@ def test_a_watcher_survives_a_bug_in_a_rebuild_and_says_which_files(vault, monke
     try:
         real = pipeline.render.index_note
 
-        def broken(*args, **kwargs):
+        def broken(*args, **kwargs) -> None:
             raise ZeroDivisionError("a bug")
 
         monkeypatch.setattr(pipeline.render, "index_note", broken)
@@ -599,8 +621,10 @@ def test_a_watcher_survives_a_bug_in_a_rebuild_and_says_which_files(vault, monke
         watcher.close()
 
 
-def test_no_exception_class_name_reaches_the_person(vault, monkeypatch):
-    def full_disk(*args, **kwargs):
+def test_no_exception_class_name_reaches_the_person(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(*args, **kwargs) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(write_module.os, "replace", full_disk)

@@ -72,12 +72,12 @@ def golden(name: str, produced: bytes) -> None:
 # -- the files -------------------------------------------------------------------------------
 
 
-def test_the_systemd_unit_is_exactly_the_golden_file():
+def test_the_systemd_unit_is_exactly_the_golden_file() -> None:
     command = service.watch_command(ADA_VAULT, python=PIPX_PYTHON)
     golden("vaultkit-ml-vault.service", service.systemd_unit("vaultkit-ml-vault", command))
 
 
-def test_the_launchd_agent_is_exactly_the_golden_file():
+def test_the_launchd_agent_is_exactly_the_golden_file() -> None:
     command = service.watch_command(
         Path("/Users/ada/ML vault"), python="/Users/ada/.local/pipx/venvs/vaultkit/bin/python"
     )
@@ -104,7 +104,7 @@ def test_the_launchd_agent_is_exactly_the_golden_file():
         ("Modèles", '"Modèles"'),
     ],
 )
-def test_systemd_quoting(argument, written):
+def test_systemd_quoting(argument: str, written: str) -> None:
     assert service.systemd_quote(argument) == written
 
 
@@ -118,7 +118,7 @@ def test_systemd_quoting(argument, written):
         ("  --Team's 2026 vault!--", set(), "vaultkit-team-s-2026-vault"),
     ],
 )
-def test_service_names(folder, taken, name):
+def test_service_names(folder: str, taken: set[str], name: str) -> None:
     assert service.service_name(Path("/home/ada") / folder, taken) == name
 
 
@@ -127,7 +127,7 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="needs systemd-analyze (systemd)")
 @pytest.mark.parametrize("folder", ["ML vault", AWKWARD, "Modèles d'entraînement"])
-def test_systemd_analyze_verifies_the_unit(tmp_path, folder):
+def test_systemd_analyze_verifies_the_unit(tmp_path: Path, folder) -> None:
     command = service.watch_command(tmp_path / folder, polling=True)
     unit = tmp_path / "vaultkit-test.service"
     unit.write_bytes(service.systemd_unit("vaultkit-test", command))
@@ -136,7 +136,7 @@ def test_systemd_analyze_verifies_the_unit(tmp_path, folder):
 
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="needs systemd-analyze (systemd)")
-def test_systemd_analyze_would_catch_a_badly_quoted_unit(tmp_path):
+def test_systemd_analyze_would_catch_a_badly_quoted_unit(tmp_path: Path) -> None:
     """The check above can fail: the same unit with one quote lost is refused."""
     command = service.watch_command(tmp_path / "ML vault")
     unit = tmp_path / "vaultkit-test.service"
@@ -161,7 +161,7 @@ def exec_start(unit: str) -> list[str]:
     return [word.replace("$$", "$") for word in words]
 
 
-def test_the_units_command_runs_the_watcher_for_its_vault(tmp_path):
+def test_the_units_command_runs_the_watcher_for_its_vault(tmp_path: Path) -> None:
     """The unit's own command line, run as systemd would run it, keeps the vault's index
     current and stops cleanly on SIGTERM (systemd's stop)."""
     vault = tmp_path / AWKWARD
@@ -197,7 +197,7 @@ def test_the_units_command_runs_the_watcher_for_its_vault(tmp_path):
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A temporary home with stand-in service managers first on PATH."""
     home = tmp_path / "home"
     home.mkdir()
@@ -231,13 +231,13 @@ def systemctl(*args: str) -> list[str]:
 
 
 @pytest.fixture
-def vault(tmp_path) -> Path:
+def vault(tmp_path: Path) -> Path:
     root = tmp_path / "work" / "ML vault"
     demo_vault(root)
     return root
 
 
-def test_install_status_uninstall_round_trip(home, vault):
+def test_install_status_uninstall_round_trip(home: Path, vault: Path) -> None:
     unit = home / ".config" / "systemd" / "user" / "vaultkit-ml-vault.service"
     described = (
         f"  vault: {vault}\n  file:  {unit}\n  logs:  journalctl --user -u vaultkit-ml-vault -f\n"
@@ -288,7 +288,9 @@ def test_install_status_uninstall_round_trip(home, vault):
     )
 
 
-def test_install_from_inside_the_vault_and_the_dry_run(home, vault, monkeypatch):
+def test_install_from_inside_the_vault_and_the_dry_run(
+    home: Path, vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(vault / "Experiments")
     shown = vaultkit("service", "install", "--dry-run")
     unit = home / ".config" / "systemd" / "user" / "vaultkit-ml-vault.service"
@@ -302,7 +304,9 @@ def test_install_from_inside_the_vault_and_the_dry_run(home, vault, monkeypatch)
     assert exec_start(unit.read_text())[-2:] == ["watch", "--polling"]
 
 
-def test_two_vaults_with_one_folder_name_get_two_services(home, vault, tmp_path):
+def test_two_vaults_with_one_folder_name_get_two_services(
+    home: Path, vault: Path, tmp_path: Path
+) -> None:
     other = tmp_path / "other" / "ML vault"
     demo_vault(other)
     for root in (vault, other, vault):
@@ -317,7 +321,7 @@ def test_two_vaults_with_one_folder_name_get_two_services(home, vault, tmp_path)
     assert status.startswith("vaultkit-ml-vault-2: active, enabled\n")
 
 
-def test_a_file_vaultkit_did_not_write_is_never_touched(home, tmp_path):
+def test_a_file_vaultkit_did_not_write_is_never_touched(home: Path, tmp_path: Path) -> None:
     units = home / ".config" / "systemd" / "user"
     units.mkdir(parents=True)
     theirs = units / "vaultkit-notes.service"
@@ -335,7 +339,7 @@ def test_a_file_vaultkit_did_not_write_is_never_touched(home, tmp_path):
     assert theirs.read_text() == "[Service]\nExecStart=/usr/bin/true\n"
 
 
-def test_a_unit_edited_by_hand_is_replaced_only_with_force(home, vault):
+def test_a_unit_edited_by_hand_is_replaced_only_with_force(home: Path, vault: Path) -> None:
     assert vaultkit("service", "install", "--vault", str(vault)).exit_code == 0
     unit = home / ".config" / "systemd" / "user" / "vaultkit-ml-vault.service"
     edited = unit.read_text().replace("RestartSec=10", "RestartSec=60")
@@ -352,7 +356,9 @@ def test_a_unit_edited_by_hand_is_replaced_only_with_force(home, vault):
     assert calls(home)[-1] == systemctl("restart", "vaultkit-ml-vault.service")
 
 
-def test_a_service_outlives_its_vault_and_is_still_removed(home, vault, tmp_path):
+def test_a_service_outlives_its_vault_and_is_still_removed(
+    home: Path, vault: Path, tmp_path: Path
+) -> None:
     assert vaultkit("service", "install", "--vault", str(vault)).exit_code == 0
     vault.rename(tmp_path / "moved")
     status = vaultkit("service", "status").output
@@ -361,7 +367,9 @@ def test_a_service_outlives_its_vault_and_is_still_removed(home, vault, tmp_path
     assert removed.exit_code == 0, removed.output
 
 
-def test_a_manager_that_does_not_answer_is_reported_with_the_way_out(home, vault, monkeypatch):
+def test_a_manager_that_does_not_answer_is_reported_with_the_way_out(
+    home: Path, vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_MODE", "down")
     result = vaultkit("service", "install", "--vault", str(vault))
     unit = home / ".config" / "systemd" / "user" / "vaultkit-ml-vault.service"
@@ -384,7 +392,9 @@ def test_a_manager_that_does_not_answer_is_reported_with_the_way_out(home, vault
     )
 
 
-def test_a_system_without_a_service_manager_gets_the_command(home, vault, monkeypatch):
+def test_a_system_without_a_service_manager_gets_the_command(
+    home: Path, vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(Path(os.environ["FAKE_LOG"]).parent / "nothing"))
     result = vaultkit("service", "install", "--vault", str(vault))
     assert result.exit_code == 1
@@ -397,7 +407,7 @@ def test_a_system_without_a_service_manager_gets_the_command(home, vault, monkey
     assert not (home / ".config").exists()
 
 
-def test_the_launchd_agent_round_trip(home, vault):
+def test_the_launchd_agent_round_trip(home: Path, vault: Path) -> None:
     """macOS, through the API (this test runs anywhere): the agent file, launchctl's
     bootstrap into the person's GUI domain, its state, and bootout."""
     launchd = service.Launchd(uid=501)
@@ -426,7 +436,7 @@ def test_the_launchd_agent_round_trip(home, vault):
     assert launchd.state(installed) == "not loaded"
 
 
-def test_the_manager_for_each_platform(home):
+def test_the_manager_for_each_platform(home: Path) -> None:
     assert isinstance(service.manager_for(platform="darwin"), service.Launchd)
     assert isinstance(service.manager_for(platform="linux"), service.Systemd)
     with pytest.raises(service.ServiceError, match=r"this system \(win32\) has neither"):
@@ -444,8 +454,8 @@ def test_the_manager_for_each_platform(home):
 )
 @pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "install"])
 def test_a_vault_path_no_service_file_can_hold_is_refused_in_words(
-    home, tmp_path, name, said, dry_run
-):
+    home: Path, tmp_path: Path, name: bytes, said: str, dry_run: bool
+) -> None:
     root = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), name)))
     demo_vault(root)
     result = vaultkit("--vault", str(root), "service", "install", *(["--dry-run"] * dry_run))

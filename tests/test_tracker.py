@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,13 +46,13 @@ def digests(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     folder = tmp_path_factory.mktemp("store")
     return folder, make_store(f"sqlite:///{folder / 'mlflow.db'}", folder / "artifacts")
 
 
 @pytest.fixture
-def store(made, tmp_path) -> tuple[str, dict[str, str]]:
+def store(made: tuple[Path, dict[str, str]], tmp_path: Path) -> tuple[str, dict[str, str]]:
     import shutil
 
     copy = tmp_path / "store"
@@ -62,7 +63,9 @@ def store(made, tmp_path) -> tuple[str, dict[str, str]]:
 # -- the store is explicit, and never made by a read ----------
 
 
-def test_a_stray_sync_names_no_store_and_changes_nothing(tmp_path, made, monkeypatch):
+def test_a_stray_sync_names_no_store_and_changes_nothing(
+    tmp_path: Path, made: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = linked_vault(tmp_path / "vault", made[1])
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -77,7 +80,9 @@ def test_a_stray_sync_names_no_store_and_changes_nothing(tmp_path, made, monkeyp
     assert digests(root) == before
 
 
-def test_a_store_that_is_not_there_is_not_made(tmp_path, made):
+def test_a_store_that_is_not_there_is_not_made(
+    tmp_path: Path, made: tuple[Path, dict[str, str]]
+) -> None:
     root = linked_vault(tmp_path / "vault", made[1])
     for uri in (f"sqlite:///{tmp_path / 'typo.db'}", (tmp_path / "mlruns").as_uri()):
         result = run(root, "runs", "list", "--tracking-uri", uri)
@@ -86,7 +91,9 @@ def test_a_store_that_is_not_there_is_not_made(tmp_path, made):
     assert not (tmp_path / "typo.db").exists() and not (tmp_path / "mlruns").exists()
 
 
-def test_every_runs_command_says_which_store_it_used(tmp_path, store):
+def test_every_runs_command_says_which_store_it_used(
+    tmp_path: Path, store: tuple[str, dict[str, str]]
+) -> None:
     uri, runs = store
     root = linked_vault(tmp_path / "vault", runs)
     listed = run(root, "runs", "list", "--tracking-uri", uri)
@@ -102,7 +109,9 @@ def revision(database: Path) -> str:
         return connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
 
 
-def test_a_store_of_another_schema_is_refused_and_left_as_it_is(tmp_path, store):
+def test_a_store_of_another_schema_is_refused_and_left_as_it_is(
+    tmp_path: Path, store: tuple[str, dict[str, str]]
+) -> None:
     uri, runs = store
     database = Path(uri.removeprefix("sqlite:///"))
     with sqlite3.connect(database) as connection:  # as an MLflow of another version left it
@@ -130,7 +139,7 @@ print(run.info.run_id)
 
 
 @pytest.mark.slow
-def test_a_store_made_by_an_older_mlflow_is_never_migrated(tmp_path):
+def test_a_store_made_by_an_older_mlflow_is_never_migrated(tmp_path: Path) -> None:
     if not SERVER:
         pytest.skip("`make test-slow` installs an older, full MLflow (VAULTKIT_MLFLOW_SERVER)")
     database = tmp_path / "team.db"
@@ -169,7 +178,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def silent_server():
+def silent_server() -> Iterator[str]:
     """A socket on 127.0.0.1 that accepts connections and never answers (at most 60 s)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -197,7 +206,9 @@ def silent_server():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["dead port", "silent server"])
-def test_a_dead_or_silent_server_fails_in_seconds(tmp_path, made, kind, request):
+def test_a_dead_or_silent_server_fails_in_seconds(
+    tmp_path: Path, made: tuple[Path, dict[str, str]], kind: str, request: pytest.FixtureRequest
+) -> None:
     uri = (
         f"http://127.0.0.1:{free_port()}"
         if kind == "dead port"
@@ -227,7 +238,9 @@ def down_vault(tmp_path: Path, runs: dict[str, str]) -> Path:
     return root
 
 
-def test_build_with_runs_sync_goes_on_when_the_server_is_down(tmp_path, made):
+def test_build_with_runs_sync_goes_on_when_the_server_is_down(
+    tmp_path: Path, made: tuple[Path, dict[str, str]]
+) -> None:
     root = down_vault(tmp_path, made[1])
     began = time.monotonic()
     built = run(root, "build")
@@ -237,7 +250,9 @@ def test_build_with_runs_sync_goes_on_when_the_server_is_down(tmp_path, made):
     assert (root / "Experiment Index.md").is_file()
 
 
-def test_watch_never_waits_on_a_tracker_that_is_down(tmp_path, made):
+def test_watch_never_waits_on_a_tracker_that_is_down(
+    tmp_path: Path, made: tuple[Path, dict[str, str]]
+) -> None:
     from vaultkit.watch import Watcher
 
     root = down_vault(tmp_path, made[1])
@@ -264,7 +279,9 @@ def test_watch_never_waits_on_a_tracker_that_is_down(tmp_path, made):
 # -- run lifecycle ----------
 
 
-def test_a_deleted_run_is_shown_checked_refused_and_skipped(tmp_path, store):
+def test_a_deleted_run_is_shown_checked_refused_and_skipped(
+    tmp_path: Path, store: tuple[str, dict[str, str]]
+) -> None:
     from mlflow import MlflowClient
 
     uri, runs = store
@@ -286,7 +303,9 @@ def test_a_deleted_run_is_shown_checked_refused_and_skipped(tmp_path, store):
     assert "could not be tagged" in tagged.output
 
 
-def test_a_run_the_store_no_longer_has_keeps_what_the_block_showed(tmp_path, store, made):
+def test_a_run_the_store_no_longer_has_keeps_what_the_block_showed(
+    tmp_path: Path, store: tuple[str, dict[str, str]], made: tuple[Path, dict[str, str]]
+) -> None:
     uri, runs = store
     root = linked_vault(tmp_path / "vault", runs)
     assert run(root, "runs", "sync", "--tracking-uri", uri).exit_code == 0
@@ -309,7 +328,9 @@ def test_a_run_the_store_no_longer_has_keeps_what_the_block_showed(tmp_path, sto
     assert parse_note(text).run_metrics["mAP50"] == 0.612  # what it showed still counts
 
 
-def test_an_unchanged_resync_reads_no_run_in_full(tmp_path, store, monkeypatch):
+def test_an_unchanged_resync_reads_no_run_in_full(
+    tmp_path: Path, store: tuple[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit.tracker import Tracker
 
     uri, runs = store
@@ -332,7 +353,9 @@ def test_an_unchanged_resync_reads_no_run_in_full(tmp_path, store, monkeypatch):
     assert "| 0.615 (step 2) |" in baseline.read_text("utf-8")
 
 
-def test_orphans_say_which_are_the_children_of_a_documented_run(tmp_path, store):
+def test_orphans_say_which_are_the_children_of_a_documented_run(
+    tmp_path: Path, store: tuple[str, dict[str, str]]
+) -> None:
     uri, runs = store
     root = linked_vault(tmp_path / "vault", {**runs, "child": "0" * 32})  # the retry unnamed
     listed = run(root, "runs", "list", "--orphans", "--format", "json", "--tracking-uri", uri)
@@ -369,7 +392,7 @@ hostile = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
 
 @hypothesis_settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(name=hostile, param=hostile, value=hostile, file=hostile)
-def test_no_tracker_text_changes_what_the_note_says(name, param, value, file):
+def test_no_tracker_text_changes_what_the_note_says(name, param, value, file) -> None:
     run_record = Run(
         "a" * 32,
         name,
@@ -395,14 +418,14 @@ def test_no_tracker_text_changes_what_the_note_says(name, param, value, file):
     assert meaning(made)[2] == ["EXP-000"]
 
 
-def test_a_parameter_named_like_a_footer_field_is_no_field():
+def test_a_parameter_named_like_a_footer_field_is_no_field() -> None:
     from vaultkit.create import from_run
 
     run_record = Run("a" * 32, "r", "1", "FINISHED", None, None, params={"Status": "done"})
     assert meaning(from_run(NOTE, run_record))[:3] == meaning(NOTE)[:3]
 
 
-def test_a_long_logged_file_is_cut_and_says_so():
+def test_a_long_logged_file_is_cut_and_says_so() -> None:
     text = "\n".join(f"package{i}==1.0" for i in range(500))
     lines = run_section(
         Run("a" * 32, "r", "1", "FINISHED", None, None, environment=("requirements.txt", text))

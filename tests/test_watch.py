@@ -43,7 +43,7 @@ def _no_thread_leaks():
 class Running:
     """A watcher running in a thread, with the updates it reported."""
 
-    def __init__(self, root: Path, polling=False, gone_grace=1.0):
+    def __init__(self, root: Path, polling=False, gone_grace=1.0) -> None:
         self.updates = []
         self.errors = []
         self.watcher = Watcher(
@@ -53,25 +53,25 @@ class Running:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
-    def _run(self):
+    def _run(self) -> None:
         try:
             self.watcher.run()
         except Exception as exc:  # noqa: BLE001 - surfaced to the test
             self.errors.append(exc)
 
-    def close(self):
+    def close(self) -> None:
         self.watcher.close()
         self.thread.join(timeout=5)
         assert not self.thread.is_alive()
 
 
 @pytest.fixture
-def vault(tmp_path):
+def vault(tmp_path: Path) -> Path:
     return write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
 
 
 @pytest.fixture
-def running(vault):
+def running(vault: Path):
     run = Running(vault)
     yield run
     run.close()
@@ -81,12 +81,12 @@ def index_text(vault: Path) -> str:
     return (vault / INDEX).read_text(encoding="utf-8")
 
 
-def test_initial_build_writes_the_generated_notes(running, vault):
+def test_initial_build_writes_the_generated_notes(running, vault: Path) -> None:
     assert INDEX in running.first.written
     assert "[[EXP-004 merge]]" in index_text(vault)
 
 
-def test_create_shows_up_in_the_index(running, vault):
+def test_create_shows_up_in_the_index(running, vault: Path) -> None:
     (vault / "Experiments" / "EXP-030 new.md").write_text(
         experiment("[[EXP-004 merge]]", "writing")
     )
@@ -96,19 +96,19 @@ def test_create_shows_up_in_the_index(running, vault):
     assert INDEX in running.updates[-1].written
 
 
-def test_status_change_moves_the_note_between_tables(running, vault):
+def test_status_change_moves_the_note_between_tables(running, vault: Path) -> None:
     note = vault / "Experiments" / "EXP-003 focal.md"
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
     assert wait_until(lambda: "## done (3)" in index_text(vault))
 
 
-def test_delete_removes_it_and_its_lineage(running, vault):
+def test_delete_removes_it_and_its_lineage(running, vault: Path) -> None:
     (vault / "Experiments" / "EXP-005 dangling.md").unlink()
     assert wait_until(lambda: not (vault / "Lineages" / "EXP-005 dangling lineage.md").exists())
     assert "EXP-005" not in index_text(vault)
 
 
-def test_rename_follows_into_index_and_lineage(running, vault):
+def test_rename_follows_into_index_and_lineage(running, vault: Path) -> None:
     source = vault / "Experiments" / "EXP-004 merge.md"
     source.rename(vault / "Experiments" / "EXP-004 merged.md")
     lineage = vault / "Lineages" / "EXP-001 baseline lineage.md"
@@ -116,7 +116,7 @@ def test_rename_follows_into_index_and_lineage(running, vault):
     assert "[[EXP-004 merge]]" not in index_text(vault)
 
 
-def test_atomic_save_by_an_editor(running, vault):
+def test_atomic_save_by_an_editor(running, vault: Path) -> None:
     note = vault / "Experiments" / "EXP-002 mosaic.md"
     temp = vault / "Experiments" / ".EXP-002 mosaic.md.tmp123"
     temp.write_text(note.read_text().replace("Status: #done", "Status: #writing"))
@@ -124,14 +124,14 @@ def test_atomic_save_by_an_editor(running, vault):
     assert wait_until(lambda: "## writing (6)" in index_text(vault))
 
 
-def test_obsidian_create_then_fill(running, vault):
+def test_obsidian_create_then_fill(running, vault: Path) -> None:
     note = vault / "Experiments" / "Untitled.md"
     note.write_text("")
     note.write_text(experiment("[[EXP-001 baseline]]", "writing"))
     assert wait_until(lambda: "[[Untitled]]" in index_text(vault))
 
 
-def test_burst_of_200_files_gives_few_rebuilds(running, vault):
+def test_burst_of_200_files_gives_few_rebuilds(running, vault: Path) -> None:
     count = len(running.updates)
     for i in range(200):
         (vault / "Burst" / f"n{i:03d}.md").parent.mkdir(exist_ok=True)
@@ -140,7 +140,7 @@ def test_burst_of_200_files_gives_few_rebuilds(running, vault):
     assert len(running.updates) - count <= 3  # debounced: not 200 rebuilds
 
 
-def test_nothing_is_written_over_a_quiet_period_after_a_change(running, vault):
+def test_nothing_is_written_over_a_quiet_period_after_a_change(running, vault: Path) -> None:
     (vault / "Experiments" / "EXP-031 q.md").write_text(experiment("[[EXP-004 merge]]", "done"))
     assert wait_until(lambda: "[[EXP-031 q]]" in index_text(vault))
     # reported just after its writes
@@ -156,7 +156,7 @@ def test_nothing_is_written_over_a_quiet_period_after_a_change(running, vault):
     assert {p: p.stat().st_mtime_ns for p in generated} == stamps
 
 
-def test_invalid_yaml_is_reported_and_the_watcher_keeps_going(running, vault):
+def test_invalid_yaml_is_reported_and_the_watcher_keeps_going(running, vault: Path) -> None:
     (vault / "Bad.md").write_text("---\na: [1\n---\n#model_training #document\n")
     assert wait_until(lambda: any("Bad.md" in u.changed for u in running.updates))
     (vault / "Experiments" / "EXP-032 after.md").write_text(experiment("x", "done"))
@@ -164,7 +164,9 @@ def test_invalid_yaml_is_reported_and_the_watcher_keeps_going(running, vault):
     assert running.errors == []
 
 
-def test_note_deleted_while_being_read(running, vault, monkeypatch):
+def test_note_deleted_while_being_read(
+    running, vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from vaultkit import loading as read_module
 
     real_read = read_module.read_note
@@ -182,7 +184,7 @@ def test_note_deleted_while_being_read(running, vault, monkeypatch):
     assert running.errors == []
 
 
-def test_own_writes_and_dot_paths_are_ignored():
+def test_own_writes_and_dot_paths_are_ignored() -> None:
     assert is_ignored(".obsidian/workspace.json")
     assert is_ignored("Notes/.EXP-1.md.abc.vaultkit-tmp")
     assert is_ignored("Notes/EXP-1.md~")
@@ -191,7 +193,7 @@ def test_own_writes_and_dot_paths_are_ignored():
     assert not is_ignored("Notes/EXP-1.md")
 
 
-def test_polling_observer_works_too(vault):
+def test_polling_observer_works_too(vault: Path) -> None:
     run = Running(vault, polling=True)
     try:
         (vault / "Experiments" / "EXP-034 polled.md").write_text(experiment("x", "done"))
@@ -200,7 +202,7 @@ def test_polling_observer_works_too(vault):
         run.close()
 
 
-def test_vault_folder_disappearing_stops_with_an_error(vault, tmp_path):
+def test_vault_folder_disappearing_stops_with_an_error(vault: Path, tmp_path: Path) -> None:
     run = Running(vault)
     try:
         moved = tmp_path / "elsewhere"
@@ -214,7 +216,9 @@ def test_vault_folder_disappearing_stops_with_an_error(vault, tmp_path):
         run.close()
 
 
-def test_a_vault_folder_replaced_while_watched_is_watched_again(vault, tmp_path):
+def test_a_vault_folder_replaced_while_watched_is_watched_again(
+    vault: Path, tmp_path: Path
+) -> None:
     import shutil
 
     backup = tmp_path / "backup"
@@ -242,7 +246,9 @@ def test_a_vault_folder_replaced_while_watched_is_watched_again(vault, tmp_path)
         run.close()
 
 
-def test_the_watcher_starts_worker_processes_from_a_fork_server(vault, tmp_path, monkeypatch):
+def test_the_watcher_starts_worker_processes_from_a_fork_server(
+    vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A fork beside the observer thread can deadlock: once the watcher runs threads, a
     build that reads many notes starts its workers from a fork server."""
     import multiprocessing
@@ -284,7 +290,7 @@ def start_cli(vault: Path) -> subprocess.Popen:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_and_sigterm_exit_0_within_a_second(vault, sig):
+def test_ctrl_c_and_sigterm_exit_0_within_a_second(vault: Path, sig) -> None:
     process = start_cli(vault)
     began = time.monotonic()
     process.send_signal(sig)
@@ -297,7 +303,7 @@ def test_ctrl_c_and_sigterm_exit_0_within_a_second(vault, sig):
 
 
 @pytest.mark.slow
-def test_cli_exits_1_when_the_vault_disappears(vault, tmp_path):
+def test_cli_exits_1_when_the_vault_disappears(vault: Path, tmp_path: Path) -> None:
     process = start_cli(vault)
     vault.rename(tmp_path / "gone")
     out, err = process.communicate(timeout=30)  # it waits 10 s for the folder to come back
@@ -306,7 +312,7 @@ def test_cli_exits_1_when_the_vault_disappears(vault, tmp_path):
     assert "the vault folder disappeared and did not come back within 10 s" in err
 
 
-def test_moving_a_folder_is_followed(running, vault):
+def test_moving_a_folder_is_followed(running, vault: Path) -> None:
     (vault / "Cycle").rename(vault / "Loops")
     lineage = vault / "Lineages" / "EXP-020 loop a lineage.md"
     assert wait_until(lambda: lineage.exists() and "[[EXP-020 loop a]]" in lineage.read_text())
@@ -322,10 +328,12 @@ def test_moving_a_folder_is_followed(running, vault):
         (errno.EMFILE, "sudo sysctl fs.inotify.max_user_instances=1024"),
     ],
 )
-def test_an_inotify_limit_is_said_in_words_with_the_fix(vault, monkeypatch, code, said):
+def test_an_inotify_limit_is_said_in_words_with_the_fix(
+    vault: Path, monkeypatch: pytest.MonkeyPatch, code, said
+) -> None:
     from watchdog.observers import Observer
 
-    def at_the_limit(self, *args, **kwargs):
+    def at_the_limit(self, *args, **kwargs) -> None:
         raise OSError(code, "inotify limit reached")  # what the kernel answers at its limits
 
     monkeypatch.setattr(Observer, "schedule", at_the_limit)
