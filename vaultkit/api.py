@@ -637,7 +637,7 @@ class Vault:
 
     # -- writing --------------------------------------------------------------------------
 
-    def build(self, dry_run: bool = False) -> BuildResult:
+    def build(self, *, dry_run: bool = False) -> BuildResult:
         """Write the index and lineage notes (see pipeline.py); ``dry_run``: write
         nothing and put the changes, as a diff, in ``BuildResult.diff``."""
         synced, unreachable = [], None
@@ -666,6 +666,7 @@ class Vault:
     def new_experiment(
         self,
         title: str,
+        *,
         previous: Sequence[str] = (),
         related: Sequence[str] = (),
         folder: str | None = None,
@@ -728,7 +729,7 @@ class Vault:
                 return list(snapshot.notes.values())
         return list(self.model.notes.values())
 
-    def set_status(self, note: str, status: str, force: bool = False) -> tuple[str | None, str]:
+    def set_status(self, note: str, status: str, *, force: bool = False) -> tuple[str | None, str]:
         """Write ``status`` where the note keeps its status -> (old status, new status).
         Refused on a generated note; without ``force``, also on a note that is no
         experiment, for a status the vault does not know (a typo), and for `done` while

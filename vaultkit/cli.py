@@ -625,7 +625,9 @@ def new_experiment_command(
             f"run {from_run} is deleted (in MLflow's trash): restore it there first "
             f"(mlflow runs restore --run-id {from_run}), or start from another run"
         )
-    created = vault.new_experiment(title, previous, related, folder, template, run=run)
+    created = vault.new_experiment(
+        title, previous=previous, related=related, folder=folder, template=template, run=run
+    )
     click.echo(created.path)
     for parent in created.parents_updated:
         click.echo(f"  linked from {parent} (Next experiment)", err=True)
@@ -774,7 +776,7 @@ def set_status_command(session: Session, note: str, status: str, force: bool) ->
     """
     vault = session.vault(writes=True)
     found = vault.note(note)
-    old, new = vault.set_status(found, status, force)
+    old, new = vault.set_status(found, status, force=force)
     click.echo(f"{found}.md: {old or 'no status'} -> {new}")
     if new == "done":
         gaps = vault.model.notes[found].parsed.gaps if found in vault.model.notes else []
