@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from hypothesis import settings
+
+from vaultkit.cli import cli
 
 # Shared, noisy machines: a slow example is not a failure (speed lives in benchmarks/).
 settings.register_profile("vaultkit", deadline=None)
@@ -17,6 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 SEED_TEMPLATE = REPO / "vault_template" / "Templates" / "Model Training.md"
 CORPORA = Path(os.environ.get("VAULTKIT_CORPORA", REPO.parent / "shared" / "corpora"))
 FIXED_MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+
+def run(vault: Path, *args: str, catch_exceptions: bool = True) -> Result:
+    """`vaultkit --vault VAULT ARGS…` in this process (click's test runner).
+    ``catch_exceptions`` False: an exception vaultkit did not expect is raised, not
+    turned into exit code 1."""
+    return CliRunner().invoke(
+        cli, ["--vault", str(vault), *args], catch_exceptions=catch_exceptions
+    )
 
 
 @pytest.fixture(autouse=True)

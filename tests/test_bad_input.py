@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from vaultkit import loading
 from vaultkit.disk import read as vault_module
@@ -17,7 +18,7 @@ from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.check import check_model
 from vaultkit.model.vault_model import build_model
 
-from .conftest import experiment, write_vault
+from .conftest import experiment, run, write_vault
 
 GOOD = experiment("[[EXP-001 baseline]]", "writing")
 
@@ -170,13 +171,8 @@ def test_output_cut_short_by_the_reader_ends_quietly(tmp_path: Path) -> None:
 # -- one bad file never stops the vault -------------------------------------------------------
 
 
-def cli_run(root, *args):
-    from click.testing import CliRunner
-
-    from vaultkit.cli import cli
-
-    # an exception vaultkit did not expect is raised here, not turned into exit code 1
-    return CliRunner().invoke(cli, ["--vault", str(root), *args], catch_exceptions=False)
+def run_raising(root: Path, *args: str) -> Result:
+    return run(root, *args, catch_exceptions=False)
 
 
 @pytest.mark.parametrize(
@@ -193,10 +189,10 @@ def test_a_property_too_large_for_a_number_stops_nothing(tmp_path: Path, note) -
         {".obsidian/app.json": "{}", "EXP-001 a.md": note + GOOD, "EXP-002 b.md": GOOD},
     )
     for command in (["list", "--format", "json"], ["check"], ["build"]):
-        result = cli_run(root, *command)
+        result = run_raising(root, *command)
         assert result.exit_code in (0, 1), result.output
         assert "did not expect" not in result.output
-    listed = json.loads(cli_run(root, "list", "--format", "json").output)
+    listed = json.loads(run_raising(root, "list", "--format", "json").output)
     assert [r["title"] for r in listed] == ["EXP-001 a", "EXP-002 b"]
 
 
@@ -220,11 +216,11 @@ def test_a_damaged_lineage_canvas_stops_nothing_else(tmp_path: Path, canvas) -> 
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
     )
-    assert cli_run(root, "build").exit_code == 0
+    assert run_raising(root, "build").exit_code == 0
     path = root / "Lineages" / "EXP-001 baseline lineage.canvas"
     path.write_text(canvas, encoding="utf-8")
     write_vault(root, {"EXP-002 good.md": GOOD})
-    result = cli_run(root, "build")
+    result = run_raising(root, "build")
     assert "did not expect" not in result.output
     index = (root / "Experiment Index.md").read_text(encoding="utf-8")
     assert "[[EXP-002 good]]" in index  # the rest of the vault was built
@@ -240,13 +236,13 @@ def test_a_canvas_keeps_the_keys_another_tool_added(tmp_path: Path) -> None:
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
     )
-    assert cli_run(root, "build").exit_code == 0
+    assert run_raising(root, "build").exit_code == 0
     path = root / "Lineages" / "EXP-001 baseline lineage.canvas"
     canvas = json.loads(path.read_text(encoding="utf-8"))
     canvas["metadata"] = {"version": "1.0-1.0", "frontmatter": {"owner": "me"}}
     path.write_text(json.dumps(canvas), encoding="utf-8")
     write_vault(root, {"EXP-002 good.md": GOOD})
-    assert cli_run(root, "build").exit_code == 0
+    assert run_raising(root, "build").exit_code == 0
     rebuilt = json.loads(path.read_text(encoding="utf-8"))
     assert rebuilt["metadata"] == {"version": "1.0-1.0", "frontmatter": {"owner": "me"}}
     assert len(rebuilt["nodes"]) == 2
@@ -261,10 +257,10 @@ def test_a_file_name_that_is_not_utf8_stops_nothing(tmp_path: Path) -> None:
     with open(bad, "wb") as file:
         file.write(GOOD.encode())
     for command in (["list"], ["build"], ["lineage"]):
-        result = cli_run(root, *command)
+        result = run_raising(root, *command)
         assert result.exit_code == 0, result.output
         assert "did not expect" not in result.output
-    problems = json.loads(cli_run(root, "check", "--format", "json").output)["problems"]
+    problems = json.loads(run_raising(root, "check", "--format", "json").output)["problems"]
     assert {
         "code": "unreadable-note",
         "severity": "warning",
@@ -280,14 +276,14 @@ def test_a_file_name_that_is_not_utf8_stops_nothing(tmp_path: Path) -> None:
 def test_a_long_cjk_note_name_is_measured_in_bytes(tmp_path: Path) -> None:
     name = "実" * 81  # 243 bytes: its file name fits, with vaultkit's own around it too
     root = write_vault(tmp_path / "v", {".obsidian/app.json": "{}", f"Experiments/{name}.md": GOOD})
-    built = cli_run(root, "build")
+    built = run_raising(root, "build")
     assert built.exit_code == 0, built.output
     written = [p.name for p in (root / "Lineages").iterdir()]
     assert written and all(len(n.encode()) <= 255 for n in written)
-    assert cli_run(root, "set-status", name, "pending").exit_code == 0, "set-status"
-    made = cli_run(root, "new-experiment", "EXP-002 next", "--previous", name)
+    assert run_raising(root, "set-status", name, "pending").exit_code == 0, "set-status"
+    made = run_raising(root, "new-experiment", "EXP-002 next", "--previous", name)
     assert made.exit_code == 0, made.output
-    assert cli_run(root, "build").exit_code == 0
+    assert run_raising(root, "build").exit_code == 0
 
 
 def test_a_folder_that_cannot_be_read_is_reported(
@@ -309,7 +305,7 @@ def test_a_folder_that_cannot_be_read_is_reported(
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", refused)
-    problems = json.loads(cli_run(root, "check", "--format", "json").output)["problems"]
+    problems = json.loads(run_raising(root, "check", "--format", "json").output)["problems"]
     assert {
         "code": "unreadable-note",
         "severity": "warning",
@@ -373,7 +369,7 @@ def test_no_name_property_time_or_canvas_stops_a_command(
     for number, (name, _, when) in enumerate(notes):
         os.utime(root / "Experiments" / f"EXP-{number:03} {name}.md", (when, when))
     for command in (["build"], ["check"], ["list", "--format", "json"], ["lineage"], ["build"]):
-        result = cli_run(root, *command)
+        result = run_raising(root, *command)
         assert result.exit_code in (0, 1), (command, result.output)
         assert "did not expect" not in result.output, (command, result.output)
 

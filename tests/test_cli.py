@@ -11,11 +11,9 @@ from click.testing import CliRunner
 
 from vaultkit.cli import cli
 
+from .conftest import run
+
 MODIFIED = "2023-11-14T22:13:20Z"
-
-
-def run(vault, *args):
-    return CliRunner().invoke(cli, ["--vault", str(vault), *args])
 
 
 def record(note_id, status, previous=(), tags=None, **extra):

@@ -7,15 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from vaultkit.cli import cli
 from vaultkit.create import demo_vault
 from vaultkit.model.metrics import parse_number, settings, table_metrics
 from vaultkit.model.reading import parse_note
 from vaultkit.output.edit import set_status
 
-from .conftest import SEED_TEMPLATE
+from .conftest import SEED_TEMPLATE, run
 
 NUMBERS = [
     ("0.61", 0.61),
@@ -134,10 +132,6 @@ def test_section_states() -> None:
 def demo(tmp_path: Path) -> Path:
     demo_vault(tmp_path / "demo")
     return tmp_path / "demo"
-
-
-def run(vault, *args):
-    return CliRunner().invoke(cli, ["--vault", str(vault), *args])
 
 
 def test_diff_on_the_merge_compares_with_both_parents(demo: Path) -> None:

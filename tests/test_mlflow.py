@@ -27,7 +27,7 @@ from vaultkit.cli import cli
 from vaultkit.model.reading import parse_note
 from vaultkit.watch import Watcher
 
-from .conftest import write_vault
+from .conftest import run, write_vault
 
 pytest.importorskip("mlflow", reason="the mlflow extra: pip install 'vaultkit[mlflow]'")
 pytestmark = pytest.mark.mlflow
@@ -147,10 +147,6 @@ def linked_vault(root: Path, runs: dict[str, str]) -> Path:
             "Experiments/EXP-004 plain.md": experiment_note("[[EXP-003 typo]]"),
         },
     )
-
-
-def run(root: Path, *args: str):
-    return CliRunner().invoke(cli, ["--vault", str(root), *args])
 
 
 def with_ids(text: str, runs: dict[str, str]) -> str:

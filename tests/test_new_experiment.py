@@ -17,11 +17,7 @@ from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.vault_model import build_model
 from vaultkit.output.edit import fill_template, moment_format
 
-from .conftest import LINEAGE_VAULT, SEED_TEMPLATE, write_vault
-
-
-def run(vault: Path, *args):
-    return CliRunner().invoke(cli, ["--vault", str(vault), *args])
+from .conftest import LINEAGE_VAULT, SEED_TEMPLATE, run, write_vault
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from vaultkit.cli import cli
 
-from .conftest import SEED_TEMPLATE, experiment, write_vault
+from .conftest import SEED_TEMPLATE, experiment, run, write_vault
 
 SEED = SEED_TEMPLATE.read_text(encoding="utf-8")
 MODIFIED = "2023-11-14T22:13:20Z"
@@ -26,10 +26,6 @@ TEMPLATER = (  # a Templater template: its properties hold code, which is not YA
     '<%* if (tp.file.title.startsWith("EXP")) { %>\ntype: experiment\n<%* } %>\n'
     "---\n# <% tp.file.title %>\n"
 )
-
-
-def run(vault: Path, *args):
-    return CliRunner().invoke(cli, ["--vault", str(vault), *args])
 
 
 @pytest.fixture

@@ -14,24 +14,18 @@ import weakref
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from vaultkit.api import Vault
-from vaultkit.cli import cli
 from vaultkit.disk import write as write_module
 from vaultkit.disk.read import cache_folder
 from vaultkit.model.managed import begin_marker, block_content, end_marker
 from vaultkit.model.reading import parse_note
 from vaultkit.pipeline import Builder
 
-from .conftest import LINEAGE_VAULT, experiment, write_vault
+from .conftest import LINEAGE_VAULT, experiment, run, write_vault
 
 INDEX = "Experiment Index.md"
 LINEAGE = "Lineages/EXP-001 baseline lineage.md"
-
-
-def run(vault: Path, *args):
-    return CliRunner().invoke(cli, ["--vault", str(vault), *args])
 
 
 @pytest.fixture

@@ -16,12 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from vaultkit.cli import cli
 from vaultkit.model.reading import parse_note
 from vaultkit.model.runs import Run, run_block, run_section
 from vaultkit.output.edit import set_run_block
@@ -29,11 +27,8 @@ from vaultkit.output.edit import set_run_block
 pytest.importorskip("mlflow", reason="the mlflow extra: pip install 'vaultkit[mlflow]'")
 pytestmark = pytest.mark.mlflow
 
+from .conftest import run  # noqa: E402
 from .test_mlflow import SERVER, check_codes, linked_vault, make_store  # noqa: E402
-
-
-def run(root: Path, *args: str):
-    return CliRunner().invoke(cli, ["--vault", str(root), *args])
 
 
 def digests(root: Path) -> dict[str, str]:
