@@ -40,7 +40,7 @@ def vault(tmp_path: Path) -> Path:
     return root
 
 
-def shard_files(root):
+def shard_files(root: Path) -> list[Path]:
     return sorted(cache_folder(root).glob("parse-*.pickle"))
 
 

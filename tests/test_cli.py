@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,14 @@ from .conftest import run
 MODIFIED = "2023-11-14T22:13:20Z"
 
 
-def record(note_id, status, previous=(), tags=None, **extra):
-    base = {
+def record(
+    note_id: str,
+    status: str,
+    previous: Sequence[str] = (),
+    tags: list[str] | None = None,
+    **extra: object,
+) -> dict[str, object]:
+    base: dict[str, object] = {
         "id": note_id,
         "path": note_id + ".md",
         "title": note_id.rsplit("/", 1)[-1],

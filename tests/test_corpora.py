@@ -11,18 +11,18 @@ from click.testing import CliRunner
 
 from vaultkit.cli import cli
 from vaultkit.loading import load_snapshot as load_vault
-from vaultkit.model.vault_model import build_model
+from vaultkit.model.vault_model import VaultModel, build_model
 
 from .conftest import CORPORA
 
 pytestmark = pytest.mark.skipif(not CORPORA.is_dir(), reason="no corpus folder ($VAULTKIT_CORPORA)")
 
 
-def model_of(name):
+def model_of(name: str) -> VaultModel:
     return build_model(load_vault(CORPORA / name))
 
 
-def links_of(model, note_id):
+def links_of(model: VaultModel, note_id: str) -> list[tuple[str, str | None, str, str | None]]:
     return [(r.link.target, r.link.subpath, r.link.form, r.target) for r in model.links[note_id]]
 
 

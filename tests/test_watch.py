@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,13 +23,15 @@ from .conftest import LINEAGE_VAULT, experiment, write_vault
 INDEX = "Experiment Index.md"
 
 
-def wait_until(predicate, timeout=10.0, interval=0.02):
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
         time.sleep(interval)
-    return predicate()
+    return bool(predicate())
 
 
 @pytest.fixture(autouse=True)
