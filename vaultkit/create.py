@@ -32,6 +32,7 @@ from vaultkit.errors import (
     VaultkitError,
 )
 from vaultkit.model.config import CONFIG_PATH, Config
+from vaultkit.model.managed import block_content
 from vaultkit.model.metrics import unanswered
 from vaultkit.model.reading import RUN_BLOCK, run_sections
 from vaultkit.model.results import metric_rules
@@ -47,16 +48,14 @@ from vaultkit.model.runs import (
     unchanged,
 )
 from vaultkit.model.snapshot import VaultSnapshot
-from vaultkit.obsidian.links import link_style
+from vaultkit.obsidian.links import format_link, link_style
 from vaultkit.obsidian.note import FOOTER_KEYS
+from vaultkit.obsidian.resolve import Resolver
+from vaultkit.output import edit
 from vaultkit.records import NEXT, Note, ParsedNote
 
 if TYPE_CHECKING:  # the tracker is asked for only by the demo with MLflow
     from vaultkit.tracker import Tracker
-from vaultkit.model.managed import block_content
-from vaultkit.obsidian.links import format_link
-from vaultkit.obsidian.resolve import Resolver
-from vaultkit.output import edit
 
 DATA = Path(__file__).parent / "data"
 VAULT_TEMPLATE = DATA / "vault_template"

@@ -1,6 +1,7 @@
-"""Settings: `.vaultkit/config.toml` (vaultkit's own) and `.obsidian/app.json` link format.
+"""Settings: `.vaultkit/config.toml`, vaultkit's own (the vault's link format is
+Obsidian's: obsidian/links.py).
 
-Pure: text in, settings out. ``disk/read.py`` reads the files.
+Pure: text in, settings out. ``loading.py`` reads the files (through ``disk/read.py``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from vaultkit.records import Note, ParseRules, Problem
 @dataclass
 class VaultSnapshot:
     """What was read from a vault folder: its settings, notes and files. The model is
-    built from this; nothing after the disk stage reads files."""
+    built from this; nothing after loading reads files."""
 
     root: Path
     config: Config = field(default_factory=Config)
@@ -23,7 +23,7 @@ class VaultSnapshot:
     app_settings: dict[str, Any] = field(default_factory=dict)
     templater_settings: dict[str, Any] = field(default_factory=dict)
     rules: ParseRules = DEFAULT_RULES
-    settings_key: str = ""  # a digest of the settings and rules (``disk.read.read_settings``)
+    settings_key: str = ""  # a digest of the settings and rules (``loading.read_settings``)
     notes: dict[str, Note] = field(default_factory=dict)  # by path
     files: list[str] = field(default_factory=list)  # every file, notes and attachments
     problems: list[Problem] = field(default_factory=list)  # notes that could not be read
