@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -20,6 +21,21 @@ REPO = Path(__file__).resolve().parents[1]
 SEED_TEMPLATE = REPO / "vault_template" / "Templates" / "Model Training.md"
 CORPORA = Path(os.environ.get("VAULTKIT_CORPORA", REPO.parent / "shared" / "corpora"))
 FIXED_MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def spy(real: Callable[P, R], log: Callable[..., object]) -> Callable[P, R]:
+    """``real``, with ``log`` called first on the same arguments: a test records what a
+    build asks for (which notes it reads, which rows it renders) and the build goes on."""
+
+    def spied(*args: P.args, **kwargs: P.kwargs) -> R:
+        log(*args, **kwargs)
+        return real(*args, **kwargs)
+
+    return spied
 
 
 def run(vault: Path, *args: str, catch_exceptions: bool = True) -> Result:
@@ -42,7 +58,9 @@ def cache_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield base
 
 
-def experiment(previous: str, status: str, extra: str = "", tags="#model_training #document"):
+def experiment(
+    previous: str, status: str, extra: str = "", tags: str = "#model_training #document"
+) -> str:
     """An experiment note in the team's template shape."""
     return (
         f"# Previous experiment\n\n- What is the previous experiment? {previous}\n\n"

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import vaultkit
 from vaultkit.cli import cli
 
-from .conftest import REPO, experiment
+from .conftest import REPO, experiment, spy
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_kept_answers_are_used_while_nothing_changes_and_renewed_after(
     first = vaultkit.open(demo).experiments
     parsed = []
     real = read_module.read_note
-    monkeypatch.setattr(read_module, "read_note", lambda *a: parsed.append(a) or real(*a))
+    monkeypatch.setattr(read_module, "read_note", spy(real, lambda *a: parsed.append(a)))
     again = vaultkit.open(demo)
     assert again.experiments == first and again.check() == [] and again.lineages
     assert parsed == []  # nothing was read: the answers were kept

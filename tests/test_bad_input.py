@@ -356,7 +356,7 @@ times = st.sampled_from([0, 1, 10**9, 10**10, 2**31 - 1, 2**33])
     canvas=canvases,
 )
 def test_no_name_property_time_or_canvas_stops_a_command(
-    tmp_path_factory: pytest.TempPathFactory, notes, canvas
+    tmp_path_factory: pytest.TempPathFactory, notes, canvas: str
 ) -> None:
     root = tmp_path_factory.mktemp("fuzz")
     files = {".obsidian/app.json": "{}", "Lineages/EXP-000 lineage.canvas": canvas}

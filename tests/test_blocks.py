@@ -28,7 +28,7 @@ UPSERTS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), UPSERTS)
-def test_upsert(text, expected) -> None:
+def test_upsert(text: str, expected: str) -> None:
     assert upsert_block(text, "x", "new") == expected
 
 
@@ -36,7 +36,7 @@ def test_upsert(text, expected) -> None:
     "text",
     [f"{END}\n{BEGIN}", f"{BEGIN}\n{BEGIN}\n{END}", f"{BEGIN}\nno end", f"{END}\nalone"],
 )
-def test_broken_markers_raise_instead_of_guessing(text) -> None:
+def test_broken_markers_raise_instead_of_guessing(text: str) -> None:
     with pytest.raises(ManagedBlockError):
         upsert_block(text, "x", "new")
 
@@ -51,7 +51,9 @@ user_text = st.text().filter(lambda t: "vaultkit:" not in t)
 
 @given(user_text, user_text, st.text(), st.text())
 @example(before="", after="", old="", new="\r")  # the block's "\r\n" once made it CRLF
-def test_outside_text_is_kept_and_replacing_twice_equals_once(before, after, old, new) -> None:
+def test_outside_text_is_kept_and_replacing_twice_equals_once(
+    before, after, old: str, new: str
+) -> None:
     old = old.replace("vaultkit:", "")
     new = new.replace("vaultkit:", "")
     text = f"{before}\n{BEGIN}\n{old}\n{END}\n{after}"
@@ -89,5 +91,5 @@ MERMAID_LABELS = [  # each checked in Mermaid 11.13.0 by `make render-test`
 
 
 @pytest.mark.parametrize(("text", "expected"), MERMAID_LABELS)
-def test_mermaid_labels_are_quoted_and_escaped(text, expected) -> None:
+def test_mermaid_labels_are_quoted_and_escaped(text: str, expected: str) -> None:
     assert mermaid_label(text) == expected

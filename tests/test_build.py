@@ -19,7 +19,7 @@ from vaultkit.model.managed import begin_marker, end_marker
 from vaultkit.model.vault_model import build_model
 from vaultkit.pipeline import Builder
 
-from .conftest import LINEAGE_VAULT, experiment, write_vault
+from .conftest import LINEAGE_VAULT, experiment, spy, write_vault
 
 GOLDEN = Path(__file__).parent / "golden" / "lineage-vault"
 GENERATED = [
@@ -83,7 +83,7 @@ RESULTS_VAULT = {
 
 
 @pytest.mark.parametrize("path", GENERATED)
-def test_golden_files(tmp_path: Path, path) -> None:
+def test_golden_files(tmp_path: Path, path: str) -> None:
     vault = write_vault(tmp_path / "vault", RESULTS_VAULT)
     build(vault)
     produced = (vault / path).read_text(encoding="utf-8")
@@ -387,12 +387,12 @@ def test_each_file_reaches_the_disk_before_it_is_renamed_and_its_folder_after(
     monkeypatch.setattr(
         write_module.os,
         "fsync",
-        lambda fd: events.append(("fsync", os.path.isdir(f"/proc/self/fd/{fd}"))) or real_fsync(fd),
+        spy(real_fsync, lambda fd: events.append(("fsync", os.path.isdir(f"/proc/self/fd/{fd}")))),
     )
     monkeypatch.setattr(
         write_module.os,
         "replace",
-        lambda a, b: events.append(("rename", Path(b).name)) or real_replace(a, b),
+        spy(real_replace, lambda a, b: events.append(("rename", Path(b).name))),
     )
     updates = {
         p: (lambda data: lambda current: data)(d)

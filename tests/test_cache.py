@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,19 @@ from hypothesis import strategies as st
 from vaultkit.cli import cli
 from vaultkit.disk import cache
 from vaultkit.disk.read import cache_folder
-from vaultkit.loading import ParseCache
+from vaultkit.disk.write import FileUpdate, Outcome, update_files
+from vaultkit.loading import ParseCache, load_notes
 from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.reading import DEFAULT_RULES
 from vaultkit.model.vault_model import build_model
+from vaultkit.records import Edge, StatKey
 
-from .conftest import LINEAGE_VAULT, experiment, write_vault
+from .conftest import LINEAGE_VAULT, experiment, spy, write_vault
+
+ModelState = tuple[list[str], list[Edge], dict[str, tuple[str | None, list[str]]]]
 
 
-def model_state(root):
+def model_state(root: Path) -> ModelState:
     model = build_model(load_vault(root))
     return (
         sorted(model.experiments),
@@ -62,7 +67,7 @@ def test_cache_is_used_and_gives_the_same_model(
     assert [n.parsed for n in cached.notes.values()] == [n.parsed for n in fresh.notes.values()]
 
 
-def _no_cache(root):
+def _no_cache(root: Path) -> ParseCache:
     """A parse cache that has nothing: every note is parsed."""
     parses = ParseCache(root, DEFAULT_RULES)
     parses._shards = {shard: {} for shard in range(cache.SHARDS)}
@@ -115,7 +120,9 @@ def framed(payload: bytes) -> bytes:
         lambda data: pickle.dumps({"foreign": True}),  # someone else's pickle
     ],
 )
-def test_damaged_or_old_caches_are_ignored_and_rebuilt(vault: Path, damage) -> None:
+def test_damaged_or_old_caches_are_ignored_and_rebuilt(
+    vault: Path, damage: Callable[[bytes], bytes]
+) -> None:
     expected = model_state(vault)
     for path in shard_files(vault):
         path.write_bytes(damage(path.read_bytes()))
@@ -141,7 +148,7 @@ def test_a_planted_cache_cannot_run_code(tmp_path: Path) -> None:
     marker = tmp_path / "owned"
 
     class Planted:
-        def __reduce__(self):
+        def __reduce__(self) -> tuple[Callable[[str], int], tuple[str]]:
             return (os.system, (f"touch {marker}",))
 
     assert cache.decode(framed(pickle.dumps((HEADER, {"x": Planted()})))) is None
@@ -158,7 +165,9 @@ def test_a_planted_cache_cannot_run_code(tmp_path: Path) -> None:
         lambda key: ("key", (), None),
     ],
 )
-def test_a_planted_or_damaged_entry_is_ignored_rebuilt_and_said_once(vault: Path, entry) -> None:
+def test_a_planted_or_damaged_entry_is_ignored_rebuilt_and_said_once(
+    vault: Path, entry: Callable[[StatKey], object]
+) -> None:
     path = "Experiments/EXP-003 focal.md"
     expected = model_state(vault)
     key = cache.stat_key((vault / path).stat())
@@ -255,12 +264,14 @@ def test_a_note_edited_while_the_build_runs_is_read_by_the_next_build(
 ) -> None:
     from vaultkit import pipeline
 
-    real = pipeline.update_files
+    real = update_files
     note = vault / "Experiments" / "EXP-003 focal.md"
 
-    def edit_then_write(*args, **kwargs):
+    def edit_then_write(
+        root: Path, updates: dict[str, FileUpdate], dry_run: bool = False
+    ) -> Outcome:
         note.write_text(note.read_text() + "\nLate edit.\n")
-        return real(*args, **kwargs)
+        return real(root, updates, dry_run=dry_run)
 
     monkeypatch.setattr(pipeline, "update_files", edit_then_write)
     runner = CliRunner()
@@ -297,7 +308,7 @@ def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
     }
 
 
-def _remark_on_the_same_day(note) -> None:
+def _remark_on_the_same_day(note: Path) -> None:
     """Change a note without changing any generated note (its "last change" day stays)."""
     mtime = note.stat().st_mtime_ns
     note.write_text(note.read_text() + "\nOne more remark.\n")
@@ -313,7 +324,7 @@ def _record_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(
         vault_module,
         "read_note",
-        lambda root, path, *rules: parsed.append(path) or real_read(root, path, *rules),
+        spy(real_read, lambda root, path, *rules: parsed.append(path)),
     )
     return parsed
 
@@ -353,13 +364,13 @@ def test_the_cache_entries_of_generated_notes_outlive_a_build(
 # -- a build after changes that cannot change what it writes -----------------------------
 
 
-def _build(root) -> str:
+def _build(root: Path) -> str:
     result = CliRunner().invoke(cli, ["--vault", str(root), "build"])
     assert result.exit_code == 0, result.output
     return result.output
 
 
-def _generated(root) -> dict[str, bytes]:
+def _generated(root: Path) -> dict[str, bytes]:
     files = {"Experiment Index.md": (root / "Experiment Index.md").read_bytes()}
     for path in sorted((root / "Lineages").rglob("*")):
         if path.is_file():
@@ -367,7 +378,7 @@ def _generated(root) -> dict[str, bytes]:
     return files
 
 
-def _full_build_of_a_copy(root, tmp_path: Path) -> dict[str, bytes]:
+def _full_build_of_a_copy(root: Path, tmp_path: Path) -> dict[str, bytes]:
     import shutil
 
     copy = tmp_path / f"copy-{len(list(tmp_path.iterdir()))}"
@@ -423,7 +434,7 @@ def test_a_changed_note_that_is_no_experiment_writes_nothing_and_reads_one_note(
     ],
 )
 def test_a_change_that_can_change_the_generated_notes_gets_a_full_build(
-    vault: Path, tmp_path: Path, change
+    vault: Path, tmp_path: Path, change: Callable[[Path], object]
 ) -> None:
     _build(vault)
     change(vault)
@@ -431,7 +442,9 @@ def test_a_change_that_can_change_the_generated_notes_gets_a_full_build(
     assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
 
 
-KNOWLEDGE_EDITS = [
+Edit = tuple[str, str | None]  # (path, its new text; None: deleted)
+
+KNOWLEDGE_EDITS: list[Edit] = [
     ("Knowledge/Tips.md", "# Tips\n\n- Use focal loss #model_training\n"),
     ("Notes/Dataset.md", "# Dataset v4\n\nSee [[EXP-002 mosaic]].\n"),
     (
@@ -484,7 +497,7 @@ KNOWLEDGE_EDITS += [
 @example(edits=[DATASET_NAME_FREED])
 @example(edits=[CANVAS_NAME_SHARED])
 def test_builds_after_any_edits_write_what_a_full_build_writes(
-    tmp_path_factory: pytest.TempPathFactory, edits
+    tmp_path_factory: pytest.TempPathFactory, edits: list[Edit]
 ) -> None:
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     scratch = tmp_path_factory.mktemp("copies")
@@ -495,7 +508,7 @@ def test_builds_after_any_edits_write_what_a_full_build_writes(
         assert _generated(root) == _full_build_of_a_copy(root, scratch)
 
 
-def _apply(root, path: str, text: str | None) -> None:
+def _apply(root: Path, path: str, text: str | None) -> None:
     """One edit: the file gets ``text``, or is deleted when it is None."""
     if text is None:
         (root / path).unlink(missing_ok=True)
@@ -512,7 +525,7 @@ def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experim
     _build(vault)  # the first: the index and lineage notes it writes did not exist
     checked = []
     real = check.note_problems
-    monkeypatch.setattr(check, "note_problems", lambda m, n: checked.append(n) or real(m, n))
+    monkeypatch.setattr(check, "note_problems", spy(real, lambda m, n: checked.append(n)))
     note = vault / "Experiments" / "EXP-003 focal.md"
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
     assert "wrote   Experiment Index.md" in _build(vault)
@@ -521,15 +534,16 @@ def test_a_build_checks_and_renders_again_only_the_index_rows_of_changed_experim
     assert _generated(vault) == _full_build_of_a_copy(vault, tmp_path)
 
 
-def _record_rendering(monkeypatch: pytest.MonkeyPatch) -> tuple[list, list]:
+def _record_rendering(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[int]]:
     from vaultkit.model import check
     from vaultkit.output import render
 
-    checked, lineages = [], []
+    checked: list[str] = []
+    lineages: list[int] = []
     real_check, real_lineage = check.note_problems, render.lineage_note
-    monkeypatch.setattr(check, "note_problems", lambda m, n: checked.append(n) or real_check(m, n))
+    monkeypatch.setattr(check, "note_problems", spy(real_check, lambda m, n: checked.append(n)))
     monkeypatch.setattr(
-        render, "lineage_note", lambda layout, i: lineages.append(i) or real_lineage(layout, i)
+        render, "lineage_note", spy(real_lineage, lambda layout, i: lineages.append(i))
     )
     return checked, lineages
 
@@ -547,7 +561,8 @@ def test_a_note_added_renders_again_only_what_links_to_its_name(
     linking = vault / "Experiments" / "EXP-002 mosaic.md"
     linking.write_text(linking.read_text() + "\nSee [[Augmentations]].\n")
     _build(vault)
-    checked.clear(), lineages.clear()
+    checked.clear()
+    lineages.clear()
     (vault / "Notes" / "Augmentations.md").write_text("# Augmentations\n")
     _build(vault)
     assert (checked, lineages) == (["Experiments/EXP-002 mosaic"], [])
@@ -573,12 +588,12 @@ def test_a_build_reads_only_the_last_experiments_and_the_notes_changed_since(
     from vaultkit import pipeline
 
     _build(vault)
-    read = []
-    real = pipeline.load_notes
+    read: list[str] = []
+    real = load_notes
     monkeypatch.setattr(
         pipeline,
         "load_notes",
-        lambda snapshot, paths, *a, **k: read.extend(paths) or real(snapshot, paths, *a, **k),
+        spy(real, lambda snapshot, paths, *a, **k: read.extend(paths)),
     )
     note = vault / "Experiments" / "EXP-003 focal.md"
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
@@ -588,7 +603,7 @@ def test_a_build_reads_only_the_last_experiments_and_the_notes_changed_since(
     assert set(read) == experiments | {"Notes/New.md"}
 
 
-DAMAGE = [  # what a person may do to the generated notes themselves
+DAMAGE: list[Edit] = [  # what a person may do to the generated notes themselves
     ("Lineages/EXP-001 baseline lineage.md", None),
     ("Lineages/EXP-001 baseline lineage.canvas", None),
     ("Experiment Index.md", None),
@@ -606,7 +621,7 @@ DAMAGE = [  # what a person may do to the generated notes themselves
 @given(st.lists(st.sampled_from(KNOWLEDGE_EDITS + DAMAGE), min_size=1, max_size=5))
 @example(edits=[DAMAGE[0], MERGE_FROM_TIPS])
 def test_the_watcher_after_any_edits_writes_what_a_full_build_writes(
-    tmp_path_factory: pytest.TempPathFactory, edits
+    tmp_path_factory: pytest.TempPathFactory, edits: list[Edit]
 ) -> None:
     from vaultkit.watch import Watcher
 

@@ -26,7 +26,7 @@ STATUS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), STATUS)
-def test_status(text, expected) -> None:
+def test_status(text: str, expected: str | None) -> None:
     assert parse_note(text).status == expected
 
 

@@ -68,7 +68,9 @@ def folder(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
-def test_a_read_only_command_changes_nothing_under_the_vault(folder: Path, command) -> None:
+def test_a_read_only_command_changes_nothing_under_the_vault(
+    folder: Path, command: list[str]
+) -> None:
     before = snapshot(folder)
     result = CliRunner().invoke(cli, ["--vault", str(folder), *command])
     assert "Traceback" not in result.output, result.output

@@ -28,7 +28,18 @@ YAML_MEANING = [
 
 
 @pytest.mark.parametrize(("yaml", "expected"), YAML_MEANING)
-def test_yaml_12_meaning(yaml, expected) -> None:
+def test_yaml_12_meaning(
+    yaml: str,
+    expected: dict[str, None]
+    | dict[str, bool | str]
+    | dict[str, bool]
+    | dict[str, dict[str, int]]
+    | dict[str, float]
+    | dict[str, int]
+    | dict[str, list[list[str]]]
+    | dict[str, str]
+    | None,
+) -> None:
     note = parse_note(f"---\n{yaml}\n---\n")
     if expected is None:
         assert note.frontmatter_error is not None
@@ -46,7 +57,9 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("yaml", "line", "words"), INVALID)
-def test_invalid_yaml_reports_a_file_line_and_keeps_no_properties(yaml, line, words) -> None:
+def test_invalid_yaml_reports_a_file_line_and_keeps_no_properties(
+    yaml: str, line: int, words: str
+) -> None:
     note = parse_note(f"---\n{yaml}\n---\nbody [[Still linked]]\n")
     assert note.properties == {}
     message, error_line = note.frontmatter_error
@@ -73,7 +86,7 @@ FENCES = [
 
 
 @pytest.mark.parametrize(("text", "expected"), FENCES)
-def test_fences(text, expected) -> None:
+def test_fences(text: str, expected: dict[str, int] | dict[str, object]) -> None:
     note = parse_note(text)
     assert note.properties == expected
     assert note.frontmatter_error is None
@@ -95,7 +108,9 @@ def test_frontmatter_is_not_scanned_as_body() -> None:
     ),
     body=st.lists(st.from_regex(r"[A-Za-z0-9 #\[\]]{0,30}", fullmatch=True), max_size=6),
 )
-def test_the_split_agrees_with_python_frontmatter_where_the_rules_agree(yaml_lines, body) -> None:
+def test_the_split_agrees_with_python_frontmatter_where_the_rules_agree(
+    yaml_lines: list[str], body: list[str]
+) -> None:
     """Where Obsidian's rule and the library's coincide (an opener and a closer of three
     dashes alone, no other dashed line), both split a note alike."""
     import frontmatter.default_handlers

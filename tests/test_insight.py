@@ -31,7 +31,7 @@ NUMBERS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), NUMBERS)
-def test_numbers(text, expected) -> None:
+def test_numbers(text: str, expected: float | None) -> None:
     assert parse_number(text) == expected
 
 
@@ -66,7 +66,11 @@ TABLES = [
 
 
 @pytest.mark.parametrize(("lines", "values", "thresholds"), TABLES)
-def test_metric_tables(lines, values, thresholds) -> None:
+def test_metric_tables(
+    lines: list[str],
+    values: dict[str, float] | dict[str, object],
+    thresholds: dict[str, float] | dict[str, object],
+) -> None:
     assert table_metrics(lines)[:2] == (values, thresholds)
 
 
@@ -102,7 +106,7 @@ SETTINGS = [
 
 
 @pytest.mark.parametrize(("line", "expected"), SETTINGS)
-def test_settings(line, expected) -> None:
+def test_settings(line: str, expected: dict[str, object] | dict[str, str]) -> None:
     assert settings(line) == expected
 
 
@@ -229,7 +233,7 @@ STATUS_EDITS = [
 
 
 @pytest.mark.parametrize(("before", "after"), STATUS_EDITS)
-def test_set_status_edits_where_the_status_is_written(before, after) -> None:
+def test_set_status_edits_where_the_status_is_written(before: str, after: str) -> None:
     assert set_status(before, "done") == after
     assert parse_note(after).status == "done"
 

@@ -203,7 +203,9 @@ LINK_FORMATS = [
 
 
 @pytest.mark.parametrize(("app", "parent_line"), LINK_FORMATS)
-def test_links_follow_the_vault_link_format(vault: Path, app, parent_line) -> None:
+def test_links_follow_the_vault_link_format(
+    vault: Path, app: dict[str, bool | str] | dict[str, str], parent_line: str
+) -> None:
     write_vault(vault, {".obsidian/app.json": json.dumps(app)})
     parent = vault / "Experiments" / "EXP-001 baseline.md"
     before = parent.read_text()

@@ -61,7 +61,7 @@ RESULT_LINES = [
 
 
 @pytest.mark.parametrize(("line", "values"), RESULT_LINES)
-def test_result_lines(line, values) -> None:
+def test_result_lines(line: str, values: dict[str, float] | dict[str, object]) -> None:
     read = prose_metrics([line], QUESTIONS["result"])
     assert read.values == values
     assert read.thresholds == {}
@@ -113,7 +113,9 @@ THRESHOLD_LINES = [
 
 
 @pytest.mark.parametrize(("lines", "thresholds"), THRESHOLD_LINES)
-def test_threshold_lines(lines, thresholds) -> None:
+def test_threshold_lines(
+    lines: list[str], thresholds: dict[str, float] | dict[str, object]
+) -> None:
     read = prose_metrics(lines, QUESTIONS["metrics"], plan=True)
     assert read.thresholds == thresholds
     assert read.values == {}
@@ -359,7 +361,7 @@ def test_config_aliases_join_names_and_directions_rank(tmp_path: Path) -> None:
         (float("nan"), "nan"),
     ],
 )
-def test_exact_numbers(value, written) -> None:
+def test_exact_numbers(value, written: str) -> None:
     assert exact_number(value) == written
 
 

@@ -50,7 +50,10 @@ LINKS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), LINKS)
-def test_links(text, expected) -> None:
+def test_links(
+    text: str,
+    expected: list[str] | list[tuple[str, str, None, str]] | list[tuple[str, str, str, str]],
+) -> None:
     links = parse_note(text).links
     assert [(k.target, k.subpath, k.alias, k.form) for k in links] == expected
 
@@ -85,7 +88,12 @@ PROPERTY_LINKS = [
 
 
 @pytest.mark.parametrize(("yaml", "expected"), PROPERTY_LINKS)
-def test_property_links(yaml, expected) -> None:
+def test_property_links(
+    yaml: str,
+    expected: list[str]
+    | list[tuple[str, str, None, str] | tuple[str, str, str, str]]
+    | list[tuple[str, str, None, str]],
+) -> None:
     links = parse_note(f"---\n{yaml}\n---\n").links
     assert [(k.target, k.subpath, k.alias, k.role) for k in links] == expected
     assert all(k.form == "property" for k in links)

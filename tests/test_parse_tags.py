@@ -63,7 +63,7 @@ BODY_TAGS = [
 
 
 @pytest.mark.parametrize(("text", "expected"), BODY_TAGS)
-def test_body_tags(text, expected) -> None:
+def test_body_tags(text: str, expected: list[str]) -> None:
     assert [t.name for t in parse_note(text).tags] == expected
 
 
@@ -117,7 +117,7 @@ FRONTMATTER_TAGS = [
 
 
 @pytest.mark.parametrize(("yaml", "expected", "ignored"), FRONTMATTER_TAGS)
-def test_frontmatter_tags(yaml, expected, ignored) -> None:
+def test_frontmatter_tags(yaml: str, expected: list[str], ignored: str | None) -> None:
     note = parse_note(f"---\n{yaml}\n---\nbody\n")
     assert [t.name for t in note.tags] == expected
     assert note.ignored_tags == ignored

@@ -143,7 +143,7 @@ block_text = st.lists(st.sampled_from(LINE_SHAPES), max_size=25).map("\n".join)
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(), markdownish))
-def test_parser_never_raises_and_tags_obey_the_grammar(text) -> None:
+def test_parser_never_raises_and_tags_obey_the_grammar(text: str) -> None:
     note = parse_note(text)
     line_count = text.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
     for tag in note.tags:
@@ -169,7 +169,9 @@ paths = st.lists(
 
 @settings(max_examples=300)
 @given(paths, st.text(max_size=20), st.sampled_from(["", "a/", "a/b/"]))
-def test_resolution_only_returns_files_of_the_vault(files, linkpath, folder) -> None:
+def test_resolution_only_returns_files_of_the_vault(
+    files: list[str], linkpath: str, folder: str
+) -> None:
     result = Resolver(files).resolve(linkpath, folder + "src.md")
     assert result.path is None or result.path in files or result.path == folder + "src.md"
 
@@ -216,7 +218,9 @@ def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text) 
 @given(
     st.lists(st.text(alphabet="ab/", max_size=6), max_size=4), st.text(alphabet="ab/", max_size=4)
 )
-def test_a_tag_is_found_as_itself_or_as_the_parent_of_a_nested_tag(tags, wanted) -> None:
+def test_a_tag_is_found_as_itself_or_as_the_parent_of_a_nested_tag(
+    tags: list[str], wanted: str
+) -> None:
     from vaultkit.model.recognise import has_tag
 
     parts = [tag.split("/") for tag in tags]
@@ -363,7 +367,7 @@ def test_settings_read_from_the_whole_text_as_from_each_line(text) -> None:
 
 @settings(max_examples=3000)
 @given(st.text(alphabet="aZ9_ .-/\t:é", max_size=45))
-def test_a_setting_name_read_backwards_is_the_one_a_forward_search_finds(prefix) -> None:
+def test_a_setting_name_read_backwards_is_the_one_a_forward_search_finds(prefix: str) -> None:
     import re
 
     from vaultkit.model.metrics import setting_name
@@ -381,7 +385,9 @@ def test_a_setting_name_read_backwards_is_the_one_a_forward_search_finds(prefix)
     st.from_regex(r"[aAb]{1,3}", fullmatch=True),
     st.sampled_from(["", "a", "a/b", "A"]),
 )
-def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(files, name, folder) -> None:
+def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(
+    files: list[str], name: str, folder: str
+) -> None:
     fast = Resolver(files)._bare_note_name(name, folder)
     general = Resolver(files)
     general._bare_note_name = lambda name, folder: None  # the steps without the shortcut
@@ -390,7 +396,7 @@ def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(files, name, 
 
 @settings(max_examples=300)
 @given(st.text(alphabet="a./B", max_size=8))
-def test_a_file_stem_is_what_splitext_gives_for_names_the_vault_shows(path) -> None:
+def test_a_file_stem_is_what_splitext_gives_for_names_the_vault_shows(path: str) -> None:
     import posixpath
 
     from vaultkit.output.render import _stem
@@ -418,7 +424,7 @@ KEYED_LINKS = st.lists(
 )
 @example(files=[], new="x.md", link="./..", source="x/y/src.md")  # `x/y/..` is `x`
 def test_a_link_resolves_anew_only_when_a_file_of_its_name_key_comes(
-    files, new, link, source
+    files: list[tuple[str, str]], new, link, source: str
 ) -> None:
     """What builds rely on to keep index rows and lineage notes: a file whose key differs
     from a link's changes nothing of where the link goes or what it could mean."""

@@ -63,7 +63,7 @@ RESOLUTION = [
 
 
 @pytest.mark.parametrize(("linkpath", "source", "expected"), RESOLUTION)
-def test_resolution(linkpath, source, expected) -> None:
+def test_resolution(linkpath: str, source: str, expected: str | None) -> None:
     assert Resolver(FILES).resolve(linkpath, source).path == expected
 
 

@@ -479,7 +479,7 @@ def test_no_note_name_can_break_the_generated_notes(tmp_path: Path) -> None:
         "cache:state.pickle",
     ],
 )
-def test_a_fifo_never_blocks_vaultkit(vault: Path, where) -> None:
+def test_a_fifo_never_blocks_vaultkit(vault: Path, where: str) -> None:
     Builder(vault).build()
     in_cache = where.startswith("cache:")
     fifo = cache_folder(vault) / where[6:] if in_cache else vault / where

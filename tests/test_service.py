@@ -127,7 +127,7 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="needs systemd-analyze (systemd)")
 @pytest.mark.parametrize("folder", ["ML vault", AWKWARD, "Modèles d'entraînement"])
-def test_systemd_analyze_verifies_the_unit(tmp_path: Path, folder) -> None:
+def test_systemd_analyze_verifies_the_unit(tmp_path: Path, folder: str) -> None:
     command = service.watch_command(tmp_path / folder, polling=True)
     unit = tmp_path / "vaultkit-test.service"
     unit.write_bytes(service.systemd_unit("vaultkit-test", command))

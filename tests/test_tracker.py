@@ -27,7 +27,7 @@ from vaultkit.output.edit import set_run_block
 pytest.importorskip("mlflow", reason="the mlflow extra: pip install 'vaultkit[mlflow]'")
 pytestmark = pytest.mark.mlflow
 
-from .conftest import run  # noqa: E402
+from .conftest import run, spy  # noqa: E402
 from .test_mlflow import SERVER, check_codes, linked_vault, make_store  # noqa: E402
 
 
@@ -334,7 +334,7 @@ def test_an_unchanged_resync_reads_no_run_in_full(
     before = digests(root)
     read: list[str] = []
     original = Tracker.run
-    monkeypatch.setattr(Tracker, "run", lambda self, i: read.append(i) or original(self, i))
+    monkeypatch.setattr(Tracker, "run", spy(original, lambda self, i: read.append(i)))
     again = run(root, "runs", "sync", "--tracking-uri", uri)
     assert again.exit_code == 0
     assert read == []  # summaries only: no history, no file read again

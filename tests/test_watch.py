@@ -10,13 +10,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import pytest
 
 from vaultkit.errors import VaultkitError
-from vaultkit.watch import Watcher, is_ignored
+from vaultkit.records import Note, ParseRules, Problem
+from vaultkit.watch import Update, Watcher, is_ignored
 
 from .conftest import LINEAGE_VAULT, experiment, write_vault
 
@@ -35,7 +37,7 @@ def wait_until(
 
 
 @pytest.fixture(autouse=True)
-def _no_thread_leaks():
+def _no_thread_leaks() -> Iterator[None]:
     before = set(threading.enumerate())
     yield
     assert wait_until(lambda: set(threading.enumerate()) <= before, timeout=5), (
@@ -46,9 +48,9 @@ def _no_thread_leaks():
 class Running:
     """A watcher running in a thread, with the updates it reported."""
 
-    def __init__(self, root: Path, polling=False, gone_grace=1.0) -> None:
-        self.updates = []
-        self.errors = []
+    def __init__(self, root: Path, polling: bool = False, gone_grace: float = 1.0) -> None:
+        self.updates: list[Update] = []
+        self.errors: list[Exception] = []
         self.watcher = Watcher(
             root, polling=polling, debounce=0.15, report=self.updates.append, gone_grace=gone_grace
         )
@@ -74,7 +76,7 @@ def vault(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def running(vault: Path):
+def running(vault: Path) -> Iterator[Running]:
     run = Running(vault)
     yield run
     run.close()
@@ -84,12 +86,12 @@ def index_text(vault: Path) -> str:
     return (vault / INDEX).read_text(encoding="utf-8")
 
 
-def test_initial_build_writes_the_generated_notes(running, vault: Path) -> None:
+def test_initial_build_writes_the_generated_notes(running: Running, vault: Path) -> None:
     assert INDEX in running.first.written
     assert "[[EXP-004 merge]]" in index_text(vault)
 
 
-def test_create_shows_up_in_the_index(running, vault: Path) -> None:
+def test_create_shows_up_in_the_index(running: Running, vault: Path) -> None:
     (vault / "Experiments" / "EXP-030 new.md").write_text(
         experiment("[[EXP-004 merge]]", "writing")
     )
@@ -99,19 +101,19 @@ def test_create_shows_up_in_the_index(running, vault: Path) -> None:
     assert INDEX in running.updates[-1].written
 
 
-def test_status_change_moves_the_note_between_tables(running, vault: Path) -> None:
+def test_status_change_moves_the_note_between_tables(running: Running, vault: Path) -> None:
     note = vault / "Experiments" / "EXP-003 focal.md"
     note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
     assert wait_until(lambda: "## done (3)" in index_text(vault))
 
 
-def test_delete_removes_it_and_its_lineage(running, vault: Path) -> None:
+def test_delete_removes_it_and_its_lineage(running: Running, vault: Path) -> None:
     (vault / "Experiments" / "EXP-005 dangling.md").unlink()
     assert wait_until(lambda: not (vault / "Lineages" / "EXP-005 dangling lineage.md").exists())
     assert "EXP-005" not in index_text(vault)
 
 
-def test_rename_follows_into_index_and_lineage(running, vault: Path) -> None:
+def test_rename_follows_into_index_and_lineage(running: Running, vault: Path) -> None:
     source = vault / "Experiments" / "EXP-004 merge.md"
     source.rename(vault / "Experiments" / "EXP-004 merged.md")
     lineage = vault / "Lineages" / "EXP-001 baseline lineage.md"
@@ -119,7 +121,7 @@ def test_rename_follows_into_index_and_lineage(running, vault: Path) -> None:
     assert "[[EXP-004 merge]]" not in index_text(vault)
 
 
-def test_atomic_save_by_an_editor(running, vault: Path) -> None:
+def test_atomic_save_by_an_editor(running: Running, vault: Path) -> None:
     note = vault / "Experiments" / "EXP-002 mosaic.md"
     temp = vault / "Experiments" / ".EXP-002 mosaic.md.tmp123"
     temp.write_text(note.read_text().replace("Status: #done", "Status: #writing"))
@@ -127,14 +129,14 @@ def test_atomic_save_by_an_editor(running, vault: Path) -> None:
     assert wait_until(lambda: "## writing (6)" in index_text(vault))
 
 
-def test_obsidian_create_then_fill(running, vault: Path) -> None:
+def test_obsidian_create_then_fill(running: Running, vault: Path) -> None:
     note = vault / "Experiments" / "Untitled.md"
     note.write_text("")
     note.write_text(experiment("[[EXP-001 baseline]]", "writing"))
     assert wait_until(lambda: "[[Untitled]]" in index_text(vault))
 
 
-def test_burst_of_200_files_gives_few_rebuilds(running, vault: Path) -> None:
+def test_burst_of_200_files_gives_few_rebuilds(running: Running, vault: Path) -> None:
     count = len(running.updates)
     for i in range(200):
         (vault / "Burst" / f"n{i:03d}.md").parent.mkdir(exist_ok=True)
@@ -143,7 +145,9 @@ def test_burst_of_200_files_gives_few_rebuilds(running, vault: Path) -> None:
     assert len(running.updates) - count <= 3  # debounced: not 200 rebuilds
 
 
-def test_nothing_is_written_over_a_quiet_period_after_a_change(running, vault: Path) -> None:
+def test_nothing_is_written_over_a_quiet_period_after_a_change(
+    running: Running, vault: Path
+) -> None:
     (vault / "Experiments" / "EXP-031 q.md").write_text(experiment("[[EXP-004 merge]]", "done"))
     assert wait_until(lambda: "[[EXP-031 q]]" in index_text(vault))
     # reported just after its writes
@@ -159,7 +163,9 @@ def test_nothing_is_written_over_a_quiet_period_after_a_change(running, vault: P
     assert {p: p.stat().st_mtime_ns for p in generated} == stamps
 
 
-def test_invalid_yaml_is_reported_and_the_watcher_keeps_going(running, vault: Path) -> None:
+def test_invalid_yaml_is_reported_and_the_watcher_keeps_going(
+    running: Running, vault: Path
+) -> None:
     (vault / "Bad.md").write_text("---\na: [1\n---\n#model_training #document\n")
     assert wait_until(lambda: any("Bad.md" in u.changed for u in running.updates))
     (vault / "Experiments" / "EXP-032 after.md").write_text(experiment("x", "done"))
@@ -168,13 +174,15 @@ def test_invalid_yaml_is_reported_and_the_watcher_keeps_going(running, vault: Pa
 
 
 def test_note_deleted_while_being_read(
-    running, vault: Path, monkeypatch: pytest.MonkeyPatch
+    running: Running, vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from vaultkit import loading as read_module
 
     real_read = read_module.read_note
 
-    def vanishing_read(root, path, *rules):
+    def vanishing_read(
+        root: Path, path: str, *rules: ParseRules
+    ) -> tuple[Note | None, Problem | None]:
         if path.endswith("Ghost.md"):
             (root / path).unlink(missing_ok=True)
         return real_read(root, path, *rules)
@@ -211,6 +219,7 @@ def test_vault_folder_disappearing_stops_with_an_error(vault: Path, tmp_path: Pa
         moved = tmp_path / "elsewhere"
         vault.rename(moved)
         assert wait_until(lambda: run.errors, timeout=10)
+        assert isinstance(run.errors[0], VaultkitError)
         assert "the vault folder disappeared and did not come back within 1 s" in (
             run.errors[0].message
         )
@@ -262,9 +271,12 @@ def test_the_watcher_starts_worker_processes_from_a_fork_server(
     monkeypatch.setattr(read_module, "PARALLEL_THRESHOLD", 2)  # this vault is "big"
     methods: list[str | None] = []
     real = multiprocessing.get_context
-    monkeypatch.setattr(
-        multiprocessing, "get_context", lambda method=None: methods.append(method) or real(method)
-    )
+
+    def recording(method: str | None = None) -> BaseContext:
+        methods.append(method)
+        return real(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", recording)
     backup = tmp_path / "backup"
     shutil.copytree(vault, backup)
     run = Running(vault, gone_grace=30)
@@ -279,13 +291,14 @@ def test_the_watcher_starts_worker_processes_from_a_fork_server(
     assert methods[1:] == ["forkserver"] * len(methods[1:])
 
 
-def start_cli(vault: Path) -> subprocess.Popen:
+def start_cli(vault: Path) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "vaultkit", "--vault", str(vault), "watch"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
     line = process.stdout.readline()
     assert "initial build" in line
     assert "Watching" in process.stdout.readline()
@@ -293,7 +306,7 @@ def start_cli(vault: Path) -> subprocess.Popen:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_and_sigterm_exit_0_within_a_second(vault: Path, sig) -> None:
+def test_ctrl_c_and_sigterm_exit_0_within_a_second(vault: Path, sig: signal.Signals) -> None:
     process = start_cli(vault)
     began = time.monotonic()
     process.send_signal(sig)
@@ -315,7 +328,7 @@ def test_cli_exits_1_when_the_vault_disappears(vault: Path, tmp_path: Path) -> N
     assert "the vault folder disappeared and did not come back within 10 s" in err
 
 
-def test_moving_a_folder_is_followed(running, vault: Path) -> None:
+def test_moving_a_folder_is_followed(running: Running, vault: Path) -> None:
     (vault / "Cycle").rename(vault / "Loops")
     lineage = vault / "Lineages" / "EXP-020 loop a lineage.md"
     assert wait_until(lambda: lineage.exists() and "[[EXP-020 loop a]]" in lineage.read_text())
@@ -332,11 +345,11 @@ def test_moving_a_folder_is_followed(running, vault: Path) -> None:
     ],
 )
 def test_an_inotify_limit_is_said_in_words_with_the_fix(
-    vault: Path, monkeypatch: pytest.MonkeyPatch, code, said
+    vault: Path, monkeypatch: pytest.MonkeyPatch, code: int, said: str
 ) -> None:
     from watchdog.observers import Observer
 
-    def at_the_limit(self, *args, **kwargs) -> None:
+    def at_the_limit(self: object, *args: object, **kwargs: object) -> None:
         raise OSError(code, "inotify limit reached")  # what the kernel answers at its limits
 
     monkeypatch.setattr(Observer, "schedule", at_the_limit)

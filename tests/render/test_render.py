@@ -215,7 +215,7 @@ VALUES = st.floats(allow_nan=True, allow_infinity=True, width=64)
     values=st.lists(VALUES, min_size=13, max_size=13),
 )
 def test_any_title_and_any_metric_give_blocks_that_render_as_written(
-    tmp_path_factory, titles, metric, values
+    tmp_path_factory, titles, metric: str, values: list[float]
 ):
     """Every title is a note grown out of one root; all report ``metric``."""
     folder = tmp_path_factory.mktemp("any")
