@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -96,7 +96,7 @@ LINEAGE_VAULT = {
 }
 
 
-def write_vault(root: Path, files: dict[str, str | bytes]) -> Path:
+def write_vault(root: Path, files: Mapping[str, str | bytes]) -> Path:
     for relative, content in files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)

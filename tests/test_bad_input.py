@@ -85,7 +85,7 @@ def test_note_locked_against_reading(bad_vault: Path, monkeypatch: pytest.Monkey
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(vault_module.os, "open", locked_open)
+    monkeypatch.setattr(os, "open", locked_open)
     model, problems = problems_of(bad_vault)
     assert ("unreadable-note", "warning", "EXP-002 good") in problems
     message = next(p.message for p in check_model(model) if p.note == "EXP-002 good")

@@ -190,7 +190,7 @@ def test_a_failed_write_leaves_the_old_file_intact(
     def broken_replace(source, target) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(write_module.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     result = build(vault)
     assert (
         "Experiment Index.md",
@@ -217,7 +217,7 @@ def test_a_failed_sync_to_disk_leaves_the_old_files_and_no_temporary_ones(
         real_fsync(fd)
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(write_module.os, "fsync", failing_fsync)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
     result = build(vault)
     assert dict(result.failed)["Experiment Index.md"] == (
         "could not be written: the disk reported an input/output error; check the disk"
@@ -385,12 +385,12 @@ def test_each_file_reaches_the_disk_before_it_is_renamed_and_its_folder_after(
     events = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(
-        write_module.os,
+        os,
         "fsync",
         spy(real_fsync, lambda fd: events.append(("fsync", os.path.isdir(f"/proc/self/fd/{fd}")))),
     )
     monkeypatch.setattr(
-        write_module.os,
+        os,
         "replace",
         spy(real_replace, lambda a, b: events.append(("rename", Path(b).name))),
     )

@@ -11,16 +11,18 @@ import subprocess
 import sys
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from vaultkit.api import Vault
 from vaultkit.disk import write as write_module
-from vaultkit.disk.read import cache_folder
+from vaultkit.disk.read import cache_folder, read_file
 from vaultkit.model.managed import begin_marker, block_content, end_marker
 from vaultkit.model.reading import parse_note
 from vaultkit.pipeline import Builder
+from vaultkit.records import StatKey
 
 from .conftest import LINEAGE_VAULT, experiment, run, write_vault
 
@@ -35,13 +37,15 @@ def vault(tmp_path: Path) -> Path:
 
 def edit_between_read_and_rename(
     monkeypatch: pytest.MonkeyPatch, target: Path, addition: str, times: int = 1
-):
+) -> list[str]:
     """A person saves ``target`` after vaultkit read it and before it renames its new copy
     over it: the moment a lost update happens, made deterministic."""
     real = write_module._write_temp
-    done = []
+    done: list[str] = []
 
-    def write_temp_then_edit(folder, name, data, mode, durable):
+    def write_temp_then_edit(
+        folder: Path, name: str, data: bytes, mode: int | None, durable: bool
+    ) -> Path:
         temp = real(folder, name, data, mode, durable)
         if folder / name == target.resolve() and len(done) < times:
             done.append(name)
@@ -79,16 +83,16 @@ def test_a_line_appended_between_the_check_and_the_rename_is_kept(
     index = vault / INDEX
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
     real_replace = os.replace
-    appended = []
+    appended: list[str] = []
 
-    def append_then_replace(source, target, *args, **kwargs):
+    def append_then_replace(source: Path, target: Path) -> None:
         if Path(target) == index.resolve() and not appended:
             appended.append(target)
             with open(target, "a", encoding="utf-8") as handle:
                 handle.write("\nTyped in the window.\n")
-        return real_replace(source, target, *args, **kwargs)
+        return real_replace(source, target)
 
-    monkeypatch.setattr(write_module.os, "replace", append_then_replace)
+    monkeypatch.setattr(os, "replace", append_then_replace)
     result = Builder(vault).build()
     assert appended and INDEX in result.written and not result.failed
     text = index.read_text(encoding="utf-8")
@@ -103,10 +107,12 @@ def test_a_file_that_vanishes_between_read_and_stat_is_decided_again(
     Builder(vault).build()
     index = vault / INDEX
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
-    real = write_module.read_file
-    gone = []
+    real = read_file
+    gone: list[str] = []
 
-    def read_then_vanish(root, path):  # another build removes it just after this one read it
+    def read_then_vanish(
+        root: Path, path: str
+    ) -> tuple[bytes, StatKey] | None:  # another build removes it just after this one read it
         found = real(root, path)
         if path == INDEX and not gone:
             gone.append(path)
@@ -300,6 +306,7 @@ def test_watch_keeps_no_old_note_alive(vault: Path) -> None:
     try:
         note = vault / "Experiments" / "EXP-003 focal.md"
         path = "Experiments/EXP-003 focal.md"
+        assert watcher.model is not None
         old = weakref.ref(watcher.model.notes["Experiments/EXP-003 focal"])
         for round_ in range(3):
             note.write_text(note.read_text() + f"\nEdit {round_}.\n")
@@ -398,7 +405,7 @@ def parse_seconds(*texts: str) -> list[float]:
         "thresholds",
     ],
 )
-def test_parse_time_grows_linearly_with_the_note(note_of) -> None:
+def test_parse_time_grows_linearly_with_the_note(note_of: Callable[[int], str]) -> None:
     size = 1000
     while parse_seconds(note_of(size))[0] < 0.05 and size < 256_000:
         size *= 2
@@ -457,7 +464,8 @@ def test_no_note_name_can_break_the_generated_notes(tmp_path: Path) -> None:
     cells = sorted(line.count(" | ") + 1 for line in rows)
     assert cells == [6] * (len(MARKER_NAMES) + 1) + [8] * (len(MARKER_NAMES) + 1)
     (root / "Experiments" / "EXP-002 new.md").write_text(experiment("[[EXP-001 base]]", "done"))
-    assert "EXP-002 new" in (run(root, "build") and (root / INDEX).read_text(encoding="utf-8"))
+    assert run(root, "build").exit_code == 0
+    assert "EXP-002 new" in (root / INDEX).read_text(encoding="utf-8")
     model = Vault(root).model
     linked = {r.target for r in model.links["Experiment Index"]}
     for name in MARKER_NAMES:  # every row links to its note
@@ -583,18 +591,18 @@ def test_temporary_files_in_vaultkit_s_own_folder_are_removed_too(vault: Path) -
 def test_a_watcher_survives_a_bug_in_a_rebuild_and_says_which_files(
     vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vaultkit import pipeline
+    from vaultkit.output import render
     from vaultkit.watch import Watcher
 
     watcher = Watcher(vault)
     watcher.start()
     try:
-        real = pipeline.render.index_note
+        real = render.index_note
 
-        def broken(*args, **kwargs) -> None:
+        def broken(*args: object, **kwargs: object) -> None:
             raise ZeroDivisionError("a bug")
 
-        monkeypatch.setattr(pipeline.render, "index_note", broken)
+        monkeypatch.setattr(render, "index_note", broken)
         note = vault / "Experiments" / "EXP-003 focal.md"
         note.write_text(note.read_text() + "\nEdit.\n")
         watcher.inbox.changed.add("Experiments/EXP-003 focal.md")
@@ -605,7 +613,7 @@ def test_a_watcher_survives_a_bug_in_a_rebuild_and_says_which_files(
             "rebuilds from scratch"
         )
         assert "Experiments/EXP-003 focal.md: rebuild failed" in failed.line()
-        monkeypatch.setattr(pipeline.render, "index_note", real)
+        monkeypatch.setattr(render, "index_note", real)
         note.write_text(note.read_text().replace("#writing", "#done"))
         watcher.inbox.changed.add("Experiments/EXP-003 focal.md")
         recovered = watcher.step()
@@ -618,10 +626,10 @@ def test_a_watcher_survives_a_bug_in_a_rebuild_and_says_which_files(
 def test_no_exception_class_name_reaches_the_person(
     vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full_disk(*args, **kwargs) -> None:
+    def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(write_module.os, "replace", full_disk)
+    monkeypatch.setattr(os, "replace", full_disk)
     result = run(vault, "build")
     assert result.exit_code == 1
     assert "Error: Experiment Index.md: could not be written: the disk is full" in result.output
