@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +15,17 @@ from click.testing import Result
 
 from vaultkit import loading
 from vaultkit.disk import read as vault_module
+from vaultkit.disk.read import Walked
 from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.check import check_model
-from vaultkit.model.vault_model import build_model
+from vaultkit.model.vault_model import VaultModel, build_model
 
 from .conftest import experiment, run, write_vault
 
 GOOD = experiment("[[EXP-001 baseline]]", "writing")
 
 
-def problems_of(root):
+def problems_of(root: Path) -> tuple[VaultModel, list[tuple[str, str, str | None]]]:
     model = build_model(load_vault(root))
     return model, [(p.code, p.severity, p.note) for p in check_model(model)]
 
@@ -67,9 +69,9 @@ def test_note_deleted_while_the_vault_is_read(
 ) -> None:
     real_walk = vault_module._walk
 
-    def walk_and_vanish(root):
-        files, *rest = real_walk(root)
-        return [*files, "vanished.md"], *rest
+    def walk_and_vanish(root: Path) -> Walked:
+        files, folders, temporary, other_vaults, unreadable = real_walk(root)
+        return [*files, "vanished.md"], folders, temporary, other_vaults, unreadable
 
     monkeypatch.setattr(vault_module, "_walk", walk_and_vanish)
     model = build_model(load_vault(bad_vault))
@@ -80,10 +82,10 @@ def test_note_deleted_while_the_vault_is_read(
 def test_note_locked_against_reading(bad_vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_open = os.open
 
-    def locked_open(path, *args, **kwargs):
+    def locked_open(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
         if str(path).endswith("EXP-002 good.md"):
             raise PermissionError(13, "Permission denied")
-        return real_open(path, *args, **kwargs)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
 
     monkeypatch.setattr(os, "open", locked_open)
     model, problems = problems_of(bad_vault)
@@ -122,7 +124,7 @@ def test_dot_paths_are_invisible(tmp_path: Path) -> None:
     assert sorted(model.notes) == ["Note", "node_modules/pkg"]
 
 
-def run_cli(*args, cwd=None):
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vaultkit", *args],
         capture_output=True,
@@ -162,6 +164,7 @@ def test_output_cut_short_by_the_reader_ends_quietly(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    assert process.stdout is not None and process.stderr is not None
     assert process.stdout.read(10) == b"[\n  {\n    "
     process.stdout.close()
     assert process.wait(timeout=120) == 0
@@ -183,7 +186,7 @@ def run_raising(root: Path, *args: str) -> Result:
     ],
     ids=["400 digits", "5000 digits"],
 )
-def test_a_property_too_large_for_a_number_stops_nothing(tmp_path: Path, note) -> None:
+def test_a_property_too_large_for_a_number_stops_nothing(tmp_path: Path, note: str) -> None:
     root = write_vault(
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 a.md": note + GOOD, "EXP-002 b.md": GOOD},
@@ -211,7 +214,7 @@ def test_a_file_time_past_the_year_9999_stops_nothing() -> None:
     ['{"nodes": null, "edges": null}', '{"nodes": 5, "edges": "x"}', "[" * 2000 + "]" * 2000],
     ids=["null", "a number", "2000 levels"],
 )
-def test_a_damaged_lineage_canvas_stops_nothing_else(tmp_path: Path, canvas) -> None:
+def test_a_damaged_lineage_canvas_stops_nothing_else(tmp_path: Path, canvas: str) -> None:
     root = write_vault(
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
@@ -299,7 +302,8 @@ def test_a_folder_that_cannot_be_read_is_reported(
     )
     real_scandir = os.scandir
 
-    def refused(path):  # as a folder without read permission answers (root reads all)
+    # as a folder without read permission answers (root reads all)
+    def refused(path: str) -> Iterator[os.DirEntry[str]]:
         if os.fspath(path).endswith("Locked"):
             raise PermissionError(13, "Permission denied", os.fspath(path))
         return real_scandir(path)
@@ -356,7 +360,7 @@ times = st.sampled_from([0, 1, 10**9, 10**10, 2**31 - 1, 2**33])
     canvas=canvases,
 )
 def test_no_name_property_time_or_canvas_stops_a_command(
-    tmp_path_factory: pytest.TempPathFactory, notes, canvas: str
+    tmp_path_factory: pytest.TempPathFactory, notes: list[tuple[str, str, int]], canvas: str
 ) -> None:
     root = tmp_path_factory.mktemp("fuzz")
     files = {".obsidian/app.json": "{}", "Lineages/EXP-000 lineage.canvas": canvas}

@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 
 from vaultkit.cli import cli
 from vaultkit.disk import write as write_module
+from vaultkit.disk.write import FileUpdate
 from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.managed import begin_marker, end_marker
 from vaultkit.model.vault_model import build_model
-from vaultkit.pipeline import Builder
+from vaultkit.pipeline import Builder, BuildResult
+from vaultkit.records import Note
 
 from .conftest import LINEAGE_VAULT, experiment, spy, write_vault
 
@@ -30,7 +32,7 @@ GENERATED = [
 ]
 
 
-def build(root: Path):
+def build(root: Path) -> BuildResult:
     return Builder(root).build()
 
 
@@ -132,7 +134,7 @@ def test_a_note_without_markers_gets_the_block_appended(vault: Path) -> None:
     assert text.endswith(end_marker("index") + "\n")
 
 
-text_around = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200).filter(
+text_around = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=200).filter(
     lambda t: "vaultkit:" not in t
 )
 
@@ -142,7 +144,7 @@ text_around = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_
 )
 @given(before=text_around, after=text_around)
 def test_any_user_text_survives_build_and_a_second_build_writes_nothing(
-    tmp_path_factory: pytest.TempPathFactory, before, after
+    tmp_path_factory: pytest.TempPathFactory, before: str, after: str
 ) -> None:
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     lineage = root / "Lineages" / "EXP-001 baseline lineage.md"
@@ -187,7 +189,7 @@ def test_a_failed_write_leaves_the_old_file_intact(
     old = index.read_bytes()
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
 
-    def broken_replace(source, target) -> None:
+    def broken_replace(source: Path, target: Path) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
@@ -213,7 +215,7 @@ def test_a_failed_sync_to_disk_leaves_the_old_files_and_no_temporary_ones(
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
     real_fsync = os.fsync
 
-    def failing_fsync(fd) -> None:
+    def failing_fsync(fd: int) -> None:
         real_fsync(fd)
         raise OSError(5, "Input/output error")
 
@@ -382,7 +384,7 @@ def test_each_file_reaches_the_disk_before_it_is_renamed_and_its_folder_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "same.md").write_bytes(b"same")
-    events = []
+    events: list[tuple[str, object]] = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(
         os,
@@ -394,7 +396,7 @@ def test_each_file_reaches_the_disk_before_it_is_renamed_and_its_folder_after(
         "replace",
         spy(real_replace, lambda a, b: events.append(("rename", Path(b).name))),
     )
-    updates = {
+    updates: dict[str, FileUpdate] = {
         p: (lambda data: lambda current: data)(d)
         for p, d in {"a.md": b"A", "sub/b.md": b"B", "same.md": b"same"}.items()
     }
@@ -411,18 +413,18 @@ def test_each_file_reaches_the_disk_before_it_is_renamed_and_its_folder_after(
     assert (tmp_path / "sub" / "b.md").read_bytes() == b"B"
 
 
-class RecordingNotes(dict):
+class RecordingNotes(dict[str, Note]):
     """The model's notes, recording which ones are read."""
 
-    def __init__(self, notes) -> None:
+    def __init__(self, notes: dict[str, Note]) -> None:
         super().__init__(notes)
         self.read: set[str] = set()
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Note:
         self.read.add(key)
         return super().__getitem__(key)
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Note | None = None) -> Note | None:  # type: ignore[override]
         if key in self:
             self.read.add(key)
         return super().get(key, default)

@@ -83,7 +83,7 @@ def test_a_line_appended_between_the_check_and_the_rename_is_kept(
     index = vault / INDEX
     (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
     real_replace = os.replace
-    appended: list[str] = []
+    appended: list[Path] = []
 
     def append_then_replace(source: Path, target: Path) -> None:
         if Path(target) == index.resolve() and not appended:
