@@ -111,7 +111,7 @@ def write_vault(root: Path, files: Mapping[str, str | bytes]) -> Path:
 @pytest.fixture
 def lineage_vault(tmp_path: Path) -> Path:
     """The lineage vault, plus a CRLF + BOM note and a cp1252 note made on the fly."""
-    files = dict(LINEAGE_VAULT)
+    files: dict[str, str | bytes] = dict(LINEAGE_VAULT)
     crlf = "---\nstatus: done\n---\n" + experiment("[[EXP-003 focal]]", "writing")
     files["Experiments/EXP-006 crlf bom.md"] = ("\ufeff" + crlf.replace("\n", "\r\n")).encode()
     cp1252 = experiment("[[EXP-001 baseline]]", "done", "# Résumé\n\nCafé data\n\n")

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from vaultkit.model.managed import ManagedBlockError, block_content, outside_text, upsert_block
+from vaultkit.errors import ManagedBlockError
+from vaultkit.model.managed import block_content, outside_text, upsert_block
 from vaultkit.output.formats import mermaid_label
 
 BEGIN, END = "<!-- vaultkit:begin x -->", "<!-- vaultkit:end x -->"
@@ -52,7 +53,7 @@ user_text = st.text().filter(lambda t: "vaultkit:" not in t)
 @given(user_text, user_text, st.text(), st.text())
 @example(before="", after="", old="", new="\r")  # the block's "\r\n" once made it CRLF
 def test_outside_text_is_kept_and_replacing_twice_equals_once(
-    before, after, old: str, new: str
+    before: str, after: str, old: str, new: str
 ) -> None:
     old = old.replace("vaultkit:", "")
     new = new.replace("vaultkit:", "")

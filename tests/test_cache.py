@@ -288,7 +288,7 @@ def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
 ) -> None:
     from vaultkit import loading as vault_module
 
-    files = dict(LINEAGE_VAULT)
+    files: dict[str, str | bytes] = dict(LINEAGE_VAULT)
     files["bad.md"] = "caf\xe9 #model_training".encode("latin-1")
     files["binary.md"] = b"\x00\x01"
     root = write_vault(tmp_path / "v", files)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,8 +15,12 @@ NODES = list("abcdefg")
 edge_lists = st.lists(st.tuples(st.sampled_from(NODES), st.sampled_from(NODES)), max_size=14)
 
 
-def both(nodes, edges):
-    ours, theirs = Digraph(), nx.DiGraph()
+EdgeList = list[tuple[str, str]]  # (parent, child)
+
+
+def both(nodes: Iterable[str], edges: EdgeList) -> tuple[Digraph, nx.DiGraph[str]]:
+    ours = Digraph()
+    theirs: nx.DiGraph[str] = nx.DiGraph()
     for node in nodes:
         ours.add_node(node)
         theirs.add_node(node)
@@ -24,7 +30,7 @@ def both(nodes, edges):
     return ours, theirs
 
 
-def networkx_depths(graph: nx.DiGraph, members: list[str], roots: list[str]) -> dict[str, int]:
+def networkx_depths(graph: nx.DiGraph[str], members: list[str], roots: list[str]) -> dict[str, int]:
     """What render used before: longest chain of parents, BFS levels through cycles."""
     depth = {member: 0 for member in members}
     try:
@@ -40,7 +46,7 @@ def networkx_depths(graph: nx.DiGraph, members: list[str], roots: list[str]) -> 
 
 @settings(max_examples=400)
 @given(st.sets(st.sampled_from(NODES)), edge_lists)
-def test_components_orders_and_reach_agree_with_networkx(nodes, edges) -> None:
+def test_components_orders_and_reach_agree_with_networkx(nodes: set[str], edges: EdgeList) -> None:
     ours, theirs = both(nodes, edges)
     assert sorted(ours.nodes) == sorted(theirs.nodes)
     assert sorted(ours.edges) == sorted((c, p) for p, c in theirs.edges)
@@ -69,7 +75,9 @@ def test_components_orders_and_reach_agree_with_networkx(nodes, edges) -> None:
 
 @settings(max_examples=400)
 @given(edge_lists)
-def test_each_cycle_found_is_a_closed_child_to_parent_walk_inside_its_component(edges) -> None:
+def test_each_cycle_found_is_a_closed_child_to_parent_walk_inside_its_component(
+    edges: EdgeList,
+) -> None:
     ours, theirs = both([], edges)
     for component in ours.strong_components():
         start = min(component)
@@ -84,7 +92,9 @@ def test_each_cycle_found_is_a_closed_child_to_parent_walk_inside_its_component(
 
 @settings(max_examples=300)
 @given(edge_lists, st.lists(st.sampled_from(NODES), max_size=4))
-def test_removing_nodes_and_parent_edges_agrees_with_networkx(edges, removed) -> None:
+def test_removing_nodes_and_parent_edges_agrees_with_networkx(
+    edges: EdgeList, removed: list[str]
+) -> None:
     ours, theirs = both([], edges)
     for index, node in enumerate(removed):
         if node not in theirs:
