@@ -157,7 +157,7 @@ def test_parser_never_raises_and_tags_obey_the_grammar(text: str) -> None:
 
 @settings(max_examples=1500)
 @given(block_text)
-def test_fast_block_path_agrees_with_full_markdown_it_parse(text) -> None:
+def test_fast_block_path_agrees_with_full_markdown_it_parse(text: str) -> None:
     assert block_structure(text) == full_block_structure(text)
 
 
@@ -205,7 +205,7 @@ URL_PIECES = ["http", "HTTPS", "s", "ftp", "ſ", "://", ":", "/", "x", " ", "\n"
 
 @settings(max_examples=1500)
 @given(st.lists(st.sampled_from(URL_PIECES), max_size=16).map("".join))
-def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text) -> None:
+def test_url_search_from_the_separator_agrees_with_the_scheme_first_regex(text: str) -> None:
     import re
 
     from vaultkit.obsidian.syntax import _url_spans
@@ -284,7 +284,7 @@ yaml_line = st.one_of(
 )
 
 
-def typed(value):
+def typed(value: object) -> object:
     """A value with its types spelled out: 1, 1.0 and True are equal in Python."""
     if isinstance(value, dict):
         return {typed(k): typed(v) for k, v in value.items()}
@@ -295,7 +295,7 @@ def typed(value):
 
 @settings(max_examples=3000)
 @given(st.lists(yaml_line, min_size=1, max_size=6).map("\n".join))
-def test_simple_frontmatter_is_read_as_the_yaml_parser_reads_it(text) -> None:
+def test_simple_frontmatter_is_read_as_the_yaml_parser_reads_it(text: str) -> None:
     from vaultkit.obsidian.properties import _simple_mapping, parse_yaml
 
     fast = _simple_mapping(text)
@@ -340,7 +340,7 @@ SETTING_PIECES = [
 
 @settings(max_examples=2000)
 @given(st.lists(st.sampled_from(SETTING_PIECES), max_size=20).map("".join))
-def test_settings_separators_found_from_literals_are_those_of_the_alternation(text) -> None:
+def test_settings_separators_found_from_literals_are_those_of_the_alternation(text: str) -> None:
     import re
 
     from vaultkit.model.metrics import _COLON_SETTING, _EQUALS_SETTING
@@ -355,7 +355,7 @@ def test_settings_separators_found_from_literals_are_those_of_the_alternation(te
 
 @settings(max_examples=2000)
 @given(st.lists(st.sampled_from(SETTING_PIECES), max_size=20).map("".join))
-def test_settings_read_from_the_whole_text_as_from_each_line(text) -> None:
+def test_settings_read_from_the_whole_text_as_from_each_line(text: str) -> None:
     from vaultkit.model.metrics import settings as read_settings
 
     by_line: dict[str, str] = {}
@@ -390,7 +390,8 @@ def test_a_bare_note_name_resolves_as_the_general_steps_resolve_it(
 ) -> None:
     fast = Resolver(files)._bare_note_name(name, folder)
     general = Resolver(files)
-    general._bare_note_name = lambda name, folder: None  # the steps without the shortcut
+    # the general steps alone, without the shortcut
+    general._bare_note_name = lambda name, folder: None  # type: ignore[method-assign]
     assert fast is None or fast == general._resolve(name, folder)
 
 
@@ -424,14 +425,14 @@ KEYED_LINKS = st.lists(
 )
 @example(files=[], new="x.md", link="./..", source="x/y/src.md")  # `x/y/..` is `x`
 def test_a_link_resolves_anew_only_when_a_file_of_its_name_key_comes(
-    files: list[tuple[str, str]], new, link, source: str
+    files: list[tuple[str, str]], new: str, link: str, source: str
 ) -> None:
     """What builds rely on to keep index rows and lineage notes: a file whose key differs
     from a link's changes nothing of where the link goes or what it could mean."""
     from vaultkit.obsidian.resolve import name_key
 
-    files = sorted({folder + name for folder, name in files} - {new})
+    paths = sorted({folder + name for folder, name in files} - {new})
     if name_key(new) != name_key(link, source):
-        assert Resolver(files).resolve(link, source) == Resolver([*files, new]).resolve(
+        assert Resolver(paths).resolve(link, source) == Resolver([*paths, new]).resolve(
             link, source
         )
