@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -50,7 +51,9 @@ def mermaid_blocks(vault: Path, prefix: str = "") -> list[dict[str, str]]:
     return blocks
 
 
-def render(blocks: list[dict[str, str]], folder: Path, screenshots: bool = False) -> list[dict]:
+def render(
+    blocks: list[dict[str, str]], folder: Path, screenshots: bool = False
+) -> list[dict[str, Any]]:
     """What the real renderer draws for each block (render_mermaid.mjs says what)."""
     blocks_file, results_file = folder / "blocks.json", folder / "results.json"
     blocks_file.write_text(json.dumps(blocks), encoding="utf-8")
@@ -59,7 +62,8 @@ def render(blocks: list[dict[str, str]], folder: Path, screenshots: bool = False
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         command.append(SCREENSHOTS)
     subprocess.run(command, check=True, timeout=600)
-    return json.loads(results_file.read_text(encoding="utf-8"))
+    results: list[dict[str, Any]] = json.loads(results_file.read_text(encoding="utf-8"))
+    return results
 
 
 def in_both_themes(blocks: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -89,7 +93,7 @@ def shown_label(label: str) -> str:
     return re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), label)
 
 
-def test_every_block_of_the_demo_vault_renders_with_the_note_names(tmp_path):
+def test_every_block_of_the_demo_vault_renders_with_the_note_names(tmp_path: Path) -> None:
     vault = tmp_path / "vaultkit-demo"
     demo_vault(vault)
     build(vault)
@@ -122,7 +126,7 @@ HOSTILE_METRICS = [  # exponent forms broke the charts; {n}: the note's number
 ]
 
 
-def test_hostile_names_and_values_render_and_nodes_show_the_note_names(tmp_path):
+def test_hostile_names_and_values_render_and_nodes_show_the_note_names(tmp_path: Path) -> None:
     files = {".obsidian/app.json": "{}"}
     for index, name in enumerate(HOSTILE_NAMES):  # all grow out of the first
         previous = f"[[{HOSTILE_NAMES[0]}]]" if index else "None"
@@ -156,7 +160,7 @@ def contrast(colour: str, background: str) -> float:
 OBSIDIAN_BACKGROUNDS = ("#ffffff", "#1e1e1e")  # the note background, light and dark theme
 
 
-def test_the_charts_of_a_30_experiment_chain_are_legible_on_a_note_page(tmp_path):
+def test_the_charts_of_a_30_experiment_chain_are_legible_on_a_note_page(tmp_path: Path) -> None:
     files = {".obsidian/app.json": "{}"}
     for number in range(1, 41):  # 40 steps: the chart shows the last 30
         previous = f"[[EXP-{number - 1:03} step]]" if number > 1 else "None"
@@ -215,8 +219,8 @@ VALUES = st.floats(allow_nan=True, allow_infinity=True, width=64)
     values=st.lists(VALUES, min_size=13, max_size=13),
 )
 def test_any_title_and_any_metric_give_blocks_that_render_as_written(
-    tmp_path_factory, titles, metric: str, values: list[float]
-):
+    tmp_path_factory: pytest.TempPathFactory, titles: list[str], metric: str, values: list[float]
+) -> None:
     """Every title is a note grown out of one root; all report ``metric``."""
     folder = tmp_path_factory.mktemp("any")
     titles = [t for t in titles if t.casefold() != "exp-000 root"]
