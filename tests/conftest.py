@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from types import ModuleType
+from typing import Any, ParamSpec, TypeVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -36,6 +38,19 @@ def spy(real: Callable[P, R], log: Callable[..., object]) -> Callable[P, R]:
         return real(*args, **kwargs)
 
     return spied
+
+
+def without_modules(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Imports of ``names`` (and their submodules) fail from here on, as where those
+    optional extras are not installed."""
+    real_import = builtins.__import__
+
+    def importing(name: str, *args: Any, **kwargs: Any) -> ModuleType:
+        if name in names or name.startswith(tuple(f"{n}." for n in names)):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", importing)
 
 
 def run(vault: Path, *args: str, catch_exceptions: bool = True) -> Result:

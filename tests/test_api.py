@@ -3,7 +3,6 @@ kept for an unchanged vault are the answers, and pandas stays optional."""
 
 from __future__ import annotations
 
-import builtins
 import doctest
 import re
 import sys
@@ -15,7 +14,7 @@ from click.testing import CliRunner
 import vaultkit
 from vaultkit.cli import cli
 
-from .conftest import REPO, experiment, spy
+from .conftest import REPO, experiment, spy, without_modules
 
 
 @pytest.fixture
@@ -49,14 +48,7 @@ def test_the_python_examples_of_the_readme_run_as_written(demo: Path) -> None:
 def test_to_pandas_without_pandas_says_how_to_install_it(
     demo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_import = builtins.__import__
-
-    def no_pandas(name, *args, **kwargs):
-        if name == "pandas":
-            raise ImportError("No module named 'pandas'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_pandas)
+    without_modules(monkeypatch, "pandas")
     with pytest.raises(vaultkit.MissingExtra) as raised:
         vaultkit.open(demo).to_pandas()
     assert raised.value.message == (

@@ -19,7 +19,7 @@ MODIFIED = "2023-11-14T22:13:20Z"
 
 def record(
     note_id: str,
-    status: str,
+    status: str | None,
     previous: Sequence[str] = (),
     tags: list[str] | None = None,
     **extra: object,
@@ -337,7 +337,7 @@ def test_usage_error_exits_2(lineage_vault: Path) -> None:
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
-def test_every_command_has_help_with_an_example(command) -> None:
+def test_every_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
     assert "Examples:" in result.output

@@ -7,12 +7,16 @@ import builtins
 import io
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from click.testing import CliRunner
 
 from vaultkit.cli import cli
+
+T = TypeVar("T")
 
 
 def complete(words: str, shell: str = "bash", cwd: Path | None = None) -> list[str]:
@@ -51,8 +55,8 @@ def test_note_names_complete_from_the_listing_without_reading_a_note(
 ) -> None:
     opened: list[str] = []
 
-    def watching(real):
-        def opening(file, *args, **kwargs):
+    def watching(real: Callable[..., T]) -> Callable[..., T]:
+        def opening(file: object, *args: Any, **kwargs: Any) -> T:
             if str(file).endswith(".md"):
                 opened.append(str(file))
             return real(file, *args, **kwargs)

@@ -4,9 +4,9 @@ docs say, as its own class; the base class is never raised itself."""
 from __future__ import annotations
 
 import ast
-import builtins
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ import pytest
 import vaultkit
 from vaultkit import errors
 
-from .conftest import LINEAGE_VAULT, REPO, write_vault
+from .conftest import LINEAGE_VAULT, REPO, without_modules, write_vault
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def vault(tmp_path: Path) -> Path:
     return write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
 
 
-def raised(kind: type[Exception], call) -> Exception:
+def raised(kind: type[Exception], call: Callable[[], object]) -> Exception:
     """The error ``call()`` raises: exactly ``kind``, not a relative of it."""
     with pytest.raises(vaultkit.VaultkitError) as found:
         call()
@@ -118,7 +118,7 @@ def test_the_system_cannot_watch(vault: Path, monkeypatch: pytest.MonkeyPatch) -
 
     watcher = Watcher(vault)
 
-    def no_watches(*args, **kwargs) -> None:
+    def no_watches(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
     monkeypatch.setattr(watcher.observer, "schedule", no_watches)
@@ -129,14 +129,7 @@ def test_the_system_cannot_watch(vault: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_optional_extras(vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def without(name, *args, **kwargs):
-        if name in ("pandas", "mlflow") or name.startswith("mlflow."):
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", without)
+    without_modules(monkeypatch, "pandas", "mlflow")
     raised(vaultkit.MissingExtra, lambda: vaultkit.open(vault).to_pandas())
     raised(vaultkit.MissingExtra, lambda: vaultkit.open(vault).tracker())
 

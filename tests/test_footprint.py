@@ -23,9 +23,12 @@ from .conftest import LINEAGE_VAULT, experiment, write_vault
 INDEX = "Experiment Index.md"
 
 
-def snapshot(root: Path) -> dict[str, tuple]:
+FileState = tuple[bytes | None, int, int]  # content (None for a folder or link), mtime, mode
+
+
+def snapshot(root: Path) -> dict[str, FileState]:
     """Every file and folder under ``root``, hidden ones too: bytes, mtime and mode."""
-    found: dict[str, tuple] = {}
+    found: dict[str, FileState] = {}
     for folder, folders, files in os.walk(root):
         for name in folders + files:
             path = Path(folder, name)
@@ -35,7 +38,7 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return found
 
 
-def changes(before: dict[str, tuple], after: dict[str, tuple]) -> set[str]:
+def changes(before: dict[str, FileState], after: dict[str, FileState]) -> set[str]:
     return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
 
 
@@ -212,6 +215,7 @@ def test_the_watcher_changes_nothing_but_the_generated_notes_in_60_seconds(tmp_p
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
     assert "initial build" in process.stdout.readline()
     mine: set[str] = set()
 

@@ -62,6 +62,7 @@ def test_invalid_yaml_reports_a_file_line_and_keeps_no_properties(
 ) -> None:
     note = parse_note(f"---\n{yaml}\n---\nbody [[Still linked]]\n")
     assert note.properties == {}
+    assert note.frontmatter_error is not None
     message, error_line = note.frontmatter_error
     assert words in message
     assert error_line == line

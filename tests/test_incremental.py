@@ -32,7 +32,7 @@ CONTENTS = [
 ]
 
 
-def state(model: VaultModel):
+def state(model: VaultModel) -> tuple[object, ...]:
     return (
         sorted(model.notes),
         sorted(model.experiments),
@@ -54,7 +54,7 @@ def state(model: VaultModel):
     st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(CONTENTS)), min_size=1, max_size=6)
 )
 def test_incremental_update_equals_a_full_build(
-    tmp_path_factory: pytest.TempPathFactory, all_links: bool, changes
+    tmp_path_factory: pytest.TempPathFactory, all_links: bool, changes: list[tuple[str, str | None]]
 ) -> None:
     root = write_vault(tmp_path_factory.mktemp("v") / "vault", dict(LINEAGE_VAULT))
     vault = load_vault(root)
@@ -72,6 +72,8 @@ def test_incremental_update_equals_a_full_build(
         vault.files = sorted(files)
         vault.notes.pop(path, None)
         if full.exists() and path.endswith(".md"):
-            vault.notes[path] = read_note(root, path)[0]
+            note = read_note(root, path)[0]
+            assert note is not None
+            vault.notes[path] = note
         model.update({path})
         assert state(model) == state(build_model(load_vault(root), all_links))

@@ -7,7 +7,6 @@ Cost: about a minute in all, 20 s of it starting `mlflow server`; each SQLite st
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import shutil
@@ -25,9 +24,9 @@ from click.testing import CliRunner
 import vaultkit
 from vaultkit.cli import cli
 from vaultkit.model.reading import parse_note
-from vaultkit.watch import Watcher
+from vaultkit.watch import Update, Watcher
 
-from .conftest import run, write_vault
+from .conftest import run, without_modules, write_vault
 
 pytest.importorskip("mlflow", reason="the mlflow extra: pip install 'vaultkit[mlflow]'")
 pytestmark = pytest.mark.mlflow
@@ -50,7 +49,8 @@ def make_store(uri: str, artifacts: Path | None = None) -> dict[str, str]:
     def run(name: str, status: str, minutes: int, tags: dict[str, str] | None = None) -> str:
         made = client.create_run(experiment, start_time=START, tags=tags or {}, run_name=name)
         client.set_terminated(made.info.run_id, status, end_time=START + minutes * 60_000)
-        return made.info.run_id
+        run_id: str = made.info.run_id
+        return run_id
 
     baseline = run("baseline", "FINISHED", 72, {"mlflow.source.git.commit": "3f2c1ab"})
     for step, value in enumerate([0.41, 0.598, 0.615, 0.612]):
@@ -236,14 +236,7 @@ def test_runs_list_shows_each_run_with_its_notes_and_finds_the_orphans(
 def test_without_the_extra_the_run_commands_say_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_import = builtins.__import__
-
-    def no_mlflow(name, *args, **kwargs):
-        if name == "mlflow" or name.startswith("mlflow."):
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_mlflow)
+    without_modules(monkeypatch, "mlflow")
     root = write_vault(tmp_path / "v", {".obsidian/app.json": "{}"})
     for args in (["runs", "sync"], ["runs", "list"]):
         result = run(root, *args)
@@ -568,7 +561,7 @@ def test_watch_with_runs_sync_syncs_at_start_and_when_a_note_names_a_new_run(
     (root / ".vaultkit" / "config.toml").write_text(
         f'runs_sync = true\nmlflow_tracking_uri = "{uri}"\n', encoding="utf-8"
     )
-    reports = []
+    reports: list[Update] = []
     watcher = Watcher(root, report=reports.append)
     try:
         watcher.start()  # built from the notes as they are; the runs are synced aside

@@ -397,7 +397,7 @@ def test_a_file_system_without_hard_links_still_takes_new_notes(
     import errno
     import os
 
-    def no_links(source, target, *args, **kwargs) -> None:
+    def no_links(source: object, target: object, *args: object, **kwargs: object) -> None:
         raise OSError(errno.EPERM, "Operation not permitted")  # what FAT answers
 
     monkeypatch.setattr(os, "link", no_links)

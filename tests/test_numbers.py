@@ -361,7 +361,7 @@ def test_config_aliases_join_names_and_directions_rank(tmp_path: Path) -> None:
         (float("nan"), "nan"),
     ],
 )
-def test_exact_numbers(value, written: str) -> None:
+def test_exact_numbers(value: float, written: str) -> None:
     assert exact_number(value) == written
 
 
@@ -405,12 +405,16 @@ SPELLINGS = ["mAP@0.5", "mAP_0.5", "map 0.5"]
 values = st.floats(min_value=0.001, max_value=0.999).map(lambda v: round(v, 3))
 
 
+# (the value stated, its style, its spelling, the values a run logged, the run's status)
+Made = tuple[float | None, int, str, list[float] | None, str]
+
+
 @st.composite
-def notes(draw):
+def notes(draw: st.DrawFn) -> list[Made]:
     """Up to four chained notes, each stating mAP@0.5 (in a style and spelling) or not,
     each with a synced run that logged `mAP_0.5` or not."""
     count = draw(st.integers(min_value=1, max_value=4))
-    made = []
+    made: list[Made] = []
     for _ in range(count):
         stated = draw(st.one_of(st.none(), values))
         logged = draw(st.one_of(st.none(), st.lists(values, min_size=1, max_size=3)))
@@ -428,7 +432,7 @@ def notes(draw):
 
 @hypothesis_settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(made=notes())
-def test_outputs_never_disagree(tmp_path_factory: pytest.TempPathFactory, made) -> None:
+def test_outputs_never_disagree(tmp_path_factory: pytest.TempPathFactory, made: list[Made]) -> None:
     root = tmp_path_factory.mktemp("v")
     files = {".obsidian/app.json": "{}"}
     for number, (stated, style, spelling, logged, status) in enumerate(made, 1):
@@ -452,7 +456,7 @@ def test_outputs_never_disagree(tmp_path_factory: pytest.TempPathFactory, made) 
     api = vaultkit.open(vault)
     names = {m for e in api.experiments for m in e.metrics}
     assert names <= {"mAP@0.5", "mAP_0.5", "map 0.5"} and len(names) <= 1  # one name
-    shown = next(iter(names), None)
+    shown = next(iter(names), "")
     assert {e.id: e.metrics[shown] for e in api.experiments if e.metrics} == expected
     listed = json.loads(run(vault, "list", "--format", "json").output)
     assert {r["id"]: r["metrics"][shown] for r in listed if r["metrics"]} == expected

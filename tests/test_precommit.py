@@ -33,7 +33,7 @@ def note(previous: str) -> str:
     )
 
 
-def git(repo: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def git(repo: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["git", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=600
     )

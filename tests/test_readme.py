@@ -30,7 +30,7 @@ def test_readme_has_runnable_examples() -> None:
 
 @pytest.mark.parametrize(("command", "expected"), EXAMPLES)
 def test_readme_example_output_is_what_vaultkit_prints(
-    command, expected, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    command: str, expected: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     demo_vault(tmp_path / "vaultkit-demo")
     monkeypatch.chdir(tmp_path)
@@ -39,15 +39,15 @@ def test_readme_example_output_is_what_vaultkit_prints(
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
-def test_every_command_is_documented(command) -> None:
+def test_every_command_is_documented(command: str) -> None:
     assert f"`vaultkit {command}" in README
 
 
 @pytest.mark.parametrize("code", sorted(CODES))
-def test_every_check_code_is_in_the_readme_table(code) -> None:
+def test_every_check_code_is_in_the_readme_table(code: str) -> None:
     assert f"| `{code}` |" in README or f"`{code}` / `" in README or f"/ `{code}` |" in README
 
 
 @pytest.mark.parametrize("key", sorted(f.name for f in fields(Config)))
-def test_every_config_key_is_in_the_readme_table(key) -> None:
+def test_every_config_key_is_in_the_readme_table(key: str) -> None:
     assert f"| `{key}` |" in README

@@ -242,7 +242,7 @@ def by_property(tmp_path: Path) -> Path:
 
 
 def test_experiments_marked_by_a_property_with_a_two_line_config(by_property: Path) -> None:
-    def record(name, status, previous, accuracy):
+    def record(name: str, status: str, previous: list[str], accuracy: float) -> dict[str, object]:
         return {
             "id": f"runs/{name}",
             "path": f"runs/{name}.md",
@@ -276,7 +276,7 @@ def test_experiments_marked_by_a_property_with_a_two_line_config(by_property: Pa
 
 @pytest.fixture
 def vault(tmp_path: Path) -> Path:
-    files = {
+    files: dict[str, str | bytes] = {
         ".obsidian/app.json": "{}",
         "Experiments/EXP-001 base.md": experiment("none", "done"),
         "Experiments/EXP-002 next.md": experiment("[[EXP-001 base]]", "writing"),

@@ -34,7 +34,7 @@ from .conftest import write_vault
         (float("nan"), "nan"),
     ],
 )
-def test_plain_number(value, written: str) -> None:
+def test_plain_number(value: float, written: str) -> None:
     assert plain_number(value) == written
 
 
@@ -156,7 +156,7 @@ def test_flowcharts_turn_top_down_past_four_generations(
     ],
 )
 def test_the_best_experiment_is_direction_aware_and_finite(
-    metric: str, points, expected: tuple[str, float] | None
+    metric: str, points: list[tuple[str, float | None]], expected: tuple[str, float] | None
 ) -> None:
     assert RULES.best(metric, points) == expected
 

@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from vaultkit import service
 from vaultkit.cli import cli
 from vaultkit.create import demo_vault
+from vaultkit.errors import ServiceError
 
 from .conftest import experiment
 
@@ -147,7 +148,7 @@ def test_systemd_analyze_would_catch_a_badly_quoted_unit(tmp_path: Path) -> None
     assert "Unbalanced quoting" in verified.stderr
 
 
-def verify(unit: Path) -> subprocess.CompletedProcess:
+def verify(unit: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SYSTEMD_ANALYZE), "verify", str(unit)], capture_output=True, text=True, timeout=60
     )
@@ -176,6 +177,7 @@ def test_the_units_command_runs_the_watcher_for_its_vault(tmp_path: Path) -> Non
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    assert watcher.stdout is not None
     try:
         assert "initial build" in watcher.stdout.readline()
         assert f"Watching {vault}" in watcher.stdout.readline()
@@ -222,7 +224,7 @@ def calls(home: Path) -> list[list[str]]:
     return asked
 
 
-def vaultkit(*args: str):
+def vaultkit(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args))
 
 
@@ -439,7 +441,7 @@ def test_the_launchd_agent_round_trip(home: Path, vault: Path) -> None:
 def test_the_manager_for_each_platform(home: Path) -> None:
     assert isinstance(service.manager_for(platform="darwin"), service.Launchd)
     assert isinstance(service.manager_for(platform="linux"), service.Systemd)
-    with pytest.raises(service.ServiceError, match=r"this system \(win32\) has neither"):
+    with pytest.raises(ServiceError, match=r"this system \(win32\) has neither"):
         service.manager_for(["vaultkit", "watch"], platform="win32")
 
 

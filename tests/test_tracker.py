@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from vaultkit.model.reading import parse_note
 from vaultkit.model.runs import Run, run_block, run_section
 from vaultkit.output.edit import set_run_block
+from vaultkit.watch import Update
 
 pytest.importorskip("mlflow", reason="the mlflow extra: pip install 'vaultkit[mlflow]'")
 pytestmark = pytest.mark.mlflow
@@ -101,7 +102,8 @@ def test_every_runs_command_says_which_store_it_used(
 
 def revision(database: Path) -> str:
     with sqlite3.connect(database) as connection:
-        return connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        found: str = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        return found
 
 
 def test_a_store_of_another_schema_is_refused_and_left_as_it_is(
@@ -169,7 +171,8 @@ def test_a_store_made_by_an_older_mlflow_is_never_migrated(tmp_path: Path) -> No
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @pytest.fixture
@@ -251,7 +254,7 @@ def test_watch_never_waits_on_a_tracker_that_is_down(
     from vaultkit.watch import Watcher
 
     root = down_vault(tmp_path, made[1])
-    reports = []
+    reports: list[Update] = []
     watcher = Watcher(root, report=reports.append)
     try:
         watcher.start()
@@ -369,7 +372,9 @@ NOTE = (
 )
 
 
-def meaning(text: str):
+def meaning(
+    text: str,
+) -> tuple[str | None, list[str], list[str], list[str], dict[str, float]]:
     parsed = parse_note(text)
     return (
         parsed.status,
@@ -387,7 +392,9 @@ hostile = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
 
 @hypothesis_settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 @given(name=hostile, param=hostile, value=hostile, file=hostile)
-def test_no_tracker_text_changes_what_the_note_says(name, param, value, file) -> None:
+def test_no_tracker_text_changes_what_the_note_says(
+    name: str, param: str, value: str, file: str
+) -> None:
     run_record = Run(
         "a" * 32,
         name,
