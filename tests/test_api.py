@@ -160,3 +160,46 @@ def test_lineage_depth_is_a_keyword_of_the_api(demo: Path) -> None:
     assert [ln.members for ln in roots_only] == [ln.roots for ln in vault.lineages]
     with pytest.raises(ValueError, match="depth must be 0 or more"):
         vault.lineage("EXP-001 baseline", depth=-1)
+
+
+def test_what_the_cli_does_with_a_vault_the_api_does(tmp_path: Path) -> None:
+    """init, demo, finding the vault, a note's rebuild gaps, the graph and the address
+    that opens a note: the CLI calls these and nothing under them."""
+    created = vaultkit.init(tmp_path / "new")
+    assert "Templates/Model Training.md" in created and ".obsidian/templates.json" in created
+    with pytest.raises(vaultkit.NoteExists):
+        vaultkit.init(tmp_path / "new")
+    assert vaultkit.find_vault(tmp_path / "new" / "Experiments") == (tmp_path / "new").resolve()
+    assert vaultkit.find_vault(tmp_path) is None
+
+    made = vaultkit.demo(tmp_path / "demo")
+    assert made.orphan_run is None
+    assert len(made.vault.experiments) == 6 and len(made.vault.lineages) == 2
+    assert "Experiment Index.md" in made.build.written
+    graph = made.vault.graph()
+    assert "Experiments/EXP-004 mosaic and focal loss" in graph
+    assert not any(node.startswith("Lineages/") for node in graph)
+    assert any(node.startswith("Lineages/") for node in made.vault.graph(generated=True))
+    assert made.vault.obsidian_uri("Experiments/EXP-001 baseline.md") == (
+        "obsidian://open?vault=demo&file=Experiments%2FEXP-001%20baseline"
+    )
+    assert made.vault.gaps("EXP-001") == []
+
+    (tmp_path / "demo" / "Experiments" / "EXP-005 bare.md").write_text(
+        experiment("[[EXP-004 mosaic and focal loss]]", "writing")
+    )
+    assert vaultkit.open(tmp_path / "demo").gaps("EXP-005") == [
+        "Environment setup names no library versions (e.g. torch==2.3.0)",
+        "Model does not say how randomness is controlled (a seed)",
+        "Data detail gives no class counts",
+        "Metrics gives no accepted thresholds",
+    ]
+
+
+def test_a_demo_with_mlflow_but_no_mlflow_makes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_modules(monkeypatch, "mlflow")
+    with pytest.raises(vaultkit.MissingExtra, match=r"pip install 'vaultkit\[mlflow\]'"):
+        vaultkit.demo(tmp_path / "demo", with_mlflow=True)
+    assert not (tmp_path / "demo").exists()

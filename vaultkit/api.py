@@ -25,13 +25,24 @@ from vaultkit.create import (
     NewExperiment,
     RunSync,
     change_status,
+    demo_runs,
+    demo_vault,
+    init_vault,
     new_experiment_path,
     obsidian_uri,
     sync_note_runs,
 )
 from vaultkit.create import new_experiment as create_experiment
 from vaultkit.disk import cache
-from vaultkit.disk.read import Listing, cache_base, cache_folder, list_vault, read_bytes, read_cache
+from vaultkit.disk.read import (
+    Listing,
+    cache_base,
+    cache_folder,
+    find_vault_root,
+    list_vault,
+    read_bytes,
+    read_cache,
+)
 from vaultkit.disk.write import clear_cache, save_cache, update_file
 from vaultkit.errors import (
     MissingExtra,
@@ -78,7 +89,7 @@ from vaultkit.model.snapshot import VaultSnapshot
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
 from vaultkit.output.edit import drop_template_tags
-from vaultkit.output.formats import iso_utc
+from vaultkit.output.formats import iso_utc, typed_graph
 from vaultkit.pipeline import Builder, BuildResult, State
 from vaultkit.records import (
     ERROR,
@@ -96,6 +107,7 @@ from vaultkit.tracker import Tracker, require_mlflow
 from vaultkit.tracker import tracking_uri as tracking_uri_for
 
 if TYPE_CHECKING:
+    import networkx as nx
     import pandas
 
 T = TypeVar("T")
@@ -283,6 +295,45 @@ def clear_all_caches() -> dict[str, int]:
         if size:
             freed[named or str(folder)] = size
     return freed
+
+
+def find_vault(start: str | Path = ".") -> Path | None:
+    """The nearest folder at or above ``start`` that holds `.obsidian/` (the vault
+    Obsidian would open), or None."""
+    return find_vault_root(Path(start).expanduser())
+
+
+def init(path: str | Path) -> list[str]:
+    """A new vault for experiment notes at ``path`` (a new or empty folder): the
+    Templates plugin set up, the experiment template, an Experiments/ folder, a welcome
+    note and a .gitignore for Obsidian's per-device files. The files it created."""
+    return init_vault(Path(path).expanduser())
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A demo vault, made and built (``demo``)."""
+
+    vault: Vault
+    build: BuildResult
+    orphan_run: str | None  # with MLflow: the id of the run no note names yet
+
+
+def demo(path: str | Path, *, with_mlflow: bool = False) -> Demo:
+    """A demo vault at ``path``: a defect detector's experiments, two lineages, a branch
+    and a merge, built. ``with_mlflow``: its training runs logged to an MLflow store in
+    the vault (`mlflow.db`, the one store vaultkit ever creates) and synced into the
+    notes; ``MissingExtra`` without the `mlflow` extra, before anything is made."""
+    root = Path(path).expanduser()
+    if with_mlflow:
+        require_mlflow()
+    demo_vault(root)
+    orphan = None
+    if with_mlflow:
+        orphan = demo_runs(root, Tracker(f"sqlite:///{root.resolve() / 'mlflow.db'}", create=True))
+        Vault(root).sync_runs()
+    vault = Vault(root)
+    return Demo(vault, vault.build(), orphan)
 
 
 def open(path: str | Path, progress: Progress | None = None) -> Vault:  # noqa: A001
@@ -769,6 +820,25 @@ class Vault:
         change_status(settings, found, experiment, status, force)
         self._forget()
         return found.parsed.status, status
+
+    def obsidian_uri(self, path: str) -> str:
+        """The `obsidian://open?vault=…&file=…` address that opens the note at ``path``
+        (a vault path) in Obsidian."""
+        return obsidian_uri(self.root, path)
+
+    def gaps(self, name: str) -> list[str]:
+        """What the note ``name`` leaves out that a person needs to rebuild its model
+        (no seed, no library versions, …), each in a sentence; none for a note vaultkit
+        does not read as an experiment-shaped note."""
+        found = self.note(name)
+        note = self.model.notes.get(found)
+        return list(note.parsed.gaps) if note is not None else []
+
+    def graph(self, *, generated: bool = False) -> nx.MultiDiGraph[str]:
+        """The typed link graph (`vaultkit graph`): every note and linked attachment, and
+        each resolved link typed previous / next / related / references / link;
+        vaultkit's own notes only with ``generated``."""
+        return typed_graph(self.model, generated)
 
     def tracker(self, tracking_uri: str | None = None) -> Tracker:
         """The MLflow tracking store: ``tracking_uri``, else `MLFLOW_TRACKING_URI`, else

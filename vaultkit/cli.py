@@ -1,12 +1,12 @@
-"""The ``vaultkit`` command: options, messages and exit codes over the Python API (api.py).
-Every command is a few lines: read the options, call the API, print."""
+"""The ``vaultkit`` command: options, messages and exit codes over the public Python API
+(the ``vaultkit`` package, docs/api.md). Every command is a few lines: read the options,
+call the API, print."""
 
 from __future__ import annotations
 
 import atexit
 import difflib
 import gc
-import importlib.util
 import logging
 import os
 import subprocess
@@ -18,14 +18,28 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.shell_completion import CompletionItem
 
-from vaultkit.api import KNOWN_STATUSES, Vault, check_codes, clear_all_caches, kept_of
-from vaultkit.create import demo_runs, demo_vault, init_vault, obsidian_uri
-from vaultkit.disk.read import cache_base, describe_os_error, find_vault_root, walk_files
-from vaultkit.errors import ServiceError, TrackerError, VaultkitError, VaultNotFound
-from vaultkit.model.runs import RUN_PROPERTY
+from vaultkit import (
+    HELD,
+    KNOWN_STATUSES,
+    RUN_PROPERTY,
+    TAGGED,
+    ServiceError,
+    Tracker,
+    TrackerError,
+    Vault,
+    VaultkitError,
+    VaultNotFound,
+    __version__,
+    cache_base,
+    check_codes,
+    clear_all_caches,
+    find_vault,
+    kept_of,
+)
+from vaultkit import demo as make_demo
+from vaultkit import init as make_vault
+from vaultkit.errors import describe_os_error
 from vaultkit.output import formats
-from vaultkit.tracker import HELD, INSTALL_HINT, TAGGED, Tracker
-from vaultkit.version import __version__
 
 if TYPE_CHECKING:  # imported by the service commands only
     from vaultkit import service
@@ -57,7 +71,7 @@ class Session:
                     f"{what}; --vault (or $VAULTKIT_VAULT) names the vault's folder", str(root)
                 )
             return root.resolve()
-        found = find_vault_root(Path.cwd())
+        found = find_vault()
         if found is not None:
             return found
         if writes:
@@ -149,7 +163,7 @@ def _completion_root(ctx: click.Context) -> Path:
     named = named or os.environ.get("VAULTKIT_VAULT")
     if named:
         return Path(named).expanduser()
-    return find_vault_root(Path.cwd()) or Path.cwd()
+    return find_vault() or Path.cwd()
 
 
 def complete_note(
@@ -158,14 +172,11 @@ def complete_note(
     """The vault's note names that start with what was typed: from the file listing
     alone, no note is read (a tab press on a 10k vault stays quick)."""
     try:
-        files = walk_files(_completion_root(ctx))
-    except OSError:
+        ids = Vault(_completion_root(ctx)).note_ids
+    except (OSError, VaultkitError):
         return []
     typed = incomplete.casefold()
-    names = sorted(
-        {p.rpartition("/")[2][:-3] for p in files if p.lower().endswith(".md")},
-        key=str.casefold,
-    )
+    names = sorted({found.rpartition("/")[2] for found in ids}, key=str.casefold)
     return [CompletionItem(name) for name in names if name.casefold().startswith(typed)]
 
 
@@ -463,7 +474,7 @@ def graph(session: Session, output: str, generated: bool) -> None:
       vaultkit graph --format graphml > vault.graphml
       vaultkit graph --format dot | dot -Tsvg > vault.svg
     """
-    typed = formats.typed_graph(session.vault().model, generated)
+    typed = session.vault().graph(generated=generated)
     render = {
         "json": formats.graph_json,
         "graphml": formats.graph_graphml,
@@ -488,7 +499,7 @@ def init(path: Path) -> None:
       vaultkit init ~/ml-notes
       vaultkit --vault ~/ml-notes new-experiment "EXP-001 baseline"
     """
-    created = init_vault(path)
+    created = make_vault(path)
     click.echo(f"Created a vault at {path.resolve()} ({len(created)} files).")
     click.echo("Open it in Obsidian with 'Open folder as vault', then start an experiment:")
     click.echo(f'  vaultkit --vault "{path}" new-experiment "EXP-001 baseline"')
@@ -511,24 +522,13 @@ def demo(path: Path, with_mlflow: bool) -> None:
       vaultkit demo
       vaultkit demo /tmp/demo-vault --with-mlflow
     """
-    if with_mlflow and importlib.util.find_spec("mlflow") is None:
-        raise click.ClickException(INSTALL_HINT)
-    demo_vault(path)
-    vault = Vault(path)
-    orphan = None
-    if with_mlflow:
-        # the one command that makes a store, and says so below
-        store = Tracker(f"sqlite:///{vault.root / 'mlflow.db'}", create=True)
-        orphan = demo_runs(vault.root, store)
-        vault = Vault(path)
-        vault.sync_runs()
-    result = vault.build()
-    model = vault.model
-    config = model.vault.config
+    made = make_demo(path, with_mlflow=with_mlflow)
+    vault, orphan = made.vault, made.orphan_run
+    config = vault.settings.config
     click.echo(f"Demo vault: {vault.root}")
     click.echo(
-        f"  {len(model.experiments)} experiments in {len(model.lineages())} lineages; "
-        f"wrote {len(result.written)} generated files"
+        f"  {len(vault.experiments)} experiments in {len(vault.lineages)} lineages; "
+        f"wrote {len(made.build.written)} generated files"
     )
     click.echo("")
     click.echo("Open it in Obsidian ('Open folder as vault'), then open:")
@@ -634,7 +634,7 @@ def new_experiment_command(
     for parent in created.parents_already_linked:
         click.echo(f"  {parent} already links to it", err=True)
     if open_note:
-        uri = obsidian_uri(vault.root, created.path)
+        uri = vault.obsidian_uri(created.path)
         if not _launch(uri):
             click.echo(f"Open this in Obsidian: {uri}", err=True)
 
@@ -779,8 +779,7 @@ def set_status_command(session: Session, note: str, status: str, force: bool) ->
     old, new = vault.set_status(found, status, force=force)
     click.echo(f"{found}.md: {old or 'no status'} -> {new}")
     if new == "done":
-        gaps = vault.model.notes[found].parsed.gaps if found in vault.model.notes else []
-        for gap in gaps:
+        for gap in vault.gaps(found):
             click.echo(f"  note: {gap}", err=True)
 
 

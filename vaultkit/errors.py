@@ -26,6 +26,8 @@ The base class itself is never raised: catch it to catch them all.
 
 from __future__ import annotations
 
+import errno
+
 
 class VaultkitError(Exception):
     """Something the person can fix; ``message`` says what, ``path`` where (or None)."""
@@ -116,3 +118,20 @@ class MissingExtra(VaultkitError):
 class ServiceError(VaultkitError):
     """The system has no service manager vaultkit knows (systemd, launchd), or the
     manager refused; the message says what to run instead."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An OSError as a sentence with what to do, without Python's names or numbers."""
+    hints = {
+        errno.ENOSPC: "the disk is full; free some space and run again",
+        errno.EDQUOT: "the disk quota is used up; free some space and run again",
+        errno.EACCES: "permission denied; check the permissions of the file and its folder",
+        errno.EPERM: "the operation is not permitted; check the file's permissions and flags",
+        errno.EROFS: "the file system is read-only; make it writable or use a copy of the vault",
+        errno.ENAMETOOLONG: "the file name is too long for this file system; use a shorter name",
+        errno.EISDIR: "a folder has that name; rename the folder or choose another name",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EIO: "the disk reported an input/output error; check the disk",
+        errno.ELOOP: "the path holds a loop of symbolic links; fix or remove the link",
+    }
+    return hints.get(exc.errno or 0, (exc.strerror or str(exc)).rstrip(".").lower())

@@ -20,14 +20,19 @@ from vaultkit.disk.read import (
     OBSIDIAN_FOLDER,
     Listing,
     cache_folder,
-    describe_os_error,
     list_vault,
     read_bytes,
     read_cache,
     read_file,
     walk_files,
 )
-from vaultkit.errors import ConfigError, DiskError, NotARegularFile, VaultNotFound
+from vaultkit.errors import (
+    ConfigError,
+    DiskError,
+    NotARegularFile,
+    VaultNotFound,
+    describe_os_error,
+)
 from vaultkit.model.config import CONFIG_PATH, Config, parse_config
 from vaultkit.model.metrics import template_sections
 from vaultkit.model.reading import DEFAULT_RULES, parse_note, parse_note_and_sections

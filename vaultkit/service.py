@@ -21,9 +21,9 @@ from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaultkit.disk.read import describe_os_error, files_in, read_bytes
+from vaultkit.disk.read import files_in, read_bytes
 from vaultkit.disk.write import DELETE, Decision, FileUpdate, LeaveAlone, update_files
-from vaultkit.errors import ServiceError
+from vaultkit.errors import ServiceError, describe_os_error
 
 MARK = "Written by vaultkit (vaultkit service install)"
 PREFIX = "vaultkit-"

@@ -27,8 +27,8 @@ from watchdog.observers.polling import PollingObserver
 
 from vaultkit.api import Vault
 from vaultkit.create import sync_note_runs
-from vaultkit.disk.read import describe_os_error, not_utf8, read_bytes
-from vaultkit.errors import VaultkitError, WatchError
+from vaultkit.disk.read import not_utf8, read_bytes
+from vaultkit.errors import VaultkitError, WatchError, describe_os_error
 from vaultkit.model.check import ignored, note_problems
 from vaultkit.model.reading import parse_note
 from vaultkit.model.runs import Run, linked_runs

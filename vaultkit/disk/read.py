@@ -24,6 +24,7 @@ from vaultkit.errors import (
     NotARegularFile,
     VaultkitError,
     VaultTooLarge,
+    describe_os_error,
 )
 from vaultkit.records import StatKey
 
@@ -33,23 +34,6 @@ MAX_FILES = 500_000  # a walk that finds more has followed a link somewhere it s
 
 
 # -- one file ------------------------------------------------------------------------------
-
-
-def describe_os_error(exc: OSError) -> str:
-    """An OSError as a sentence with what to do, without Python's names or numbers."""
-    hints = {
-        errno.ENOSPC: "the disk is full; free some space and run again",
-        errno.EDQUOT: "the disk quota is used up; free some space and run again",
-        errno.EACCES: "permission denied; check the permissions of the file and its folder",
-        errno.EPERM: "the operation is not permitted; check the file's permissions and flags",
-        errno.EROFS: "the file system is read-only; make it writable or use a copy of the vault",
-        errno.ENAMETOOLONG: "the file name is too long for this file system; use a shorter name",
-        errno.EISDIR: "a folder has that name; rename the folder or choose another name",
-        errno.ENOTDIR: "a part of the path is a file, not a folder",
-        errno.EIO: "the disk reported an input/output error; check the disk",
-        errno.ELOOP: "the path holds a loop of symbolic links; fix or remove the link",
-    }
-    return hints.get(exc.errno or 0, (exc.strerror or str(exc)).rstrip(".").lower())
 
 
 def read_file(root: Path, relative: str) -> tuple[bytes, StatKey] | None:

@@ -25,13 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaultkit.disk import cache
-from vaultkit.disk.read import (
-    TEMPORARY_SUFFIX,
-    cache_folder,
-    describe_os_error,
-    files_in,
-    read_file,
-)
+from vaultkit.disk.read import TEMPORARY_SUFFIX, cache_folder, files_in, read_file
 from vaultkit.errors import (
     DiskError,
     NoteExists,
@@ -39,6 +33,7 @@ from vaultkit.errors import (
     UnsafePath,
     VaultkitError,
     WriteConflict,
+    describe_os_error,
 )
 from vaultkit.records import StatKey, within_bytes
 
