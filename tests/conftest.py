@@ -14,12 +14,15 @@ from click.testing import CliRunner, Result
 from hypothesis import settings
 
 from vaultkit.cli import cli
+from vaultkit.loading import packaged_rules
 
 # Shared, noisy machines: a slow example is not a failure (speed lives in benchmarks/).
 settings.register_profile("vaultkit", deadline=None)
 settings.load_profile("vaultkit")
 
 REPO = Path(__file__).resolve().parents[1]
+# the rules of a vault without a template of its own: the shipped team template's sections
+TEAM_RULES = packaged_rules()
 SEED_TEMPLATE = REPO / "vault_template" / "Templates" / "Model Training.md"
 CORPORA = Path(os.environ.get("VAULTKIT_CORPORA", REPO.parent / "shared" / "corpora"))
 FIXED_MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z

@@ -19,11 +19,10 @@ from vaultkit.disk.read import cache_folder
 from vaultkit.disk.write import FileUpdate, Outcome, update_files
 from vaultkit.loading import ParseCache, load_notes
 from vaultkit.loading import load_snapshot as load_vault
-from vaultkit.model.reading import DEFAULT_RULES
 from vaultkit.model.vault_model import build_model
 from vaultkit.records import Edge, StatKey
 
-from .conftest import LINEAGE_VAULT, experiment, spy, write_vault
+from .conftest import LINEAGE_VAULT, TEAM_RULES, experiment, spy, write_vault
 
 ModelState = tuple[list[str], list[Edge], dict[str, tuple[str | None, list[str]]]]
 
@@ -57,7 +56,7 @@ def test_cache_is_used_and_gives_the_same_model(
     uncached = model_state(vault)
     parsed = []
     monkeypatch.setattr(vault_module, "read_note", lambda *args: parsed.append(args))
-    parses = ParseCache(vault, DEFAULT_RULES)
+    parses = ParseCache(vault, TEAM_RULES)
     cached = load_vault(vault, parses=parses)
     assert parsed == []  # every note came from the cache
     assert not parses.changed
@@ -69,7 +68,7 @@ def test_cache_is_used_and_gives_the_same_model(
 
 def _no_cache(root: Path) -> ParseCache:
     """A parse cache that has nothing: every note is parsed."""
-    parses = ParseCache(root, DEFAULT_RULES)
+    parses = ParseCache(root, TEAM_RULES)
     parses._shards = {shard: {} for shard in range(cache.SHARDS)}
     return parses
 
@@ -97,7 +96,7 @@ def test_note_changed_with_size_and_mtime_restored_is_read_again(vault: Path) ->
     note.write_text(changed)
     os.utime(note, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert (note.stat().st_size, note.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-    parses = ParseCache(vault, DEFAULT_RULES)
+    parses = ParseCache(vault, TEAM_RULES)
     fresh = load_vault(vault, parses=parses)
     assert fresh.notes["Experiments/EXP-003 focal.md"].parsed.status == "pausing"
     assert parses.changed == {cache.shard_of("Experiments/EXP-003 focal.md")}
@@ -203,7 +202,7 @@ def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path: Path) -> None
         tmp_path / "v", {"bad.md": "caf\xe9".encode("latin-1"), "ok.md": experiment("x", "done")}
     )
     CliRunner().invoke(cli, ["--vault", str(root), "list"])
-    parses = ParseCache(root, DEFAULT_RULES)
+    parses = ParseCache(root, TEAM_RULES)
     second = load_vault(root, parses=parses)
     assert not parses.changed
     assert [(p.code, p.note) for p in second.problems] == [("unreadable-note", "bad")]

@@ -13,7 +13,7 @@ from vaultkit.model.metrics import parse_number, settings, table_metrics
 from vaultkit.model.reading import parse_note
 from vaultkit.output.edit import set_status
 
-from .conftest import SEED_TEMPLATE, run
+from .conftest import SEED_TEMPLATE, TEAM_RULES, run
 
 NUMBERS = [
     ("0.61", 0.61),
@@ -111,7 +111,7 @@ def test_settings(line: str, expected: dict[str, object] | dict[str, str]) -> No
 
 
 def test_template_itself_answers_nothing() -> None:
-    note = parse_note(SEED_TEMPLATE.read_text())
+    note = parse_note(SEED_TEMPLATE.read_text(), TEAM_RULES)
     assert set(note.sections.values()) == {"unanswered"}
 
 
@@ -124,12 +124,12 @@ def test_section_states() -> None:
         .replace("# Conclusion\n\n- Results meet expectation or not", "# Conclusion\n\n-")
     )
     text = text.replace("# Model\n", "# Modelling\n")
-    note = parse_note(text)
+    note = parse_note(text, TEAM_RULES)
     assert note.sections["data collecting process"] == "answered"
     assert note.sections["previous experiment"] == "unanswered"
     assert note.sections["model"] == "missing"
     assert note.sections["conclusion"] == "unanswered"
-    assert parse_note("# Result\n\n\n# Conclusion\n-\n").sections["result"] == "empty"
+    assert parse_note("# Result\n\n\n# Conclusion\n-\n", TEAM_RULES).sections["result"] == "empty"
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import vaultkit
 from vaultkit.cli import cli
-from vaultkit.model.metrics import DEFAULT_SECTIONS, exact_number, prose_metrics, template_sections
+from vaultkit.model.metrics import exact_number, prose_metrics, template_sections
 from vaultkit.model.reading import parse_note
 from vaultkit.model.results import DEFAULT_METRIC_RULES
 from vaultkit.model.runs import Run, run_block, run_section
@@ -24,7 +24,7 @@ from vaultkit.output.edit import set_run_block
 from . import conftest
 from .conftest import SEED_TEMPLATE, write_vault
 
-QUESTIONS = dict(DEFAULT_SECTIONS)
+QUESTIONS = dict(conftest.TEAM_RULES.sections)
 
 # -- reading: a fixture table ---------------------------------------------------------------
 

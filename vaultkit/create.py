@@ -31,6 +31,7 @@ from vaultkit.errors import (
     UnsafePath,
     VaultkitError,
 )
+from vaultkit.loading import packaged_template
 from vaultkit.model.config import CONFIG_PATH, Config
 from vaultkit.model.managed import block_content
 from vaultkit.model.metrics import unanswered
@@ -60,7 +61,6 @@ if TYPE_CHECKING:  # the tracker is asked for only by the demo with MLflow
 DATA = Path(__file__).parent / "data"
 VAULT_TEMPLATE = DATA / "vault_template"
 DEMO_NOTES = DATA / "demo"
-TEMPLATE_NAME = "Model Training"
 
 
 def _copy_tree(source: Path, root: Path) -> list[str]:
@@ -225,7 +225,7 @@ def new_experiment(
     if template_path:
         text = _decode(read_bytes(vault.root, template_path) or b"", template_path)
     else:
-        text = (VAULT_TEMPLATE / "Templates" / f"{TEMPLATE_NAME}.md").read_text(encoding="utf-8")
+        text = packaged_template()
     settings = vault.template_settings
     text = edit.fill_template(
         text,

@@ -6,6 +6,7 @@ read. The only module that joins the disk to the parser.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -91,6 +92,29 @@ def note_sections(root: Path, path: str, rules: ParseRules) -> dict[str, list[st
 
 # -- settings --------------------------------------------------------------------------------
 
+# The team template vaultkit ships (`init` copies it into a new vault): its sections and
+# questions are what experiments are measured against in a vault without a template.
+PACKAGED_TEMPLATE = (
+    Path(__file__).parent / "data" / "vault_template" / "Templates" / "Model Training.md"
+)
+
+
+@functools.cache
+def packaged_template() -> str:
+    """The text of the team template vaultkit ships."""
+    data = read_bytes(PACKAGED_TEMPLATE.parent, PACKAGED_TEMPLATE.name)
+    if data is None:
+        raise DiskError(
+            "is missing from the installed vaultkit; reinstall it", str(PACKAGED_TEMPLATE)
+        )
+    return data.decode("utf-8")
+
+
+def packaged_rules() -> ParseRules:
+    """The rules of a vault without a template of its own: the shipped template's
+    sections, and the other settings' defaults."""
+    return ParseRules(sections=template_sections(packaged_template()))
+
 
 TEMPLATER_SETTINGS = f"{OBSIDIAN_FOLDER}/plugins/templater-obsidian/data.json"
 SETTINGS_FILES = (
@@ -154,7 +178,7 @@ def read_settings(root: Path) -> VaultSnapshot:
     )
     template = experiment_template(snapshot)
     snapshot.rules = ParseRules(
-        sections=template_sections(template[1]) if template else DEFAULT_RULES.sections,
+        sections=template_sections(template[1] if template else packaged_template()),
         previous_headings=tuple(map(normalise_heading, snapshot.config.previous_headings)),
         previous_properties=snapshot.config.previous_properties,
         status_property=snapshot.config.status_property,

@@ -16,7 +16,6 @@ import math
 import re
 from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import NamedTuple
 
 RESULT_SECTIONS = ("result", "results")  # where results are read
@@ -433,10 +432,3 @@ def template_sections(template_text: str) -> TemplateSections:
         elif current is not None and line.strip() and line.strip() not in ("-", "*", "+"):
             found[current].append(_LIST_MARKER.sub("", line).strip().lower())
     return tuple((name, tuple(q)) for name, q in found.items() if name not in NOT_ASKED)
-
-
-# The team template's sections and questions: the packaged copy, for a vault without one.
-PACKAGED_TEMPLATE = (
-    Path(__file__).parents[1] / "data" / "vault_template" / "Templates" / "Model Training.md"
-)
-DEFAULT_SECTIONS = template_sections(PACKAGED_TEMPLATE.read_text(encoding="utf-8"))

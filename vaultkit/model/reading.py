@@ -15,9 +15,9 @@ from vaultkit.model.managed import begin_marker, block_lines
 from vaultkit.obsidian.note import first_sections, parse_syntax, section_bodies
 from vaultkit.records import ParsedNote, ParseRules, SyncedRun
 
-# The rules of a vault whose experiment template vaultkit cannot find: the team template's
-# sections and questions
-DEFAULT_RULES = ParseRules(sections=metrics.DEFAULT_SECTIONS)
+# The rules of a note read outside any vault: no template asks for sections (a vault's
+# rules, ``loading.read_settings``, name its template's, or the packaged team template's)
+DEFAULT_RULES = ParseRules()
 
 RUN_BLOCK = "run"  # the block `vaultkit runs sync` writes (model/runs.py)
 RUN_MARKER = begin_marker(RUN_BLOCK)
