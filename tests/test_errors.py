@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import errno
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -168,3 +169,41 @@ def test_the_base_class_is_never_raised_itself() -> None:
                 if isinstance(called, ast.Name) and called.id == "VaultkitError":
                     raising.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert raising == []
+
+
+def test_every_name_of_the_public_table_exists() -> None:
+    """docs/api.md's "Every public name": each `vaultkit.x` importable from the package
+    (or a module of it), each `Vault.x` an attribute of Vault, each record exported."""
+    import importlib
+
+    docs = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    table = docs[docs.index("## Every public name") :]
+    named = [row[2:].split(" | ")[0] for row in table.splitlines() if row.startswith("| `")]
+    missing = []
+    for cell in named:
+        names = re.findall(r"`([A-Za-z_][\w.]*)", cell)
+        if cell.startswith("`vaultkit.") and "`:" in cell:  # a module, then names in it
+            names = [f"{names[0]}.{name}" for name in names[1:]]
+        for name in names:
+            head, _, attribute = name.partition(".")
+            if head == "vaultkit" and "." not in attribute:
+                found = hasattr(vaultkit, attribute) or _is_module(f"vaultkit.{attribute}")
+            elif head == "vaultkit":
+                module, _, last = name.rpartition(".")
+                found = _is_module(name) or hasattr(importlib.import_module(module), last)
+            elif head == "Vault":
+                found = hasattr(vaultkit.Vault, attribute)
+            else:
+                found = name in vaultkit.__all__
+            if not found:
+                missing.append(name)
+    assert missing == []
+
+
+def _is_module(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
