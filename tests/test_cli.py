@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from vaultkit.cli import cli
 
-from .conftest import run
+from .conftest import experiment, run, write_vault
 
 MODIFIED = "2023-11-14T22:13:20Z"
 
@@ -342,3 +342,89 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     assert result.exit_code == 0
     assert "Examples:" in result.output
     assert "vaultkit " + command in result.output
+
+
+@pytest.fixture
+def demo_vault(tmp_path: Path) -> Path:
+    assert CliRunner().invoke(cli, ["demo", str(tmp_path / "demo")]).exit_code == 0
+    return tmp_path / "demo"
+
+
+def listed_ids(vault: Path, *args: str) -> list[str]:
+    result = run(vault, "list", *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return [record["id"] for record in json.loads(result.stdout)]
+
+
+def test_list_where_keeps_the_experiments_that_meet_every_condition(demo_vault: Path) -> None:
+    assert listed_ids(demo_vault, "--where", "mAP@0.5>=0.64") == [
+        "Experiments/EXP-002 mosaic augmentation",
+        "Experiments/EXP-004 mosaic and focal loss",
+    ]
+    # any spelling of the metric; every condition; sorted as asked
+    assert listed_ids(
+        demo_vault,
+        "--where",
+        "map_0.5 > 0.6",
+        "--where",
+        "crack recall<0.6",
+        "--sort",
+        "metric:mAP@0.5",
+    ) == [
+        "Experiments/EXP-002 mosaic augmentation",
+        "Experiments/EXP-003 focal loss",
+        "Experiments/EXP-001 baseline",
+    ]
+    # a note without the metric meets no condition on it
+    assert listed_ids(demo_vault, "--where", "latency ms < 100") == [
+        "Experiments/EXP-010 distillation to nano"
+    ]
+
+
+def test_list_where_says_why_nothing_is_left_and_refuses_what_it_cannot_read(
+    demo_vault: Path,
+) -> None:
+    none = run(demo_vault, "list", "--where", "mAP@0.5 >= 0.9")
+    assert none.exit_code == 0
+    assert none.output == (
+        "No experiments with mAP@0.5 >= 0.9: mAP@0.5 runs from 0.571 to 0.671 (5 of 6 report it).\n"
+    )
+    bad = run(demo_vault, "list", "--where", "mAP@0.5 => 0.9")
+    assert bad.exit_code == 2
+    assert "cannot read the condition 'mAP@0.5 => 0.9': write METRIC OP NUMBER" in bad.output
+    unknown = run(demo_vault, "list", "--where", "accuracy > 0.5")
+    assert unknown.exit_code == 2
+    assert "no metric named 'accuracy'; the experiments report: crack recall, latency ms" in (
+        unknown.output
+    )
+
+
+def test_check_experiments_and_changed_narrow_the_problems(tmp_path: Path) -> None:
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            ".obsidian/app.json": "{}",
+            "Experiments/EXP-001 base.md": experiment("none", "done", "[[Gone one]]\n"),
+            "Experiments/EXP-002 next.md": experiment("[[EXP-001 base]]", "writing"),
+            "Notes/Meeting.md": "# Meeting\n\n[[Gone two]]\n",
+        },
+    )
+
+    def noted(*args: str) -> set[tuple[str, str]]:
+        result = run(vault, "check", "--format", "json", *args)
+        return {(p["note"], p["code"]) for p in json.loads(result.stdout)["problems"]}
+
+    dangling = {
+        ("Experiments/EXP-001 base", "dangling-link"),
+        ("Notes/Meeting", "dangling-link"),
+    }
+    assert dangling <= noted()
+    assert ("Notes/Meeting", "dangling-link") not in noted("--experiments")
+    assert ("Experiments/EXP-001 base", "dangling-link") in noted("--experiments")
+    assert noted("--changed") == noted()  # never built: every note is new
+    assert run(vault, "build").exit_code == 0
+    assert noted("--changed") == set()
+    meeting = vault / "Notes" / "Meeting.md"
+    meeting.write_text(meeting.read_text() + "[[Gone three]]\n")
+    assert noted("--changed") == {("Notes/Meeting", "dangling-link")}
+    assert noted("--changed", "--experiments") == set()

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from vaultkit.cli import cli
 from vaultkit.model.metrics import plain_number
 from vaultkit.model.results import DEFAULT_METRIC_RULES as RULES
-from vaultkit.model.results import path_to
+from vaultkit.model.results import Condition, parse_condition, path_to
 
 from .conftest import write_vault
 
@@ -232,3 +232,56 @@ def test_index_metrics_chooses_the_index_columns(tmp_path: Path) -> None:
         "| problems |\n"
     ) in index
     assert "| [[EXP-002 step]] | [[EXP-001 step]] | [[EXP-001 step lineage]] | 0.9 | — |" in index
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mAP@0.5>=0.7", Condition("mAP@0.5", ">=", 0.7)),
+        ("  mAP@0.5 >= 0.7 ", Condition("mAP@0.5", ">=", 0.7)),
+        ("val loss<=0.25", Condition("val loss", "<=", 0.25)),
+        ("latency ms < 30", Condition("latency ms", "<", 30.0)),
+        ("crack recall > 50%", Condition("crack recall", ">", 50.0)),  # as written: 50% is 50
+        ("epochs == 100", Condition("epochs", "==", 100.0)),
+        ("epochs = 100", Condition("epochs", "=", 100.0)),
+        ("lr != 3e-4", Condition("lr", "!=", 0.0003)),
+        ("delta >= -0.5", Condition("delta", ">=", -0.5)),
+        ("map_0.5>=.7", Condition("map_0.5", ">=", 0.7)),
+    ],
+)
+def test_a_condition_is_a_metric_a_comparison_and_a_number(text: str, expected: Condition) -> None:
+    assert parse_condition(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "mAP",
+        "mAP >= ",
+        ">= 0.7",
+        "mAP >= high",
+        "mAP => 0.7",
+        "a < b < 3",
+        "mAP >= nan",
+        "mAP >= 0.5 0.6",
+    ],
+)
+def test_a_condition_that_cannot_be_read_says_the_form(text: str) -> None:
+    with pytest.raises(ValueError, match=r"write METRIC OP NUMBER, e.g. 'mAP@0.5>=0.7'"):
+        parse_condition(text)
+
+
+@pytest.mark.parametrize(
+    ("condition", "value", "holds"),
+    [
+        ("mAP >= 0.7", 0.7, True),
+        ("mAP > 0.7", 0.7, False),
+        ("loss <= 0.3", 0.31, False),
+        ("loss < 0.3", None, False),  # no value meets no condition
+        ("loss != 0.3", float("nan"), False),
+        ("epochs = 100", 100.0, True),
+    ],
+)
+def test_a_condition_holds_for_a_value(condition: str, value: float | None, holds: bool) -> None:
+    assert parse_condition(condition).holds(value) is holds

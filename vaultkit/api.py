@@ -76,7 +76,7 @@ from vaultkit.model.recognise import (
     is_template,
     why_not_an_experiment,
 )
-from vaultkit.model.results import MetricRules, Results, most_reported
+from vaultkit.model.results import Condition, MetricRules, Results, most_reported, parse_condition
 from vaultkit.model.runs import (
     NOTE_TAG,
     NOTE_TITLE_TAG,
@@ -229,6 +229,19 @@ def _none_with(noun: str, what: str, asked: list[str], found: list[str]) -> str:
     hint = f"; did you mean {close[0]!r}?" if close else ""
     plural = "statuses" if what == "status" else "tags"
     return f"No {noun}s with {what} {shown_asked}. The {plural} in use: {shown}{hint}"
+
+
+def _none_meets(noun: str, condition: Condition, records: list[Experiment]) -> str:
+    """That no record meets ``condition``, and the values there are."""
+    values = [v for r in records if (v := r.metrics.get(condition.metric)) is not None]
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return f"No {noun}s with {condition}: none reports {condition.metric}."
+    reported = f"{len(values)} of {len(records)} report it"
+    return (
+        f"No {noun}s with {condition}: {condition.metric} runs from {min(values):g} "
+        f"to {max(values):g} ({reported})."
+    )
 
 
 def _metric_named(name: str, records: list[Experiment], rules: MetricRules) -> str:
@@ -457,12 +470,15 @@ class Vault:
         tags: Iterable[str] = (),
         all_notes: bool = False,
         sort_by: str | None = None,
+        where: Iterable[str] = (),
     ) -> Selection:
         """What ``vaultkit list`` shows: the experiments (``all_notes``: every note with
         a status) with any of ``statuses`` and any of ``tags`` (nested tags count; `#`
-        and case aside), best first by the metric ``sort_by`` names in any spelling or
-        by an alias (a note without a value, or a NaN, last). A metric no record reports
-        is a ValueError that lists those there are."""
+        and case aside) that meet every condition of ``where`` (`mAP@0.5>=0.7`: a note
+        without the metric meets none), best first by the metric ``sort_by`` names (a
+        note without a value, or a NaN, last). Metrics are named in any spelling or by
+        an alias; one no record reports, or a condition that cannot be read, is a
+        ValueError that says what there is."""
         everything = self.status_notes if all_notes else self.experiments
         noun = "note" if all_notes else "experiment"
         records, empty_because = everything, None
@@ -478,9 +494,15 @@ class Vault:
             if not records and empty_because is None:
                 in_use = [value for r in everything for value in found_in(r)]
                 empty_because = _none_with(noun, what, asked, in_use)
+        rules = self.results.rules
+        for condition in map(parse_condition, where):
+            named = _metric_named(condition.metric, everything, rules)
+            kept = [r for r in records if condition.holds(r.metrics.get(named))]
+            if records and not kept and empty_because is None:
+                empty_because = _none_meets(noun, condition._replace(metric=named), records)
+            records = kept
         metric = None
         if sort_by is not None:
-            rules = self.results.rules
             metric = _metric_named(sort_by, everything, rules)
             records = _sorted_by_metric(records, metric, rules)
         return Selection(records, noun, metric, empty_because)
@@ -538,19 +560,46 @@ class Vault:
 
     # -- checks and comparisons -----------------------------------------------------------
 
-    def check(self, *, codes: Iterable[str] = (), severity: str | None = None) -> list[Problem]:
+    def check(
+        self,
+        *,
+        codes: Iterable[str] = (),
+        severity: str | None = None,
+        experiments_only: bool = False,
+        changed_only: bool = False,
+    ) -> list[Problem]:
         """Every problem in the vault, sorted by note, line and code; and the files the
         last build left alone, and why. ``codes``: only these codes (an unknown code is
-        a ValueError naming the closest); ``severity``: only "error" or "warning"."""
+        a ValueError naming the closest); ``severity``: only "error" or "warning";
+        ``experiments_only``: only the experiments' problems; ``changed_only``: only
+        the problems of notes changed or added since the last build (``changed_notes``)."""
         wanted = set(codes)
         check_codes(wanted)
         if severity not in (None, ERROR, WARNING):
             raise ValueError(f"no severity {severity!r}: use {ERROR!r} or {WARNING!r}")
+        notes: set[str | None] | None = None
+        if experiments_only:
+            notes = {record.id for record in self.experiments}
+        if changed_only:
+            changed: set[str | None] = {note_id(path) for path in self.changed_notes()}
+            notes = changed if notes is None else notes & changed
         return [
             p
             for p in self._all_problems()
-            if (not wanted or p.code in wanted) and (severity is None or p.severity == severity)
+            if (not wanted or p.code in wanted)
+            and (severity is None or p.severity == severity)
+            and (notes is None or p.note in notes)
         ]
+
+    def changed_notes(self) -> list[str]:
+        """The paths of the notes changed or added since the last build (every note when
+        there was none), sorted."""
+        built = State.load(self.root).listing
+        return sorted(
+            path
+            for path, key in self.listing.files.items()
+            if path.lower().endswith(".md") and built.get(path) != key
+        )
 
     def near_misses(self) -> list[Problem]:
         """The notes that look like experiments and are none, each with why (a copy of

@@ -285,6 +285,14 @@ def _check_sort(ctx: click.Context, param: click.Parameter, value: str | None) -
     "--all", "all_notes", is_flag=True, help="Every note that has a status, not only experiments."
 )
 @click.option(
+    "--where",
+    "conditions",
+    metavar="COND",
+    multiple=True,
+    help="Only experiments whose metric meets COND, e.g. 'mAP@0.5>=0.7' (repeatable: all of "
+    "them). OP: >=, <=, >, <, ==, !=.",
+)
+@click.option(
     "--sort",
     metavar="metric:NAME",
     callback=_check_sort,
@@ -296,6 +304,7 @@ def list_command(
     statuses: tuple[str, ...],
     tags: tuple[str, ...],
     all_notes: bool,
+    conditions: tuple[str, ...],
     sort: str | None,
     output: str,
 ) -> None:
@@ -308,6 +317,7 @@ def list_command(
       vaultkit list --all --format json
       vaultkit list --tag model_training/detection --format csv > experiments.csv
       vaultkit list --sort metric:mAP@0.5
+      vaultkit list --where 'mAP@0.5>=0.7' --where 'latency ms<30' --sort metric:mAP@0.5
     """
     vault = session.vault()
     try:
@@ -316,6 +326,7 @@ def list_command(
             tags=tags,
             all_notes=all_notes,
             sort_by=sort.removeprefix("metric:") if sort else None,
+            where=conditions,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -414,6 +425,15 @@ def lineage(session: Session, note: str | None, output: str, depth: int | None) 
     "--severity", type=click.Choice(["error", "warning"]), help="Only problems of this severity."
 )
 @click.option(
+    "--experiments", "experiments_only", is_flag=True, help="Only the experiments' problems."
+)
+@click.option(
+    "--changed",
+    "changed_only",
+    is_flag=True,
+    help="Only the problems of notes changed or added since the last build.",
+)
+@click.option(
     "--fix",
     is_flag=True,
     help="Remove the #template and #document_template tags that experiments still carry.",
@@ -424,6 +444,8 @@ def check(
     summary: bool,
     codes: tuple[str, ...],
     severity: str | None,
+    experiments_only: bool,
+    changed_only: bool,
     fix: bool,
 ) -> None:
     """Find broken links, lineage cycles, bad properties and missing statuses.
@@ -437,6 +459,7 @@ def check(
       vaultkit check
       vaultkit check --summary
       vaultkit check --code dangling-link --severity error
+      vaultkit check --experiments --changed
       vaultkit check --fix
       vaultkit check --format json | jq '.problems[] | select(.severity == "error")'
     """
@@ -448,7 +471,12 @@ def check(
     if fix:
         for path in vault.fix_template_tags():
             click.echo(f"fixed {path}: removed its #template and #document_template tags")
-    problems = vault.check(codes=codes, severity=severity)
+    problems = vault.check(
+        codes=codes,
+        severity=severity,
+        experiments_only=experiments_only,
+        changed_only=changed_only,
+    )
     if output == "json":
         click.echo(formats.check_json(problems), nl=False)
     elif summary:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -122,6 +123,57 @@ DEFAULT_METRIC_RULES = MetricRules()
 def metric_rules(config: Config) -> MetricRules:
     """The metric rules a vault's settings make."""
     return MetricRules(config.metric_aliases, config.metric_direction)
+
+
+# -- conditions on a metric (`list --where`) ----------------------------------------------
+
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "!=": operator.ne,
+    "==": operator.eq,
+    ">": operator.gt,
+    "<": operator.lt,
+    "=": operator.eq,
+}
+# the metric (any text, `@` and spaces too), the first comparison, a number (a `%` after
+# it is how it was written: 72% is 72)
+_CONDITION = re.compile(
+    r"^\s*(?P<metric>[^<>=!]*[^<>=!\s])\s*(?P<op>>=|<=|!=|==|>|<|=)\s*(?P<value>[^\s%]+)\s*%?\s*$"
+)
+CONDITION_FORM = "METRIC OP NUMBER, e.g. 'mAP@0.5>=0.7' (OP: >=, <=, >, <, ==, !=)"
+
+
+class Condition(NamedTuple):
+    """`mAP@0.5 >= 0.7`: a metric, as written, compared with a number."""
+
+    metric: str
+    op: str
+    value: float
+
+    def holds(self, value: float | None) -> bool:
+        """Whether ``value`` meets the condition; no value (or NaN) meets none."""
+        if value is None or math.isnan(value):
+            return False
+        return _COMPARISONS[self.op](value, self.value)
+
+    def __str__(self) -> str:
+        op = "==" if self.op == "=" else self.op
+        return f"{self.metric} {op} {self.value:g}"
+
+
+def parse_condition(text: str) -> Condition:
+    """``text`` as a ``Condition``; a ValueError that shows the form otherwise."""
+    match = _CONDITION.match(text)
+    number = None
+    if match:
+        try:
+            number = float(match.group("value"))
+        except ValueError:
+            number = None
+    if match is None or number is None or math.isnan(number):
+        raise ValueError(f"cannot read the condition {text!r}: write {CONDITION_FORM}")
+    return Condition(match.group("metric"), match.group("op"), number)
 
 
 # -- one value per metric ------------------------------------------------------------------
