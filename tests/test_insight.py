@@ -375,3 +375,92 @@ def test_the_seed_question_is_answered_as_the_case_blind_regex_says(
 
     gaps = reproducibility_gaps({"model": [model_section]}, {}, {"model"})
     assert any("randomness" in g for g in gaps) == gap
+
+
+# -- compare: experiments side by side -----------------------------------------------------
+
+COMPARED = ["EXP-004", "EXP-003", "EXP-010"]
+
+
+def test_compare_json_has_every_metric_its_best_and_the_settings_that_differ(demo: Path) -> None:
+    result = run(demo, "compare", *COMPARED, "--format", "json")
+    assert result.exit_code == 0, result.output
+    e4, e3, e10 = (
+        "Experiments/EXP-004 mosaic and focal loss",
+        "Experiments/EXP-003 focal loss",
+        "Experiments/EXP-010 distillation to nano",
+    )
+    assert json.loads(result.output) == {
+        "experiments": [
+            {"id": e4, "status": "writing", "sections": "10/10"},
+            {"id": e3, "status": "writing", "sections": "10/10"},
+            {"id": e10, "status": "done", "sections": "10/10"},
+        ],
+        "metrics": [
+            {"name": "mAP@0.5", "better": "higher", "values": [0.671, 0.634, 0.571], "best": e4},
+            {"name": "crack recall", "better": "higher", "values": [0.66, 0.52, None], "best": e4},
+            # lower is better for a latency: the one value there is, is the best
+            {"name": "latency ms", "better": "lower", "values": [None, None, 9.8], "best": e10},
+        ],
+        "settings": [  # in force: EXP-004 keeps the focal gamma EXP-003 set
+            {"name": "copy-paste p", "values": ["0.3", None, None]},
+            {"name": "focal gamma", "values": ["1.5", "1.5", None]},
+            {"name": "lr", "values": ["0.005", "0.01", "0.01"]},
+            {"name": "mosaic p", "values": ["1.0", None, None]},
+        ],
+    }
+
+
+def test_compare_text_and_markdown(demo: Path) -> None:
+    text = run(demo, "compare", *COMPARED).output
+    assert text == (
+        "                                 EXP-004 mosaic and focal loss  EXP-003 focal loss  "
+        "EXP-010 distillation to nano\n"
+        "status                           writing                        writing             done\n"
+        "sections                         10/10                      "
+        "    10/10               10/10\n"
+        "mAP@0.5 (higher is better)       0.671 *                    "
+        "    0.634               0.571\n"
+        "crack recall (higher is better)  0.66 *                         0.52                —\n"
+        "latency ms (lower is better)     —                          "
+        "    —                   9.8 *\n"
+        "settings that differ:\n"
+        "  copy-paste p                   0.3                            —                   —\n"
+        "  focal gamma                    1.5                            1.5                 —\n"
+        "  lr                             0.005                          0.01                0.01\n"
+        "  mosaic p                       1.0                            —                   —\n"
+        "\n"
+        "* the best of each metric\n"
+    )
+    markdown = run(demo, "compare", *COMPARED, "--format", "markdown").output
+    assert markdown == (
+        "| | [[EXP-004 mosaic and focal loss]] | [[EXP-003 focal loss]] "
+        "| [[EXP-010 distillation to nano]] |\n"
+        "|---|---|---|---|\n"
+        "| status | writing | writing | done |\n"
+        "| sections | 10/10 | 10/10 | 10/10 |\n"
+        "| mAP@0.5 (higher is better) | **0.671** | 0.634 | 0.571 |\n"
+        "| crack recall (higher is better) | **0.66** | 0.52 | — |\n"
+        "| latency ms (lower is better) | — | — | **9.8** |\n"
+        "| *settings that differ* | | | |\n"
+        "| copy-paste p | `` 0.3 `` | — | — |\n"
+        "| focal gamma | `` 1.5 `` | `` 1.5 `` | — |\n"
+        "| lr | `` 0.005 `` | `` 0.01 `` | `` 0.01 `` |\n"
+        "| mosaic p | `` 1.0 `` | — | — |\n"
+    )
+
+
+def test_compare_a_lineage_and_what_it_refuses(demo: Path) -> None:
+    chain = json.loads(run(demo, "compare", "--lineage", "EXP-004", "--format", "json").output)
+    assert [c["id"] for c in chain["experiments"]] == [
+        "Experiments/EXP-001 baseline",
+        "Experiments/EXP-002 mosaic augmentation",
+        "Experiments/EXP-003 focal loss",
+        "Experiments/EXP-004 mosaic and focal loss",
+    ]
+    one = run(demo, "compare", "EXP-001")
+    assert one.exit_code == 2 and "compare needs two experiments or more" in one.output
+    both = run(demo, "compare", "EXP-001", "--lineage", "EXP-004")
+    assert both.exit_code == 2 and "give notes or a lineage, not both" in both.output
+    welcome = run(demo, "compare", "EXP-001", "Welcome")
+    assert welcome.exit_code == 1 and "Welcome: is not an experiment" in welcome.output

@@ -65,7 +65,15 @@ from vaultkit.loading import (
     template_version,
 )
 from vaultkit.model.check import CODES, NEAR_MISSES, check_model
-from vaultkit.model.compare import Comparison, Side, compare, settings_in_force
+from vaultkit.model.compare import (
+    Column,
+    Comparison,
+    Side,
+    SideBySide,
+    compare,
+    settings_in_force,
+    side_by_side,
+)
 from vaultkit.model.metrics import completeness
 from vaultkit.model.names import resolve_note_name
 from vaultkit.model.recognise import (
@@ -706,12 +714,7 @@ class Vault:
         if olds == [new]:
             raise RefusedEdit("is compared with itself; name another note as OTHER", new)
         rules, results = model.vault.rules, self.results
-        # the notes and their ancestors, parents first: the settings in force at each
-        involved = {a for n in (new, *olds) if n in model.lineage for a in model.chain(n)[0]}
-        involved |= {n for n in (new, *olds) if n in model.lineage}
-        order = model.lineage.topological_order(involved) or sorted(involved)
-        order += [n for n in (new, *olds) if n not in involved]
-        in_force = settings_in_force(order, model.parents, lambda n: model.notes[n].parsed.settings)
+        in_force = self._settings_in_force([new, *olds])
 
         def side(note: str) -> Side:
             bodies = note_sections(self.root, model.notes[note].path, rules)
@@ -720,6 +723,48 @@ class Vault:
         new_side = side(new)
         order_of_sections = list(model.notes[new].parsed.sections)
         return [compare(side(old), new_side, order_of_sections, results.rules) for old in olds]
+
+    def _settings_in_force(self, notes: list[str]) -> dict[str, dict[str, str]]:
+        """The settings in force at each of ``notes`` (and their ancestors): what a note
+        states, and what its parents had in force that it does not state again."""
+        model = self.model
+        involved = {a for n in notes if n in model.lineage for a in model.chain(n)[0]}
+        involved |= {n for n in notes if n in model.lineage}
+        order = model.lineage.topological_order(involved) or sorted(involved)
+        order += [n for n in notes if n not in involved]
+        return settings_in_force(order, model.parents, lambda n: model.notes[n].parsed.settings)
+
+    def compare(self, *names: str, lineage: str | None = None) -> SideBySide:
+        """Experiments side by side (`vaultkit compare`): each one's status and sections
+        answered, every metric with its best experiment marked (direction-aware), and
+        the settings in force that differ. ``names``: two or more experiments, in the
+        order shown; ``lineage``: the whole chain of that experiment, roots first."""
+        if lineage is not None:
+            if names:
+                raise ValueError("give notes or a lineage, not both")
+            model = self.model
+            members = self.lineage(lineage).members
+            chosen = model.lineage.topological_order(set(members)) or sorted(members)
+        else:
+            chosen = list(dict.fromkeys(self.note(name) for name in names))
+        if len(chosen) < 2:
+            raise ValueError("compare needs two experiments or more (or --lineage NOTE)")
+        records = {record.id: record for record in self.experiments}
+        for found in chosen:
+            if found not in records:
+                raise _not_an_experiment(found)
+        in_force = self._settings_in_force(chosen)
+        columns = [
+            Column(
+                found,
+                records[found].status,
+                records[found].sections,
+                self.results.numbers(found),
+                in_force[found],
+            )
+            for found in chosen
+        ]
+        return side_by_side(columns, self.results.rules)
 
     # -- the caches ---------------------------------------------------------------------------
 

@@ -834,6 +834,41 @@ def diff_command(session: Session, note: str, other: str | None, output: str) ->
         click.echo("\n".join(render(result) for result in results), nl=False)
 
 
+@command(name="compare")
+@click.argument("notes", nargs=-1, metavar="[NOTE]...", shell_complete=complete_note)
+@click.option(
+    "--lineage",
+    metavar="NOTE",
+    shell_complete=complete_note,
+    help="Every experiment of NOTE's chain, roots first, instead of NOTEs.",
+)
+@format_option(["text", "json", "markdown"])
+def compare_command(
+    session: Session, notes: tuple[str, ...], lineage: str | None, output: str
+) -> None:
+    """Show two or more experiments side by side.
+
+    Their status and template sections answered, every metric any of them reports
+    (the best of each marked, higher or lower being better as the metric says), and
+    the settings in force (stated, or carried from a previous experiment) that differ.
+
+    \b
+    Examples:
+      vaultkit compare EXP-001 EXP-002 EXP-004
+      vaultkit compare --lineage "EXP-004 mosaic and focal loss" --format markdown
+    """
+    try:
+        result = session.vault().compare(*notes, lineage=lineage)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if output == "json":
+        click.echo(formats.to_json(result), nl=False)
+    elif output == "markdown":
+        click.echo(formats.compare_markdown(result), nl=False)
+    else:
+        click.echo(formats.compare_text(result), nl=False)
+
+
 @cli.group(name="runs", cls=VaultkitGroup)
 def runs_group() -> None:
     """Join experiment notes and their MLflow runs (needs: pip install 'vaultkit[mlflow]').

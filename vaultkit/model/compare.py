@@ -1,4 +1,5 @@
-"""What changed from one experiment to the next: sections, settings, metrics. Pure."""
+"""What changed from one experiment to the next (sections, settings, metrics), and any
+number of experiments side by side. Pure."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import difflib
 from collections.abc import Callable
 from typing import Literal, NamedTuple, TypedDict
 
-from vaultkit.model.results import MetricRules
+from vaultkit.model.results import MetricRules, most_reported
 
 
 class SettingChange(TypedDict):
@@ -150,3 +151,68 @@ def one_line(old: dict[str, str], new: dict[str, str], limit: int = 3) -> str:
     if len(parts) > limit:
         parts = parts[:limit] + [f"+{len(parts) - limit} more"]
     return "; ".join(parts)
+
+
+# -- many experiments side by side (`vaultkit compare`) -----------------------------------
+
+
+class Column(NamedTuple):
+    """One experiment of a side-by-side comparison."""
+
+    id: str
+    status: str | None
+    sections: str | None  # answered of asked, `9/10`
+    metrics: dict[str, float]  # as ``Results`` resolves them
+    settings: dict[str, str]  # in force (``settings_in_force``)
+
+
+class ColumnJson(TypedDict):
+    id: str
+    status: str | None
+    sections: str | None
+
+
+class MetricRow(TypedDict):
+    name: str
+    better: Literal["higher", "lower"]
+    values: list[float | None]  # one per experiment, in their order
+    best: str | None  # the experiment with the best finite value (the first, on a tie)
+
+
+class SettingRow(TypedDict):
+    name: str
+    values: list[str | None]  # None: not in force there
+
+
+class SideBySide(TypedDict):
+    """The JSON of `vaultkit compare`."""
+
+    experiments: list[ColumnJson]
+    metrics: list[MetricRow]
+    settings: list[SettingRow]
+
+
+def side_by_side(columns: list[Column], rules: MetricRules) -> SideBySide:
+    """Every metric any of the experiments reports (most reported first), each with its
+    best experiment, and the settings in force that are not the same in all of them."""
+    metrics: list[MetricRow] = []
+    for name in most_reported(column.metrics for column in columns):
+        values = [column.metrics.get(name) for column in columns]
+        best = rules.best(name, zip((column.id for column in columns), values, strict=True))
+        better: Literal["higher", "lower"] = "higher" if rules.higher_is_better(name) else "lower"
+        metrics.append(
+            {"name": name, "better": better, "values": values, "best": best[0] if best else None}
+        )
+    settings: list[SettingRow] = []
+    for name in sorted({name for column in columns for name in column.settings}):
+        written = [column.settings.get(name) for column in columns]
+        if len(set(written)) > 1:
+            settings.append({"name": name, "values": written})
+    return {
+        "experiments": [
+            {"id": column.id, "status": column.status, "sections": column.sections}
+            for column in columns
+        ],
+        "metrics": metrics,
+        "settings": settings,
+    }

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vaultkit.model.compare import Comparison, MetricChange
+from vaultkit.model.compare import Comparison, MetricChange, MetricRow, SideBySide
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.metrics import plain_number
 from vaultkit.model.runs import TrackedRun
@@ -63,6 +63,20 @@ def number(value: float | None) -> str:
     return "" if value is None else plain_number(value)
 
 
+def _aligned(cells: list[list[str]]) -> list[str]:
+    """Rows of cells as lines, each column as wide as its widest cell (the last one
+    unpadded), two spaces apart."""
+    widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
+    return [
+        (
+            "  ".join(f"{cell:<{width}}" for cell, width in zip(line[:-1], widths, strict=False))
+            + "  "
+            + line[-1]
+        ).rstrip()
+        for line in cells
+    ]
+
+
 def list_table(
     rows: list[tuple[str | None, str | None, str, list[str]]],
     noun: str,
@@ -79,14 +93,7 @@ def list_table(
         heading, values = extra
         for line, value in zip(cells, [heading, *values], strict=True):
             line.insert(3, value or "-")
-    widths = [max(map(len, column)) for column in zip(*cells, strict=True)]
-    lines = [
-        "  ".join(f"{cell:<{width}}" for cell, width in zip(line[:-1], widths, strict=False))
-        + "  "
-        + line[-1]
-        for line in cells
-    ]
-    lines = [line.rstrip() for line in lines]
+    lines = _aligned(cells)
     counts = Counter(status or "no status" for status, *_ in rows)
     summary = ", ".join(
         f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -175,6 +182,11 @@ def lineage_tree(
             more = "  " if level == 0 else "".join(columns[: level - 1]) + below
             lines.append(f"{more}… {line.hidden} more below (raise --depth)")
     return "\n".join(lines) + "\n"
+
+
+def cell(text: str) -> str:
+    """Text as one Markdown table cell: on one line, its `|` escaped."""
+    return one_line(text).replace("|", "\\|")
 
 
 def one_line(text: str) -> str:
@@ -506,6 +518,64 @@ def diff_markdown(result: Comparison) -> str:
         lines += [f"- removed: {_quoted(line)}" for line in change["removed"]]
         lines += [f"- added: {_quoted(line)}" for line in change["added"]]
     return "\n".join(lines) + "\n"
+
+
+def _titles(result: SideBySide) -> list[str]:
+    return [column["id"].rpartition("/")[2] for column in result["experiments"]]
+
+
+BEST_MARK = " *"  # after the best value of a metric
+
+
+def compare_text(result: SideBySide) -> str:
+    """The experiments as columns: status, sections answered, each metric (the best
+    marked), then the settings in force that differ."""
+    columns = result["experiments"]
+    cells = [["", *_titles(result)]]
+    cells.append(["status", *(column["status"] or "-" for column in columns)])
+    cells.append(["sections", *(column["sections"] or "-" for column in columns)])
+    for row in result["metrics"]:
+        cells.append(
+            [f"{row['name']} ({row['better']} is better)", *_metric_cells(result, row, False)]
+        )
+    if result["settings"]:
+        cells.append(["settings that differ:", *([""] * len(columns))])
+        for setting in result["settings"]:
+            cells.append([f"  {setting['name']}", *(v or "—" for v in setting["values"])])
+    lines = _aligned(cells)
+    notes = ["", f"{BEST_MARK.strip()} the best of each metric"] if result["metrics"] else []
+    return "\n".join(lines + notes) + "\n"
+
+
+def compare_markdown(result: SideBySide) -> str:
+    """For pasting into a note: one table, the experiments as columns that link to their
+    notes, the best value of each metric in bold."""
+    columns = result["experiments"]
+    links = [f"[[{title}]]" for title in _titles(result)]
+    lines = [f"| | {' | '.join(links)} |", "|---|" + "---|" * len(columns)]
+    lines.append(f"| status | {' | '.join(c['status'] or '—' for c in columns)} |")
+    lines.append(f"| sections | {' | '.join(c['sections'] or '—' for c in columns)} |")
+    for row in result["metrics"]:
+        cells = _metric_cells(result, row, True)
+        name = cell(row["name"])
+        lines.append(f"| {name} ({row['better']} is better) | {' | '.join(cells)} |")
+    if result["settings"]:
+        lines.append("| *settings that differ* |" + " |" * len(columns))
+    for setting in result["settings"]:
+        written = " | ".join(f"`` {cell(v)} ``" if v else "—" for v in setting["values"])
+        lines.append(f"| {cell(setting['name'])} | {written} |")
+    return "\n".join(lines) + "\n"
+
+
+def _metric_cells(result: SideBySide, row: MetricRow, markdown: bool) -> list[str]:
+    """Each experiment's value of a metric, the best one marked (bold, in Markdown)."""
+    cells = []
+    for column, value in zip(result["experiments"], row["values"], strict=True):
+        text = _number(value)
+        if column["id"] == row["best"]:
+            text = f"**{text}**" if markdown else text + BEST_MARK
+        cells.append(text)
+    return cells
 
 
 def _quoted(line: str) -> str:

@@ -25,6 +25,7 @@ from vaultkit.obsidian.links import LinkStyle, format_link
 from vaultkit.obsidian.resolve import Resolver
 from vaultkit.output.formats import (
     SHOWN_DEPTH,
+    cell,
     lineage_mermaid,
     mermaid_label,
     one_line,
@@ -192,11 +193,6 @@ def thresholds_cell(results: Results, note: str) -> str:
     """`✓ 2/2`: how many of the thresholds the note sets its values meet."""
     met, judged = results.thresholds_met(note)
     return f"{'✓' if met == judged else '✗'} {met}/{judged}" if judged else "—"
-
-
-def cell(text: str) -> str:
-    """Text as one table cell: on one line, its `|` escaped."""
-    return one_line(text).replace("|", "\\|")
 
 
 def index_row(layout: Layout, note: str, problems: NoteProblems) -> str:
