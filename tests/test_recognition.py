@@ -294,8 +294,8 @@ def vault(tmp_path: Path) -> Path:
     [
         (
             ["set-status", "EXP-002", "dnoe"],
-            "Error: Experiments/EXP-002 next.md: 'dnoe' is a status no experiment has and "
-            "vaultkit does not know (done, not_done, pending, postpone, reading, writing); did "
+            "Error: Experiments/EXP-002 next.md: 'dnoe' is a status no experiment has had and "
+            "vaultkit does not know (done, not_done, pending, postpone, reading, writing). Did "
             "you mean 'done' or 'not_done'? Use --force to start a new status, or list it under "
             "statuses in .vaultkit/config.toml\n",
         ),
@@ -538,3 +538,24 @@ def test_open_says_the_address_when_it_cannot_open_and_never_the_openers_noise(
     uri = "obsidian://open?vault=vault&file=Experiments%2FEXP-003%20opened"
     assert (result.returncode, result.stdout) == (0, "Experiments/EXP-003 opened.md\n")
     assert result.stderr == said.format(uri=uri)
+
+
+def test_a_status_the_vault_had_is_accepted_again_and_the_refusal_reads_cleanly(
+    vault: Path,
+) -> None:
+    """The only `active` experiment set to `blocked`, then back: `active` was a status
+    of the vault (a build saw it), so it is no typo."""
+    assert run(vault, "set-status", "EXP-002", "active", "--force").exit_code == 0
+    assert run(vault, "build").exit_code == 0
+    assert run(vault, "set-status", "EXP-002", "blocked", "--force").exit_code == 0
+    back = run(vault, "set-status", "EXP-002", "active")
+    assert back.exit_code == 0, back.output
+    assert back.output == "Experiments/EXP-002 next.md: blocked -> active\n"
+    refused = run(vault, "set-status", "EXP-002", "zzz")
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "Error: Experiments/EXP-002 next.md: 'zzz' is a status no experiment has had and "
+        "vaultkit does not know (active, done, not_done, pending, postpone, reading, "
+        "writing). Use --force to start a new status, or list it under statuses in "
+        ".vaultkit/config.toml\n"
+    )

@@ -900,15 +900,17 @@ class Vault:
             )
         known = {*KNOWN_STATUSES, *settings.config.statuses}
         if status not in known and not force:
+            # the statuses experiments have now, and had at any build
             in_use = {r.status for r in self.experiments if r.status}
+            in_use |= State.load(self.root).statuses
             if status not in in_use:
                 choices = sorted(known | in_use)
                 close = difflib.get_close_matches(status, choices, n=3, cutoff=0.5)
-                hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+                hint = f"Did you mean {' or '.join(map(repr, close))}? " if close else ""
                 raise RefusedEdit(
-                    f"{status!r} is a status no experiment has and vaultkit does not know "
-                    f"({', '.join(choices)}); {hint}Use --force to start a new status, or "
-                    "list it under statuses in .vaultkit/config.toml",
+                    f"{status!r} is a status no experiment has had and vaultkit does not "
+                    f"know ({', '.join(choices)}). {hint}Use --force to start a new status, "
+                    "or list it under statuses in .vaultkit/config.toml",
                     found.path,
                 )
         change_status(settings, found, experiment, status, force)

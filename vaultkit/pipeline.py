@@ -65,6 +65,8 @@ class State:
     settings: str = ""  # the settings' digest (VaultSnapshot.settings_key)
     listing: dict[str, StatKey] = field(default_factory=dict)  # every file, after the build
     experiments: frozenset[str] = frozenset()  # their paths
+    # every status an experiment had at a build: `set-status` accepts them again later
+    statuses: frozenset[str] = frozenset()
     templates: frozenset[str] = frozenset()  # the paths of experiment templates
     # what the links of the rendered rows and lineages were resolved against
     model_files: frozenset[str] = frozenset()
@@ -122,7 +124,13 @@ class State:
             and cache.only(tuple, self.lineages.values())
             and all(
                 isinstance(part, frozenset) and cache.only(str, part)
-                for part in (self.experiments, self.templates, self.model_files, self.link_files)
+                for part in (
+                    self.experiments,
+                    self.statuses,
+                    self.templates,
+                    self.model_files,
+                    self.link_files,
+                )
             )
             and cache.only(str, self.listing)
             and cache.only(str, self.rows)
@@ -452,6 +460,8 @@ class Builder:
             written[path] = render.digest(output.pure)
         state.listing = dict(sorted(listing.items()))
         state.experiments = frozenset(model.notes[e].path for e in model.experiments)
+        found = {model.notes[e].parsed.status for e in model.experiments}
+        state.statuses = state.statuses | {status for status in found if status}
         state.templates = _templates(state, model.vault, look.listing)
         state.model_files = frozenset(model.vault.files)
         state.link_files = frozenset({*model.vault.files, *layout.missing})
