@@ -428,3 +428,23 @@ def test_check_experiments_and_changed_narrow_the_problems(tmp_path: Path) -> No
     meeting.write_text(meeting.read_text() + "[[Gone three]]\n")
     assert noted("--changed") == {("Notes/Meeting", "dangling-link")}
     assert noted("--changed", "--experiments") == set()
+
+
+def test_a_typo_in_a_previous_experiment_link_gets_a_did_you_mean(tmp_path: Path) -> None:
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            ".obsidian/app.json": "{}",
+            "Experiments/EXP-001 baseline.md": experiment("none", "done"),
+            "Experiments/EXP-002 mosaic.md": experiment("[[EXP-001 basline]]", "writing"),
+            "Experiments/EXP-003 other.md": experiment("[[Quarterly planning]]", "writing"),
+        },
+    )
+    problems = json.loads(run(vault, "check", "--format", "json").stdout)["problems"]
+    messages = {p["note"]: p["message"] for p in problems if p["code"] == "dangling-link"}
+    assert messages == {
+        "Experiments/EXP-002 mosaic": "[[EXP-001 basline]] in Previous experiment points to "
+        "'EXP-001 basline', which is not in the vault; did you mean [[EXP-001 baseline]]?",
+        "Experiments/EXP-003 other": "[[Quarterly planning]] in Previous experiment points to "
+        "'Quarterly planning', which is not in the vault",
+    }

@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Iterator
 
 from vaultkit.model.metrics import unanswered
+from vaultkit.model.names import closest_names
 from vaultkit.model.recognise import (
     has_template_tag,
     is_template,
@@ -140,12 +141,17 @@ def _link_problems(
     if resolved.target is None:
         where = " in Previous experiment" if in_previous else ""
         attachment = is_attachment(link.target) and not in_previous
+        message = f"{_link_text(link)}{where} points to {link.target!r}, which is not in the vault"
+        if in_previous:  # a typo in a name breaks the chain: say which experiment is meant
+            close = closest_names(model.experiments - {note_id}, link.target, limit=1)
+            if close:
+                message += f"; did you mean [[{close[0].rpartition('/')[2]}]]?"
         yield Problem(
             "missing-attachment" if attachment else "dangling-link",
             ERROR if in_previous else WARNING,
             note_id,
             link.line,
-            f"{_link_text(link)}{where} points to {link.target!r}, which is not in the vault",
+            message,
         )
         return
     if resolved.resolution.ambiguous:
