@@ -195,13 +195,35 @@ def test_note_deleted_while_being_read(
     assert running.errors == []
 
 
-def test_own_writes_and_dot_paths_are_ignored() -> None:
-    assert is_ignored(".obsidian/workspace.json")
-    assert is_ignored("Notes/.EXP-1.md.abc.vaultkit-tmp")
-    assert is_ignored("Notes/EXP-1.md~")
-    assert is_ignored("Notes/.EXP-1.md.swp")
-    assert is_ignored("Notes/4913")
-    assert not is_ignored("Notes/EXP-1.md")
+@pytest.mark.parametrize(
+    ("path", "ignored"),
+    [
+        (".obsidian/workspace.json", True),
+        ("Notes/.EXP-1.md.abc.vaultkit-tmp", True),
+        ("Notes/EXP-1.md~", True),
+        ("Notes/.EXP-1.md.swp", True),
+        ("Notes/4913", True),
+        ("Notes/#EXP-1.md#", True),
+        ("Notes/sedAb12Cd", True),  # sed -i
+        ("Notes/EXP-1.md___jb_tmp___", True),
+        ("Notes/EXP-1.md", False),
+        ("Notes/sedation notes.md", False),
+        ("Notes/sed.md", False),
+    ],
+)
+def test_own_writes_dot_paths_and_editors_temporary_files_are_ignored(
+    path: str, ignored: bool
+) -> None:
+    assert is_ignored(path) is ignored
+
+
+def test_sed_in_place_reports_the_note_it_edited_only(running: Running, vault: Path) -> None:
+    note = vault / "Experiments" / "EXP-003 focal.md"
+    subprocess.run(["sed", "-i", "s/#writing/#done/", str(note)], check=True)
+    assert wait_until(lambda: "## done (" in index_text(vault) and running.updates)
+    time.sleep(0.5)  # any later batch (the temporary file's own events) has come by now
+    changed = {path for update in running.updates for path in update.changed}
+    assert changed == {"Experiments/EXP-003 focal.md"}
 
 
 def test_polling_observer_works_too(vault: Path) -> None:

@@ -44,8 +44,14 @@ MAX_DELAY_SECONDS = 2.0  # a stream of events never postpones a rebuild longer t
 VAULT_GONE_SECONDS = 10.0
 SAVE_EVERY_SECONDS = 5.0  # the build state is saved at most this often (and on stopping)
 CONTENT_EVENTS = {"created", "modified", "deleted", "moved", "closed"}
-# Editors' swap, backup and temporary files (vim, emacs, JetBrains, Office, rsync).
-_TEMPORARY = re.compile(r"(~|\.swp|\.swx|\.swo|\.tmp|\.bak|\.crswap|\.part)$|^(#.*#|4913)$", re.I)
+# Editors' and tools' swap, backup and temporary files: vim (`.swp`, `4913`), emacs
+# (`#x#`), JetBrains (`___jb_tmp___`), Office, rsync, and `sed -i` (`sedAb12Cd`, six
+# random letters and digits beside the file it edits).
+_TEMPORARY = re.compile(
+    r"(~|\.swp|\.swx|\.swo|\.tmp|\.bak|\.crswap|\.part|___jb_tmp___|___jb_old___)$"
+    r"|^(#.*#|4913|sed[A-Za-z0-9]{6})$",
+    re.I,
+)
 
 
 def is_ignored(relative: str) -> bool:
