@@ -17,7 +17,7 @@ from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.vault_model import build_model
 from vaultkit.output.edit import fill_template, moment_format
 
-from .conftest import LINEAGE_VAULT, SEED_TEMPLATE, run, write_vault
+from .conftest import LINEAGE_VAULT, SEED_TEMPLATE, experiment, run, write_vault
 
 
 @pytest.fixture
@@ -411,3 +411,42 @@ def test_a_file_system_without_hard_links_still_takes_new_notes(
     fresh = tmp_path / "usb-vault"
     assert CliRunner().invoke(cli, ["init", str(fresh)]).exit_code == 0
     assert (fresh / "Templates" / "Model Training.md").is_file()
+
+
+@pytest.mark.parametrize(
+    ("existing", "config", "expected"),
+    [
+        # no experiment yet: the configured folder
+        ([], "", "Experiments/EXP-010 next.md"),
+        # experiments in numbered project folders, none in Experiments/: where most live
+        (
+            [
+                "04_Projects/Cracks/EXP-001 a.md",
+                "04_Projects/Cracks/EXP-002 b.md",
+                "04_Projects/Dents/EXP-003 c.md",
+            ],
+            "",
+            "04_Projects/Cracks/EXP-010 next.md",
+        ),
+        # one experiment in the configured folder is enough to keep it
+        (
+            ["Experiments/EXP-001 a.md", "Projects/EXP-002 b.md", "Projects/EXP-003 c.md"],
+            "",
+            "Experiments/EXP-010 next.md",
+        ),
+        # a folder the config names is where they go, wherever the others are
+        (["Projects/EXP-001 a.md"], 'experiments_folder = "Runs"\n', "Runs/EXP-010 next.md"),
+    ],
+)
+def test_a_new_experiment_goes_where_the_vaults_experiments_live(
+    tmp_path: Path, existing: list[str], config: str, expected: str
+) -> None:
+    files: dict[str, str | bytes] = {".obsidian/app.json": "{}"}
+    files |= {path: experiment("none", "done") for path in existing}
+    if config:
+        files[".vaultkit/config.toml"] = config
+    root = write_vault(tmp_path / "vault", files)
+    created = run(root, "new-experiment", "EXP-010 next")
+    assert created.exit_code == 0, created.output
+    assert created.stdout == expected + "\n"
+    assert (root / expected).is_file()

@@ -824,7 +824,7 @@ class Vault:
         (``Vault.tracker().run(id)``) that fills the note, which names it; when no
         ``previous`` is given, the experiment naming the run's parent run is the previous."""
         settings = self.settings
-        path = new_experiment_path(settings, title, folder)
+        path = new_experiment_path(settings, title, self._experiments_folder(folder))
         if run is not None and run.parent_id and not previous:
             previous = [n for n, ids in self.linked_runs().items() if run.parent_id in ids][:1]
         parents = [self._read(name) for name in previous]
@@ -839,6 +839,23 @@ class Vault:
         )
         self._forget()
         return created
+
+    def _experiments_folder(self, asked: str | None) -> str:
+        """Where a new experiment goes: the folder asked for; else `experiments_folder`
+        when the config sets it, or while an experiment lives there (`Experiments`) or
+        none exists yet; else the folder where most experiments live (a vault of project
+        folders keeps its own)."""
+        if asked is not None:
+            return asked
+        config = self.settings.config
+        configured = config.experiments_folder
+        paths = [record.path for record in self.experiments]
+        if "experiments_folder" in config.written or not paths:
+            return configured
+        if any(in_folder(path, configured) for path in paths):
+            return configured
+        counts = Counter(path.rpartition("/")[0] for path in paths)
+        return min(counts, key=lambda found: (-counts[found], found))
 
     def template(self) -> str | None:
         """The vault's experiment template: a note tagged #model_training and #template or

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from vaultkit.errors import ConfigError
@@ -45,6 +45,8 @@ class Config:
     # names that stand for one metric: (the name shown, (other names, …))
     metric_aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     metric_direction: tuple[tuple[str, str], ...] = ()  # (metric, "higher" or "lower")
+    # the keys the file sets (a default and a value written out may mean different things)
+    written: frozenset[str] = frozenset()
 
     @functools.cached_property  # asked once per note of the vault
     def index_path(self) -> str:
@@ -201,6 +203,7 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "metric_aliases": _aliases,
     "metric_direction": _directions,
 }
+CONFIG_KEYS = tuple(sorted(_KEYS))  # what `.vaultkit/config.toml` may set
 
 
 def parse_config(text: str) -> Config:
@@ -209,13 +212,14 @@ def parse_config(text: str) -> Config:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"is not valid TOML: {exc}", CONFIG_PATH) from None
-    known = sorted(f.name for f in fields(Config))
+    known = CONFIG_KEYS
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ConfigError(
             f"unknown key {unknown[0]!r}; known keys: {', '.join(known)}", CONFIG_PATH
         )
-    config = Config(**{key: _KEYS[key](key, value) for key, value in data.items()})
+    values = {key: _KEYS[key](key, value) for key, value in data.items()}
+    config = Config(**values, written=frozenset(data))
     if config.in_lineage_folder(config.index_path):
         raise ConfigError(
             f"index_note {config.index_note!r} is inside lineage_folder "
