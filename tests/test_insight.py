@@ -342,16 +342,6 @@ def test_diff_golden_files_for_the_demo_merge(demo: Path, output: str) -> None:
     assert result.output == golden.read_text(encoding="utf-8")
 
 
-def test_markdown_diff_pasted_into_a_note_links_only_the_two_notes(demo: Path) -> None:
-    markdown = run(demo, "diff", "EXP-003 focal loss", "--format", "markdown").output
-    note = parse_note(markdown)
-    assert sorted({link.target for link in note.links}) == [
-        "EXP-001 baseline",
-        "EXP-003 focal loss",
-    ]
-    assert note.tags == []
-
-
 def test_set_status_lands_on_the_right_line_past_form_feeds_and_line_separators() -> None:
     before = "intro\x0cstill line one\u2028and here\nmore\n---\nStatus: #writing\nTags: #x\n"
     assert set_status(before, "done") == before.replace("#writing", "#done")
@@ -464,3 +454,22 @@ def test_compare_a_lineage_and_what_it_refuses(demo: Path) -> None:
     assert both.exit_code == 2 and "give notes or a lineage, not both" in both.output
     welcome = run(demo, "compare", "EXP-001", "Welcome")
     assert welcome.exit_code == 1 and "Welcome: is not an experiment" in welcome.output
+
+
+def test_markdown_diff_links_click_and_its_tags_take_nothing(demo: Path) -> None:
+    """Pasted into a note, the diff's links are links; the tags of changed lines are
+    escaped, so the note holding the diff takes no status or tag from them."""
+    note = demo / "Experiments" / "EXP-003 focal loss.md"
+    added = "- See [[EXP-001 baseline#Result]] #ablation (issue #12)\n\n# Next experiment"
+    note.write_text(note.read_text().replace("# Next experiment", added, 1))
+    markdown = run(demo, "diff", "EXP-003", "--format", "markdown").output
+    assert "- added: What will be tested next? [[EXP-004 mosaic and focal loss]]" in markdown
+    assert r"- added: See [[EXP-001 baseline#Result]] \#ablation (issue #12)" in markdown
+    pasted = parse_note(markdown)
+    assert pasted.tags == []
+    assert sorted({link.target for link in pasted.links}) == [
+        "EXP-001 baseline",  # the heading, and the line that links to its Result
+        "EXP-002 mosaic augmentation",  # a line removed from Next experiment
+        "EXP-003 focal loss",
+        "EXP-004 mosaic and focal loss",  # the line added there
+    ]

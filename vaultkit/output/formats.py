@@ -15,6 +15,7 @@ from vaultkit.model.digraph import Digraph
 from vaultkit.model.metrics import plain_number
 from vaultkit.model.runs import TrackedRun
 from vaultkit.model.vault_model import Lineage, VaultModel
+from vaultkit.obsidian.syntax import scan_inline
 from vaultkit.records import LINK, Edge, Problem, utc_time
 
 if TYPE_CHECKING:  # networkx is imported by the graph exports only: it is slow to import
@@ -515,8 +516,8 @@ def diff_markdown(result: Comparison) -> str:
         lines.append(f"| {setting['name']} | {setting['old'] or '—'} | {setting['new'] or '—'} |")
     for change in result["sections"]:
         lines += ["", f"### {change['section'].capitalize()}", ""]
-        lines += [f"- removed: {_quoted(line)}" for line in change["removed"]]
-        lines += [f"- added: {_quoted(line)}" for line in change["added"]]
+        lines += [f"- removed: {_pasted(line)}" for line in change["removed"]]
+        lines += [f"- added: {_pasted(line)}" for line in change["added"]]
     return "\n".join(lines) + "\n"
 
 
@@ -578,7 +579,11 @@ def _metric_cells(result: SideBySide, row: MetricRow, markdown: bool) -> list[st
     return cells
 
 
-def _quoted(line: str) -> str:
-    """A changed line as inline code: pasted into a note, it adds no links or tags."""
+def _pasted(line: str) -> str:
+    """A changed line as it reads pasted into a note: its links still click, but each
+    tag Obsidian would read is escaped (`\\#done`), so the note that holds the diff takes
+    no one's status or tags."""
     text = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
-    return f"`` {text} ``"
+    for tag in reversed(scan_inline(text)[2]):
+        text = text[: tag.offset] + "\\" + text[tag.offset :]
+    return text
