@@ -448,3 +448,35 @@ def test_a_typo_in_a_previous_experiment_link_gets_a_did_you_mean(tmp_path: Path
         "Experiments/EXP-003 other": "[[Quarterly planning]] in Previous experiment points to "
         "'Quarterly planning', which is not in the vault",
     }
+
+
+def test_check_tracked_leaves_out_a_draft_git_does_not_track(tmp_path: Path) -> None:
+    """The pre-commit hook's check: an untracked draft with an error does not block a
+    commit of other notes; a staged note with one does."""
+    import subprocess
+
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            ".obsidian/app.json": "{}",
+            "Experiments/EXP-001 base.md": experiment("none", "done"),
+            "Drafts/EXP-002 draft.md": experiment("[[EXP-999 nowhere]]", "writing"),
+        },
+    )
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(vault), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", "Experiments/EXP-001 base.md")
+    assert run(vault, "check").exit_code == 1  # the draft's broken Previous link
+    tracked = run(vault, "check", "--tracked")
+    assert tracked.exit_code == 0, tracked.output
+    git("add", "Drafts/EXP-002 draft.md")
+    assert run(vault, "check", "--tracked").exit_code == 1
+    plain = write_vault(tmp_path / "plain", {".obsidian/app.json": "{}"})
+    outside = run(plain, "check", "--tracked")
+    assert outside.exit_code == 1
+    assert "is not in a git repository, so no file is tracked; leave out --tracked" in (
+        outside.output
+    )

@@ -39,6 +39,7 @@ from vaultkit.disk.read import (
     cache_base,
     cache_folder,
     find_vault_root,
+    git_tracked,
     list_vault,
     read_bytes,
     read_cache,
@@ -575,12 +576,15 @@ class Vault:
         severity: str | None = None,
         experiments_only: bool = False,
         changed_only: bool = False,
+        tracked_only: bool = False,
     ) -> list[Problem]:
         """Every problem in the vault, sorted by note, line and code; and the files the
         last build left alone, and why. ``codes``: only these codes (an unknown code is
         a ValueError naming the closest); ``severity``: only "error" or "warning";
         ``experiments_only``: only the experiments' problems; ``changed_only``: only
-        the problems of notes changed or added since the last build (``changed_notes``)."""
+        the problems of notes changed or added since the last build (``changed_notes``);
+        ``tracked_only``: only those of notes git tracks (a draft not yet added to git
+        does not block a commit of other notes; DiskError outside a git repository)."""
         wanted = set(codes)
         check_codes(wanted)
         if severity not in (None, ERROR, WARNING):
@@ -591,6 +595,11 @@ class Vault:
         if changed_only:
             changed: set[str | None] = {note_id(path) for path in self.changed_notes()}
             notes = changed if notes is None else notes & changed
+        if tracked_only:
+            tracked: set[str | None] = {
+                note_id(path) for path in git_tracked(self.root) if path.lower().endswith(".md")
+            }
+            notes = tracked if notes is None else notes & tracked
         return [
             p
             for p in self._all_problems()

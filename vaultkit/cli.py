@@ -434,6 +434,12 @@ def lineage(session: Session, note: str | None, output: str, depth: int | None) 
     help="Only the problems of notes changed or added since the last build.",
 )
 @click.option(
+    "--tracked",
+    "tracked_only",
+    is_flag=True,
+    help="Only the problems of notes git tracks (what the pre-commit hook checks).",
+)
+@click.option(
     "--fix",
     is_flag=True,
     help="Remove the #template and #document_template tags that experiments still carry.",
@@ -446,6 +452,7 @@ def check(
     severity: str | None,
     experiments_only: bool,
     changed_only: bool,
+    tracked_only: bool,
     fix: bool,
 ) -> None:
     """Find broken links, lineage cycles, bad properties and missing statuses.
@@ -476,6 +483,7 @@ def check(
         severity=severity,
         experiments_only=experiments_only,
         changed_only=changed_only,
+        tracked_only=tracked_only,
     )
     if output == "json":
         click.echo(formats.check_json(problems), nl=False)

@@ -21,6 +21,7 @@ import platformdirs
 
 from vaultkit.disk import cache
 from vaultkit.errors import (
+    DiskError,
     NotARegularFile,
     VaultkitError,
     VaultTooLarge,
@@ -268,3 +269,25 @@ def find_vault_root(start: Path) -> Path | None:
         if (folder / OBSIDIAN_FOLDER).is_dir():
             return folder
     return None
+
+
+def git_tracked(root: Path) -> set[str]:
+    """The vault paths of the files git tracks (the index: committed or staged), for a
+    vault in a git working tree; DiskError when there is no git or no repository."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DiskError(f"cannot ask git which files it tracks: {exc}", str(root)) from None
+    if done.returncode != 0:
+        raise DiskError(
+            "is not in a git repository, so no file is tracked; leave out --tracked",
+            str(root),
+        )
+    return {os.fsdecode(path) for path in done.stdout.split(b"\0") if path}
