@@ -480,3 +480,31 @@ def test_check_tracked_leaves_out_a_draft_git_does_not_track(tmp_path: Path) -> 
     assert "is not in a git repository, so no file is tracked; leave out --tracked" in (
         outside.output
     )
+
+
+@pytest.mark.parametrize(
+    ("tags", "said"),
+    [
+        (
+            "tags: model_training, document",
+            "tags: 'model_training, document' is ignored by Obsidian (1.9+); write the tags "
+            "as a YAML list, one per line",
+        ),
+        (
+            "tags:\n  - model_training\n  - has space",
+            "tags: 'has space' is ignored by Obsidian (1.9+); a tag holds no spaces: join the "
+            "words with _ or - (or make them two tags)",
+        ),
+        (
+            'tags: ["model_training", "foo.bar"]',
+            "tags: 'foo.bar' is ignored by Obsidian (1.9+); a tag holds letters, digits, _, - "
+            "and / only (and not digits alone)",
+        ),
+    ],
+)
+def test_ignored_tags_get_the_fix_their_form_needs(tmp_path: Path, tags: str, said: str) -> None:
+    vault = write_vault(
+        tmp_path / "vault", {".obsidian/app.json": "{}", "Note.md": f"---\n{tags}\n---\nbody\n"}
+    )
+    problems = json.loads(run(vault, "check", "--format", "json").stdout)["problems"]
+    assert [p["message"] for p in problems if p["code"] == "ignored-tags"] == [said]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from collections.abc import Iterator
+from typing import Any
 
 from vaultkit.model.metrics import unanswered
 from vaultkit.model.names import closest_names
@@ -176,6 +177,17 @@ def _link_problems(
         )
 
 
+def _ignored_tag_fix(properties: dict[str, Any], ignored: str) -> str:
+    """What to do about a tags value Obsidian drops: a list for several tags written as
+    one text; in a list already, a tag without spaces or the characters tags cannot hold."""
+    key = next((k for k in properties if isinstance(k, str) and k.lower() == "tags"), None)
+    if key is not None and isinstance(properties[key], str):
+        return "write the tags as a YAML list, one per line"
+    if any(ch.isspace() for ch in ignored.strip()):
+        return "a tag holds no spaces: join the words with _ or - (or make them two tags)"
+    return "a tag holds letters, digits, _, - and / only (and not digits alone)"
+
+
 def is_attachment(target: str) -> bool:
     """A link to a file that is not a note: it names an extension other than `.md` (an
     image, a PDF, a canvas)."""
@@ -212,7 +224,7 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
                 note_id,
                 None,
                 f"tags: {parsed.ignored_tags!r} is ignored by Obsidian (1.9+); "
-                "write the tags as a YAML list, one per line",
+                + _ignored_tag_fix(parsed.properties, parsed.ignored_tags),
             )
         )
     if experiment:
