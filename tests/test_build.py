@@ -456,3 +456,29 @@ def test_a_row_or_lineage_note_reads_no_note_its_inputs_do_not_name(vault: Path)
         render.lineage_note(layout, number)
         render.lineage_canvas(layout, number)
         assert recording.read <= set(lineage.members), lineage.members
+
+
+def test_with_absolute_links_the_index_shows_each_notes_name(tmp_path: Path) -> None:
+    """`newLinkFormat: absolute`: links in vaultkit's tables carry the path and show the
+    name (a table of whole paths is unreadable); a person's note gets links as Obsidian
+    writes them."""
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            ".obsidian/app.json": '{"newLinkFormat": "absolute"}',
+            "04_Projects/Crack detection/Crack baseline.md": experiment("none", "done"),
+            "04_Projects/Crack detection/Crack focal loss.md": experiment(
+                "[[04_Projects/Crack detection/Crack baseline]]", "writing"
+            ),
+        },
+    )
+    build(vault)
+    index = (vault / "Experiment Index.md").read_text(encoding="utf-8")
+    row = next(line for line in index.splitlines() if "Crack focal loss" in line)
+    assert row.startswith(
+        "| [[04_Projects/Crack detection/Crack focal loss\\|Crack focal loss]] "
+        "| [[04_Projects/Crack detection/Crack baseline\\|Crack baseline]] "
+    )
+    model = build_model(load_vault(vault))
+    linked = {r.target for r in model.links["Experiment Index"] if r.target}
+    assert "04_Projects/Crack detection/Crack focal loss" in linked

@@ -53,11 +53,19 @@ _ESCAPED_IN_TEXT = str.maketrans({c: "\\" + c for c in "\\[]`$#*_"} | {"<": "&lt
 
 
 def format_link(
-    target: str, source: str, style: LinkStyle, resolver: Resolver, in_table: bool = False
+    target: str,
+    source: str,
+    style: LinkStyle,
+    resolver: Resolver,
+    in_table: bool = False,
+    named: bool = False,
 ) -> str:
     """``[[path]]`` or ``[Title](path.md)``; ``in_table`` escapes what a table cell needs.
     A name a wikilink cannot hold is written as a Markdown link, its path percent-encoded
-    and its text escaped, so that nothing in it reads as a tag, code or a comment."""
+    and its text escaped, so that nothing in it reads as a tag, code or a comment.
+    ``named``: a wikilink whose path is more than the note's name (absolute or relative
+    link formats) shows the name, ``[[Projects/Cracks/EXP-001 base|EXP-001 base]]`` (the
+    tables vaultkit writes; in a person's note a link is written as Obsidian writes it)."""
     markdown = style.markdown or not _NOT_IN_WIKILINKS.isdisjoint(target) or "<!--" in target
     if markdown and not style.markdown:
         style = LinkStyle(style.format, markdown=True)
@@ -68,4 +76,7 @@ def format_link(
         if in_table:
             text = text.replace("|", "\\|")
         return f"[{text}]({quote(path, safe='/')})"
+    if named and path != title:
+        bar = "\\|" if in_table else "|"  # a `|` alone would end a table cell
+        return f"[[{path}{bar}{title}]]"
     return f"[[{path}]]"

@@ -132,7 +132,9 @@ class Layout:
         if key not in self._links:
             note = self.model.notes.get(target)
             path = note.path if note else target
-            self._links[key] = format_link(path, source_path, self.style, self.resolver, in_table)
+            self._links[key] = format_link(
+                path, source_path, self.style, self.resolver, in_table, named=True
+            )
         return self._links[key]
 
     def lineage_path_of(self, member: str) -> str:
