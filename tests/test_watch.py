@@ -380,3 +380,22 @@ def test_an_inotify_limit_is_said_in_words_with_the_fix(
         watcher.start()
     watcher.close()
     assert said in raised.value.message and "vaultkit watch --polling" in raised.value.message
+
+
+def test_a_save_that_makes_or_breaks_a_lineage_cycle_is_reported(
+    running: Running, vault: Path
+) -> None:
+    loop_b = vault / "Cycle" / "EXP-021 loop b.md"
+    loop_b.write_text(experiment("none", "writing"))  # the circle a <-> b is broken
+    assert wait_until(lambda: any(u.fixed for u in running.updates))
+    fixed = [f for u in running.updates for f in u.fixed]
+    assert [(note, code) for note, code, _ in fixed] == [("Cycle/EXP-020 loop a", "lineage-cycle")]
+    running.updates.clear()
+    baseline = vault / "Experiments" / "EXP-001 baseline.md"
+    baseline.write_text(experiment("[[EXP-004 merge]]", "done"))  # 1 <- 2 <- 4 <- 1
+    assert wait_until(lambda: any(u.introduced for u in running.updates))
+    found = [i for u in running.updates for i in u.introduced if i[1] == "lineage-cycle"]
+    assert len(found) == 1
+    assert "Previous experiment links go round in a circle" in found[0][2]
+    shown = "\n".join(u.line() for u in running.updates)
+    assert "new problem in " in shown and ": lineage-cycle: Previous experiment links go" in shown

@@ -29,7 +29,7 @@ from vaultkit.api import Vault
 from vaultkit.create import sync_note_runs
 from vaultkit.disk.read import not_utf8, read_bytes
 from vaultkit.errors import VaultkitError, WatchError, describe_os_error
-from vaultkit.model.check import ignored, note_problems
+from vaultkit.model.check import cycle_problems, ignored, note_problems
 from vaultkit.model.reading import parse_note
 from vaultkit.model.runs import Run, linked_runs
 from vaultkit.model.vault_model import VaultModel
@@ -248,7 +248,7 @@ class Watcher:
 
     def _build(self, changed: list[str], paths: set[str] | None, began: float) -> Update:
         notes = sorted(note_id(p) for p in paths or () if p.lower().endswith(".md"))
-        before = self._problems_of(notes)
+        before, cycles_before = self._problems_of(notes), self._cycles()
         result = self.builder.build(changed=paths)
         model = self.builder.model
         if model is not None and model.vault.config.runs_sync:
@@ -263,7 +263,22 @@ class Watcher:
             old, new = before.get(note, set()), after.get(note, set())
             update.introduced += [(note, code, message) for code, message in sorted(new - old)]
             update.fixed += [(note, code, message) for code, message in sorted(old - new)]
+        cycles_after = self._cycles()  # a save can close a circle of Previous links, or open one
+        update.introduced += sorted(cycles_after - cycles_before)
+        update.fixed += sorted(cycles_before - cycles_after)
         return update
+
+    def _cycles(self) -> set[tuple[str, str, str]]:
+        """The lineage cycles of the model in memory, as (note, code, message)."""
+        model = self.builder.model
+        if model is None:
+            return set()
+        ignore = model.vault.config.ignore
+        return {
+            (p.note or "", p.code, p.message)
+            for p in cycle_problems(model)
+            if not ignored(p, ignore)
+        }
 
     def _problems_of(self, notes: list[str]) -> dict[str, set[tuple[str, str]]]:
         """What check finds in each of ``notes`` that is an experiment, by the model in
