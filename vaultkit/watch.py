@@ -263,16 +263,18 @@ class Watcher:
             old, new = before.get(note, set()), after.get(note, set())
             update.introduced += [(note, code, message) for code, message in sorted(new - old)]
             update.fixed += [(note, code, message) for code, message in sorted(old - new)]
-        cycles_after = self._cycles()  # a save can close a circle of Previous links, or open one
-        update.introduced += sorted(cycles_after - cycles_before)
-        update.fixed += sorted(cycles_before - cycles_after)
+        if cycles_before is not None:  # a save can close a circle of Previous links, or open one
+            cycles_after = self._cycles() or set()
+            update.introduced += sorted(cycles_after - cycles_before)
+            update.fixed += sorted(cycles_before - cycles_after)
         return update
 
-    def _cycles(self) -> set[tuple[str, str, str]]:
-        """The lineage cycles of the model in memory, as (note, code, message)."""
+    def _cycles(self) -> set[tuple[str, str, str]] | None:
+        """The lineage cycles of the model in memory, as (note, code, message); None
+        before the first build (whose cycles are no change)."""
         model = self.builder.model
         if model is None:
-            return set()
+            return None
         ignore = model.vault.config.ignore
         return {
             (p.note or "", p.code, p.message)
