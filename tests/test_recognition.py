@@ -564,3 +564,31 @@ def test_a_status_the_vault_had_is_accepted_again_and_the_refusal_reads_cleanly(
         "writing). Use --force to start a new status, or list it under statuses in "
         ".vaultkit/config.toml\n"
     )
+
+
+def test_a_templates_folder_in_the_config_for_a_vault_without_obsidian_settings(
+    tmp_path: Path,
+) -> None:
+    """A git clone has no .obsidian/: the team's template looks like an experiment and its
+    placeholders like broken properties, until the config names the templates folder."""
+    template = "---\ndate: {{date}}\n---\n" + experiment("", "writing")
+    files: dict[str, str | bytes] = {
+        "Templates/Model Training.md": template,
+        "Experiments/EXP-001 base.md": experiment("none", "done"),
+    }
+    root = write_vault(tmp_path / "clone", files)
+
+    def listed() -> list[str]:
+        return [r["id"] for r in json.loads(run(root, "list", "--format", "json").output)]
+
+    def frontmatter_problems() -> list[tuple[str, str]]:
+        problems = json.loads(run(root, "check", "--format", "json").output)["problems"]
+        return [(p["note"], p["severity"]) for p in problems if p["code"] == "invalid-frontmatter"]
+
+    assert listed() == ["Experiments/EXP-001 base", "Templates/Model Training"]
+    assert frontmatter_problems() == [("Templates/Model Training", "error")]
+    (root / ".vaultkit").mkdir()
+    (root / ".vaultkit" / "config.toml").write_text('templates_folder = "Templates"\n')
+    assert listed() == ["Experiments/EXP-001 base"]
+    assert frontmatter_problems() == [("Templates/Model Training", "warning")]
+    assert run(root, "check").exit_code == 0

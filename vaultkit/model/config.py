@@ -35,6 +35,9 @@ class Config:
     previous_headings: tuple[str, ...] = ("Previous experiment",)
     previous_properties: tuple[str, ...] = ("previous", "previous_experiment")
     experiment_template: str = ""  # the vault's experiment template; "" = find it
+    # a folder of templates besides those Obsidian's settings name (a vault kept without
+    # .obsidian/, a git clone): its notes are templates, never experiments
+    templates_folder: str = ""
     statuses: tuple[str, ...] = ()  # statuses set-status accepts besides the known ones
     ignore: tuple[str, ...] = ()  # check problems to leave out: "code" or "code:note glob"
     mlflow_tracking_uri: str = ""  # the MLflow store `runs` reads; "" = MLflow's default
@@ -193,6 +196,7 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "previous_headings": lambda k, v: tuple(" ".join(h.split()) for h in _texts(k, v)),
     "previous_properties": lambda k, v: tuple(name.lower() for name in _texts(k, v)),
     "experiment_template": lambda k, v: _vault_path(k, _string(k, v)),
+    "templates_folder": lambda k, v: _vault_path(k, _string(k, v)),
     "statuses": _statuses,
     "ignore": _texts,
     "mlflow_tracking_uri": _string,

@@ -35,8 +35,13 @@ class VaultSnapshot:
 
     @functools.cached_property
     def templates_folders(self) -> tuple[str, ...]:
-        """Every folder of templates: the core Templates plugin's and Templater's."""
-        found = [self.templates_folder, _folder(self.templater_settings.get("templates_folder"))]
+        """Every folder of templates: the core Templates plugin's, Templater's, and the
+        one `templates_folder` in the config names."""
+        found = [
+            self.templates_folder,
+            _folder(self.templater_settings.get("templates_folder")),
+            _folder(self.config.templates_folder),
+        ]
         return tuple(dict.fromkeys(f for f in found if f))
 
 
