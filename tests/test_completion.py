@@ -16,6 +16,8 @@ from click.testing import CliRunner
 
 from vaultkit.cli import cli
 
+from .conftest import experiment, write_vault
+
 T = TypeVar("T")
 
 
@@ -91,3 +93,85 @@ def test_each_shell_gets_a_completion_script(shell: str, marker: str) -> None:
     env = {"_VAULTKIT_COMPLETE": f"{shell}_source"}
     script = CliRunner().invoke(cli, [], env=env, prog_name="vaultkit").output
     assert marker in script and "_VAULTKIT_COMPLETE" in script
+
+
+def bash_completes(line: list[str], vault: Path) -> list[str]:
+    """What a real bash puts in COMPREPLY for ``line`` (its last word being completed),
+    through the script `vaultkit` prints for bash."""
+    import subprocess
+    import sys
+
+    words = " ".join(shlex.quote(word) for word in line)
+    script = (
+        'eval "$(_VAULTKIT_COMPLETE=bash_source vaultkit)"\n'
+        f"COMP_WORDS=({words}); COMP_CWORD={len(line) - 1}\n"
+        "_vaultkit_completion vaultkit\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**env, "VAULTKIT_VAULT": str(vault)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+@pytest.fixture
+def built_vault(tmp_path: Path) -> Path:
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            ".obsidian/app.json": "{}",
+            "Experiments/EXP-003 focal loss.md": experiment("none", "done"),
+            "Experiments/EXP-004 merge.md": experiment("[[EXP-003 focal loss]]", "writing"),
+            "Notes/EXP-0 reading list.md": "# Papers\n",
+        },
+    )
+    assert CliRunner().invoke(cli, ["--vault", str(vault), "build"]).exit_code == 0
+    return vault
+
+
+def test_bash_inserts_a_name_with_spaces_as_one_word(built_vault: Path) -> None:
+    assert bash_completes(["vaultkit", "set-status", "EXP-003"], built_vault) == [
+        r"EXP-003\ focal\ loss"
+    ]
+
+
+def test_experiments_only_where_an_experiment_is_expected(built_vault: Path) -> None:
+    """Not vaultkit's lineage notes, and not a note that is no experiment; any note but
+    vaultkit's own where any note will do."""
+    vault = str(built_vault)
+    experiments = ["EXP-003 focal loss", "EXP-004 merge"]
+    for words in (
+        f"vaultkit --vault {vault} set-status EXP",
+        f"vaultkit --vault {vault} new-experiment x --previous EXP",
+        f"vaultkit --vault {vault} lineage EXP",
+        f"vaultkit --vault {vault} compare EXP",
+    ):
+        assert complete(words) == experiments, words
+    assert complete(f"vaultkit --vault {vault} new-experiment x --related EXP") == [
+        "EXP-0 reading list",
+        *experiments,
+    ]
+
+
+def test_vault_and_folder_complete_folders(built_vault: Path) -> None:
+    plain = {
+        "_VAULTKIT_COMPLETE": "bash_complete",
+        "COMP_WORDS": "vaultkit --vault ",
+        "COMP_CWORD": "2",
+    }
+    shown = CliRunner().invoke(cli, [], env=plain, prog_name="vaultkit").output
+    assert shown.splitlines() == ["dir,"]  # the shell's own folder completion
+    folders = complete(f"vaultkit --vault {built_vault} new-experiment x --folder ''")
+    assert folders == ["Experiments", "Notes"]
+
+
+def test_fish_keeps_a_description_whole_past_its_first_comma() -> None:
+    env = {"_VAULTKIT_COMPLETE": "fish_source"}
+    script = CliRunner().invoke(cli, [], env=env, prog_name="vaultkit").output
+    assert 'string split -m 1 "," $completion' in script

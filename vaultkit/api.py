@@ -425,6 +425,33 @@ class Vault:
         """Every note's id, sorted."""
         return sorted(note_id(p) for p in self.listing.files if p.lower().endswith(".md"))
 
+    def note_names(self, *, experiments: bool = False) -> list[str]:
+        """The notes' names (without folder), sorted, from the file listing alone: no
+        note is read (completing what a person types stays quick on a big vault). Never
+        vaultkit's own notes; ``experiments``: only the experiments the last build found
+        (before any build, every note)."""
+        config = self.settings.config
+        paths = [
+            path
+            for path in self.listing.files
+            if path.lower().endswith(".md") and not config.is_generated(path)
+        ]
+        built = State.load(self.root).experiments if experiments else frozenset()
+        if built:
+            paths = [path for path in paths if path in built]
+        return sorted({note_id(path).rpartition("/")[2] for path in paths}, key=str.casefold)
+
+    def folders(self) -> list[str]:
+        """The vault's folders that hold files, sorted, but the one vaultkit writes its
+        lineage notes in (where a person's new note may go), from the listing alone."""
+        config = self.settings.config
+        found = {
+            path.rpartition("/")[0]
+            for path in self.listing.files
+            if "/" in path and not config.in_lineage_folder(path)
+        }
+        return sorted(found, key=str.casefold)
+
     def note(self, name: str) -> str:
         """The id of the note ``name`` names: an id or a name, any case, or a unique
         beginning of one (`EXP-004`). NoteNotFound / AmbiguousNote otherwise."""

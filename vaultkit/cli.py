@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from click.shell_completion import CompletionItem
+from click.shell_completion import BashComplete, CompletionItem, FishComplete, add_completion_class
 
 from vaultkit import (
     HELD,
@@ -121,9 +121,17 @@ def _set_vault(ctx: click.Context, param: click.Parameter, value: str | None) ->
             session.vault_option = value
 
 
+def complete_vault(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Folders, as the shell completes them."""
+    return [CompletionItem(incomplete, type="dir")]
+
+
 vault_option = click.option(
     "--vault",
     metavar="PATH",
+    shell_complete=complete_vault,
     expose_value=False,
     callback=_set_vault,
     is_eager=True,
@@ -166,18 +174,62 @@ def _completion_root(ctx: click.Context) -> Path:
     return find_vault() or Path.cwd()
 
 
-def complete_note(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    """The vault's note names that start with what was typed: from the file listing
-    alone, no note is read (a tab press on a 10k vault stays quick)."""
+def _complete_names(ctx: click.Context, incomplete: str, experiments: bool) -> list[CompletionItem]:
+    """Note names that start with what was typed (``Vault.note_names``: from the file
+    listing alone, so a tab press on a 10k vault stays quick)."""
     try:
-        ids = Vault(_completion_root(ctx)).note_ids
+        names = Vault(_completion_root(ctx)).note_names(experiments=experiments)
     except (OSError, VaultkitError):
         return []
     typed = incomplete.casefold()
-    names = sorted({found.rpartition("/")[2] for found in ids}, key=str.casefold)
     return [CompletionItem(name) for name in names if name.casefold().startswith(typed)]
+
+
+def complete_note(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Any note of the vault (vaultkit's own aside)."""
+    return _complete_names(ctx, incomplete, experiments=False)
+
+
+def complete_experiment(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The vault's experiments, as the last build found them."""
+    return _complete_names(ctx, incomplete, experiments=True)
+
+
+def complete_vault_folder(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The vault's own folders (a new note's folder is inside the vault)."""
+    try:
+        folders = Vault(_completion_root(ctx)).folders()
+    except (OSError, VaultkitError):
+        return []
+    typed = incomplete.casefold()
+    return [CompletionItem(f) for f in folders if f.casefold().startswith(typed)]
+
+
+class _BashComplete(BashComplete):
+    """Click's bash completion, each value quoted as the shell reads it: a note name with
+    spaces is inserted as one word (`EXP-003\\ focal\\ loss`), not three."""
+
+    source_template = BashComplete.source_template.replace(
+        "COMPREPLY+=($value)", 'COMPREPLY+=("$(printf "%%q" "$value")")'
+    )
+
+
+class _FishComplete(FishComplete):
+    """Click's fish completion, a description kept whole past its first comma."""
+
+    source_template = FishComplete.source_template.replace(
+        'string split "," $completion', 'string split -m 1 "," $completion'
+    )
+
+
+add_completion_class(_BashComplete, "bash")
+add_completion_class(_FishComplete, "fish")
 
 
 def complete_status(
@@ -212,6 +264,7 @@ def command(
     "vault_option",
     envvar="VAULTKIT_VAULT",
     metavar="PATH",
+    shell_complete=complete_vault,
     help="Vault folder. Default: $VAULTKIT_VAULT, else the nearest folder above "
     "the current one that holds .obsidian/, else the current folder (commands that "
     "write refuse a folder that is not a vault unless it is named here).",
@@ -360,7 +413,7 @@ def _say_near_misses(vault: Vault) -> None:
 
 
 @command()
-@click.argument("note", required=False, shell_complete=complete_note)
+@click.argument("note", required=False, shell_complete=complete_experiment)
 @format_option(["text", "json", "mermaid", "dot"])
 @click.option(
     "--depth",
@@ -594,7 +647,7 @@ def demo(path: Path, with_mlflow: bool) -> None:
     "previous",
     multiple=True,
     metavar="NOTE",
-    shell_complete=complete_note,
+    shell_complete=complete_experiment,
     help="The experiment this one grows out of (repeat for a merge).",
 )
 @click.option(
@@ -608,7 +661,8 @@ def demo(path: Path, with_mlflow: bool) -> None:
 @click.option(
     "--folder",
     metavar="DIR",
-    help="Folder for the note, inside the vault. Default: the experiments folder.",
+    shell_complete=complete_vault_folder,
+    help="Folder for the note, inside the vault. Default: where the experiments live.",
 )
 @click.option(
     "--template",
@@ -792,7 +846,7 @@ def watch(session: Session, polling: bool) -> None:
 
 
 @command(name="set-status")
-@click.argument("note", shell_complete=complete_note)
+@click.argument("note", shell_complete=complete_experiment)
 @click.argument("status", shell_complete=complete_status)
 @click.option(
     "--force",
@@ -820,8 +874,8 @@ def set_status_command(session: Session, note: str, status: str, force: bool) ->
 
 
 @command(name="diff")
-@click.argument("note", shell_complete=complete_note)
-@click.argument("other", required=False, shell_complete=complete_note)
+@click.argument("note", shell_complete=complete_experiment)
+@click.argument("other", required=False, shell_complete=complete_experiment)
 @format_option(["text", "json", "markdown"])
 def diff_command(session: Session, note: str, other: str | None, output: str) -> None:
     """Show what changed from OTHER (default: NOTE's previous experiments) to NOTE.
@@ -843,11 +897,11 @@ def diff_command(session: Session, note: str, other: str | None, output: str) ->
 
 
 @command(name="compare")
-@click.argument("notes", nargs=-1, metavar="[NOTE]...", shell_complete=complete_note)
+@click.argument("notes", nargs=-1, metavar="[NOTE]...", shell_complete=complete_experiment)
 @click.option(
     "--lineage",
     metavar="NOTE",
-    shell_complete=complete_note,
+    shell_complete=complete_experiment,
     help="Every experiment of NOTE's chain, roots first, instead of NOTEs.",
 )
 @format_option(["text", "json", "markdown"])
@@ -894,7 +948,7 @@ def runs_group() -> None:
 
 
 @command(name="sync", group=runs_group)
-@click.argument("notes", nargs=-1, metavar="[NOTE]...", shell_complete=complete_note)
+@click.argument("notes", nargs=-1, metavar="[NOTE]...", shell_complete=complete_experiment)
 @tracking_option
 def runs_sync_command(session: Session, notes: tuple[str, ...], tracking_uri: str | None) -> None:
     """Write each linked run into its note: experiment, status, times, git commit, final
