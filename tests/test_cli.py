@@ -218,8 +218,8 @@ def test_check_json_is_exact_and_exits_1_on_errors(lineage_vault: Path) -> None:
         ("dangling-link", "error", E5, 3),
         ("status-conflict", "warning", E6, 15),
         ("unreadable-note", "warning", E7, None),
-        ("missing-status", "warning", E8, None),
         ("previous-not-experiment", "warning", E8, 3),
+        ("missing-status", "warning", E8, 14),  # the footer's Tags line, where it goes
     ]
     messages = {p["code"]: p["message"] for p in problems}
     assert messages["lineage-cycle"] == (
@@ -235,6 +235,9 @@ def test_check_text_groups_by_note(lineage_vault: Path) -> None:
     output = run(lineage_vault, "check").output
     assert output.startswith("Cycle/EXP-020 loop a\n  3:     error   lineage-cycle ")
     assert re.search(r"\n2 errors, \d+ warnings in 7 notes\n$", output)
+    # a problem of the whole note has no line to show, and shows none
+    assert "-:" not in output
+    assert "\n         warning unreadable-note          " in output
 
 
 def test_check_exits_0_with_warnings_only(tmp_path: Path) -> None:

@@ -275,11 +275,11 @@ def test_reproducibility_lint(tmp_path: Path) -> None:
     )
     (tmp_path / "EXP.md").write_text(text)
     problems = json.loads(run(tmp_path, "check", "--format", "json").output)["problems"]
-    assert [p["message"] for p in problems if p["code"] == "reproducibility"] == [
-        "done, but Data detail gives no class counts",
-        "done, but Environment setup names no library versions (e.g. torch==2.3.0)",
-        "done, but Metrics gives no accepted thresholds",
-        "done, but Model does not say how randomness is controlled (a seed)",
+    assert [(p["line"], p["message"]) for p in problems if p["code"] == "reproducibility"] == [
+        (5, "done, but Data detail gives no class counts"),  # at its section's heading
+        (11, "done, but Metrics gives no accepted thresholds"),
+        (13, "done, but Environment setup names no library versions (e.g. torch==2.3.0)"),
+        (15, "done, but Model does not say how randomness is controlled (a seed)"),
     ]
 
 

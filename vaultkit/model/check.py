@@ -247,12 +247,13 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
     if missed is not None:
         problems.append(Problem(missed[0], WARNING, note_id, None, missed[1]))
     if experiment and parsed.status is None:
+        footer = parsed.fields.get("tags") or parsed.fields.get("status")
         problems.append(
             Problem(
                 "missing-status",
                 WARNING,
                 note_id,
-                None,
+                footer.line if footer else None,  # the footer, where the status goes
                 "experiment has no status; add a footer line such as 'Status: #writing'",
             )
         )
@@ -321,5 +322,10 @@ def _done_problems(note_id: str, parsed: ParsedNote) -> Iterator[Problem]:
                 lines.get(name),
                 f"done, but the section {name!r} {what}",
             )
+    if parsed.gaps:
+        headings = {normalise_heading(h.text): h.line for h in reversed(parsed.headings)}
     for gap in parsed.gaps:
-        yield Problem("reproducibility", WARNING, note_id, None, f"done, but {gap}")
+        # each gap names its section first ("Model does not say …"): point at its heading
+        named = [name for name in headings if name and gap.lower().startswith(name + " ")]
+        line = headings[max(named, key=len)] if named else None
+        yield Problem("reproducibility", WARNING, note_id, line, f"done, but {gap}")

@@ -350,7 +350,7 @@ def check_text(problems: list[Problem], summarise: bool = True) -> str:
             shown[p.code] += 1
             if summarise and shown[p.code] > PER_NOTE:
                 continue
-            where = f"{p.line}:" if p.line else "-:"
+            where = f"{p.line}:" if p.line else ""  # a problem of the whole note
             lines.append(f"  {where:<6} {p.severity:<7} {p.code:<24} {p.message}")
         for code, n in shown.items():
             if summarise and n > PER_NOTE:
