@@ -482,3 +482,44 @@ def test_with_absolute_links_the_index_shows_each_notes_name(tmp_path: Path) -> 
     model = build_model(load_vault(vault))
     linked = {r.target for r in model.links["Experiment Index"] if r.target}
     assert "04_Projects/Crack detection/Crack focal loss" in linked
+
+
+def test_single_lineages_as_one_table(tmp_path: Path) -> None:
+    """`single_lineages = "table"`: experiments alone in their lineage get no note each,
+    but one table in the index; a lineage of two keeps its note. Switching back and forth
+    removes and brings back exactly vaultkit's own notes."""
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            ".obsidian/app.json": "{}",
+            ".vaultkit/config.toml": 'single_lineages = "table"\n',
+            "Experiments/EXP-001 base.md": experiment("none", "done"),
+            "Experiments/EXP-002 next.md": experiment("[[EXP-001 base]]", "writing"),
+            "Experiments/EXP-007 alone.md": experiment("none", "done"),
+            "Experiments/EXP-009 also alone.md": experiment("none", "pending"),
+        },
+    )
+    build(vault)
+    assert sorted(p.name for p in (vault / "Lineages").iterdir()) == [
+        "EXP-001 base lineage.canvas",
+        "EXP-001 base lineage.md",
+    ]
+    index = (vault / "Experiment Index.md").read_text(encoding="utf-8")
+    assert (
+        "## Unlinked experiments (2)\n\n"
+        "No previous experiment and none that follows: each is a lineage of its own.\n\n"
+        "| experiment | status | mAP |\n|---|---|---|\n"
+        "| [[EXP-007 alone]] | done | 0.61 |\n"
+        "| [[EXP-009 also alone]] | pending | 0.61 |\n"
+    ) in index
+    best = index[index.index("## Best of each lineage") : index.index("## Unlinked")]
+    assert "EXP-007" not in best and "[[EXP-001 base lineage]]" in best
+    row = next(line for line in index.splitlines() if line.startswith("| [[EXP-007 alone]] | —"))
+    assert row.startswith("| [[EXP-007 alone]] | — | — |")  # no previous, no lineage note
+    (vault / ".vaultkit" / "config.toml").write_text('single_lineages = "notes"\n')
+    build(vault)
+    assert (vault / "Lineages" / "EXP-007 alone lineage.md").exists()
+    (vault / ".vaultkit" / "config.toml").write_text('single_lineages = "table"\n')
+    build(vault)
+    assert not (vault / "Lineages" / "EXP-007 alone lineage.md").exists()
+    assert not (vault / "Lineages" / "EXP-007 alone lineage.canvas").exists()

@@ -543,7 +543,8 @@ def row_names(model: VaultModel, layout: render.Layout, note: str) -> Names:
     entry = model.notes[note]
     model_keys = {name_key(link.target, entry.path) for link in entry.parsed.links}
     written = [entry.path, *(model.notes[p].path for p in model.parents(note))]
-    return model_keys, set(map(name_key, [*written, layout.lineage_path_of(note)]))
+    lineage = layout.lineage_path_of(note)
+    return model_keys, set(map(name_key, [*written, *([lineage] if lineage else [])]))
 
 
 def lineage_inputs(model: VaultModel, layout: render.Layout, number: int) -> tuple[Any, ...]:

@@ -28,6 +28,9 @@ class Config:
     experiment_tag: str = "model_training"
     # the metric that ranks a lineage's experiments; "" = the one most of them report
     lineage_metric: str = ""
+    # an experiment alone in its lineage: a lineage note of its own ("notes"), or one
+    # "Unlinked experiments" table in the index ("table")
+    single_lineages: str = "notes"
     index_metrics: tuple[str, ...] = ()  # the index's metric columns; () = the 3 most reported
     # notes whose properties hold these values are experiments too: (name, value) pairs
     experiment_property: tuple[tuple[str, str], ...] = ()
@@ -111,6 +114,16 @@ def _string(key: str, value: Any) -> str:
     return value.strip()
 
 
+def _one_of(*choices: str) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        if value not in choices:
+            shown = " or ".join(repr(c) for c in choices)
+            raise ConfigError(f"{key} must be {shown}, not {value!r}", CONFIG_PATH)
+        return str(value)
+
+    return check
+
+
 def _texts(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise ConfigError(
@@ -190,6 +203,7 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "experiments_folder": lambda k, v: _vault_path(k, _string(k, v)),
     "experiment_tag": lambda k, v: _tag(k, _string(k, v)),
     "lineage_metric": _string,
+    "single_lineages": _one_of("table", "notes"),
     "index_metrics": _texts,
     "experiment_property": _pairs,
     "status_property": lambda k, v: _string(k, v).lower(),

@@ -71,14 +71,22 @@ def _stem(path: str) -> str:
     return (stem if dot else name).lower()
 
 
+def has_note(lineage: Lineage, config: Config) -> bool:
+    """Whether a lineage gets a note of its own: one of two experiments or more, and, with
+    `single_lineages = "notes"`, an experiment alone too."""
+    return len(lineage.members) > 1 or config.single_lineages == "notes"
+
+
 def lineage_note_paths(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
-    """Each lineage's note path, named after its first root ("EXP-001 baseline lineage").
-    Names are safe to link and shared with no other note, so a generated note never makes
-    a person's [[link]] ambiguous."""
+    """Each lineage's note path (of those that get one, ``has_note``), named after its
+    first root ("EXP-001 baseline lineage"). Names are safe to link and shared with no
+    other note, so a generated note never makes a person's [[link]] ambiguous."""
     config = model.vault.config
     taken = {_stem(path) for path in model.vault.files if not config.in_lineage_folder(path)}
     paths: dict[int, str] = {}
     for index, lineage in enumerate(lineages):
+        if not has_note(lineage, config):
+            continue
         root = (lineage.roots or lineage.members)[0]
         name_of_root = FORBIDDEN_IN_NAMES.sub("-", root.rpartition("/")[2]).strip()
         title = within_bytes(name_of_root, LONGEST_NAME).strip() + " lineage"
@@ -137,8 +145,10 @@ class Layout:
             )
         return self._links[key]
 
-    def lineage_path_of(self, member: str) -> str:
-        return self.lineage_paths[self.lineage_of[member]]
+    def lineage_path_of(self, member: str) -> str | None:
+        """The lineage note of an experiment; None for one alone in its lineage (it is
+        in the index's "Unlinked experiments" table)."""
+        return self.lineage_paths.get(self.lineage_of[member])
 
 
 # -- the index ---------------------------------------------------------------------------
@@ -207,9 +217,10 @@ def index_row(layout: Layout, note: str, problems: NoteProblems) -> str:
     codes = ", ".join(dict.fromkeys(p.code for p in found)) or "—"
     results = layout.results
     metrics = "".join(f" {metric_cell(results, note, name)} |" for name in layout.index_metrics)
+    lineage = layout.lineage_path_of(note)
     return (
         f"| {layout.link(note, index_path, True)} | {previous or '—'} "
-        f"| {layout.link(layout.lineage_path_of(note), index_path, True)} |{metrics} "
+        f"| {layout.link(lineage, index_path, True) if lineage else '—'} |{metrics} "
         f"{thresholds_cell(results, note)} | {completeness(parsed.sections)} "
         f"| {model.notes[note].last_change} | {codes} |"
     )
@@ -278,7 +289,11 @@ def _best_of_lineages(layout: Layout) -> list[str]:
         "| lineage | experiments | ranked by | best | value | thresholds |",
         "|---|---|---|---|---|---|",
     ]
+    alone = []
     for number, lineage in enumerate(layout.lineages):
+        if number not in layout.lineage_paths:
+            alone.extend(lineage.members)
+            continue
         link = layout.link(layout.lineage_paths[number], index_path, True)
         names, found = lineage_best(layout, lineage)
         best_cells = "— | — | —"
@@ -290,6 +305,30 @@ def _best_of_lineages(layout: Layout) -> list[str]:
             )
         ranked_by = f"{cell(names[0])} ({_direction(layout, names[0])})" if names else "—"
         lines.append(f"| {link} | {len(lineage.members)} | {ranked_by} | {best_cells} |")
+    if len(lines) == 5:  # no lineage of two experiments or more
+        lines = []
+    return lines + _unlinked(layout, sorted(alone))
+
+
+def _unlinked(layout: Layout, alone: list[str]) -> list[str]:
+    """The experiments that neither grow out of another nor are grown out of: one table,
+    not a lineage note each."""
+    if not alone:
+        return []
+    columns = layout.index_metrics
+    lines = [
+        "",
+        f"## Unlinked experiments ({len(alone)})",
+        "",
+        "No previous experiment and none that follows: each is a lineage of its own.",
+        "",
+        "| experiment | status |" + "".join(f" {cell(name)} |" for name in columns),
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for note in alone:
+        status = layout.model.notes[note].parsed.status or "—"
+        values = "".join(f" {metric_cell(layout.results, note, name)} |" for name in columns)
+        lines.append(f"| {layout.link(note, layout.index_path, True)} | {status} |{values}")
     return lines
 
 
