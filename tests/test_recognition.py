@@ -569,8 +569,8 @@ def test_a_status_the_vault_had_is_accepted_again_and_the_refusal_reads_cleanly(
 def test_a_templates_folder_in_the_config_for_a_vault_without_obsidian_settings(
     tmp_path: Path,
 ) -> None:
-    """A git clone has no .obsidian/: the team's template looks like an experiment and its
-    placeholders like broken properties, until the config names the templates folder."""
+    """A git clone has no .obsidian/: the team's template looks like an experiment until
+    the config names the templates folder."""
     template = "---\ndate: {{date}}\n---\n" + experiment("", "writing")
     files: dict[str, str | bytes] = {
         "Templates/Model Training.md": template,
@@ -586,9 +586,33 @@ def test_a_templates_folder_in_the_config_for_a_vault_without_obsidian_settings(
         return [(p["note"], p["severity"]) for p in problems if p["code"] == "invalid-frontmatter"]
 
     assert listed() == ["Experiments/EXP-001 base", "Templates/Model Training"]
-    assert frontmatter_problems() == [("Templates/Model Training", "error")]
+    # its placeholders are no error even before (a template's, wherever it is kept)
+    assert frontmatter_problems() == [("Templates/Model Training", "warning")]
     (root / ".vaultkit").mkdir()
     (root / ".vaultkit" / "config.toml").write_text('templates_folder = "Templates"\n')
     assert listed() == ["Experiments/EXP-001 base"]
     assert frontmatter_problems() == [("Templates/Model Training", "warning")]
     assert run(root, "check").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("properties", "severity"),
+    [
+        ("date: {{date}}", "warning"),  # a core Templates placeholder
+        ("created: <% tp.date.now() %>\nkind: [", "warning"),  # Templater's
+        ("kind: [unclosed", "error"),  # broken properties, no template in sight
+    ],
+)
+def test_a_templates_placeholders_are_no_error_wherever_it_is_kept(
+    tmp_path: Path, properties: str, severity: str
+) -> None:
+    """A template kept outside any templates folder vaultkit knows (no .obsidian/, no
+    config) breaks its YAML with placeholders: a warning, so a pre-commit hook passes."""
+    root = write_vault(
+        tmp_path / "vault",
+        {"Templates/Daily.md": f"---\n{properties}\n---\n# Day\n"},
+    )
+    problems = json.loads(run(root, "check", "--format", "json").output)["problems"]
+    found = [p for p in problems if p["code"] == "invalid-frontmatter"]
+    assert [p["severity"] for p in found] == [severity]
+    assert run(root, "check").exit_code == (1 if severity == "error" else 0)

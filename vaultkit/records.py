@@ -127,6 +127,8 @@ class ParsedNote:
 
     properties: dict[str, Any] = field(default_factory=dict)
     frontmatter_error: tuple[str, int] | None = None  # (message, line)
+    # the broken properties hold a template's placeholders (`{{date}}`, `<% … %>`)
+    frontmatter_placeholders: bool = False
     tags: list[Tag] = field(default_factory=list)
     tag_names: list[str] = field(default_factory=list)  # lower-cased, first seen, no repeats
     links: list[Link] = field(default_factory=list)

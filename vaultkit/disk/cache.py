@@ -55,7 +55,7 @@ def answers_name(kind: str) -> str:
     return f"answers-{kind.replace(' ', '-')}.pickle"
 
 
-SCHEMA = 8
+SCHEMA = 9
 _MAGIC = b"vaultkit-cache\n"
 
 

@@ -203,9 +203,9 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
     experiment = note_id in model.experiments
     if parsed.frontmatter_error:
         message, line = parsed.frontmatter_error
-        # A template's {{date}} placeholders break its own YAML until quoted; Obsidian's
-        # help says to quote them, but the notes made from it are what matters.
-        template = is_template(note, model.vault)
+        # A template's {{date}} or Templater placeholders break its own YAML until quoted;
+        # Obsidian's help says to quote them, but the notes made from it are what matters.
+        template = is_template(note, model.vault) or parsed.frontmatter_placeholders
         hint = '; quote template variables, e.g. date: "{{date}}"' if template else ""
         problems.append(
             Problem(

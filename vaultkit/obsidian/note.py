@@ -329,6 +329,7 @@ def parse_syntax(text: str, rules: ParseRules) -> NoteSyntax:
         except YamlError as exc:
             line = 2 + exc.line if exc.line is not None else 1
             note.frontmatter_error = (str(exc), min(line, closing + 1))
+            note.frontmatter_placeholders = "{{" in yaml_text or "<%" in yaml_text
         note.tags, note.ignored_tags = _frontmatter_tags(note.properties)
         note.property_status = _property_status(note.properties, rules.status_property)
         note.links, note.urls = _property_links(
