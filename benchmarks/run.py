@@ -103,7 +103,8 @@ def everyday_commands(root: Path, runs: int) -> dict[str, float]:
         parent = experiment.read_bytes()
         title = f"EXP-99{round_:03d} bench"
         created.append(command(root, "new-experiment", title, "--previous", name).seconds)
-        (root / "Experiments" / f"{title}.md").unlink()
+        # where it went: the folder where the vault's experiments live
+        next(root.rglob(f"{title}.md")).unlink()
         experiment.write_bytes(parent)
     build(root)
     found["new-experiment"] = statistics.median(created)
