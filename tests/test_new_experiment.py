@@ -450,3 +450,16 @@ def test_a_new_experiment_goes_where_the_vaults_experiments_live(
     assert created.exit_code == 0, created.output
     assert created.stdout == expected + "\n"
     assert (root / expected).is_file()
+
+
+def test_a_new_experiment_with_a_previous_one_goes_beside_it(tmp_path: Path) -> None:
+    root = write_vault(
+        tmp_path / "vault",
+        {
+            ".obsidian/app.json": "{}",
+            "Experiments/EXP-001 a.md": experiment("none", "done"),
+            "Projects/Dents/EXP-002 b.md": experiment("none", "done"),
+        },
+    )
+    created = run(root, "new-experiment", "EXP-003 c", "--previous", "EXP-002")
+    assert created.stdout == "Projects/Dents/EXP-003 c.md\n"

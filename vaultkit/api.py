@@ -530,17 +530,21 @@ class Vault:
             if not records and empty_because is None:
                 in_use = [value for r in everything for value in found_in(r)]
                 empty_because = _none_with(noun, what, asked, in_use)
-        rules = self.results.rules
-        for condition in map(parse_condition, where):
-            named = _metric_named(condition.metric, everything, rules)
-            kept = [r for r in records if condition.holds(r.metrics.get(named))]
-            if records and not kept and empty_because is None:
-                empty_because = _none_meets(noun, condition._replace(metric=named), records)
-            records = kept
+        conditions = [parse_condition(text) for text in where]
         metric = None
-        if sort_by is not None:
-            metric = _metric_named(sort_by, everything, rules)
-            records = _sorted_by_metric(records, metric, rules)
+        if conditions or sort_by is not None:
+            # the metric rules need the model, which an unchanged vault's answers do not
+            rules = self.results.rules
+            for condition in conditions:
+                named = _metric_named(condition.metric, everything, rules)
+                kept = [r for r in records if condition.holds(r.metrics.get(named))]
+                if records and not kept and empty_because is None:
+                    met = condition._replace(metric=named)
+                    empty_because = _none_meets(noun, met, records)
+                records = kept
+            if sort_by is not None:
+                metric = _metric_named(sort_by, everything, rules)
+                records = _sorted_by_metric(records, metric, rules)
         return Selection(records, noun, metric, empty_because)
 
     def experiment(self, name: str) -> Experiment:
@@ -860,10 +864,10 @@ class Vault:
         (``Vault.tracker().run(id)``) that fills the note, which names it; when no
         ``previous`` is given, the experiment naming the run's parent run is the previous."""
         settings = self.settings
-        path = new_experiment_path(settings, title, self._experiments_folder(folder))
         if run is not None and run.parent_id and not previous:
             previous = [n for n, ids in self.linked_runs().items() if run.parent_id in ids][:1]
         parents = [self._read(name) for name in previous]
+        path = new_experiment_path(settings, title, self._experiments_folder(folder, parents))
         created = create_experiment(
             settings,
             path,
@@ -876,19 +880,25 @@ class Vault:
         self._forget()
         return created
 
-    def _experiments_folder(self, asked: str | None) -> str:
+    def _experiments_folder(self, asked: str | None, parents: list[Note]) -> str:
         """Where a new experiment goes: the folder asked for; else `experiments_folder`
-        when the config sets it, or while an experiment lives there (`Experiments`) or
-        none exists yet; else the folder where most experiments live (a vault of project
-        folders keeps its own)."""
+        when the config sets it; else its first previous experiment's folder (a chain
+        goes on beside it); else `experiments_folder` (`Experiments`) while a note lives
+        there or no experiment exists yet; else the folder where most experiments live
+        (a vault of project folders keeps its own)."""
         if asked is not None:
             return asked
         config = self.settings.config
         configured = config.experiments_folder
-        paths = [record.path for record in self.experiments]
-        if "experiments_folder" in config.written or not paths:
+        if "experiments_folder" in config.written:
             return configured
-        if any(in_folder(path, configured) for path in paths):
+        if parents:
+            return parents[0].path.rpartition("/")[0]
+        if any(in_folder(path, configured) for path in self.listing.files):
+            return configured
+        # the last build's experiments (no note is read); before any build, every one
+        paths = sorted(State.load(self.root).experiments) or [r.path for r in self.experiments]
+        if not paths:
             return configured
         counts = Counter(path.rpartition("/")[0] for path in paths)
         return min(counts, key=lambda found: (-counts[found], found))
