@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO := vaultkit-demo
 
-.PHONY: demo test test-slow test-all check lint bench clean render-deps render-test wheel-test ci-deps
+.PHONY: demo test test-slow test-all check lint bench clean render-deps render-test wheel-test ci-deps shell-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,15 @@ test-all: test test-slow render-test wheel-test
 
 # Everything CI installs, side by side with `make -j4 ci-deps` (the downloads overlap; the
 # tests, some of which time things, then run one at a time on a quiet machine).
-ci-deps: $(STAMP) $(MLFLOW_SERVER_VENV)/bin/mlflow render-deps
+ci-deps: $(STAMP) $(MLFLOW_SERVER_VENV)/bin/mlflow render-deps shell-deps
+
+# fish, for the completion test in a real fish session (bash is tested in one always);
+# after render-deps, whose apt-get holds the package lock; without it the test is skipped
+shell-deps: render-deps
+	@command -v fish >/dev/null || { \
+		echo "installing Debian's fish (needs root)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fish >/dev/null \
+		|| echo "fish could not be installed: its completion test is skipped"; }
 
 # The same checks in the environment .venv already holds: nothing is installed (no network).
 # The tests run in as many processes as there are cores (pytest-xdist).

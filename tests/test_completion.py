@@ -7,6 +7,7 @@ import builtins
 import io
 import os
 import shlex
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -175,3 +176,25 @@ def test_fish_keeps_a_description_whole_past_its_first_comma() -> None:
     env = {"_VAULTKIT_COMPLETE": "fish_source"}
     script = CliRunner().invoke(cli, [], env=env, prog_name="vaultkit").output
     assert 'string split -m 1 "," $completion' in script
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed (CI installs it)")
+def test_a_real_fish_session_keeps_descriptions_whole_and_names_one_item(
+    built_vault: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        f"set -x PATH {shlex.quote(str(Path(sys.executable).parent))} $PATH\n"
+        "_VAULTKIT_COMPLETE=fish_source vaultkit | source\n"
+        'complete -C "vaultkit ch"\n'
+        f'complete -C "vaultkit --vault {built_vault} set-status EXP-003"\n'
+    )
+    done = subprocess.run(
+        ["fish", "--no-config", "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("check\tFind broken links, lineage cycles") for line in lines)
+    assert "EXP-003 focal loss" in lines
