@@ -623,6 +623,8 @@ def demo(path: Path, with_mlflow: bool) -> None:
     click.echo("Open it in Obsidian ('Open folder as vault'), then open:")
     click.echo(f"  {config.index_path[:-3]}  (each lineage's best; every experiment, its results)")
     click.echo(f"  {config.lineage_folder}/  (one note and one canvas per lineage)")
+    if config.base_path is not None:
+        click.echo(f"  {config.base_path}  (a table to sort and filter, Obsidian 1.9+)")
     click.echo("Allow Mermaid diagrams when Obsidian asks (1.13+) to see the lineage charts.")
     click.echo("")
     click.echo("Then try:")
@@ -782,9 +784,11 @@ def build(session: Session, dry_run: bool, check_only: bool) -> None:
     result = vault.build(dry_run=dry_run or check_only)
     if check_only:
         stale = [*result.written, *result.removed]
-        if stale:
+        if stale or result.properties_set:
             for path in stale:
                 click.echo(f"out of date: {path}")
+            for path in result.properties_set:
+                click.echo(f"out of date: {path} (its vaultkit properties)")
             click.echo("The generated notes are out of date: run 'vaultkit build'.")
             sys.exit(1)
         click.echo("The generated notes are up to date.")
@@ -808,13 +812,20 @@ def build(session: Session, dry_run: bool, check_only: bool) -> None:
         changes = [f"wrote   {p}" for p in result.written] + [
             f"removed {p}" for p in result.removed
         ]
+        changes += [f"set     vaultkit properties of {p}" for p in result.properties_set]
         for line in changes[:SHOWN_CHANGES]:
             click.echo(line)
         if len(changes) > SHOWN_CHANGES:
             click.echo(f"… and {len(changes) - SHOWN_CHANGES} more")
+        properties = len(result.properties_set)
         click.echo(
             f"{len(result.written)} written, {len(result.removed)} removed, "
             f"{result.unchanged} unchanged"
+            + (
+                f", properties set in {properties} note{'s' * (properties != 1)}"
+                if properties
+                else ""
+            )
         )
     for path, why in result.failed:
         click.echo(f"Error: {path}: {why}", err=True)

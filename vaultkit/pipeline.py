@@ -51,11 +51,13 @@ from vaultkit.model.reading import DEFAULT_RULES
 from vaultkit.model.recognise import is_experiment, is_experiment_template
 from vaultkit.model.results import Results
 from vaultkit.model.snapshot import VaultSnapshot
+from vaultkit.model.synced import SyncedProperties, drift
 from vaultkit.model.vault_model import VaultModel, build_model
 from vaultkit.obsidian.links import link_style
 from vaultkit.obsidian.resolve import name_key
-from vaultkit.output import render
-from vaultkit.records import PREVIOUS, StatKey, canvas_path, is_hidden, note_id
+from vaultkit.output import bases, render
+from vaultkit.output.edit import set_properties
+from vaultkit.records import PREVIOUS, StatKey, canvas_path, is_hidden, is_synced, note_id
 
 
 @dataclass
@@ -181,6 +183,9 @@ class BuildResult:
     skipped_because: str | None = None  # why nothing was rendered ("nothing changed", …)
     diff: str = ""  # dry run: the changes as a unified diff
     changed: list[str] = field(default_factory=list)  # files that changed since the last build
+    # experiments whose vaultkit properties it set (properties_sync): not in ``written``,
+    # which holds the generated files
+    properties_set: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -356,13 +361,16 @@ class Builder:
         self._results = layout.results
         outputs, rendered = self._render(look, model, layout)
         updates = self._updates(model, layout, outputs)
-        outcome = update_files(self.root, updates, dry_run=dry_run)
+        synced = self._synced_properties(model, layout)
+        outcome = update_files(self.root, {**updates, **synced}, dry_run=dry_run)
         _report(result, outcome)
+        result.properties_set = [p for p in result.written if p in synced]
+        result.written = [p for p in result.written if p not in synced]
         if dry_run:
             result.diff = _diff(outcome)
             self.model = None  # a dry run leaves no trace, in memory either
             return result
-        self._remember(look, model, layout, outputs, rendered, outcome)
+        self._remember(look, model, layout, outputs, rendered, outcome, set(synced))
         self._save_generated(result)
         self._save(result)
         return result
@@ -413,6 +421,10 @@ class Builder:
             note = render.lineage_note(layout, number)
             outputs[path] = _block_output(render.LINEAGE_BLOCK, note)
             outputs[canvas] = _canvas_output(layout, number)
+        base = model.vault.config.base_path
+        if base is not None:
+            text = bases.base_file(SyncedProperties(model, layout.results))
+            outputs[base] = _owned_output(text.encode("utf-8"), state.written.get(base))
         return outputs, {"rows": rows, "lineages": lineages}
 
     # -- 5. updates --------------------------------------------------------------------------
@@ -424,12 +436,34 @@ class Builder:
         config = model.vault.config
         produced = {layout.index_path, *layout.lineage_paths.values()}
         produced |= {canvas_path(p) for p in layout.lineage_paths.values()}
+        if config.base_path is not None:
+            produced.add(config.base_path)
         candidates = {p for p in model.vault.files if config.in_lineage_folder(p)}
         candidates |= set(self.state.written)
         updates = {path: output.update for path, output in outputs.items()}
         for path in sorted(candidates - produced):
-            if path.lower().endswith((".md", ".canvas")):
+            if path.lower().endswith((".md", ".canvas", ".base")):
                 updates[path] = _stale_update(path, self.state.written.get(path))
+        return updates
+
+    def _synced_properties(self, model: VaultModel, layout: render.Layout) -> dict[str, FileUpdate]:
+        """With `properties_sync`: the experiments whose vaultkit properties differ from
+        what their notes say, each as an update of its properties alone; and the notes
+        that were experiments at the last build and still hold vaultkit's properties."""
+        if not model.vault.config.properties_sync:
+            return {}
+        synced = SyncedProperties(model, layout.results)
+        updates: dict[str, FileUpdate] = {}
+        for experiment in model.experiments:
+            note = model.notes[experiment]
+            wanted = synced.wanted(experiment)
+            if drift(note.parsed.properties, wanted):
+                updates[note.path] = _properties_update(wanted)
+        now = {model.notes[e].path for e in model.experiments}
+        for path in self.state.experiments - now:
+            gone = model.vault.notes.get(path)
+            if gone is not None and any(is_synced(k) for k in gone.parsed.properties):
+                updates[path] = _properties_update({})
         return updates
 
     # -- 6. remember ---------------------------------------------------------------------
@@ -442,9 +476,11 @@ class Builder:
         outputs: dict[str, Output],
         rendered: dict[str, Any],
         outcome: Outcome,
+        notes_edited: set[str],
     ) -> None:
         state = self.state
-        touched = [*outcome.written, *outcome.removed]
+        # a note whose properties the build changed is read again by the next build
+        touched = [p for p in [*outcome.written, *outcome.removed] if p not in notes_edited]
         now = stat_keys(self.root, touched)
         listing = dict(look.listing)
         for path in touched:
@@ -614,6 +650,36 @@ def _block_output(name: str, content: str) -> Output:
     )
 
 
+def _owned_output(content: bytes, written: str | None) -> Output:
+    """A file vaultkit writes whole and keeps current only while it holds what vaultkit
+    wrote last: once a person (or Obsidian, saving a change made in its view) changes it,
+    or when it was theirs to begin with, it is left to them."""
+
+    def update(current: bytes | None) -> Decision:
+        if current is None or current == content:
+            return content
+        if written is not None and render.digest(current) == written:
+            return content
+        return LeaveAlone("")
+
+    return Output(update, content)
+
+
+def _properties_update(wanted: dict[str, Any]) -> FileUpdate:
+    """An experiment whose vaultkit properties hold ``wanted`` (and no others); nothing
+    else in the note changes. A note whose properties vaultkit cannot read is left alone."""
+
+    def update(current: bytes | None) -> Decision:
+        if current is None:
+            return LeaveAlone("")
+        edited = set_properties(_text_of(current), wanted, owned=is_synced)
+        if edited is None:
+            return LeaveAlone(_UNREADABLE_PROPERTIES)
+        return edited.encode("utf-8")
+
+    return update
+
+
 def _canvas_output(layout: render.Layout, number: int) -> Output:
     """A lineage canvas, merged into the one there: what a person moved or added stays."""
     nodes, edges = render.lineage_canvas(layout, number)
@@ -675,6 +741,10 @@ def _stale_update(path: str, written: str | None) -> FileUpdate:
     return update
 
 
+_UNREADABLE_PROPERTIES = (
+    "its properties are not valid YAML, so vaultkit cannot keep its own properties in "
+    "it (properties_sync); fix them (check says where)"
+)
 _PERSONS = LeaveAlone("")  # a person's own file in the lineage folder: nothing to say
 _NOT_OURS = LeaveAlone(
     "looks generated but vaultkit did not write it here (a copy?), so it leaves it as it "

@@ -253,3 +253,11 @@ class ParseRules:
         import hashlib
 
         return hashlib.sha1(repr(self).encode()).hexdigest()
+
+
+SYNCED_PREFIX = "vaultkit_"  # the properties vaultkit writes (model/synced.py), and only those
+
+
+def is_synced(name: object) -> bool:
+    """A property vaultkit writes, and so never reads as a metric, a status or a link."""
+    return isinstance(name, str) and name.lower().startswith(SYNCED_PREFIX)

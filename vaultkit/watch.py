@@ -154,8 +154,13 @@ class Update:
         stamp = time.strftime("%H:%M:%S")
         if self.error:
             return f"{stamp}  {shown}: rebuild failed: {self.error} (still watching)"
+        set_in = self.result.properties_set if self.result else []
         outcome = (
-            ", ".join([f"wrote {p}" for p in self.written] + [f"removed {p}" for p in self.removed])
+            ", ".join(
+                [f"wrote {p}" for p in self.written]
+                + [f"removed {p}" for p in self.removed]
+                + [f"set the vaultkit properties of {p}" for p in set_in]
+            )
             or "no generated note changed"
         )
         lines = [f"{stamp}  {shown} -> {outcome} ({self.seconds:.2f} s)"]

@@ -55,7 +55,7 @@ def answers_name(kind: str) -> str:
     return f"answers-{kind.replace(' ', '-')}.pickle"
 
 
-SCHEMA = 9
+SCHEMA = 10
 _MAGIC = b"vaultkit-cache\n"
 
 

@@ -17,9 +17,10 @@ from vaultkit.model.recognise import (
 )
 from vaultkit.model.results import metric_rules
 from vaultkit.model.runs import run_problems
+from vaultkit.model.synced import SyncedProperties, drift
 from vaultkit.model.vault_model import ResolvedLink, VaultModel
 from vaultkit.obsidian.note import normalise_heading
-from vaultkit.records import ERROR, PREVIOUS, WARNING, Link, ParsedNote, Problem
+from vaultkit.records import ERROR, PREVIOUS, WARNING, Link, ParsedNote, Problem, is_synced
 
 
 def _link_text(link: Link) -> str:
@@ -58,6 +59,7 @@ CODES = frozenset(
         "metric-drift",
         "params-drift",
         "result-not-read",
+        "property-drift",
     }
 )
 
@@ -71,6 +73,10 @@ def check_model(model: VaultModel) -> list[Problem]:
     problems = list(model.vault.problems)
     for note_id in model.notes:
         problems.extend(note_problems(model, note_id))
+    if model.vault.config.properties_sync:
+        synced = SyncedProperties(model, model.results())
+        for experiment in model.experiments:
+            problems += drift_problems(experiment, model.notes[experiment].parsed, synced)
     problems += cycle_problems(model)
     kept = [p for p in problems if not ignored(p, model.vault.config.ignore)]
     return sorted(kept, key=lambda p: (p.note or "", p.line or 0, p.code, p.message))
@@ -280,6 +286,35 @@ def note_problems(model: VaultModel, note_id: str) -> list[Problem]:
         ):
             problems.extend(_link_problems(model, note_id, experiment, resolved))
     return problems
+
+
+def drift_problems(note_id: str, parsed: ParsedNote, synced: SyncedProperties) -> list[Problem]:
+    """Where an experiment's vaultkit properties (properties_sync) say something its text
+    does not: a property edited by hand, or a note changed since the last build. Not in
+    the index's problem counts: the build that writes the index puts them right."""
+    found = drift(parsed.properties, synced.wanted(note_id))
+    if not found:
+        return []
+    if not any(is_synced(name) for name in parsed.properties):
+        what = "has none of vaultkit's properties yet"
+    else:
+        what = "properties say other than the note: " + "; ".join(
+            f"{name} is {_shown(said)}, the note says {_shown(says)}" for name, said, says in found
+        )
+    return [
+        Problem(
+            "property-drift",
+            WARNING,
+            note_id,
+            1,  # where the properties are
+            f"{what}; run vaultkit build to set them (the note is what counts: to change a "
+            "value, change the note)",
+        )
+    ]
+
+
+def _shown(value: object) -> str:
+    return "absent" if value is None else repr(value)
 
 
 QUOTED = 80  # characters of a line quoted in a message

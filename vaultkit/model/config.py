@@ -14,6 +14,7 @@ from typing import Any
 
 from vaultkit.errors import ConfigError
 from vaultkit.obsidian.syntax import is_valid_tag
+from vaultkit.records import SYNCED_PREFIX, is_synced
 
 CONFIG_PATH = ".vaultkit/config.toml"
 
@@ -51,8 +52,20 @@ class Config:
     # names that stand for one metric: (the name shown, (other names, …))
     metric_aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     metric_direction: tuple[tuple[str, str], ...] = ()  # (metric, "higher" or "lower")
+    # build keeps vaultkit's properties (status, previous, lineage, metrics) in each
+    # experiment's frontmatter (model/synced.py)
+    properties_sync: bool = False
+    # with properties_sync: build writes a Bases view of the experiments there (bases off:
+    # not at all); once a person changes it, it is theirs
+    bases: bool = True
+    base_file: str = "Experiments.base"
     # the keys the file sets (a default and a value written out may mean different things)
     written: frozenset[str] = frozenset()
+
+    @property
+    def base_path(self) -> str | None:
+        """Where build keeps the Bases view; None when it keeps none."""
+        return self.base_file if self.properties_sync and self.bases else None
 
     @functools.cached_property  # asked once per note of the vault
     def index_path(self) -> str:
@@ -193,6 +206,22 @@ def _directions(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple((_string(key, name), way) for name, way in table.items())
 
 
+def _not_synced(key: str, name: str) -> str:
+    """A property vaultkit reads: never one of those it writes."""
+    if is_synced(name):
+        raise ConfigError(
+            f"{key} names {name!r}, a property vaultkit writes ({SYNCED_PREFIX}…) and never "
+            "reads; name the property your notes hold",
+            CONFIG_PATH,
+        )
+    return name
+
+
+def _base_file(key: str, value: Any) -> str:
+    path = _vault_path(key, _string(key, value))
+    return path if path.lower().endswith(".base") else path + ".base"
+
+
 def _statuses(key: str, value: Any) -> tuple[str, ...]:
     return tuple(_tag(key, status) for status in _texts(key, value))
 
@@ -206,9 +235,9 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "single_lineages": _one_of("table", "notes"),
     "index_metrics": _texts,
     "experiment_property": _pairs,
-    "status_property": lambda k, v: _string(k, v).lower(),
+    "status_property": lambda k, v: _not_synced(k, _string(k, v).lower()),
     "previous_headings": lambda k, v: tuple(" ".join(h.split()) for h in _texts(k, v)),
-    "previous_properties": lambda k, v: tuple(name.lower() for name in _texts(k, v)),
+    "previous_properties": lambda k, v: tuple(_not_synced(k, n.lower()) for n in _texts(k, v)),
     "experiment_template": lambda k, v: _vault_path(k, _string(k, v)),
     "templates_folder": lambda k, v: _vault_path(k, _string(k, v)),
     "statuses": _statuses,
@@ -220,6 +249,9 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "mlflow_retries": lambda k, v: _whole(k, v, 0, 10),
     "metric_aliases": _aliases,
     "metric_direction": _directions,
+    "properties_sync": _flag,
+    "bases": _flag,
+    "base_file": _base_file,
 }
 CONFIG_KEYS = tuple(sorted(_KEYS))  # what `.vaultkit/config.toml` may set
 

@@ -13,7 +13,7 @@ from typing import Any
 from vaultkit.model import metrics
 from vaultkit.model.managed import begin_marker, block_lines
 from vaultkit.obsidian.note import first_sections, parse_syntax, section_bodies
-from vaultkit.records import ParsedNote, ParseRules, SyncedRun
+from vaultkit.records import ParsedNote, ParseRules, SyncedRun, is_synced
 
 # The rules of a note read outside any vault: no template asks for sections (a vault's
 # rules, ``loading.read_settings``, name its template's, or the packaged team template's)
@@ -199,7 +199,7 @@ def _report(
     for key, value in metrics.inline_metrics(all_lines).items():
         note.metrics.setdefault(key, value)
     for key, value in note.properties.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) and not is_synced(key):
             try:
                 note.metrics.setdefault(str(key), float(value))
             except OverflowError:  # a 400-digit integer is no metric

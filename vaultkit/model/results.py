@@ -323,3 +323,22 @@ def path_to(
         step = chosen[0] if chosen else candidates[0]
         path.append(step)
         seen.add(step)
+
+
+INDEX_METRICS = 3  # metric columns of the index, when `index_metrics` names none
+
+
+def index_metrics(config: Config, results: Results, limit: int) -> list[str]:
+    """The index's metric columns: `index_metrics` (under the names shown), else the
+    ``limit`` most reported."""
+    configured = [results.name(name) for name in config.index_metrics]
+    return list(dict.fromkeys(configured)) or results.most_reported(results.experiments, limit)
+
+
+def main_metric(config: Config, results: Results) -> str | None:
+    """The metric that ranks the experiments: `lineage_metric`, else the one most of
+    them report."""
+    if config.lineage_metric:
+        return results.name(config.lineage_metric)
+    found = results.most_reported(results.experiments, 1)
+    return found[0] if found else None

@@ -4,14 +4,18 @@ out, the note's own line endings kept."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from vaultkit.errors import ConfigError, InvalidTitle
 from vaultkit.model.managed import block_content, block_text, newline_of, upsert_block
 from vaultkit.model.reading import DEFAULT_RULES, RUN_BLOCK, parse_note
 from vaultkit.obsidian import syntax
 from vaultkit.obsidian.note import first_sections, normalise_heading, sections, split_frontmatter
+from vaultkit.obsidian.properties import YamlError, load_properties
 from vaultkit.records import ParseRules
 
 UNLINKABLE = '*"\\/<>:|?#^[]'
@@ -388,3 +392,71 @@ def add_property(text: str, name: str, value: str) -> str:
         return f"---{newline}{name}: {value}{newline}---{newline}" + text
     lines[closing:closing] = [f"{name}: {value}{newline}"]
     return "".join(lines)
+
+
+def _yaml_scalar(value: Any) -> str:
+    """A value as YAML that reads back as itself: plain where it can be, else in quotes."""
+    if isinstance(value, str):
+        plain = value and value == value.strip() and not value.startswith(("[", "{", "#"))
+        try:
+            if plain and load_properties(f"k: {value}") == {"k": value}:
+                return value
+        except YamlError:
+            pass
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value)
+
+
+def _property_lines(name: str, value: Any, newline: str) -> list[str]:
+    if isinstance(value, list):
+        return [f"{name}:{newline}", *(f"  - {_yaml_scalar(v)}{newline}" for v in value)]
+    return [f"{name}: {_yaml_scalar(value)}{newline}"]
+
+
+def set_properties(
+    text: str, values: dict[str, Any], owned: Callable[[object], bool] = lambda name: False
+) -> str | None:
+    """The note with each property of ``values`` holding its value (None: absent), and no
+    other ``owned`` property. A property changed is changed where it is, a new one goes
+    at the end of the properties (into new ones at the top when the note has none); every
+    other line stays as it is, byte for byte. None when the note's properties cannot be
+    read, or the edit would not read back as exactly that."""
+    newline = newline_of(text) if text else "\n"
+    lines = _lines(text)
+    plain = [line.rstrip("\r\n") for line in lines]
+    yaml_text, closing = split_frontmatter(plain)
+    try:
+        before = (load_properties(yaml_text) or {}) if yaml_text is not None else {}
+    except YamlError:
+        return None
+    changes = {name: value for name, value in values.items() if before.get(name) != value}
+    changes |= {name: None for name in before if owned(name) and name not in values}
+    if not changes:
+        return text
+    if yaml_text is None:
+        lines, closing = [f"---{newline}", f"---{newline}", *lines], 1
+        plain = ["---", "---", *plain]
+    for name, value in changes.items():
+        start = next(
+            (i for i in range(1, closing) if re.match(rf"{re.escape(name)}\s*:(\s|$)", plain[i])),
+            None,
+        )
+        new = [] if value is None else _property_lines(name, value, newline)
+        if start is None:
+            lines[closing:closing] = new
+            plain[closing:closing] = [line.rstrip("\r\n") for line in new]
+            closing += len(new)
+            continue
+        end = start + 1
+        while end < closing and plain[end][:1] in (" ", "\t", "-") and plain[end].strip():
+            end += 1
+        lines[start:end] = new
+        plain[start:end] = [line.rstrip("\r\n") for line in new]
+        closing += len(new) - (end - start)
+    expected = {k: v for k, v in {**before, **changes}.items() if v is not None}
+    edited = "".join(lines)
+    try:
+        after = load_properties("\n".join(plain[1:closing])) or {}
+    except YamlError:
+        return None
+    return edited if after == expected else None

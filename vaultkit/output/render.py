@@ -20,7 +20,8 @@ from vaultkit.model.compare import one_line as what_changed
 from vaultkit.model.compare import settings_in_force
 from vaultkit.model.config import Config
 from vaultkit.model.metrics import completeness, plain_number
-from vaultkit.model.results import RUN, Results, path_to
+from vaultkit.model.results import INDEX_METRICS, RUN, Results, path_to
+from vaultkit.model.results import index_metrics as results_index_metrics
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.links import LinkStyle, format_link
 from vaultkit.obsidian.resolve import Resolver
@@ -153,17 +154,13 @@ class Layout:
 
 # -- the index ---------------------------------------------------------------------------
 
-INDEX_METRICS = 3  # metric columns of the index, when `index_metrics` names none
 LINEAGE_METRICS = 6  # metric columns of a lineage note's table
 
 
 def index_metrics(model: VaultModel, results: Results) -> list[str]:
     """The index's metric columns: `index_metrics` (under the names shown), else the
     most reported."""
-    configured = [results.name(name) for name in model.vault.config.index_metrics]
-    return list(dict.fromkeys(configured)) or results.most_reported(
-        results.experiments, INDEX_METRICS
-    )
+    return results_index_metrics(model.vault.config, results, INDEX_METRICS)
 
 
 def lineage_metrics(results: Results, config_metric: str, lineage: Lineage) -> list[str]:
