@@ -141,3 +141,13 @@ def lineage_vault(tmp_path: Path) -> Path:
 def _no_ambient_vault(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's own vault through the environment."""
     monkeypatch.delenv("VAULTKIT_VAULT", raising=False)
+
+
+def note_per_lineage(root: Path) -> Path:
+    """The vault's config asks for a lineage note for an experiment alone in its lineage
+    too (`single_lineages = "notes"`), what tests of lineage notes and canvases need."""
+    config = root / ".vaultkit" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    before = config.read_text(encoding="utf-8") if config.exists() else ""
+    config.write_text(before + 'single_lineages = "notes"\n', encoding="utf-8")
+    return root

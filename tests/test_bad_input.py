@@ -20,7 +20,7 @@ from vaultkit.loading import load_snapshot as load_vault
 from vaultkit.model.check import check_model
 from vaultkit.model.vault_model import VaultModel, build_model
 
-from .conftest import experiment, run, write_vault
+from .conftest import experiment, note_per_lineage, run, write_vault
 
 GOOD = experiment("[[EXP-001 baseline]]", "writing")
 
@@ -219,6 +219,7 @@ def test_a_damaged_lineage_canvas_stops_nothing_else(tmp_path: Path, canvas: str
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
     )
+    note_per_lineage(root)
     assert run_raising(root, "build").exit_code == 0
     path = root / "Lineages" / "EXP-001 baseline lineage.canvas"
     path.write_text(canvas, encoding="utf-8")
@@ -239,6 +240,7 @@ def test_a_canvas_keeps_the_keys_another_tool_added(tmp_path: Path) -> None:
         tmp_path / "v",
         {".obsidian/app.json": "{}", "EXP-001 baseline.md": experiment("none", "done")},
     )
+    note_per_lineage(root)
     assert run_raising(root, "build").exit_code == 0
     path = root / "Lineages" / "EXP-001 baseline lineage.canvas"
     canvas = json.loads(path.read_text(encoding="utf-8"))
@@ -279,6 +281,7 @@ def test_a_file_name_that_is_not_utf8_stops_nothing(tmp_path: Path) -> None:
 def test_a_long_cjk_note_name_is_measured_in_bytes(tmp_path: Path) -> None:
     name = "実" * 81  # 243 bytes: its file name fits, with vaultkit's own around it too
     root = write_vault(tmp_path / "v", {".obsidian/app.json": "{}", f"Experiments/{name}.md": GOOD})
+    note_per_lineage(root)
     built = run_raising(root, "build")
     assert built.exit_code == 0, built.output
     written = [p.name for p in (root / "Lineages").iterdir()]

@@ -21,7 +21,7 @@ from vaultkit.model.vault_model import build_model
 from vaultkit.pipeline import Builder, BuildResult
 from vaultkit.records import Note
 
-from .conftest import LINEAGE_VAULT, experiment, spy, write_vault
+from .conftest import LINEAGE_VAULT, experiment, note_per_lineage, spy, write_vault
 
 GOLDEN = Path(__file__).parent / "golden" / "lineage-vault"
 GENERATED = [
@@ -98,7 +98,7 @@ def test_golden_files(tmp_path: Path, path: str) -> None:
 
 def test_second_build_writes_nothing(vault: Path) -> None:
     first = build(vault)
-    assert len(first.written) == 9
+    assert len(first.written) == 5  # the index, two lineages' notes and canvases
     before = snapshot(vault)
     second = build(vault)
     assert second.written == [] and second.removed == []
@@ -241,6 +241,7 @@ def test_dry_run_prints_a_diff_and_writes_nothing(vault: Path) -> None:
 
 
 def test_a_lineage_that_disappears_leaves_no_stale_note(vault: Path) -> None:
+    note_per_lineage(vault)
     build(vault)
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     assert stale.exists()
@@ -254,6 +255,7 @@ def test_a_lineage_that_disappears_leaves_no_stale_note(vault: Path) -> None:
 
 
 def test_new_settings_in_the_same_build_still_remove_the_stale_lineage(vault: Path) -> None:
+    note_per_lineage(vault)
     build(vault)
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     (vault / "Experiments" / "EXP-005 dangling.md").unlink()
@@ -265,6 +267,7 @@ def test_new_settings_in_the_same_build_still_remove_the_stale_lineage(vault: Pa
 
 
 def test_a_stale_lineage_note_with_user_text_is_kept_with_a_notice(vault: Path) -> None:
+    note_per_lineage(vault)
     build(vault)
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     stale.write_text("My analysis of this line.\n\n" + stale.read_text(encoding="utf-8"))
@@ -359,6 +362,7 @@ def test_a_big_build_lists_twenty_files_and_counts_the_rest(tmp_path: Path) -> N
     root = write_vault(
         tmp_path / "v", {f"EXP-{i:03d}.md": experiment("none", "done") for i in range(15)}
     )
+    note_per_lineage(root)
     lines = CliRunner().invoke(cli, ["--vault", str(root), "build"]).output.splitlines()
     assert lines[:2] == ["wrote   Experiment Index.md", "wrote   Lineages/EXP-000 lineage.canvas"]
     assert len([line for line in lines if line.startswith("wrote")]) == 20
@@ -368,6 +372,7 @@ def test_a_big_build_lists_twenty_files_and_counts_the_rest(tmp_path: Path) -> N
 def test_removing_a_stale_lineage_note_that_is_a_link_keeps_the_file_it_points_to(
     vault: Path,
 ) -> None:
+    note_per_lineage(vault)
     build(vault)
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     kept = vault / "Archive" / "kept copy.md"
@@ -451,7 +456,8 @@ def test_a_row_or_lineage_note_reads_no_note_its_inputs_do_not_name(vault: Path)
         render.index_row(layout, note, problems)
         previous = {r.target for r in model.links.get(note, []) if r.link.role == "previous"}
         assert recording.read <= {note, *model.parents(note), *previous}, note
-    for number, lineage in enumerate(layout.lineages):
+    for number in layout.lineage_paths:
+        lineage = layout.lineages[number]
         recording.read.clear()
         render.lineage_note(layout, number)
         render.lineage_canvas(layout, number)

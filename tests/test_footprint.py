@@ -18,7 +18,7 @@ from vaultkit.cli import cli
 from vaultkit.disk import cache
 from vaultkit.disk.read import cache_folder
 
-from .conftest import LINEAGE_VAULT, experiment, write_vault
+from .conftest import LINEAGE_VAULT, experiment, note_per_lineage, write_vault
 
 INDEX = "Experiment Index.md"
 
@@ -146,7 +146,7 @@ def test_the_generated_notes_list_changes_only_when_a_generated_note_does(tmp_pa
 
 def test_a_second_machine_removes_a_stale_lineage_note_the_first_one_wrote(tmp_path: Path) -> None:
     """The list of generated notes travels with the vault; the caches do not."""
-    root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
+    root = note_per_lineage(write_vault(tmp_path / "vault", dict(LINEAGE_VAULT)))
     CliRunner().invoke(cli, ["--vault", str(root), "build"])
     vaultkit.open(root).clear_cache()  # the other machine has no cache of this vault
     (root / "Experiments" / "EXP-005 dangling.md").unlink()
@@ -156,7 +156,7 @@ def test_a_second_machine_removes_a_stale_lineage_note_the_first_one_wrote(tmp_p
 
 
 def test_caches_an_older_version_kept_in_the_vault_are_moved_out_by_a_build(tmp_path: Path) -> None:
-    root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
+    root = note_per_lineage(write_vault(tmp_path / "vault", dict(LINEAGE_VAULT)))
     CliRunner().invoke(cli, ["--vault", str(root), "build"])
     # the vault as version 0.2 left it: caches in .vaultkit/cache/, which also listed the
     # generated notes; no generated.json

@@ -19,6 +19,7 @@ from vaultkit.model.metrics import exact_number, prose_metrics, template_section
 from vaultkit.model.reading import parse_note
 from vaultkit.model.results import DEFAULT_METRIC_RULES
 from vaultkit.model.runs import Run, run_block, run_section
+from vaultkit.model.synced import metric_properties
 from vaultkit.output.edit import set_run_block
 
 from . import conftest
@@ -446,6 +447,7 @@ def test_outputs_never_disagree(tmp_path_factory: pytest.TempPathFactory, made: 
                 "---\nStatus:", f"- http://x/#/experiments/1/runs/{run_id}\n\n---\nStatus:", 1
             )
         files[f"Experiments/EXP-{number:03}.md"] = text
+    files[".vaultkit/config.toml"] = 'single_lineages = "notes"\nproperties_sync = true\n'
     vault = write_vault(root, files)
     # the value precedence says: the note's own, else its run's final
     expected = {}
@@ -472,6 +474,8 @@ def test_outputs_never_disagree(tmp_path_factory: pytest.TempPathFactory, made: 
             if line.startswith(f"| [[{note.rpartition('/')[2]}]]")
         )
         assert re.search(rf"\| {re.escape(str(value))}( \(run\))? \|", row), row
+        held = parse_note((vault / f"{note}.md").read_text(encoding="utf-8")).properties
+        assert held[metric_properties([shown])[shown]] == value  # the Bases view's number
     lineage = next((vault / "Lineages").glob("*.md")).read_text(encoding="utf-8")
     if expected:
         best_value = max(expected.values())

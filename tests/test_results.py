@@ -13,7 +13,7 @@ from vaultkit.model.metrics import plain_number
 from vaultkit.model.results import DEFAULT_METRIC_RULES as RULES
 from vaultkit.model.results import Condition, parse_condition, path_to
 
-from .conftest import write_vault
+from .conftest import note_per_lineage, write_vault
 
 
 @pytest.mark.parametrize(
@@ -118,7 +118,7 @@ def chain_vault(tmp_path: Path, values: list[str]) -> Path:
     for number, value in enumerate(values, 1):
         previous = f"[[EXP-{number - 1:03} step]]" if number > 1 else "None"
         files[f"Experiments/EXP-{number:03} step.md"] = chain_note(previous, f"| mAP | {value} |")
-    vault = write_vault(tmp_path / "v", files)
+    vault = note_per_lineage(write_vault(tmp_path / "v", files))
     assert CliRunner().invoke(cli, ["--vault", str(vault), "build"]).exit_code == 0
     return vault
 

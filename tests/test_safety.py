@@ -24,7 +24,7 @@ from vaultkit.model.reading import parse_note
 from vaultkit.pipeline import Builder
 from vaultkit.records import StatKey
 
-from .conftest import LINEAGE_VAULT, experiment, run, write_vault
+from .conftest import LINEAGE_VAULT, experiment, note_per_lineage, run, write_vault
 
 INDEX = "Experiment Index.md"
 LINEAGE = "Lineages/EXP-001 baseline lineage.md"
@@ -221,6 +221,7 @@ def test_copies_are_reported_as_left_alone_by_build_and_check(vault: Path) -> No
 
 @pytest.mark.parametrize("where", ["outside", "inside"])
 def test_a_stale_generated_note_a_person_edited_is_never_deleted(vault: Path, where: str) -> None:
+    note_per_lineage(vault)
     Builder(vault).build()
     stale = vault / "Lineages" / "EXP-005 dangling lineage.md"
     text = stale.read_text(encoding="utf-8")
@@ -452,7 +453,7 @@ MARKER_NAMES = [
 def test_no_note_name_can_break_the_generated_notes(tmp_path: Path) -> None:
     files = {f"Experiments/{name}.md": experiment("none", "writing") for name in MARKER_NAMES}
     files["Experiments/EXP-001 base.md"] = experiment("none", "done")
-    root = write_vault(tmp_path / "v", files)
+    root = note_per_lineage(write_vault(tmp_path / "v", files))
     for _ in range(2):
         result = run(root, "build")
         assert result.exit_code == 0, result.output

@@ -29,9 +29,9 @@ class Config:
     experiment_tag: str = "model_training"
     # the metric that ranks a lineage's experiments; "" = the one most of them report
     lineage_metric: str = ""
-    # an experiment alone in its lineage: a lineage note of its own ("notes"), or one
-    # "Unlinked experiments" table in the index ("table")
-    single_lineages: str = "notes"
+    # an experiment alone in its lineage: a row of one "Unlinked experiments" table in the
+    # index ("table"), or a lineage note of its own ("notes")
+    single_lineages: str = "table"
     index_metrics: tuple[str, ...] = ()  # the index's metric columns; () = the 3 most reported
     # notes whose properties hold these values are experiments too: (name, value) pairs
     experiment_property: tuple[tuple[str, str], ...] = ()
