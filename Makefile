@@ -47,13 +47,16 @@ test-all: test test-slow render-test wheel-test
 # tests, some of which time things, then run one at a time on a quiet machine).
 ci-deps: $(STAMP) $(MLFLOW_SERVER_VENV)/bin/mlflow render-deps shell-deps
 
-# fish, for the completion test in a real fish session (bash is tested in one always);
-# after render-deps, whose apt-get holds the package lock; without it the test is skipped
+# fish and zsh, for the completion tests in real fish and zsh sessions (bash is tested in
+# one always); after render-deps, whose apt-get holds the package lock; a shell that
+# cannot be installed has its test skipped
 shell-deps: render-deps
-	@command -v fish >/dev/null || { \
-		echo "installing Debian's fish (needs root)"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fish >/dev/null \
-		|| echo "fish could not be installed: its completion test is skipped"; }
+	@for shell in fish zsh; do \
+		command -v $$shell >/dev/null || { \
+			echo "installing Debian's $$shell (needs root)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$shell >/dev/null \
+			|| echo "$$shell could not be installed: its completion test is skipped"; }; \
+	done
 
 # The same checks in the environment .venv already holds: nothing is installed (no network).
 # The tests run in as many processes as there are cores (pytest-xdist).

@@ -198,3 +198,35 @@ def test_a_real_fish_session_keeps_descriptions_whole_and_names_one_item(
     lines = done.stdout.splitlines()
     assert any(line.startswith("check\tFind broken links, lineage cycles") for line in lines)
     assert "EXP-003 focal loss" in lines
+
+
+ZSH_SESSION = r"""
+zmodload zsh/zpty
+zpty -b session 'zsh -f -i'
+zpty -w session "PATH=$BIN:\$PATH; autoload -Uz compinit; compinit -u -D"
+zpty -w session 'eval "$(_VAULTKIT_COMPLETE=zsh_source vaultkit)"'
+zpty -w session "show-buffer() { print -r -- \"\$BUFFER\" > $OUT }; zle -N show-buffer"
+zpty -w session "bindkey '^X^P' show-buffer"
+zpty -w -n session "$LINE"$'\t\C-x\C-p'
+for i in {1..300}; do [[ -s $OUT ]] && break; sleep 0.1; done
+zpty -d session
+"""
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (CI installs it)")
+def test_a_real_zsh_session_inserts_a_name_with_spaces_as_one_word(
+    built_vault: Path, tmp_path: Path
+) -> None:
+    """Typed into an interactive zsh (in a pseudo-terminal): the line, then Tab; a key
+    bound to a widget writes the line as completion left it."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "buffer.txt"
+    line = f"vaultkit --vault {shlex.quote(str(built_vault))} set-status EXP-003"
+    env = {**os.environ, "BIN": str(Path(sys.executable).parent), "OUT": str(out), "LINE": line}
+    done = subprocess.run(
+        ["zsh", "-f", "-c", ZSH_SESSION], capture_output=True, text=True, env=env, timeout=90
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text(encoding="utf-8") == line + r"\ focal\ loss " + "\n"
