@@ -107,6 +107,27 @@ def test_status_change_moves_the_note_between_tables(running: Running, vault: Pa
     assert wait_until(lambda: "## done (3)" in index_text(vault))
 
 
+def test_the_watcher_keeps_the_properties_current_and_settles(vault: Path) -> None:
+    """With properties_sync: a status changed in the footer reaches the note's property;
+    the note's own save of it is read once and changes nothing more."""
+    (vault / ".vaultkit").mkdir()
+    (vault / ".vaultkit" / "config.toml").write_text("properties_sync = true\n")
+    note = vault / "Experiments" / "EXP-003 focal.md"
+    run = Running(vault)
+    try:
+        assert "Experiments/EXP-003 focal.md" in run.first.properties_set
+        assert "vaultkit_status: writing\n" in note.read_text()
+        note.write_text(note.read_text().replace("Status: #writing", "Status: #done"))
+        assert wait_until(lambda: "vaultkit_status: done\n" in note.read_text())
+        settled = note.read_bytes()
+        time.sleep(1.5)  # the watcher sees its own write, reads the note, writes nothing
+        assert note.read_bytes() == settled
+        assert "Status: #done" in note.read_text() and "## done (3)" in index_text(vault)
+        assert not run.updates[-1].properties_set
+    finally:
+        run.close()
+
+
 def test_delete_removes_it_from_the_index(running: Running, vault: Path) -> None:
     note = vault / "Experiments" / "EXP-005 dangling.md"
     assert "[[EXP-005 dangling]]" in index_text(vault)

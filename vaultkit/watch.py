@@ -147,6 +147,10 @@ class Update:
     def removed(self) -> list[str]:
         return self.result.removed if self.result else []
 
+    @property
+    def properties_set(self) -> list[str]:
+        return self.result.properties_set if self.result else []
+
     def line(self) -> str:
         shown = ", ".join(self.changed[:3]) + (
             f" (+{len(self.changed) - 3} more)" if len(self.changed) > 3 else ""
@@ -154,12 +158,11 @@ class Update:
         stamp = time.strftime("%H:%M:%S")
         if self.error:
             return f"{stamp}  {shown}: rebuild failed: {self.error} (still watching)"
-        set_in = self.result.properties_set if self.result else []
         outcome = (
             ", ".join(
                 [f"wrote {p}" for p in self.written]
                 + [f"removed {p}" for p in self.removed]
-                + [f"set the vaultkit properties of {p}" for p in set_in]
+                + [f"set the vaultkit properties of {p}" for p in self.properties_set]
             )
             or "no generated note changed"
         )
