@@ -15,7 +15,7 @@ import hashlib
 import math
 import pickle
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -77,6 +77,7 @@ from vaultkit.model.compare import (
 )
 from vaultkit.model.metrics import completeness
 from vaultkit.model.names import resolve_note_name
+from vaultkit.model.recipe import ChainNote, Recipe, build_recipe
 from vaultkit.model.recognise import (
     has_tag,
     in_folder,
@@ -97,6 +98,7 @@ from vaultkit.model.runs import (
 from vaultkit.model.snapshot import VaultSnapshot
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
+from vaultkit.output import render
 from vaultkit.output.edit import drop_template_tags
 from vaultkit.output.formats import iso_utc, typed_graph
 from vaultkit.pipeline import Builder, BuildResult, State
@@ -806,6 +808,28 @@ class Vault:
         ]
         return side_by_side(columns, self.results.rules)
 
+    def recipe(self, name: str) -> Recipe:
+        """Everything needed to rebuild the experiment ``name``'s model (`vaultkit recipe`):
+        each rebuild question's answer, found along its chain from the root with the note
+        that stated it, every setting with the note that set or last changed it, the
+        libraries, the seed, the runs, the replay of the steps and the gaps
+        (model/recipe.py)."""
+        model = self.model
+        note = self.note(name)
+        if note not in model.experiments:
+            raise _not_an_experiment(note)
+        ancestors = set(model.chain(note)[0]) if note in model.lineage else set()
+        chain = model.lineage.topological_order({*ancestors, note})
+        if chain is None:  # a cycle: no root to start from; the notes in name order
+            chain = sorted(ancestors - {note}) + [note]
+        results = self.results
+        config = model.vault.config
+        lineage = next(found for found in self.lineages if note in found.members)
+        metrics = render.lineage_metrics(results, config.lineage_metric, lineage)
+        metric = metrics[0] if metrics else None
+        asked = [section for section, _ in model.vault.rules.sections]
+        return build_recipe(note, chain, _ChainNotes(self, metric), metric, asked)
+
     # -- the caches ---------------------------------------------------------------------------
 
     @property
@@ -1144,6 +1168,50 @@ def _without_template_tags(current: bytes | None) -> bytes:
     if current is None:
         raise NoteNotFound("is gone; nothing to fix")
     return drop_template_tags(current.decode("utf-8")).encode("utf-8")
+
+
+class _ChainNotes(Mapping[str, ChainNote]):
+    """The experiments as the recipe reads them, each read from disk when first asked
+    (a recipe reads its chain, not the vault)."""
+
+    def __init__(self, vault: Vault, metric: str | None) -> None:
+        self.vault = vault
+        self.model = vault.model
+        self.metric = metric
+        self.read: dict[str, ChainNote] = {}
+
+    def __getitem__(self, note: str) -> ChainNote:
+        if note not in self.read:
+            model, vault = self.model, self.vault
+            if note not in model.notes:
+                raise KeyError(note)
+            parsed = model.notes[note].parsed
+            resolved = model.resolved_links(note)
+            named = [r.target for r in resolved if r.link.role == PREVIOUS and r.target]
+            parents = [p for p in dict.fromkeys(named) if p in model.parents(note)]
+            parents += [p for p in model.parents(note) if p not in parents]
+            results = vault.results
+            self.read[note] = ChainNote(
+                note,
+                parents,
+                note_sections(vault.root, model.notes[note].path, model.vault.rules),
+                parsed.sections,
+                parsed.settings,
+                {r.link.target.strip().lower(): r.target for r in resolved if r.target},
+                parsed.synced_runs,
+                results.value(note, self.metric) if self.metric else None,
+                results.thresholds_met(note),
+            )
+        return self.read[note]
+
+    def __contains__(self, note: object) -> bool:
+        return note in self.model.notes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.model.notes)
+
+    def __len__(self) -> int:
+        return len(self.model.notes)
 
 
 def _not_an_experiment(found: str) -> NotAnExperiment:

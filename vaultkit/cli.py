@@ -942,6 +942,32 @@ def compare_command(
         click.echo(formats.compare_text(result), nl=False)
 
 
+@command(name="recipe")
+@click.argument("note", metavar="NOTE", shell_complete=complete_experiment)
+@format_option(["text", "json", "markdown"])
+def recipe_command(session: Session, note: str, output: str) -> None:
+    """Everything needed to rebuild NOTE's model, assembled along its chain.
+
+    Each answer of the template's rebuild questions (data, augmentation, environment,
+    model, metrics) comes from the note that states it: NOTE's own section, else the
+    nearest previous experiment's ("as in [[X]]" and "as before" are followed). Every
+    setting shows its value and the experiment that set or last changed it; then the
+    libraries, the seed, the runs, the replay from the root (what each step changed and
+    its main metric) and the gaps: what the chain never states, and contradictions.
+
+    \b
+    Examples:
+      vaultkit recipe "EXP-004 mosaic and focal loss"
+      vaultkit recipe EXP-004 --format markdown > recipe.md
+      vaultkit recipe EXP-004 --format json | jq '.gaps'
+    """
+    recipe = session.vault().recipe(note)
+    if output == "json":
+        click.echo(formats.to_json(recipe), nl=False)
+    else:
+        click.echo(formats.recipe_document(recipe, markdown=output == "markdown"), nl=False)
+
+
 @cli.group(name="runs", cls=VaultkitGroup)
 def runs_group() -> None:
     """Join experiment notes and their MLflow runs (needs: pip install 'vaultkit[mlflow]').

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vaultkit.model.compare import Comparison, MetricChange, MetricRow, SideBySide
 from vaultkit.model.digraph import Digraph
 from vaultkit.model.metrics import plain_number
+from vaultkit.model.recipe import Recipe
 from vaultkit.model.runs import TrackedRun
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.syntax import scan_inline
@@ -583,7 +584,128 @@ def _pasted(line: str) -> str:
     """A changed line as it reads pasted into a note: its links still click, but each
     tag Obsidian would read is escaped (`\\#done`), so the note that holds the diff takes
     no one's status or tags."""
-    text = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip()
+    return _escaped_tags(re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line).strip())
+
+
+def _escaped_tags(text: str) -> str:
+    """``text`` with each tag Obsidian would read escaped (`\\#done`): a note that holds it
+    takes no one's status or tags."""
     for tag in reversed(scan_inline(text)[2]):
         text = text[: tag.offset] + "\\" + text[tag.offset :]
     return text
+
+
+def recipe_document(recipe: Recipe, markdown: bool) -> str:
+    """A recipe for reading (``markdown`` False: the terminal) or for a note (True: links
+    that click, tags escaped): the answers by part, each with the note it comes from,
+    the settings, libraries, seed and runs, the replay from the root, then the gaps."""
+
+    def name(note: str) -> str:
+        title = note.rpartition("/")[2]
+        return f"[[{title}]]" if markdown else title
+
+    lines: list[str] = []
+
+    def heading(level: int, text: str) -> None:
+        if lines and lines[-1]:
+            lines.append("")
+        if markdown:
+            lines.extend([f"{'#' * level} {text}", ""])
+        else:
+            lines.extend([text, "=" * len(text) if level == 2 else "-" * len(text)])
+
+    def body(line: str) -> str:
+        return _escaped_tags(line) if markdown else "  " + line.replace("\t", "    ")
+
+    def origin(source: str, via: str | None) -> str:
+        through = f", through {name(via)}" if via and via != source else ""
+        return f"from {name(source)}{through}"
+
+    chain = " → ".join(name(note) for note in recipe["chain"])
+    lines.append(
+        f"# Recipe: {name(recipe['experiment'])}" if markdown else name(recipe["experiment"])
+    )
+    lines += [
+        "",
+        f"Everything the chain {chain} states about rebuilding this model, each answer "
+        "from the note that states it (the experiment's own, else the nearest before it).",
+    ]
+    parts = {"data": "Data", "environment": "Environment", "model": "Model", "metrics": "Metrics"}
+    for part, title in parts.items():
+        answers = [a for a in recipe["answers"] if a["part"] == part]
+        if not answers and part != "model":
+            continue
+        heading(2, title)
+        for answer in answers:
+            section = answer["section"].capitalize()
+            heading(3, f"{section} ({origin(answer['source'], answer['via'])})")
+            lines += [body(line) for line in answer["lines"]]
+        if part == "environment" and recipe["libraries"]:
+            shown = ", ".join(
+                f"{lib['name']} {lib['version'] or '(no version)'}" for lib in recipe["libraries"]
+            )
+            lines += ["", f"Libraries: {shown}."]
+        if part == "model":
+            heading(3, "Settings")
+            rows = [
+                [
+                    s["name"],
+                    s["value"],
+                    origin(s["source"], s["via"]).removeprefix("from "),
+                    s["before"] or "—",
+                ]
+                for s in recipe["settings"]
+            ]
+            lines += _rows(["setting", "value", "set or last changed in", "before"], rows, markdown)
+            seed = recipe["seed"]
+            lines += [
+                "",
+                f"Seed: {seed['value']} ({origin(seed['source'], seed['via'])})."
+                if seed
+                else "Seed: not stated (see the gaps).",
+            ]
+    if recipe["runs"]:
+        heading(2, "Runs")
+        rows = [
+            [
+                name(run["experiment"]),
+                run["run"],
+                run["status"],
+                ", ".join(f"{k}={v}" for k, v in sorted(run["params"].items())) or "—",
+            ]
+            for run in recipe["runs"]
+        ]
+        lines += _rows(["experiment", "run", "status", "parameters"], rows, markdown)
+    heading(2, "Replay")
+    metric = recipe["metric"]
+    for number, step in enumerate(recipe["replay"], 1):
+        previous = ", ".join(name(p) for p in step["previous"])
+        after = f" (after {previous})" if previous else ""
+        changed = ", ".join(
+            f"{c['name']} {c['old'] or '—'} → {c['new'] or '—'}" for c in step["settings"]
+        )
+        facts = [step["change"], f"settings: {changed}" if changed else ""]
+        if metric is not None:
+            met = f", thresholds {step['thresholds_met']}" if step["thresholds_met"] else ""
+            facts.append(f"{metric} {_number(step['value'])}{met}")
+        said = "; ".join(f.rstrip(".") for f in facts if f)
+        said = _escaped_tags(said) if markdown else said
+        lines.append(f"{number}. {name(step['experiment'])}{after}: {said}")
+    heading(2, "Gaps")
+    problems = [g["message"] for g in recipe["gaps"]]
+    problems += [f"contradiction: {c['message']}" for c in recipe["contradictions"]]
+    lines += [f"- {problem}" for problem in problems] or [
+        "None: every rebuild question is answered somewhere in the chain."
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _rows(head: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
+    """A table: Markdown, or aligned columns for the terminal."""
+    if not markdown:
+        return ["  " + line for line in _aligned([head, *rows])]
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(cell(value) for value in row) + " |" for row in rows),
+    ]
