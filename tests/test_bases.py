@@ -217,7 +217,7 @@ def test_each_experiment_holds_what_its_note_says(demo: Path) -> None:
         if "mAP@0.5" in row["metrics"]:  # the same number in every output
             assert held["vaultkit_metric_map_0_5"] == row["metrics"]["mAP@0.5"]
     assert run(demo, "check", "--format", "json").output.count("property-drift") == 0
-    assert run(demo, "build").output == "0 written, 0 removed, 6 unchanged\n"
+    assert run(demo, "build").output == "0 written, 0 removed, 8 unchanged\n"
     assert run(demo, "build").output == "Nothing changed since the last build.\n"
 
 

@@ -29,6 +29,7 @@ GENERATED = [
     "Lineages/EXP-001 baseline lineage.md",
     "Lineages/EXP-001 baseline lineage.canvas",
     "Lineages/EXP-020 loop a lineage.md",
+    "Recipes/EXP-004 merge recipe.md",
 ]
 
 
@@ -98,7 +99,8 @@ def test_golden_files(tmp_path: Path, path: str) -> None:
 
 def test_second_build_writes_nothing(vault: Path) -> None:
     first = build(vault)
-    assert len(first.written) == 5  # the index, two lineages' notes and canvases
+    # the index, two lineages' notes and canvases, and the recipe of each one's best
+    assert len(first.written) == 7
     before = snapshot(vault)
     second = build(vault)
     assert second.written == [] and second.removed == []
@@ -250,6 +252,7 @@ def test_a_lineage_that_disappears_leaves_no_stale_note(vault: Path) -> None:
     assert sorted(report.removed) == [
         "Lineages/EXP-005 dangling lineage.canvas",
         "Lineages/EXP-005 dangling lineage.md",
+        "Recipes/EXP-005 dangling recipe.md",  # its recipe goes with it
     ]
     assert not stale.exists()
 
@@ -280,7 +283,7 @@ def test_a_stale_lineage_note_with_user_text_is_kept_with_a_notice(vault: Path) 
     laid_out = canvas.read_bytes()
     (vault / "Experiments" / "EXP-005 dangling.md").unlink()
     report = build(vault)
-    assert report.removed == []
+    assert report.removed == ["Recipes/EXP-005 dangling recipe.md"]  # nobody wrote in it
     text = stale.read_text(encoding="utf-8")
     assert text.startswith("My analysis of this line.\n\n" + begin_marker("lineage"))
     assert "This lineage no longer exists" in text
@@ -366,7 +369,7 @@ def test_a_big_build_lists_twenty_files_and_counts_the_rest(tmp_path: Path) -> N
     lines = CliRunner().invoke(cli, ["--vault", str(root), "build"]).output.splitlines()
     assert lines[:2] == ["wrote   Experiment Index.md", "wrote   Lineages/EXP-000 lineage.canvas"]
     assert len([line for line in lines if line.startswith("wrote")]) == 20
-    assert lines[-2:] == ["… and 11 more", "31 written, 0 removed, 0 unchanged"]
+    assert lines[-2:] == ["… and 26 more", "46 written, 0 removed, 0 unchanged"]
 
 
 def test_removing_a_stale_lineage_note_that_is_a_link_keeps_the_file_it_points_to(

@@ -207,7 +207,7 @@ def test_check_json_is_exact_and_exits_1_on_errors(lineage_vault: Path) -> None:
     result = run(lineage_vault, "check", "--format", "json")
     assert result.exit_code == 1
     problems = json.loads(result.output)["problems"]
-    done_codes = ("missing-section", "empty-section", "reproducibility")
+    done_codes = ("missing-section", "empty-section", "reproducibility", "recipe-gap")
     assert [
         (p["code"], p["severity"], p["note"], p["line"])
         for p in problems

@@ -102,10 +102,11 @@ def test_a_build_keeps_in_the_vault_only_the_generated_notes_and_their_list(tmp_
     result = CliRunner().invoke(cli, ["--vault", str(root), "build"])
     assert result.exit_code == 0, result.output
     new = changes(before, snapshot(root))
-    generated = {p for p in new if p in (INDEX, "Lineages") or p.startswith("Lineages/")}
+    folders = ("Lineages", "Recipes")
+    generated = {p for p in new if p == INDEX or p.split("/")[0] in folders}
     assert new - generated == {".vaultkit", ".vaultkit/generated.json"}
     listed = cache.generated_from_json((root / cache.GENERATED_PATH).read_bytes())
-    assert listed is not None and set(listed) == generated - {"Lineages"}
+    assert listed is not None and set(listed) == generated - set(folders)
     assert (cache_folder(root) / cache.STATE_NAME).exists()
     # an unchanged build, and one after a change that no generated note shows, write nothing
     settled = snapshot(root)

@@ -307,7 +307,8 @@ def test_lineage_note_shows_the_metric_trend(demo: Path) -> None:
     ) in text
     assert (
         "**Best by mAP@0.5** (higher is better): [[EXP-004 mosaic and focal loss]], 0.671. "
-        "Thresholds (mAP@0.5 ≥ 0.7, crack recall ≥ 0.8): 0 of 2 met.\n"
+        "Thresholds (mAP@0.5 ≥ 0.7, crack recall ≥ 0.8): 0 of 2 met. How to rebuild it: "
+        "[[EXP-004 mosaic and focal loss recipe]].\n"
     ) in text
     # a merge: what changed from each parent, named
     assert (

@@ -4,13 +4,17 @@ gaps and contradictions, each named."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 import vaultkit
+from vaultkit import loading
 from vaultkit.create import demo_vault
+from vaultkit.pipeline import Builder
+from vaultkit.records import ParseRules
 
 from .conftest import run, write_vault
 
@@ -179,3 +183,77 @@ def test_a_note_that_is_no_experiment_has_no_recipe(demo: Path) -> None:
     result = run(demo, "recipe", "Tips - imbalanced detection")
     assert result.exit_code != 0
     assert "is not an experiment" in result.output
+
+
+def test_check_reports_a_done_experiment_whose_recipe_has_gaps(chain: Path) -> None:
+    problems = json.loads(run(chain, "check", "--format", "json").output)["problems"]
+    gaps = [(p["note"], p["message"]) for p in problems if p["code"] == "recipe-gap"]
+    assert gaps == [
+        (
+            "Experiments/R-001 root",
+            "done, but its rebuild recipe has 5 gaps (unanswered, as-before-at-root, seed, "
+            "library-version, data-version); vaultkit recipe 'R-001 root' says what is "
+            "missing and where to write it",
+        ),
+        (
+            "Experiments/R-002 mixup",
+            "done, but its rebuild recipe has 6 gaps (unanswered, as-before-at-root, seed, "
+            "library-version, data-version, contradiction on batch size); vaultkit recipe "
+            "'R-002 mixup' says what is missing and where to write it",
+        ),
+    ]
+
+
+def test_the_recipe_note_is_rewritten_only_when_its_chain_changes(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    Builder(demo).build()
+    Builder(demo).build()  # reads again the notes whose properties the first one set
+    note = demo / "Recipes" / "EXP-004 mosaic and focal loss recipe.md"
+    text = note.read_text(encoding="utf-8")
+    assert "How to rebuild it: [[EXP-004 mosaic and focal loss recipe]]" in (
+        demo / "Lineages" / "EXP-001 baseline lineage.md"
+    ).read_text(encoding="utf-8")
+    assert "[[EXP-004 mosaic and focal loss recipe]] |" in (demo / "Experiment Index.md").read_text(
+        encoding="utf-8"
+    )
+    # a note outside the chain changes: the recipe is not read again, nor written
+    outside = demo / "Experiments" / "EXP-011 int8 quantisation.md"
+    outside.write_text(outside.read_text(encoding="utf-8") + "\nA remark.\n")
+    read: list[str] = []
+    real = loading.note_sections
+
+    def counting(root: Path, path: str, rules: ParseRules) -> dict[str, list[str]]:
+        read.append(path)
+        return real(root, path, rules)
+
+    monkeypatch.setattr(loading, "note_sections", counting)
+    result = Builder(demo).build()
+    assert "Recipes/EXP-004 mosaic and focal loss recipe.md" not in result.written
+    assert not [p for p in read if "EXP-00" in p]
+    # the root of its chain changes: the recipe follows
+    root = demo / "Experiments" / "EXP-001 baseline.md"
+    root.write_text(root.read_text(encoding="utf-8").replace("seed=42", "seed=7"))
+    result = Builder(demo).build()
+    assert "Recipes/EXP-004 mosaic and focal loss recipe.md" in result.written
+    changed = note.read_text(encoding="utf-8")
+    assert changed != text and "| seed | 7 | [[EXP-001 baseline]]" not in text
+    # the root's seed changed, its children still say 42: they set it now, and nobody
+    # said so (a contradiction each)
+    assert "| seed | 42 | [[EXP-002 mosaic augmentation]] | 7 |" in changed
+    assert "- contradiction: EXP-002 mosaic augmentation has seed 42 where EXP-001" in changed
+
+
+def test_recipes_all_and_none(demo: Path) -> None:
+    config = demo / ".vaultkit" / "config.toml"
+    config.write_text(config.read_text() + 'recipes = "all"\n')
+    Builder(demo).build()
+    assert len(list((demo / "Recipes").glob("*.md"))) == 6
+    config.write_text(config.read_text().replace('recipes = "all"', 'recipes = "none"'))
+    result = Builder(demo).build()
+    assert len([p for p in result.removed if p.startswith("Recipes/")]) == 6
+    assert not list((demo / "Recipes").glob("*.md"))
+    assert "[[EXP-004 mosaic and focal loss recipe]]" not in (
+        demo / "Experiment Index.md"
+    ).read_text(encoding="utf-8")

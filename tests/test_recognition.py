@@ -98,7 +98,7 @@ def test_a_filled_in_template_copy_is_indexed_and_in_its_lineage_with_no_extra_s
     index = (team / "Experiment Index.md").read_text(encoding="utf-8")
     assert [line for line in index.splitlines() if "[[EXP-00" in line] == [
         "| [[EXP-001 baseline lineage]] | 2 | mAP (higher is better) | [[EXP-001 baseline]] "
-        "| 0.61 | — |",
+        "| 0.61 | — | [[EXP-001 baseline recipe]] |",
         "| [[EXP-001 baseline]] | — | [[EXP-001 baseline lineage]] | 0.61 | — | 2/10 "
         "| 2023-11-14 | template-tags |",
         "| [[EXP-003 next]] | [[EXP-001 baseline]] | [[EXP-001 baseline lineage]] | — | — "

@@ -460,10 +460,10 @@ def test_no_note_name_can_break_the_generated_notes(tmp_path: Path) -> None:
     index = (root / INDEX).read_text(encoding="utf-8")
     assert block_content(index, "index") is not None  # one begin line, one end line
     rows = [line for line in index.splitlines() if line.startswith("| [")]
-    # each note is a lineage of its own: a row in the table of lineages (six cells) and
+    # each note is a lineage of its own: a row in the table of lineages (seven cells) and
     # one in its status's table (eight cells: mAP is a column); no name split a row
     cells = sorted(line.count(" | ") + 1 for line in rows)
-    assert cells == [6] * (len(MARKER_NAMES) + 1) + [8] * (len(MARKER_NAMES) + 1)
+    assert cells == [7] * (len(MARKER_NAMES) + 1) + [8] * (len(MARKER_NAMES) + 1)
     (root / "Experiments" / "EXP-002 new.md").write_text(experiment("[[EXP-001 base]]", "done"))
     assert run(root, "build").exit_code == 0
     assert "EXP-002 new" in (root / INDEX).read_text(encoding="utf-8")

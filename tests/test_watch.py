@@ -128,6 +128,14 @@ def test_the_watcher_keeps_the_properties_current_and_settles(vault: Path) -> No
         run.close()
 
 
+def test_the_watcher_keeps_the_recipe_note_current(running: Running, vault: Path) -> None:
+    recipe = vault / "Recipes" / "EXP-002 mosaic recipe.md"  # the best of its lineage
+    assert "Seed: not stated" in recipe.read_text()
+    root = vault / "Experiments" / "EXP-001 baseline.md"  # the root of its chain
+    root.write_text("# Model\n\n- seed: 5\n\n" + root.read_text())
+    assert wait_until(lambda: "| seed | 5 | [[EXP-001 baseline]]" in recipe.read_text())
+
+
 def test_delete_removes_it_from_the_index(running: Running, vault: Path) -> None:
     note = vault / "Experiments" / "EXP-005 dangling.md"
     assert "[[EXP-005 dangling]]" in index_text(vault)

@@ -15,7 +15,7 @@ import hashlib
 import math
 import pickle
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +57,7 @@ from vaultkit.errors import (
 from vaultkit.loading import (
     ParseCache,
     Progress,
+    RecipeReader,
     load_notes,
     load_snapshot,
     note_sections,
@@ -65,7 +66,7 @@ from vaultkit.loading import (
     read_settings,
     template_version,
 )
-from vaultkit.model.check import CODES, NEAR_MISSES, check_model
+from vaultkit.model.check import CODES, NEAR_MISSES, check_model, ignored
 from vaultkit.model.compare import (
     Column,
     Comparison,
@@ -77,7 +78,7 @@ from vaultkit.model.compare import (
 )
 from vaultkit.model.metrics import completeness
 from vaultkit.model.names import resolve_note_name
-from vaultkit.model.recipe import ChainNote, Recipe, build_recipe
+from vaultkit.model.recipe import Recipe, recipe_gap
 from vaultkit.model.recognise import (
     has_tag,
     in_folder,
@@ -98,7 +99,6 @@ from vaultkit.model.runs import (
 from vaultkit.model.snapshot import VaultSnapshot
 from vaultkit.model.vault_model import Lineage, LineageView, VaultModel, build_model
 from vaultkit.obsidian.syntax import is_valid_tag
-from vaultkit.output import render
 from vaultkit.output.edit import drop_template_tags
 from vaultkit.output.formats import iso_utc, typed_graph
 from vaultkit.pipeline import Builder, BuildResult, State
@@ -444,13 +444,16 @@ class Vault:
         return sorted({note_id(path).rpartition("/")[2] for path in paths}, key=str.casefold)
 
     def folders(self) -> list[str]:
-        """The vault's folders that hold files, sorted, but the one vaultkit writes its
-        lineage notes in (where a person's new note may go), from the listing alone."""
+        """The vault's folders that hold files, sorted, but those vaultkit writes its
+        lineage and recipe notes in (where a person's new note may go), from the listing
+        alone."""
         config = self.settings.config
         found = {
             path.rpartition("/")[0]
             for path in self.listing.files
-            if "/" in path and not config.in_lineage_folder(path)
+            if "/" in path
+            and not config.in_lineage_folder(path)
+            and not config.in_recipe_folder(path)
         }
         return sorted(found, key=str.casefold)
 
@@ -656,10 +659,27 @@ class Vault:
         the template, a note missing one of the marks)."""
         return [p for p in self.check() if p.code in NEAR_MISSES]
 
+    def _recipe_gaps(self) -> list[Problem]:
+        """`recipe-gap` for each `done` experiment whose recipe has gaps."""
+        model = self.model
+        done = sorted(e for e in model.experiments if model.notes[e].parsed.status == "done")
+        if not done:
+            return []
+        reader = RecipeReader(self.root, model, self.results)
+        found = (recipe_gap(reader.recipe(note)) for note in done)
+        return [
+            problem
+            for problem in found
+            if problem is not None and not ignored(problem, model.vault.config.ignore)
+        ]
+
     def _all_problems(self) -> list[Problem]:
         found = self._answer(
             "problems",
-            lambda: check_model(self.model),
+            lambda: sorted(
+                [*check_model(self.model), *self._recipe_gaps()],
+                key=lambda p: (p.note or "", p.line or 0, p.code, p.message),
+            ),
             lambda found: list(map(_problem_plain, found)),
             _problems,
         )
@@ -818,17 +838,7 @@ class Vault:
         note = self.note(name)
         if note not in model.experiments:
             raise _not_an_experiment(note)
-        ancestors = set(model.chain(note)[0]) if note in model.lineage else set()
-        chain = model.lineage.topological_order({*ancestors, note})
-        if chain is None:  # a cycle: no root to start from; the notes in name order
-            chain = sorted(ancestors - {note}) + [note]
-        results = self.results
-        config = model.vault.config
-        lineage = next(found for found in self.lineages if note in found.members)
-        metrics = render.lineage_metrics(results, config.lineage_metric, lineage)
-        metric = metrics[0] if metrics else None
-        asked = [section for section, _ in model.vault.rules.sections]
-        return build_recipe(note, chain, _ChainNotes(self, metric), metric, asked)
+        return RecipeReader(self.root, model, self.results).recipe(note)
 
     # -- the caches ---------------------------------------------------------------------------
 
@@ -1168,50 +1178,6 @@ def _without_template_tags(current: bytes | None) -> bytes:
     if current is None:
         raise NoteNotFound("is gone; nothing to fix")
     return drop_template_tags(current.decode("utf-8")).encode("utf-8")
-
-
-class _ChainNotes(Mapping[str, ChainNote]):
-    """The experiments as the recipe reads them, each read from disk when first asked
-    (a recipe reads its chain, not the vault)."""
-
-    def __init__(self, vault: Vault, metric: str | None) -> None:
-        self.vault = vault
-        self.model = vault.model
-        self.metric = metric
-        self.read: dict[str, ChainNote] = {}
-
-    def __getitem__(self, note: str) -> ChainNote:
-        if note not in self.read:
-            model, vault = self.model, self.vault
-            if note not in model.notes:
-                raise KeyError(note)
-            parsed = model.notes[note].parsed
-            resolved = model.resolved_links(note)
-            named = [r.target for r in resolved if r.link.role == PREVIOUS and r.target]
-            parents = [p for p in dict.fromkeys(named) if p in model.parents(note)]
-            parents += [p for p in model.parents(note) if p not in parents]
-            results = vault.results
-            self.read[note] = ChainNote(
-                note,
-                parents,
-                note_sections(vault.root, model.notes[note].path, model.vault.rules),
-                parsed.sections,
-                parsed.settings,
-                {r.link.target.strip().lower(): r.target for r in resolved if r.target},
-                parsed.synced_runs,
-                results.value(note, self.metric) if self.metric else None,
-                results.thresholds_met(note),
-            )
-        return self.read[note]
-
-    def __contains__(self, note: object) -> bool:
-        return note in self.model.notes
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.model.notes)
-
-    def __len__(self) -> int:
-        return len(self.model.notes)
 
 
 def _not_an_experiment(found: str) -> NotAnExperiment:

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,23 @@ from vaultkit.errors import (
 from vaultkit.model.config import CONFIG_PATH, Config, parse_config
 from vaultkit.model.metrics import template_sections
 from vaultkit.model.reading import DEFAULT_RULES, parse_note, parse_note_and_sections
+from vaultkit.model.recipe import ChainNote, Recipe, build_recipe
 from vaultkit.model.recognise import has_experiment_property, is_experiment_template
+from vaultkit.model.results import Results
 from vaultkit.model.snapshot import VaultSnapshot
+from vaultkit.model.vault_model import VaultModel
 from vaultkit.obsidian.note import normalise_heading
-from vaultkit.records import WARNING, Note, ParsedNote, ParseRules, Problem, StatKey, note_id
+from vaultkit.output.render import lineage_metrics
+from vaultkit.records import (
+    PREVIOUS,
+    WARNING,
+    Note,
+    ParsedNote,
+    ParseRules,
+    Problem,
+    StatKey,
+    note_id,
+)
 
 Progress = Callable[[int, int], None]  # (notes done, notes in all)
 
@@ -504,3 +517,91 @@ def load_snapshot(
     if vanished:
         snapshot.files = [p for p in snapshot.files if p not in vanished]
     return snapshot
+
+
+# -- the rebuild recipe -----------------------------------------------------------------------
+
+
+class RecipeReader(Mapping[str, ChainNote]):
+    """Recipes of one model's experiments (model/recipe.py). The section text a recipe
+    quotes is not kept in the parse: each note is read from disk when a recipe first asks
+    for it, and once for all the recipes this reader makes."""
+
+    def __init__(self, root: Path, model: VaultModel, results: Results) -> None:
+        self.root = root
+        self.model = model
+        self.results = results
+        self.read: dict[str, ChainNote] = {}
+        self.metric: dict[str, str | None] = {}  # experiment -> its lineage's main metric
+        config = model.vault.config
+        for lineage in model.lineages():
+            metrics = lineage_metrics(results, config.lineage_metric, lineage)
+            for member in lineage.members:
+                self.metric[member] = metrics[0] if metrics else None
+
+    def chain(self, note: str) -> list[str]:
+        """The experiment and its ancestors, parents first (in name order in a cycle)."""
+        model = self.model
+        ancestors = set(model.chain(note)[0]) if note in model.lineage else set()
+        order = model.lineage.topological_order({*ancestors, note})
+        return order if order is not None else sorted(ancestors - {note}) + [note]
+
+    def recipe(self, note: str) -> Recipe:
+        asked = [section for section, _ in self.model.vault.rules.sections]
+        metric = self.metric.get(note)
+        notes = _WithMetric(self, metric)
+        return build_recipe(note, self.chain(note), notes, metric, asked)
+
+    def __getitem__(self, note: str) -> ChainNote:
+        if note not in self.read:
+            model = self.model
+            if note not in model.notes:
+                raise KeyError(note)
+            parsed = model.notes[note].parsed
+            resolved = model.resolved_links(note)
+            named = [r.target for r in resolved if r.link.role == PREVIOUS and r.target]
+            parents = [p for p in dict.fromkeys(named) if p in model.parents(note)]
+            parents += [p for p in model.parents(note) if p not in parents]
+            self.read[note] = ChainNote(
+                note,
+                parents,
+                note_sections(self.root, model.notes[note].path, model.vault.rules),
+                parsed.sections,
+                parsed.settings,
+                {r.link.target.strip().lower(): r.target for r in resolved if r.target},
+                parsed.synced_runs,
+                None,
+                self.results.thresholds_met(note),
+            )
+        return self.read[note]
+
+    def __contains__(self, note: object) -> bool:
+        return note in self.model.notes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.model.notes)
+
+    def __len__(self) -> int:
+        return len(self.model.notes)
+
+
+class _WithMetric(Mapping[str, ChainNote]):
+    """The reader's notes, each with its value of one recipe's main metric."""
+
+    def __init__(self, reader: RecipeReader, metric: str | None) -> None:
+        self.reader = reader
+        self.metric = metric
+
+    def __getitem__(self, note: str) -> ChainNote:
+        found = self.reader[note]
+        value = self.reader.results.value(note, self.metric) if self.metric else None
+        return found._replace(value=value)
+
+    def __contains__(self, note: object) -> bool:
+        return note in self.reader
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.reader)
+
+    def __len__(self) -> int:
+        return len(self.reader)

@@ -44,7 +44,7 @@ from vaultkit.disk.write import (
     update_files,
 )
 from vaultkit.errors import RefusedEdit, VaultkitError
-from vaultkit.loading import ParseCache, Progress, load_notes, read_settings
+from vaultkit.loading import ParseCache, Progress, RecipeReader, load_notes, read_settings
 from vaultkit.model.check import NoteProblems
 from vaultkit.model.managed import block_content, outside_text, upsert_block
 from vaultkit.model.reading import DEFAULT_RULES
@@ -55,7 +55,7 @@ from vaultkit.model.synced import SyncedProperties, drift
 from vaultkit.model.vault_model import VaultModel, build_model
 from vaultkit.obsidian.links import link_style
 from vaultkit.obsidian.resolve import name_key
-from vaultkit.output import bases, render
+from vaultkit.output import bases, formats, render
 from vaultkit.output.edit import set_properties
 from vaultkit.records import PREVIOUS, StatKey, canvas_path, is_hidden, is_synced, note_id
 
@@ -79,6 +79,7 @@ class State:
     lineages: dict[str, tuple[Any, ...]] = field(
         default_factory=dict
     )  # lineage note path -> inputs
+    recipes: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # recipe note -> inputs
     # generated file -> digest of what vaultkit writes there into an empty file: the file
     # is removed, once stale, only while it holds exactly that (kept in the vault)
     written: dict[str, str] = field(default_factory=dict)
@@ -121,9 +122,12 @@ class State:
             and {*map(len, rows)} <= {2}
             and cache.only(tuple, (inputs for inputs, _ in rows))
             and cache.only(str, (text for _, text in rows))
-            and isinstance(self.lineages, dict)
-            and cache.only(str, self.lineages)
-            and cache.only(tuple, self.lineages.values())
+            and all(
+                isinstance(kept, dict)
+                and cache.only(str, kept)
+                and cache.only(tuple, kept.values())
+                for kept in (self.lineages, self.recipes)
+            )
             and all(
                 isinstance(part, frozenset) and cache.only(str, part)
                 for part in (
@@ -421,11 +425,28 @@ class Builder:
             note = render.lineage_note(layout, number)
             outputs[path] = _block_output(render.LINEAGE_BLOCK, note)
             outputs[canvas] = _canvas_output(layout, number)
+        recipes: dict[str, tuple[Any, ...]] = {}
+        reader: RecipeReader | None = None
+        for experiment, path in layout.recipe_paths.items():
+            inputs = recipe_inputs(model, layout, experiment, path)
+            recipes[path] = inputs
+            if (
+                state.recipes.get(path) == inputs
+                and path in state.listing
+                and look.listing.get(path) == state.listing[path]
+                and not _touched(names, functools.partial(recipe_names, model, inputs))
+            ):
+                continue  # rendered from the same inputs, and nobody touched its file
+            reader = reader or RecipeReader(self.root, model, layout.results)
+            text = formats.recipe_document(
+                reader.recipe(experiment), True, functools.partial(_link_from, layout, path)
+            )
+            outputs[path] = _block_output(render.RECIPE_BLOCK, text)
         base = model.vault.config.base_path
         if base is not None:
             text = bases.base_file(SyncedProperties(model, layout.results))
             outputs[base] = _owned_output(text.encode("utf-8"), state.written.get(base))
-        return outputs, {"rows": rows, "lineages": lineages}
+        return outputs, {"rows": rows, "lineages": lineages, "recipes": recipes}
 
     # -- 5. updates --------------------------------------------------------------------------
 
@@ -436,9 +457,14 @@ class Builder:
         config = model.vault.config
         produced = {layout.index_path, *layout.lineage_paths.values()}
         produced |= {canvas_path(p) for p in layout.lineage_paths.values()}
+        produced |= set(layout.recipe_paths.values())
         if config.base_path is not None:
             produced.add(config.base_path)
-        candidates = {p for p in model.vault.files if config.in_lineage_folder(p)}
+        candidates = {
+            p
+            for p in model.vault.files
+            if config.in_lineage_folder(p) or config.in_recipe_folder(p)
+        }
         candidates |= set(self.state.written)
         updates = {path: output.update for path, output in outputs.items()}
         for path in sorted(candidates - produced):
@@ -503,6 +529,7 @@ class Builder:
         state.link_files = frozenset({*model.vault.files, *layout.missing})
         state.rows = rendered["rows"]
         state.lineages = rendered["lineages"]
+        state.recipes = rendered["recipes"]
         state.written = written
         state.complete = not outcome.failed
         state.left_alone = [(p, why) for p, why in outcome.left_alone if why]
@@ -592,7 +619,41 @@ def lineage_inputs(model: VaultModel, layout: render.Layout, number: int) -> tup
     members = tuple((m, model.notes[m].stat_key) for m in lineage.members)
     edges = tuple(map(tuple, lineage.edges))  # plain: they pickle faster than named tuples
     names = layout.results.shown_names
-    return (layout.lineage_paths[number], members, edges, tuple(lineage.roots), names)
+    recipes = tuple(layout.recipe_paths.get(m) for m in lineage.members)
+    return (layout.lineage_paths[number], members, edges, tuple(lineage.roots), names, recipes)
+
+
+def recipe_inputs(
+    model: VaultModel, layout: render.Layout, experiment: str, path: str
+) -> tuple[Any, ...]:
+    """Everything a recipe note is made of but where its links go: its file, its chain's
+    notes (by stat key, with their previous experiments), the metric its replay shows
+    and the names metrics are shown under."""
+    ancestors = model.chain(experiment)[0] if experiment in model.lineage else []
+    chain = sorted({*ancestors, experiment})
+    names, _ = render.lineage_best(layout, layout.lineages[layout.lineage_of[experiment]])
+    notes = tuple(
+        (note, model.notes[note].path, model.notes[note].stat_key, tuple(model.parents(note)))
+        for note in chain
+    )
+    return (path, notes, names[0] if names else None, layout.results.shown_names)
+
+
+def recipe_names(model: VaultModel, inputs: tuple[Any, ...]) -> Names:
+    """The names a recipe note's links look up: the links its chain's notes hold (a
+    section that points to [[X]]), and its own."""
+    path, notes = inputs[0], inputs[1]
+    paths = [note_path for _, note_path, _, _ in notes]
+    model_keys = {
+        name_key(link.target, note_path)
+        for note, note_path, _, _ in notes
+        for link in model.notes[note].parsed.links
+    }
+    return model_keys, set(map(name_key, [*paths, path]))
+
+
+def _link_from(layout: render.Layout, source: str, target: str) -> str:
+    return layout.link(target, source)
 
 
 def lineage_link_names(model: VaultModel, layout: render.Layout, number: int) -> Names:

@@ -60,6 +60,7 @@ CODES = frozenset(
         "params-drift",
         "result-not-read",
         "property-drift",
+        "recipe-gap",
     }
 )
 

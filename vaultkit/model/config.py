@@ -59,6 +59,10 @@ class Config:
     # not at all); once a person changes it, it is theirs
     bases: bool = True
     base_file: str = "Experiments.base"
+    # build keeps a rebuild recipe note (model/recipe.py) for each lineage's best
+    # experiment ("best"), for every experiment ("all"), or none ("none")
+    recipes: str = "best"
+    recipe_folder: str = "Recipes"
     # the keys the file sets (a default and a value written out may mean different things)
     written: frozenset[str] = frozenset()
 
@@ -80,9 +84,19 @@ class Config:
         """In the folder of lineage notes and canvases (compared without case)."""
         return path.lower().startswith(self._lineage_prefix)
 
+    @functools.cached_property
+    def _recipe_prefix(self) -> str:
+        return self.recipe_folder.lower() + "/"
+
+    def in_recipe_folder(self, path: str) -> bool:
+        """In the folder of recipe notes (compared without case)."""
+        return path.lower().startswith(self._recipe_prefix)
+
     def is_generated(self, path: str) -> bool:
         """Notes vaultkit writes: never experiments, never lineage edges."""
-        return path == self.index_path or self.in_lineage_folder(path)
+        return (
+            path == self.index_path or self.in_lineage_folder(path) or self.in_recipe_folder(path)
+        )
 
 
 def _vault_path(key: str, value: str) -> str:
@@ -252,6 +266,8 @@ _KEYS: dict[str, Callable[[str, Any], Any]] = {
     "properties_sync": _flag,
     "bases": _flag,
     "base_file": _base_file,
+    "recipes": _one_of("best", "all", "none"),
+    "recipe_folder": lambda k, v: _vault_path(k, _string(k, v)),
 }
 CONFIG_KEYS = tuple(sorted(_KEYS))  # what `.vaultkit/config.toml` may set
 
@@ -270,10 +286,14 @@ def parse_config(text: str) -> Config:
         )
     values = {key: _KEYS[key](key, value) for key, value in data.items()}
     config = Config(**values, written=frozenset(data))
-    if config.in_lineage_folder(config.index_path):
-        raise ConfigError(
-            f"index_note {config.index_note!r} is inside lineage_folder "
-            f"{config.lineage_folder!r}, whose files vaultkit manages; put it elsewhere",
-            CONFIG_PATH,
-        )
+    for key, folder, holds in (
+        ("lineage_folder", config.lineage_folder, config.in_lineage_folder),
+        ("recipe_folder", config.recipe_folder, config.in_recipe_folder),
+    ):
+        if holds(config.index_path):
+            raise ConfigError(
+                f"index_note {config.index_note!r} is inside {key} {folder!r}, whose files "
+                "vaultkit manages; put it elsewhere",
+                CONFIG_PATH,
+            )
     return config

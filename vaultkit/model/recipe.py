@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import NamedTuple, TypedDict
 
 from vaultkit.model.compare import SettingChange, settings_changes
-from vaultkit.records import SyncedRun
+from vaultkit.records import WARNING, Problem, SyncedRun
 
 # The template's sections that say how to rebuild the model, in the recipe's order, and
 # the part of the recipe each belongs to.
@@ -212,7 +212,10 @@ def _settings(
         for parent in reversed(parents):  # the first parent's value wins
             merged.update(in_force[parent])
         own = {k: v for k, v in current.settings.items() if k not in libraries}
-        said = " ".join(current.bodies.get(CHANGE_SECTION, [])).lower()
+        # where the note says what it changes; a vault whose template has no such
+        # section has no place to say it, and no change there is unexplained
+        change = current.bodies.get(CHANGE_SECTION)
+        said = " ".join(change).lower() if change is not None else None
         for name in sorted({n for p in parents for n in in_force[p]} - set(own)):
             values = {in_force[p][name][0]: p for p in parents if name in in_force[p]}
             if len(values) > 1:
@@ -235,7 +238,7 @@ def _settings(
             if prior is not None and prior[0] == value:
                 continue  # stated again, unchanged: it was set where it was set
             merged[name] = (value, note, prior[0] if prior else None)
-            if prior is not None and not _mentions(said, name):
+            if prior is not None and said is not None and not _mentions(said, name):
                 found.append(
                     {
                         "setting": name,
@@ -374,7 +377,7 @@ def build_recipe(
         for section in unanswered
     ]
     gaps += _before_the_root(chain, notes)
-    gaps += _missing(by_section, libraries, seed, experiment)
+    gaps += _missing(by_section, libraries, seed, experiment, asked)
     runs: list[RunEntry] = [
         {"experiment": note, "run": run_id, "status": run.status, "params": dict(run.params)}
         for note in chain
@@ -447,8 +450,10 @@ def _missing(
     libraries: list[tuple[str, str | None]],
     seed: Setting | None,
     experiment: str,
+    asked: list[str],
 ) -> list[Gap]:
-    """What a rebuild needs that the chain's answers do not state."""
+    """What a rebuild needs that the chain's answers do not state (of what the vault's
+    template asks: a template with no Model section asks for no seed)."""
 
     def says(section: str, pattern: re.Pattern[str]) -> bool:
         found = answers.get(section)
@@ -456,7 +461,7 @@ def _missing(
 
     gaps: list[Gap] = []
     where = f"write it in {_name(experiment)} (or in the note of its chain where it was decided)"
-    if seed is None:
+    if seed is None and "model" in asked:
         gaps.append(
             {"kind": "seed", "message": f"no seed: nothing says how randomness is fixed; {where}"}
         )
@@ -496,3 +501,22 @@ def _missing(
             }
         )
     return gaps
+
+
+def recipe_gap(recipe: Recipe) -> Problem | None:
+    """`recipe-gap` for an experiment whose recipe has gaps or contradictions (``check``
+    asks for the `done` ones: a finished experiment should be rebuildable)."""
+    kinds = [gap["kind"] for gap in recipe["gaps"]]
+    kinds += [f"contradiction on {c['setting']}" for c in recipe["contradictions"]]
+    if not kinds:
+        return None
+    count = len(kinds)
+    return Problem(
+        "recipe-gap",
+        WARNING,
+        recipe["experiment"],
+        None,
+        f"done, but its rebuild recipe has {count} gap{'s' * (count != 1)} "
+        f"({', '.join(dict.fromkeys(kinds))}); vaultkit recipe "
+        f"'{_name(recipe['experiment'])}' says what is missing and where to write it",
+    )

@@ -7,7 +7,7 @@ import io
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vaultkit.model.compare import Comparison, MetricChange, MetricRow, SideBySide
@@ -595,14 +595,18 @@ def _escaped_tags(text: str) -> str:
     return text
 
 
-def recipe_document(recipe: Recipe, markdown: bool) -> str:
+def recipe_document(
+    recipe: Recipe, markdown: bool, link: Callable[[str], str] | None = None
+) -> str:
     """A recipe for reading (``markdown`` False: the terminal) or for a note (True: links
     that click, tags escaped): the answers by part, each with the note it comes from,
-    the settings, libraries, seed and runs, the replay from the root, then the gaps."""
+    the settings, libraries, seed and runs, the replay from the root, then the gaps.
+    ``link``: how a note is linked (in Markdown; default `[[its name]]`)."""
 
     def name(note: str) -> str:
-        title = note.rpartition("/")[2]
-        return f"[[{title}]]" if markdown else title
+        if not markdown:
+            return note.rpartition("/")[2]
+        return link(note) if link else f"[[{note.rpartition('/')[2]}]]"
 
     lines: list[str] = []
 

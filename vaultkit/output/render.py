@@ -37,6 +37,7 @@ from vaultkit.records import ERROR, canvas_path, within_bytes
 
 INDEX_BLOCK = "index"
 LINEAGE_BLOCK = "lineage"
+RECIPE_BLOCK = "recipe"
 FORBIDDEN_IN_NAMES = re.compile(r'[*"\\/<>:|?#^\[\]\x00-\x1f\x7f]')
 # bytes of a root's name, and of its folder, in its lineage note's name: with " lineage",
 # a counter and ".md", the name stays within the 255 bytes a file system stores
@@ -78,30 +79,55 @@ def has_note(lineage: Lineage, config: Config) -> bool:
     return len(lineage.members) > 1 or config.single_lineages == "notes"
 
 
+def _named_after(note: str, folder: str, suffix: str, taken: set[str]) -> str:
+    """`<folder>/<the note's name><suffix>.md`: a name safe to link and shared with no
+    file in ``taken`` (lower-cased names, which it joins), so a generated note never
+    makes a person's [[link]] ambiguous."""
+    name_of_note = FORBIDDEN_IN_NAMES.sub("-", note.rpartition("/")[2]).strip()
+    title = within_bytes(name_of_note, LONGEST_NAME).strip() + suffix
+    name = title
+    if name.lower() in taken:
+        where = FORBIDDEN_IN_NAMES.sub("-", note.rpartition("/")[0] or "root")
+        name = f"{title} ({within_bytes(where, LONGEST_WHERE)})"
+    counter = 2
+    while name.lower() in taken:
+        name = f"{title} ({counter})"
+        counter += 1
+    taken.add(name.lower())
+    return f"{folder}/{name}.md"
+
+
+def _persons_names(model: VaultModel) -> set[str]:
+    """The names of the files vaultkit did not generate."""
+    config = model.vault.config
+    return {
+        _stem(path)
+        for path in model.vault.files
+        if not config.in_lineage_folder(path) and not config.in_recipe_folder(path)
+    }
+
+
 def lineage_note_paths(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
     """Each lineage's note path (of those that get one, ``has_note``), named after its
-    first root ("EXP-001 baseline lineage"). Names are safe to link and shared with no
-    other note, so a generated note never makes a person's [[link]] ambiguous."""
+    first root ("EXP-001 baseline lineage")."""
     config = model.vault.config
-    taken = {_stem(path) for path in model.vault.files if not config.in_lineage_folder(path)}
-    paths: dict[int, str] = {}
-    for index, lineage in enumerate(lineages):
-        if not has_note(lineage, config):
-            continue
-        root = (lineage.roots or lineage.members)[0]
-        name_of_root = FORBIDDEN_IN_NAMES.sub("-", root.rpartition("/")[2]).strip()
-        title = within_bytes(name_of_root, LONGEST_NAME).strip() + " lineage"
-        name = title
-        if name.lower() in taken:
-            where = FORBIDDEN_IN_NAMES.sub("-", root.rpartition("/")[0] or "root")
-            name = f"{title} ({within_bytes(where, LONGEST_WHERE)})"
-        counter = 2
-        while name.lower() in taken:
-            name = f"{title} ({counter})"
-            counter += 1
-        taken.add(name.lower())
-        paths[index] = f"{config.lineage_folder}/{name}.md"
-    return paths
+    taken = _persons_names(model)
+    return {
+        index: _named_after(
+            (lineage.roots or lineage.members)[0], config.lineage_folder, " lineage", taken
+        )
+        for index, lineage in enumerate(lineages)
+        if has_note(lineage, config)
+    }
+
+
+def recipe_note_paths(
+    model: VaultModel, experiments: list[str], lineage_notes: list[str]
+) -> dict[str, str]:
+    """Each recipe note's path, named after its experiment ("EXP-004 merge recipe")."""
+    taken = _persons_names(model) | {_stem(path) for path in lineage_notes}
+    folder = model.vault.config.recipe_folder
+    return {note: _named_after(note, folder, " recipe", taken) for note in experiments}
 
 
 class Layout:
@@ -124,8 +150,12 @@ class Layout:
         self.lineage_of = {m: i for i, lineage in enumerate(lineages) for m in lineage.members}
         self.results = model.results(previous)
         self.index_metrics = index_metrics(model, self.results)
+        self.recipe_paths = recipe_note_paths(
+            model, self._with_recipes(), list(self.lineage_paths.values())
+        )
         generated = [self.index_path, *self.lineage_paths.values()]
         generated += [canvas_path(p) for p in self.lineage_paths.values()]
+        generated += self.recipe_paths.values()
         self.missing = sorted(set(generated) - set(model.vault.files))
         self.resolver = model.resolver
         if self.missing:
@@ -145,6 +175,17 @@ class Layout:
                 path, source_path, self.style, self.resolver, in_table, named=True
             )
         return self._links[key]
+
+    def _with_recipes(self) -> list[str]:
+        """The experiments that get a recipe note (`recipes`): each lineage's best (of the
+        lineages with a note), every experiment, or none."""
+        wanted = self.model.vault.config.recipes
+        if wanted == "all":
+            return sorted(self.model.experiments)
+        if wanted == "none":
+            return []
+        bests = (lineage_best(self, self.lineages[n])[1] for n in self.lineage_paths)
+        return sorted(best for best in bests if best is not None)
 
     def lineage_path_of(self, member: str) -> str | None:
         """The lineage note of an experiment; None for one alone in its lineage (it is
@@ -283,8 +324,8 @@ def _best_of_lineages(layout: Layout) -> list[str]:
         "",
         "## Best of each lineage",
         "",
-        "| lineage | experiments | ranked by | best | value | thresholds |",
-        "|---|---|---|---|---|---|",
+        "| lineage | experiments | ranked by | best | value | thresholds | recipe |",
+        "|---|---|---|---|---|---|---|",
     ]
     alone = []
     for number, lineage in enumerate(layout.lineages):
@@ -293,12 +334,14 @@ def _best_of_lineages(layout: Layout) -> list[str]:
             continue
         link = layout.link(layout.lineage_paths[number], index_path, True)
         names, found = lineage_best(layout, lineage)
-        best_cells = "— | — | —"
+        best_cells = "— | — | — | —"
         if found:
+            recipe = layout.recipe_paths.get(found)
             best_cells = (
                 f"{layout.link(found, index_path, True)} "
                 f"| {metric_cell(layout.results, found, names[0])} "
-                f"| {thresholds_cell(layout.results, found)}"
+                f"| {thresholds_cell(layout.results, found)} "
+                f"| {layout.link(recipe, index_path, True) if recipe else '—'}"
             )
         ranked_by = f"{cell(names[0])} ({_direction(layout, names[0])})" if names else "—"
         lines.append(f"| {link} | {len(lineage.members)} | {ranked_by} | {best_cells} |")
@@ -462,6 +505,9 @@ def _best_sentence(layout: Layout, names: list[str], found: str | None, path: st
         )
         verdict = "all met" if met == judged else f"{met} of {judged} met"
         sentence += f" Thresholds ({needs}): {verdict}."
+    recipe = layout.recipe_paths.get(found)
+    if recipe:
+        sentence += f" How to rebuild it: {layout.link(recipe, path)}."
     return sentence
 
 
