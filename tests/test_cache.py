@@ -195,6 +195,9 @@ def test_a_cached_parse_is_the_parse(vault: Path) -> None:
     for path, note in cached.notes.items():
         assert note.parsed == fresh.notes[path].parsed
         assert type(note.parsed.links[0]).__name__ == "Link" if note.parsed.links else True
+        rebuild = note.parsed.rebuild
+        assert rebuild is None or type(rebuild).__name__ == "RebuildFacts"
+    assert any(note.parsed.rebuild for note in cached.notes.values())
 
 
 def test_cache_round_trip_keeps_unreadable_note_problems(tmp_path: Path) -> None:

@@ -257,3 +257,38 @@ def test_recipes_all_and_none(demo: Path) -> None:
     assert "[[EXP-004 mosaic and focal loss recipe]]" not in (
         demo / "Experiment Index.md"
     ).read_text(encoding="utf-8")
+
+
+def test_a_section_that_points_to_a_missing_note_is_a_gap(chain: Path) -> None:
+    child = chain / "Experiments" / "R-002 mixup.md"
+    child.write_text(child.read_text().replace("Same as [[R-001 root]]", "Same as [[R-000 gone]]"))
+    recipe = vaultkit.open(chain).recipe("R-002")
+    assert {
+        "kind": "broken-reference",
+        "message": (
+            "R-002 mixup: data collecting process points to a note that does not exist; write "
+            "the answer there, or link the note that has it"
+        ),
+    } in recipe["gaps"]
+    data = next(a for a in recipe["answers"] if a["section"] == "data collecting process")
+    assert data["source"] == "Experiments/R-001 root"  # "as before": the previous one's
+
+
+def test_check_counts_recipe_gaps_from_the_parses_without_reading_a_note(
+    chain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = vaultkit.open(chain)
+    vault.model  # read the vault first
+    read: list[str] = []
+    real = loading.note_sections
+
+    def counting(root: Path, path: str, rules: ParseRules) -> dict[str, list[str]]:
+        read.append(path)
+        return real(root, path, rules)
+
+    monkeypatch.setattr(loading, "note_sections", counting)
+    assert [p.note for p in vault.check(codes=["recipe-gap"])] == [
+        "Experiments/R-001 root",
+        "Experiments/R-002 mixup",
+    ]
+    assert read == []

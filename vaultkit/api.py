@@ -78,7 +78,7 @@ from vaultkit.model.compare import (
 )
 from vaultkit.model.metrics import completeness
 from vaultkit.model.names import resolve_note_name
-from vaultkit.model.recipe import Recipe, recipe_gap
+from vaultkit.model.recipe import Recipe
 from vaultkit.model.recognise import (
     has_tag,
     in_folder,
@@ -666,12 +666,8 @@ class Vault:
         if not done:
             return []
         reader = RecipeReader(self.root, model, self.results)
-        found = (recipe_gap(reader.recipe(note)) for note in done)
-        return [
-            problem
-            for problem in found
-            if problem is not None and not ignored(problem, model.vault.config.ignore)
-        ]
+        ignore = model.vault.config.ignore
+        return [p for p in map(reader.gap, done) if p is not None and not ignored(p, ignore)]
 
     def _all_problems(self) -> list[Problem]:
         found = self._answer(
@@ -838,7 +834,7 @@ class Vault:
         note = self.note(name)
         if note not in model.experiments:
             raise _not_an_experiment(note)
-        return RecipeReader(self.root, model, self.results).recipe(note)
+        return RecipeReader(self.root, model, self.results, with_text=True).recipe(note)
 
     # -- the caches ---------------------------------------------------------------------------
 

@@ -37,7 +37,14 @@ from vaultkit.errors import (
 from vaultkit.model.config import CONFIG_PATH, Config, parse_config
 from vaultkit.model.metrics import template_sections
 from vaultkit.model.reading import DEFAULT_RULES, parse_note, parse_note_and_sections
-from vaultkit.model.recipe import ChainNote, Recipe, build_recipe
+from vaultkit.model.recipe import (
+    ChainNote,
+    Chains,
+    Recipe,
+    build_recipe,
+    gaps_of,
+    recipe_gap,
+)
 from vaultkit.model.recognise import has_experiment_property, is_experiment_template
 from vaultkit.model.results import Results
 from vaultkit.model.snapshot import VaultSnapshot
@@ -527,17 +534,30 @@ class RecipeReader(Mapping[str, ChainNote]):
     quotes is not kept in the parse: each note is read from disk when a recipe first asks
     for it, and once for all the recipes this reader makes."""
 
-    def __init__(self, root: Path, model: VaultModel, results: Results) -> None:
+    def __init__(
+        self, root: Path, model: VaultModel, results: Results, *, with_text: bool = False
+    ) -> None:
+        """``with_text``: read each note's section text from disk, for answers that quote
+        it (`vaultkit recipe`); else the recipe is made from the parses alone (a recipe
+        note embeds the sections, `check` counts the gaps)."""
         self.root = root
         self.model = model
         self.results = results
+        self.with_text = with_text
         self.read: dict[str, ChainNote] = {}
-        self.metric: dict[str, str | None] = {}  # experiment -> its lineage's main metric
-        config = model.vault.config
-        for lineage in model.lineages():
-            metrics = lineage_metrics(results, config.lineage_metric, lineage)
-            for member in lineage.members:
-                self.metric[member] = metrics[0] if metrics else None
+        self.chains = Chains(self)
+        self.asked = [section for section, _ in model.vault.rules.sections]
+        self._metrics: dict[str, str | None] | None = None
+
+    def metric(self, note: str) -> str | None:
+        """The main metric of the experiment's lineage (the lineage note's)."""
+        if self._metrics is None:
+            config, self._metrics = self.model.vault.config, {}
+            for lineage in self.model.lineages():
+                metrics = lineage_metrics(self.results, config.lineage_metric, lineage)
+                for member in lineage.members:
+                    self._metrics[member] = metrics[0] if metrics else None
+        return self._metrics.get(note)
 
     def chain(self, note: str) -> list[str]:
         """The experiment and its ancestors, parents first (in name order in a cycle)."""
@@ -547,10 +567,25 @@ class RecipeReader(Mapping[str, ChainNote]):
         return order if order is not None else sorted(ancestors - {note}) + [note]
 
     def recipe(self, note: str) -> Recipe:
-        asked = [section for section, _ in self.model.vault.rules.sections]
-        metric = self.metric.get(note)
-        notes = _WithMetric(self, metric)
-        return build_recipe(note, self.chain(note), notes, metric, asked)
+        metric = self.metric(note)
+
+        def value(member: str) -> float | None:
+            return self.results.value(member, metric) if metric else None
+
+        return build_recipe(
+            note,
+            self.chain(note),
+            self.chains,
+            metric,
+            value,
+            self.results.thresholds_met,
+            self.asked,
+        )
+
+    def gap(self, note: str) -> Problem | None:
+        """`recipe-gap` for the experiment, made from the parses alone."""
+        gaps, contradictions = gaps_of(note, self.chains, self.asked)
+        return recipe_gap(note, gaps, contradictions)
 
     def __getitem__(self, note: str) -> ChainNote:
         if note not in self.read:
@@ -562,16 +597,20 @@ class RecipeReader(Mapping[str, ChainNote]):
             named = [r.target for r in resolved if r.link.role == PREVIOUS and r.target]
             parents = [p for p in dict.fromkeys(named) if p in model.parents(note)]
             parents += [p for p in model.parents(note) if p not in parents]
+            headings: dict[str, str] = {}
+            for heading in parsed.headings:
+                headings.setdefault(normalise_heading(heading.text), heading.text)
+            path = model.notes[note].path
             self.read[note] = ChainNote(
                 note,
                 parents,
-                note_sections(self.root, model.notes[note].path, model.vault.rules),
                 parsed.sections,
+                headings,
+                parsed.rebuild,
                 parsed.settings,
                 {r.link.target.strip().lower(): r.target for r in resolved if r.target},
                 parsed.synced_runs,
-                None,
-                self.results.thresholds_met(note),
+                note_sections(self.root, path, model.vault.rules) if self.with_text else None,
             )
         return self.read[note]
 
@@ -583,25 +622,3 @@ class RecipeReader(Mapping[str, ChainNote]):
 
     def __len__(self) -> int:
         return len(self.model.notes)
-
-
-class _WithMetric(Mapping[str, ChainNote]):
-    """The reader's notes, each with its value of one recipe's main metric."""
-
-    def __init__(self, reader: RecipeReader, metric: str | None) -> None:
-        self.reader = reader
-        self.metric = metric
-
-    def __getitem__(self, note: str) -> ChainNote:
-        found = self.reader[note]
-        value = self.reader.results.value(note, self.metric) if self.metric else None
-        return found._replace(value=value)
-
-    def __contains__(self, note: object) -> bool:
-        return note in self.reader
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.reader)
-
-    def __len__(self) -> int:
-        return len(self.reader)

@@ -439,7 +439,10 @@ class Builder:
                 continue  # rendered from the same inputs, and nobody touched its file
             reader = reader or RecipeReader(self.root, model, layout.results)
             text = formats.recipe_document(
-                reader.recipe(experiment), True, functools.partial(_link_from, layout, path)
+                reader.recipe(experiment),
+                True,
+                functools.partial(_link_from, layout, path),
+                model.link_name,
             )
             outputs[path] = _block_output(render.RECIPE_BLOCK, text)
         base = model.vault.config.base_path

@@ -121,6 +121,20 @@ class SyncedRun(NamedTuple):
     deleted: bool  # in MLflow's trash
 
 
+class RebuildFacts(NamedTuple):
+    """What the rebuild recipe reads of a note (model/recipe.py), kept in its parse in
+    place of the section text."""
+
+    # a rebuild section that only points elsewhere -> the link targets it names (lower
+    # case; none: "as before")
+    pointers: dict[str, tuple[str, ...]]
+    libraries: tuple[tuple[str, str | None], ...]  # Environment setup: (name, version)
+    found: frozenset[str]  # which of "data-location", "data-version", "pretrained-weights"
+    as_before: tuple[tuple[str, str], ...]  # (section, line) saying "as before", no link
+    change: str  # what its Previous experiment section says it changes
+    said: str | None  # that section's text, lower case; None: the note has no such section
+
+
 @dataclass
 class ParsedNote:
     """Everything vaultkit reads out of one note's text; made by ``model.reading.parse_note``."""
@@ -151,6 +165,7 @@ class ParsedNote:
     sections: dict[str, str] = field(default_factory=dict)  # template section -> state
     previous_heading: bool = False  # has a heading that names the previous experiment
     gaps: list[str] = field(default_factory=list)  # what a rebuild of the model would miss
+    rebuild: RebuildFacts | None = None  # what the rebuild recipe reads of it
 
     @property
     def status(self) -> str | None:

@@ -27,7 +27,17 @@ from collections.abc import Iterable
 from sys import intern
 from typing import Any
 
-from vaultkit.records import Field, Heading, Link, ParsedNote, StatKey, SyncedRun, Tag, Url
+from vaultkit.records import (
+    Field,
+    Heading,
+    Link,
+    ParsedNote,
+    RebuildFacts,
+    StatKey,
+    SyncedRun,
+    Tag,
+    Url,
+)
 from vaultkit.version import __version__
 
 # Where versions up to 0.2 kept their caches, inside the vault (a build removes them)
@@ -55,7 +65,7 @@ def answers_name(kind: str) -> str:
     return f"answers-{kind.replace(' ', '-')}.pickle"
 
 
-SCHEMA = 10
+SCHEMA = 11
 _MAGIC = b"vaultkit-cache\n"
 
 
@@ -144,6 +154,8 @@ def parse_to_plain(parsed: ParsedNote) -> tuple[Any, ...]:
     values[_TAG_NAMES_AT] = list(map(intern, values[_TAG_NAMES_AT]))
     values[_TAGS_AT] = [(intern(name), line) for name, line in values[_TAGS_AT]]
     values[_PERCENT_AT] = set(map(intern, values[_PERCENT_AT]))
+    if values[_REBUILD_AT] is not None:
+        values[_REBUILD_AT] = tuple(values[_REBUILD_AT])
     return tuple(values)
 
 
@@ -152,6 +164,8 @@ _NAMED_AT = [_FIELDS.index(name) for name in _NAMED]
 _TAG_NAMES_AT = _FIELDS.index("tag_names")
 _TAGS_AT = _FIELDS.index("tags")
 _PERCENT_AT = _FIELDS.index("percent")
+_REBUILD_AT = _FIELDS.index("rebuild")
+_REBUILD_WIDTH = len(RebuildFacts._fields)
 
 
 # tuple.__new__ bound to each record class: a plain tuple becomes the record without a
@@ -179,12 +193,18 @@ def parse_from_plain(values: tuple[Any, ...]) -> ParsedNote:
         if records and {*map(len, records.values())} != _DICT_WIDTHS[at]:
             raise ValueError("a cached record has the wrong shape")
         found[at] = records
+    facts = found[_REBUILD_AT]
+    if facts is not None:
+        if type(facts) is not tuple or len(facts) != _REBUILD_WIDTH:
+            raise ValueError("a cached record has the wrong shape")
+        found[_REBUILD_AT] = _NEW_RECORD(RebuildFacts, facts)
     parsed = _NEW(ParsedNote)
     parsed.__dict__ = dict(zip(_FIELDS, found, strict=True))
     return parsed
 
 
 _NEW = object.__new__
+_NEW_RECORD = tuple.__new__
 
 
 def stat_key_of(key: Any) -> StatKey:

@@ -12,6 +12,7 @@ from typing import Any
 
 from vaultkit.model import metrics
 from vaultkit.model.managed import begin_marker, block_lines
+from vaultkit.model.recipe import rebuild_facts
 from vaultkit.obsidian.note import first_sections, parse_syntax, section_bodies
 from vaultkit.records import ParsedNote, ParseRules, SyncedRun, is_synced
 
@@ -218,3 +219,4 @@ def _report(
         for name, questions in rules.sections
     }
     note.gaps = metrics.reproducibility_gaps(bodies, note.thresholds, set(note.sections))
+    note.rebuild = rebuild_facts(bodies)

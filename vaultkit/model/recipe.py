@@ -13,11 +13,11 @@ before") is followed to the note it names, else to the previous experiment.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple, TypedDict
 
 from vaultkit.model.compare import SettingChange, settings_changes
-from vaultkit.records import WARNING, Problem, SyncedRun
+from vaultkit.records import WARNING, Problem, RebuildFacts, SyncedRun
 
 # The template's sections that say how to rebuild the model, in the recipe's order, and
 # the part of the recipe each belongs to.
@@ -37,19 +37,20 @@ class ChainNote(NamedTuple):
 
     id: str
     parents: list[str]  # its previous experiments, in the order it names them
-    bodies: dict[str, list[str]]  # section -> its lines
     states: dict[str, str]  # section -> "answered", "unanswered", "empty" or "missing"
+    headings: dict[str, str]  # section -> its heading as written
+    facts: RebuildFacts | None  # what the parse kept of its rebuild sections
     settings: dict[str, str]  # what the note itself states (name -> value)
     links: dict[str, str]  # a link's target as written (lower case) -> the note it reaches
     runs: dict[str, SyncedRun]  # run id -> the run as its block shows it
-    value: float | None  # its main metric
-    thresholds: tuple[int, int]  # (met, judged)
+    bodies: dict[str, list[str]] | None = None  # its sections' text, when read from disk
 
 
 class Answer(TypedDict):
     section: str
     part: str  # "data", "environment", "model" or "metrics"
-    lines: list[str]
+    heading: str  # the section's heading as the source note writes it
+    lines: list[str]  # its text ([] when the notes were not read: a recipe note embeds it)
     source: str  # the note whose text it is
     via: str | None  # the previous experiment it came through (None: the note's own)
 
@@ -139,89 +140,145 @@ def text_of(line: str) -> str:
     return _MARKER.sub("", line, count=1).strip()
 
 
-def _pointers(lines: list[str], links: Mapping[str, str]) -> list[str | None] | None:
-    """The notes a section that only points elsewhere names ([] for "as before"; None
-    for an unresolved link); None when the section answers something itself."""
+def _pointers(lines: list[str]) -> tuple[str, ...] | None:
+    """The link targets (lower case) a section that only points elsewhere names (none for
+    "as before"); None when the section answers something itself."""
     texts = [t for t in (text_of(line) for line in lines) if t]
     if not texts:
         return None
-    named: list[str | None] = []
+    named: list[str] = []
     for text in texts:
         if not _POINTER.match(text):
             return None
         rest = _FILLER.sub("", _LINK.sub("", text))
         if re.search(r"[A-Za-z0-9]", rest):
             return None  # "as in EXP-002: mosaic p = 1.0" answers, and names a source
-        named += [links.get(target.strip().lower()) for target in _LINK.findall(text)]
-    return named
+        named += [target.strip().lower() for target in _LINK.findall(text)]
+    return tuple(named)
 
 
-class _Resolver:
-    """Finds each section's answer along the chain, and the gaps met on the way."""
+def rebuild_facts(bodies: Mapping[str, list[str]]) -> RebuildFacts | None:
+    """What a recipe needs of a note's sections (the parse keeps this, not the text);
+    None for a note without rebuild sections."""
+    if not any(name in bodies for name in (*REBUILD_SECTIONS, CHANGE_SECTION)):
+        return None
+    pointers = {}
+    for section in REBUILD_SECTIONS:
+        lines = bodies.get(section)
+        named = _pointers(lines) if lines else None
+        if named is not None:
+            pointers[section] = named
+    found = set()
+    data = bodies.get("data collecting process", [])
+    if any(_LOCATION.search(line) for line in data):
+        found.add("data-location")
+    if any(_DATA_VERSION.search(line) for line in data):
+        found.add("data-version")
+    if any(_PRETRAINED.search(line) for line in bodies.get("model", [])):
+        found.add("pretrained-weights")
+    as_before = tuple(
+        (section, text_of(line))
+        for section in REBUILD_SECTIONS
+        for line in bodies.get(section, [])
+        if _AS_BEFORE.search(line) and not _LINK.search(line)
+    )
+    change = bodies.get(CHANGE_SECTION)
+    return RebuildFacts(
+        pointers,
+        tuple(_libraries(bodies.get("environment setup", []))),
+        frozenset(found),
+        as_before,
+        _change(change or [])[:CHANGE_SHOWN],
+        " ".join(change).lower()[:CHANGE_READ] if change is not None else None,
+    )
+
+
+CHANGE_SHOWN = 300  # characters of a note's change the replay shows
+CHANGE_READ = 4000  # characters of it read for the settings it names
+
+
+InForce = dict[str, tuple[str, str, str | None]]  # name -> (value, set or changed in, before)
+
+
+class Chains:
+    """What the recipes of one vault share, each worked out once per note (a vault's
+    recipes walk the same ancestors again and again): the settings in force at a note,
+    the contradictions it brings, and the path to the note that answers each section."""
 
     def __init__(self, notes: Mapping[str, ChainNote]) -> None:
         self.notes = notes
-        self.gaps: list[Gap] = []
+        self._read: dict[str, ChainNote | None] = {}  # notes[...] asked once each
+        self._in_force: dict[str, InForce] = {}
+        self._contradictions: dict[str, list[Contradiction]] = {}
+        self._answers: dict[tuple[str, str], list[str]] = {}
+        self._inherited: dict[str, tuple[tuple[Gap, ...], tuple[Contradiction, ...]]] = {}
+        self._busy: set[object] = set()  # being worked out: a cycle reads nothing back
 
-    def answer(self, note: str, section: str, seen: frozenset[str] = frozenset()) -> list[str]:
-        """The path of notes to the one whose text answers ``section`` ([] when none does)."""
-        if note in seen or note not in self.notes:
+    def note(self, note: str) -> ChainNote | None:
+        """The note, None when ``notes`` has none such."""
+        if note not in self._read:
+            self._read[note] = self.notes[note] if note in self.notes else None
+        return self._read[note]
+
+    def answer(self, note: str, section: str) -> list[str]:
+        """The path of notes from ``note`` to the one whose text answers ``section`` ([]
+        when none does): its own, else the notes its section points to, else its
+        previous experiments', the first one it names first."""
+        key = (note, section)
+        known = self._answers.get(key)
+        if known is not None:
+            return known
+        found = self.note(note)
+        if found is None or key in self._busy:
             return []
-        found = self.notes[note]
-        seen = seen | {note}
-        lines = found.bodies.get(section)
-        if found.states.get(section) == "answered" and lines is not None:
-            named = _pointers(lines, found.links)
-            if named is None:
-                return [note]
-            for target in named:
-                if target is None:
-                    self._gap(
-                        "broken-reference",
-                        f"{_name(note)}: {section} points to a note that does not exist; "
-                        "write the answer there, or link the note that has it",
-                    )
-            targets = [t for t in named if t is not None] or found.parents
+        answered = found.states.get(section) == "answered"
+        named = found.facts.pointers.get(section) if answered and found.facts else None
+        if answered and named is None:  # the note's own answer: most sections, most notes
+            self._answers[key] = [note]
+            return self._answers[key]
+        self._busy.add(key)
+        path: list[str] = []
+        if named is not None:
+            reached = [found.links.get(target) for target in named]
+            targets = [t for t in reached if t is not None] or found.parents
         else:
             targets = found.parents
         for target in targets:
-            path = self.answer(target, section, seen)
-            if path:
-                return [note, *path]
-        return []
+            below = self.answer(target, section)
+            if below:
+                path = [note, *below]
+                break
+        self._busy.discard(key)
+        self._answers[key] = path
+        return path
 
-    def _gap(self, kind: str, message: str) -> None:
-        gap: Gap = {"kind": kind, "message": message}
-        if gap not in self.gaps:
-            self.gaps.append(gap)
-
-
-def _settings(
-    chain: list[str], notes: Mapping[str, ChainNote], libraries: set[str]
-) -> tuple[dict[str, dict[str, tuple[str, str, str | None]]], list[Contradiction]]:
-    """The settings in force at each note of ``chain`` (parents first): name -> (value,
-    the note that set or last changed it, its value before); and the contradictions: a
-    merge whose parents disagree on a setting it does not state, and a value changed
-    where the note's Previous experiment section does not say so."""
-    in_force: dict[str, dict[str, tuple[str, str, str | None]]] = {}
-    found: list[Contradiction] = []
-    for note in chain:
-        current = notes[note]
-        parents = [p for p in current.parents if p in in_force]
-        merged: dict[str, tuple[str, str, str | None]] = {}
-        for parent in reversed(parents):  # the first parent's value wins
-            merged.update(in_force[parent])
-        own = {k: v for k, v in current.settings.items() if k not in libraries}
+    def in_force(self, note: str) -> InForce:
+        """The settings in force at ``note``: its parents' (the first parent's value where
+        two differ) updated by what it states; a value stated again unchanged keeps the
+        note that set it."""
+        if note in self._in_force:
+            return self._in_force[note]
+        current = self.note(note)
+        if note in self._busy or current is None:
+            return {}
+        self._busy.add(note)
+        parents = [p for p in current.parents if self.note(p) is not None]
+        above = {p: self.in_force(p) for p in parents}
+        merged: InForce = {}
+        for parent in reversed(parents):
+            merged.update(above[parent])
+        pinned = {name for name, _ in current.facts.libraries} if current.facts else set()
+        own = {k: v for k, v in current.settings.items() if k not in pinned}
         # where the note says what it changes; a vault whose template has no such
         # section has no place to say it, and no change there is unexplained
-        change = current.bodies.get(CHANGE_SECTION)
-        said = " ".join(change).lower() if change is not None else None
-        for name in sorted({n for p in parents for n in in_force[p]} - set(own)):
-            values = {in_force[p][name][0]: p for p in parents if name in in_force[p]}
+        said = current.facts.said if current.facts else None
+        found: list[Contradiction] = []
+        for name in sorted({n for p in parents for n in above[p]} - set(own)):
+            values = {above[p][name][0]: p for p in parents if name in above[p]}
             if len(values) > 1:
                 shown = ", ".join(
                     f"{_name(p)} has {v}"
-                    + (f" from {_name(in_force[p][name][1])}" if in_force[p][name][1] != p else "")
+                    + (f" from {_name(above[p][name][1])}" if above[p][name][1] != p else "")
                     for v, p in values.items()
                 )
                 found.append(
@@ -248,8 +305,48 @@ def _settings(
                         f"{name} changed; say so there, or correct the value",
                     }
                 )
-        in_force[note] = merged
-    return in_force, found
+        self._busy.discard(note)
+        self._in_force[note] = merged
+        self._contradictions[note] = found
+        return merged
+
+    def inherited(self, note: str) -> tuple[tuple[Gap, ...], tuple[Contradiction, ...]]:
+        """What ``note``'s chain brings, without walking it: its sections that point to
+        no note, the "as before" of its roots and the contradictions of its notes,
+        gathered from its parents' (most chains bring none, so `check` asks each `done`
+        experiment at little cost)."""
+        if note in self._inherited:
+            return self._inherited[note]
+        current = self.note(note)
+        if ("inherited", note) in self._busy or current is None:
+            return (), ()
+        self._busy.add(("inherited", note))
+        self.in_force(note)
+        gaps: dict[str, Gap] = {}
+        found: dict[str, Contradiction] = {}
+        for parent in current.parents:
+            above_gaps, above_found = self.inherited(parent)
+            gaps.update((g["message"], g) for g in above_gaps)
+            found.update((c["message"], c) for c in above_found)
+        facts = current.facts
+        for section, line in facts.as_before if facts and not current.parents else ():
+            message = (  # a root: nothing comes before it to read
+                f"{_name(note)}: {section} says {line!r}, but nothing comes before "
+                f"{_name(note)}; write the value there"
+            )
+            gaps[message] = {"kind": "as-before-at-root", "message": message}
+        pointers = facts.pointers if facts else {}
+        for section, named in pointers.items():
+            if any(target not in current.links for target in named):
+                message = (
+                    f"{_name(note)}: {section} points to a note that does not exist; write "
+                    "the answer there, or link the note that has it"
+                )
+                gaps[message] = {"kind": "broken-reference", "message": message}
+        found.update((c["message"], c) for c in self._contradictions.get(note, []))
+        self._busy.discard(("inherited", note))
+        self._inherited[note] = (tuple(gaps.values()), tuple(found.values()))
+        return self._inherited[note]
 
 
 def _name(note: str) -> str:
@@ -260,26 +357,6 @@ _AS_BEFORE = re.compile(
     r"\b(?:as before|same as before|as previously|as in the previous|unchanged|no change)\b",
     re.I,
 )
-
-
-def _before_the_root(chain: list[str], notes: Mapping[str, ChainNote]) -> list[Gap]:
-    """A rebuild answer of a root (a note with no previous experiment) that says "as
-    before": there is nothing before it to read."""
-    gaps: list[Gap] = []
-    for note in chain:
-        if notes[note].parents:
-            continue
-        for section in REBUILD_SECTIONS:
-            for line in notes[note].bodies.get(section, []):
-                if _AS_BEFORE.search(line) and not _LINK.search(line):
-                    gaps.append(
-                        {
-                            "kind": "as-before-at-root",
-                            "message": f"{_name(note)}: {section} says {text_of(line)!r}, but "
-                            f"nothing comes before {_name(note)}; write the value there",
-                        }
-                    )
-    return gaps
 
 
 def _mentions(text: str, name: str) -> bool:
@@ -319,85 +396,123 @@ def _change(lines: list[str]) -> str:
     return "; ".join(t for t in texts if t and "previous experiment?" not in t.lower())
 
 
-def build_recipe(
-    experiment: str,
-    chain: list[str],
-    notes: Mapping[str, ChainNote],
-    metric: str | None,
-    asked: list[str],
-) -> Recipe:
-    """The recipe of ``experiment``. ``chain``: it and its ancestors, parents first;
-    ``notes``: each note the recipe may read (the chain, and notes a section points to);
-    ``metric``: the main metric; ``asked``: the sections the vault's template asks for."""
-    resolver = _Resolver(notes)
-    target = notes[experiment]
+def _sources(experiment: str, chains: Chains, asked: list[str]) -> dict[str, list[str]]:
+    """For each rebuild section the vault's template asks, the path to the note that
+    answers it for ``experiment`` ([] when none does)."""
+    return {
+        section: chains.answer(experiment, section)
+        for section in REBUILD_SECTIONS
+        if section in asked
+    }
+
+
+def _answers(chains: Chains, paths: dict[str, list[str]]) -> list[Answer]:
+    """The answers the paths lead to."""
     answers: list[Answer] = []
-    unanswered = []
-    for section, part in REBUILD_SECTIONS.items():
-        if section not in asked:
+    for section, path in paths.items():
+        source = chains.note(path[-1]) if path else None
+        if source is None:
             continue
-        path = resolver.answer(experiment, section)
-        if not path:
-            unanswered.append(section)
-            continue
-        source = path[-1]
+        bodies = source.bodies
         answers.append(
             {
                 "section": section,
-                "part": part,
-                "lines": [line.rstrip() for line in _trimmed(notes[source].bodies[section])],
-                "source": source,
+                "part": REBUILD_SECTIONS[section],
+                "heading": source.headings.get(section, section),
+                "lines": [line.rstrip() for line in _trimmed(bodies.get(section, []))]
+                if bodies is not None
+                else [],
+                "source": source.id,
                 "via": path[1] if len(path) > 1 else None,
             }
         )
-    by_section = {a["section"]: a for a in answers}
-    environment = by_section.get("environment setup")
-    libraries = _libraries(environment["lines"]) if environment else []
-    library_names = {name for name, _ in libraries}
-    in_force, contradictions = _settings(chain, notes, library_names)
-    final = in_force.get(experiment, {})
+    return answers
 
-    def via(source: str) -> str | None:
-        if source == experiment:
-            return None
-        return next((p for p in target.parents if p == source or _reaches(notes, p, source)), None)
 
-    settings: list[Setting] = [
-        {"name": name, "value": value, "source": source, "via": via(source), "before": before}
-        for name, (value, source, before) in sorted(final.items())
-    ]
-    seed = next((s for s in settings if s["name"] in _SEED_NAMES), None)
-    gaps = list(resolver.gaps)
-    gaps += [
+def _gaps(
+    experiment: str, chains: Chains, paths: dict[str, list[str]], asked: list[str]
+) -> list[Gap]:
+    """What the chain never states, each named."""
+    facts_of = {}
+    for section, path in paths.items():
+        source = chains.note(path[-1]) if path else None
+        facts_of[section] = source.facts if source else None
+    found: set[str] = set()
+    for section in ("data collecting process", "model"):
+        facts = facts_of.get(section)
+        if facts is not None:
+            found |= facts.found
+    environment = facts_of.get("environment setup")
+    libraries = list(environment.libraries) if environment else []
+    seeded = any(name in _SEED_NAMES for name in chains.in_force(experiment))
+    answered = {section for section, path in paths.items() if path}
+    gaps: list[Gap] = [
         {
             "kind": "unanswered",
             "message": f"{section} is not answered in any note of the chain; answer it in "
             f"{_name(experiment)} (or in the note where it was decided)",
         }
-        for section in unanswered
+        for section, path in paths.items()
+        if not path
     ]
-    gaps += _before_the_root(chain, notes)
-    gaps += _missing(by_section, libraries, seed, experiment, asked)
-    runs: list[RunEntry] = [
-        {"experiment": note, "run": run_id, "status": run.status, "params": dict(run.params)}
-        for note in chain
-        for run_id, run in sorted(notes[note].runs.items())
+    gaps += chains.inherited(experiment)[0]
+    gaps += _missing(answered, found, libraries, seeded, experiment, asked)
+    return gaps
+
+
+def gaps_of(
+    experiment: str, chains: Chains, asked: list[str]
+) -> tuple[list[Gap], list[Contradiction]]:
+    """The recipe's gaps and contradictions alone (what `check` reports)."""
+    gaps = _gaps(experiment, chains, _sources(experiment, chains, asked), asked)
+    return gaps, list(chains.inherited(experiment)[1])
+
+
+def build_recipe(
+    experiment: str,
+    chain: list[str],
+    chains: Chains,
+    metric: str | None,
+    value: Callable[[str], float | None],
+    thresholds_met: Callable[[str], tuple[int, int]],
+    asked: list[str],
+) -> Recipe:
+    """The recipe of ``experiment``. ``chain``: it and its ancestors, parents first;
+    ``chains``: the notes the recipe may read (the chain, and notes a section points to);
+    ``metric``: the main metric, ``value`` each note's, ``thresholds_met`` each note's
+    (met, judged); ``asked``: the sections the vault's template asks for."""
+    notes = chains.notes
+    target = notes[experiment]
+    paths = _sources(experiment, chains, asked)
+    answers = _answers(chains, paths)
+    reach = {parent: _ancestors(notes, parent) for parent in target.parents}
+
+    def via(source: str) -> str | None:
+        if source == experiment:
+            return None
+        return next((p for p in target.parents if source in reach[p]), None)
+
+    settings: list[Setting] = [
+        {"name": name, "value": value_, "source": source, "via": via(source), "before": before}
+        for name, (value_, source, before) in sorted(chains.in_force(experiment).items())
     ]
+    environment = next((a for a in answers if a["section"] == "environment setup"), None)
+    facts = notes[environment["source"]].facts if environment else None
+    in_chain = set(chain)
     replay: list[Step] = []
     for note in chain:
         current = notes[note]
-        first = next((p for p in current.parents if p in in_force), None)
-        before = {k: v[0] for k, v in in_force.get(first, {}).items()} if first else {}
-        met, judged = current.thresholds
+        previous = [p for p in current.parents if p in in_chain]
+        before = {k: v[0] for k, v in chains.in_force(previous[0]).items()} if previous else {}
+        now = {k: v[0] for k, v in chains.in_force(note).items()}
+        met, judged = thresholds_met(note)
         replay.append(
             {
                 "experiment": note,
-                "previous": [p for p in current.parents if p in in_force],
-                "change": _change(current.bodies.get(CHANGE_SECTION, [])),
-                "settings": settings_changes(before, {k: v[0] for k, v in in_force[note].items()})
-                if first
-                else [],
-                "value": current.value,
+                "previous": previous,
+                "change": current.facts.change if current.facts else "",
+                "settings": settings_changes(before, now) if previous else [],
+                "value": value(note),
                 "thresholds_met": f"{met}/{judged}" if judged else None,
             }
         )
@@ -409,15 +524,19 @@ def build_recipe(
         "settings": settings,
         "libraries": [
             {"name": name, "version": version, "source": environment["source"]}
-            for name, version in libraries
+            for name, version in facts.libraries
         ]
-        if environment
+        if environment and facts
         else [],
-        "seed": seed,
-        "runs": runs,
+        "seed": next((s for s in settings if s["name"] in _SEED_NAMES), None),
+        "runs": [
+            {"experiment": note, "run": run_id, "status": run.status, "params": dict(run.params)}
+            for note in chain
+            for run_id, run in sorted(notes[note].runs.items())
+        ],
         "replay": replay,
-        "gaps": gaps,
-        "contradictions": contradictions,
+        "gaps": _gaps(experiment, chains, paths, asked),
+        "contradictions": list(chains.inherited(experiment)[1]),
     }
 
 
@@ -431,41 +550,36 @@ def _trimmed(lines: list[str]) -> list[str]:
     return lines[start:end]
 
 
-def _reaches(notes: Mapping[str, ChainNote], start: str, goal: str) -> bool:
-    """``goal`` is ``start`` or one of its ancestors."""
+def _ancestors(notes: Mapping[str, ChainNote], start: str) -> set[str]:
+    """``start`` and every note before it."""
     todo, seen = [start], set()
     while todo:
         note = todo.pop()
-        if note == goal:
-            return True
         if note in seen or note not in notes:
             continue
         seen.add(note)
         todo += notes[note].parents
-    return False
+    return seen
 
 
 def _missing(
-    answers: Mapping[str, Answer],
+    answered: set[str],
+    found: set[str],
     libraries: list[tuple[str, str | None]],
-    seed: Setting | None,
+    seeded: bool,
     experiment: str,
     asked: list[str],
 ) -> list[Gap]:
     """What a rebuild needs that the chain's answers do not state (of what the vault's
-    template asks: a template with no Model section asks for no seed)."""
-
-    def says(section: str, pattern: re.Pattern[str]) -> bool:
-        found = answers.get(section)
-        return found is not None and any(pattern.search(line) for line in found["lines"])
-
+    template asks: a template with no Model section asks for no seed). ``found``: the
+    facts the answering notes state."""
     gaps: list[Gap] = []
     where = f"write it in {_name(experiment)} (or in the note of its chain where it was decided)"
-    if seed is None and "model" in asked:
+    if not seeded and "model" in asked:
         gaps.append(
             {"kind": "seed", "message": f"no seed: nothing says how randomness is fixed; {where}"}
         )
-    if "environment setup" in answers and not libraries:
+    if "environment setup" in answered and not libraries:
         gaps.append(
             {"kind": "libraries", "message": f"no libraries are named with versions; {where}"}
         )
@@ -477,22 +591,22 @@ def _missing(
         for name, version in libraries
         if version is None
     ]
-    if "data collecting process" in answers:
-        if not says("data collecting process", _LOCATION):
+    if "data collecting process" in answered:
+        if "data-location" not in found:
             gaps.append(
                 {
                     "kind": "data-location",
                     "message": f"no data location (a path or an address); {where}",
                 }
             )
-        if not says("data collecting process", _DATA_VERSION):
+        if "data-version" not in found:
             gaps.append(
                 {
                     "kind": "data-version",
                     "message": f"no data version (a tag, a date, a DVC file); {where}",
                 }
             )
-    if "model" in answers and not says("model", _PRETRAINED):
+    if "model" in answered and "pretrained-weights" not in found:
         gaps.append(
             {
                 "kind": "pretrained-weights",
@@ -503,20 +617,22 @@ def _missing(
     return gaps
 
 
-def recipe_gap(recipe: Recipe) -> Problem | None:
+def recipe_gap(
+    experiment: str, gaps: list[Gap], contradictions: list[Contradiction]
+) -> Problem | None:
     """`recipe-gap` for an experiment whose recipe has gaps or contradictions (``check``
     asks for the `done` ones: a finished experiment should be rebuildable)."""
-    kinds = [gap["kind"] for gap in recipe["gaps"]]
-    kinds += [f"contradiction on {c['setting']}" for c in recipe["contradictions"]]
+    kinds = [gap["kind"] for gap in gaps]
+    kinds += [f"contradiction on {c['setting']}" for c in contradictions]
     if not kinds:
         return None
     count = len(kinds)
     return Problem(
         "recipe-gap",
         WARNING,
-        recipe["experiment"],
+        experiment,
         None,
         f"done, but its rebuild recipe has {count} gap{'s' * (count != 1)} "
         f"({', '.join(dict.fromkeys(kinds))}); vaultkit recipe "
-        f"'{_name(recipe['experiment'])}' says what is missing and where to write it",
+        f"'{_name(experiment)}' says what is missing and where to write it",
     )

@@ -595,13 +595,27 @@ def _escaped_tags(text: str) -> str:
     return text
 
 
+def section_embed(name: str, heading: str) -> str:
+    """Obsidian's embed of a note's section (`![[EXP-001 baseline#Model]]`), which shows
+    the section as it is now; a link to the note where the heading holds a character a
+    link cannot."""
+    if any(char in heading for char in "#|[]^"):
+        return f"[[{name}]], section {heading!r}"
+    return f"![[{name}#{heading}]]"
+
+
 def recipe_document(
-    recipe: Recipe, markdown: bool, link: Callable[[str], str] | None = None
+    recipe: Recipe,
+    markdown: bool,
+    link: Callable[[str], str] | None = None,
+    link_name: Callable[[str], str] | None = None,
 ) -> str:
     """A recipe for reading (``markdown`` False: the terminal) or for a note (True: links
     that click, tags escaped): the answers by part, each with the note it comes from,
     the settings, libraries, seed and runs, the replay from the root, then the gaps.
-    ``link``: how a note is linked (in Markdown; default `[[its name]]`)."""
+    ``link``: how a note is linked (in Markdown; default `[[its name]]`). An answer
+    without its text (a recipe made from the parses) embeds its section, linked by
+    ``link_name`` (default: the note's name)."""
 
     def name(note: str) -> str:
         if not markdown:
@@ -644,6 +658,10 @@ def recipe_document(
             section = answer["section"].capitalize()
             heading(3, f"{section} ({origin(answer['source'], answer['via'])})")
             lines += [body(line) for line in answer["lines"]]
+            if not answer["lines"]:
+                source = answer["source"]
+                shown = link_name(source) if link_name else source.rpartition("/")[2]
+                lines.append(section_embed(shown, answer["heading"]))
         if part == "environment" and recipe["libraries"]:
             shown = ", ".join(
                 f"{lib['name']} {lib['version'] or '(no version)'}" for lib in recipe["libraries"]
