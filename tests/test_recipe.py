@@ -13,6 +13,7 @@ import pytest
 import vaultkit
 from vaultkit import loading
 from vaultkit.create import demo_vault
+from vaultkit.model.recipe import Recipe
 from vaultkit.pipeline import Builder
 from vaultkit.records import ParseRules
 
@@ -218,24 +219,25 @@ def test_the_recipe_note_is_rewritten_only_when_its_chain_changes(
     assert "[[EXP-004 mosaic and focal loss recipe]] |" in (demo / "Experiment Index.md").read_text(
         encoding="utf-8"
     )
-    # a note outside the chain changes: the recipe is not read again, nor written
+    # a note outside the chain changes: the recipe is not made again, nor written
     outside = demo / "Experiments" / "EXP-011 int8 quantisation.md"
     outside.write_text(outside.read_text(encoding="utf-8") + "\nA remark.\n")
-    read: list[str] = []
-    real = loading.note_sections
+    made: list[str] = []
+    real = loading.RecipeReader.recipe
 
-    def counting(root: Path, path: str, rules: ParseRules) -> dict[str, list[str]]:
-        read.append(path)
-        return real(root, path, rules)
+    def recording(reader: loading.RecipeReader, note: str) -> Recipe:
+        made.append(note)
+        return real(reader, note)
 
-    monkeypatch.setattr(loading, "note_sections", counting)
+    monkeypatch.setattr(loading.RecipeReader, "recipe", recording)
     result = Builder(demo).build()
-    assert "Recipes/EXP-004 mosaic and focal loss recipe.md" not in result.written
-    assert not [p for p in read if "EXP-00" in p]
+    assert made == []  # EXP-011 follows its lineage's best: in no recipe's chain
+    assert not [p for p in result.written if p.startswith("Recipes/")]
     # the root of its chain changes: the recipe follows
     root = demo / "Experiments" / "EXP-001 baseline.md"
     root.write_text(root.read_text(encoding="utf-8").replace("seed=42", "seed=7"))
     result = Builder(demo).build()
+    assert made == [MERGE]
     assert "Recipes/EXP-004 mosaic and focal loss recipe.md" in result.written
     changed = note.read_text(encoding="utf-8")
     assert changed != text and "| seed | 7 | [[EXP-001 baseline]]" not in text
@@ -278,7 +280,7 @@ def test_check_counts_recipe_gaps_from_the_parses_without_reading_a_note(
     chain: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     vault = vaultkit.open(chain)
-    vault.model  # read the vault first
+    assert vault.model.experiments  # the vault read first
     read: list[str] = []
     real = loading.note_sections
 
