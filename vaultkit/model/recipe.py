@@ -123,15 +123,22 @@ _FILLER = re.compile(
     r"nothing|changed|the|previous|experiment|one|above|earlier|ones?)\b",
     re.I,
 )
-_PIN = re.compile(r"`?([A-Za-z][\w.\-\[\]]*)`?\s*(?:==|>=|~=|@)\s*v?(\d[\w.\-+]*)")
+# the name is read backwards from the operator (see model/metrics.py: a name searched
+# for at every position of a line makes a long line quadratic)
+_PIN = re.compile(r"(==|>=|~=|@)\s*v?(\d[\w.\-+]*)")
+_PIN_NAME = re.compile(r"\s*`?([\w.\-\[\]]*[A-Za-z])`?(?![\w.\-])")
 _VERSION = re.compile(r"\d+\.\d+")
-_LIBRARIES = re.compile(r"librar", re.I)
-_LOCATION = re.compile(r"://|[\w.\-]+/[\w.\-]|\b[A-Z]:\\", re.I)
-_DATA_VERSION = re.compile(
-    r"\bv\d+\b|version|\.dvc\b|\b(?:19|20)\d\d-\d\d\b|\bcommit\b|\bsnapshot\b|@[0-9a-f]{7,}",
-    re.I,
+_LOCATION = re.compile(r"://|[\w.\-]/[\w.\-]|\b[A-Za-z]:\\")
+# A data version: one of these words, else a `v3`, a date or a commit hash; each
+# pattern starts with a literal character, which the regex engine finds fast, and is
+# searched in lower-cased text (a case-blind regex scans several times slower).
+_DATA_VERSION_WORDS = ("version", ".dvc", "commit", "snapshot")
+_DATA_VERSION = (
+    re.compile(r"v\d+\b"),
+    re.compile(r"@[0-9a-f]{7}"),
+    re.compile(r"(?:19|20)\d\d-\d\d\b"),
 )
-_PRETRAINED = re.compile(r"pre-?trained|weights?\b|from scratch|checkpoint", re.I)
+_PRETRAINED_WORDS = ("pretrained", "pre-trained", "weight", "from scratch", "checkpoint")
 _SEED_NAMES = ("seed", "random seed", "random_state", "random state", "manual_seed")
 
 
@@ -142,19 +149,22 @@ def text_of(line: str) -> str:
 
 def _pointers(lines: list[str]) -> tuple[str, ...] | None:
     """The link targets (lower case) a section that only points elsewhere names (none for
-    "as before"); None when the section answers something itself."""
-    texts = [t for t in (text_of(line) for line in lines) if t]
-    if not texts:
-        return None
+    "as before"); None when the section answers something itself (most sections: their
+    first line says so)."""
     named: list[str] = []
-    for text in texts:
+    pointed = False
+    for line in lines:
+        text = text_of(line)
+        if not text:
+            continue
         if not _POINTER.match(text):
             return None
         rest = _FILLER.sub("", _LINK.sub("", text))
         if re.search(r"[A-Za-z0-9]", rest):
             return None  # "as in EXP-002: mosaic p = 1.0" answers, and names a source
         named += [target.strip().lower() for target in _LINK.findall(text)]
-    return tuple(named)
+        pointed = True
+    return tuple(named) if pointed else None
 
 
 def rebuild_facts(bodies: Mapping[str, list[str]]) -> RebuildFacts | None:
@@ -169,17 +179,24 @@ def rebuild_facts(bodies: Mapping[str, list[str]]) -> RebuildFacts | None:
         if named is not None:
             pointers[section] = named
     found = set()
-    data = bodies.get("data collecting process", [])
-    if any(_LOCATION.search(line) for line in data):
+    data = "\n".join(bodies.get("data collecting process", []))
+    if ("/" in data or ":\\" in data) and _LOCATION.search(data):
         found.add("data-location")
-    if any(_DATA_VERSION.search(line) for line in data):
+    lowered = data.lower()
+    if any(word in lowered for word in _DATA_VERSION_WORDS) or any(
+        pattern.search(lowered) for pattern in _DATA_VERSION
+    ):
         found.add("data-version")
-    if any(_PRETRAINED.search(line) for line in bodies.get("model", [])):
+    model = "\n".join(bodies.get("model", [])).lower()
+    if any(word in model for word in _PRETRAINED_WORDS):
         found.add("pretrained-weights")
+    present = [section for section in REBUILD_SECTIONS if section in bodies]
+    every = "\n".join(["\n".join(bodies[section]) for section in present]).lower()
+    may_say = any(word in every for word in _AS_BEFORE_WORDS)  # else no line does
     as_before = tuple(
         (section, text_of(line))
-        for section in REBUILD_SECTIONS
-        for line in bodies.get(section, [])
+        for section in (present if may_say else ())
+        for line in bodies[section]
         if _AS_BEFORE.search(line) and not _LINK.search(line)
     )
     change = bodies.get(CHANGE_SECTION)
@@ -357,6 +374,7 @@ _AS_BEFORE = re.compile(
     r"\b(?:as before|same as before|as previously|as in the previous|unchanged|no change)\b",
     re.I,
 )
+_AS_BEFORE_WORDS = ("before", "previous", "unchanged", "no change")
 
 
 def _mentions(text: str, name: str) -> bool:
@@ -368,15 +386,21 @@ def _libraries(lines: list[str]) -> list[tuple[str, str | None]]:
     """Libraries an Environment setup section names: pinned anywhere (`torch==2.3.0`), and
     the items of a list under a line about libraries, with or without a version."""
     found: dict[str, str | None] = {}
-    under: int | None = None
+    under: int | None = None  # the indent of the line about libraries
     for line in lines:
-        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
         text = text_of(line)
         if not text:
             continue
-        pin = _PIN.search(text)
-        if pin:
-            found.setdefault(pin.group(1).lower(), pin.group(2).rstrip(".,"))
+        pin = _PIN.search(text) if "=" in text or "@" in text else None
+        name = _PIN_NAME.match(text[: pin.start()][::-1]) if pin else None
+        about = not pin and "ibrar" in text  # "Libraries:", "libraries used"
+        indent = (
+            len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+            if under is not None or about
+            else 0
+        )
+        if pin and name:
+            found.setdefault(name.group(1)[::-1].lower(), pin.group(2).rstrip(".,"))
         elif under is not None and indent > under:
             word = re.match(r"`?([A-Za-z][\w.\-\[\]]*)", text)
             version = _VERSION.search(text)
@@ -384,7 +408,7 @@ def _libraries(lines: list[str]) -> list[tuple[str, str | None]]:
                 found.setdefault(word.group(1).lower(), version.group() if version else None)
         if under is not None and indent <= under:
             under = None
-        if _LIBRARIES.search(text) and not pin:
+        if about:
             under = indent
     return list(found.items())
 
