@@ -123,16 +123,17 @@ class SyncedRun(NamedTuple):
 
 class RebuildFacts(NamedTuple):
     """What the rebuild recipe reads of a note (model/recipe.py), kept in its parse in
-    place of the section text."""
+    place of the section text. Tuples, not sets or dicts: most are empty, and an empty
+    tuple costs nothing (thousands of notes hold one)."""
 
-    # a rebuild section that only points elsewhere -> the link targets it names (lower
-    # case; none: "as before")
-    pointers: dict[str, tuple[str, ...]]
+    # (section, the link targets it names, lower case; none: "as before") for each
+    # rebuild section that only points elsewhere
+    pointers: tuple[tuple[str, tuple[str, ...]], ...]
     libraries: tuple[tuple[str, str | None], ...]  # Environment setup: (name, version)
-    found: frozenset[str]  # which of "data-location", "data-version", "pretrained-weights"
+    found: tuple[str, ...]  # which of "data-location", "data-version", "pretrained-weights"
     as_before: tuple[tuple[str, str], ...]  # (section, line) saying "as before", no link
-    change: str  # what its Previous experiment section says it changes
-    said: str | None  # that section's text, lower case; None: the note has no such section
+    # what its Previous experiment section says it changes; None: it has no such section
+    change: str | None
 
 
 @dataclass

@@ -172,12 +172,12 @@ def rebuild_facts(bodies: Mapping[str, list[str]]) -> RebuildFacts | None:
     None for a note without rebuild sections."""
     if not any(name in bodies for name in (*REBUILD_SECTIONS, CHANGE_SECTION)):
         return None
-    pointers = {}
+    pointers = []
     for section in REBUILD_SECTIONS:
         lines = bodies.get(section)
         named = _pointers(lines) if lines else None
         if named is not None:
-            pointers[section] = named
+            pointers.append((section, named))
     found = set()
     data = "\n".join(bodies.get("data collecting process", []))
     if ("/" in data or ":\\" in data) and _LOCATION.search(data):
@@ -201,17 +201,20 @@ def rebuild_facts(bodies: Mapping[str, list[str]]) -> RebuildFacts | None:
     )
     change = bodies.get(CHANGE_SECTION)
     return RebuildFacts(
-        pointers,
+        tuple(pointers),
         tuple(_libraries(bodies.get("environment setup", []))),
-        frozenset(found),
+        tuple(sorted(found)),
         as_before,
-        _change(change or [])[:CHANGE_SHOWN],
-        " ".join(change).lower()[:CHANGE_READ] if change is not None else None,
+        _change(change)[:CHANGE_KEPT] if change is not None else None,
     )
 
 
-CHANGE_SHOWN = 300  # characters of a note's change the replay shows
-CHANGE_READ = 4000  # characters of it read for the settings it names
+CHANGE_KEPT = 1000  # characters of a note's change kept: the settings it names, the replay
+CHANGE_SHOWN = 300  # characters of it the replay shows
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= CHANGE_SHOWN else text[: CHANGE_SHOWN - 1] + "…"
 
 
 InForce = dict[str, tuple[str, str, str | None]]  # name -> (value, set or changed in, before)
@@ -249,7 +252,7 @@ class Chains:
         if found is None or key in self._busy:
             return []
         answered = found.states.get(section) == "answered"
-        named = found.facts.pointers.get(section) if answered and found.facts else None
+        named = dict(found.facts.pointers).get(section) if answered and found.facts else None
         if answered and named is None:  # the note's own answer: most sections, most notes
             self._answers[key] = [note]
             return self._answers[key]
@@ -288,7 +291,8 @@ class Chains:
         own = {k: v for k, v in current.settings.items() if k not in pinned}
         # where the note says what it changes; a vault whose template has no such
         # section has no place to say it, and no change there is unexplained
-        said = current.facts.said if current.facts else None
+        change = current.facts.change if current.facts else None
+        said = change.lower() if change is not None else None
         found: list[Contradiction] = []
         for name in sorted({n for p in parents for n in above[p]} - set(own)):
             values = {above[p][name][0]: p for p in parents if name in above[p]}
@@ -352,8 +356,7 @@ class Chains:
                 f"{_name(note)}; write the value there"
             )
             gaps[message] = {"kind": "as-before-at-root", "message": message}
-        pointers = facts.pointers if facts else {}
-        for section, named in pointers.items():
+        for section, named in facts.pointers if facts else ():
             if any(target not in current.links for target in named):
                 message = (
                     f"{_name(note)}: {section} points to a note that does not exist; write "
@@ -465,7 +468,7 @@ def _gaps(
     for section in ("data collecting process", "model"):
         facts = facts_of.get(section)
         if facts is not None:
-            found |= facts.found
+            found.update(facts.found)
     environment = facts_of.get("environment setup")
     libraries = list(environment.libraries) if environment else []
     seeded = any(name in _SEED_NAMES for name in chains.in_force(experiment))
@@ -534,7 +537,7 @@ def build_recipe(
             {
                 "experiment": note,
                 "previous": previous,
-                "change": current.facts.change if current.facts else "",
+                "change": _shortened((current.facts.change or "") if current.facts else ""),
                 "settings": settings_changes(before, now) if previous else [],
                 "value": value(note),
                 "thresholds_met": f"{met}/{judged}" if judged else None,
