@@ -593,20 +593,21 @@ class RecipeReader(Mapping[str, ChainNote]):
             if note not in model.notes:
                 raise KeyError(note)
             parsed = model.notes[note].parsed
-            resolved = model.resolved_links(note)
-            named = [r.target for r in resolved if r.link.role == PREVIOUS and r.target]
+            # the previous experiments in the order the note names them (its Previous
+            # links, which the model resolved), then any other parent
+            named = [r.target for r in model.links.get(note, []) if r.link.role == PREVIOUS]
             parents = [p for p in dict.fromkeys(named) if p in model.parents(note)]
             parents += [p for p in model.parents(note) if p not in parents]
-            headings: dict[str, str] = {}
-            for heading in parsed.headings:
-                headings.setdefault(normalise_heading(heading.text), heading.text)
+            facts = parsed.rebuild
+            # a section's link is looked up only where one points elsewhere
+            resolved = model.resolved_links(note) if facts and facts.pointers else []
             path = model.notes[note].path
             self.read[note] = ChainNote(
                 note,
                 parents,
                 parsed.sections,
-                headings,
-                parsed.rebuild,
+                parsed.headings,
+                facts,
                 parsed.settings,
                 {r.link.target.strip().lower(): r.target for r in resolved if r.target},
                 parsed.synced_runs,

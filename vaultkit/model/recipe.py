@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple, TypedDict
 
 from vaultkit.model.compare import SettingChange, settings_changes
-from vaultkit.records import WARNING, Problem, RebuildFacts, SyncedRun
+from vaultkit.obsidian.note import normalise_heading
+from vaultkit.records import WARNING, Heading, Problem, RebuildFacts, SyncedRun
 
 # The template's sections that say how to rebuild the model, in the recipe's order, and
 # the part of the recipe each belongs to.
@@ -38,7 +39,7 @@ class ChainNote(NamedTuple):
     id: str
     parents: list[str]  # its previous experiments, in the order it names them
     states: dict[str, str]  # section -> "answered", "unanswered", "empty" or "missing"
-    headings: dict[str, str]  # section -> its heading as written
+    headings: list[Heading]  # its headings as written
     facts: RebuildFacts | None  # what the parse kept of its rebuild sections
     settings: dict[str, str]  # what the note itself states (name -> value)
     links: dict[str, str]  # a link's target as written (lower case) -> the note it reaches
@@ -445,7 +446,10 @@ def _answers(chains: Chains, paths: dict[str, list[str]]) -> list[Answer]:
             {
                 "section": section,
                 "part": REBUILD_SECTIONS[section],
-                "heading": source.headings.get(section, section),
+                "heading": next(
+                    (h.text for h in source.headings if normalise_heading(h.text) == section),
+                    section,
+                ),
                 "lines": [line.rstrip() for line in _trimmed(bodies.get(section, []))]
                 if bodies is not None
                 else [],
