@@ -116,8 +116,10 @@ def clear_generated(root: Path) -> None:
     previous release keeps it, or outside)."""
     shutil.rmtree(root / ".vaultkit", ignore_errors=True)
     shutil.rmtree(CACHE_BASE, ignore_errors=True)
-    shutil.rmtree(root / "Lineages", ignore_errors=True)
-    (root / "Experiment Index.md").unlink(missing_ok=True)
+    for folder in ("Lineages", "Recipes"):
+        shutil.rmtree(root / folder, ignore_errors=True)
+    for generated in ("Experiment Index.md", "Experiments.base"):
+        (root / generated).unlink(missing_ok=True)
     os.sync()  # the file system's own clean-up of 700 deleted files is not the build's
     time.sleep(1)
 
@@ -148,7 +150,8 @@ def bench_size(size: int, runs: int, workdir: Path) -> dict:
     root = workdir / f"{size}"
     if not root.exists():
         generate(size, root)
-    notes = sum(1 for _ in root.rglob("*.md"))
+    clear_generated(root)
+    notes = sum(1 for _ in root.rglob("*.md"))  # the person's notes, none generated
     cold, warm, changed, other, added = [], [], [], [], []
     for _ in range(runs):
         clear_generated(root)
