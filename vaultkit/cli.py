@@ -623,12 +623,15 @@ def demo(path: Path, with_mlflow: bool) -> None:
     click.echo("Open it in Obsidian ('Open folder as vault'), then open:")
     click.echo(f"  {config.index_path[:-3]}  (each lineage's best; every experiment, its results)")
     click.echo(f"  {config.lineage_folder}/  (one note and one canvas per lineage)")
+    if config.recipes != "none":
+        click.echo(f"  {config.recipe_folder}/  (how to rebuild each lineage's best model)")
     if config.base_path is not None:
         click.echo(f"  {config.base_path}  (a table to sort and filter, Obsidian 1.9+)")
     click.echo("Allow Mermaid diagrams when Obsidian asks (1.13+) to see the lineage charts.")
     click.echo("")
     click.echo("Then try:")
     click.echo(f'  vaultkit --vault "{path}" lineage')
+    click.echo(f'  vaultkit --vault "{path}" recipe EXP-004')
     click.echo(
         f'  vaultkit --vault "{path}" new-experiment "EXP-005 tiled inference" '
         '--previous "EXP-004 mosaic and focal loss"'
