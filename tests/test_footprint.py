@@ -96,17 +96,25 @@ def test_a_read_only_command_from_inside_a_folder_that_is_no_vault(
     assert list(cache_folder(root).glob("parse-*.pickle"))  # the parses went to the cache
 
 
+GENERATED_FOLDERS = ("Lineages", "Recipes")
+
+
+def generated_of(paths: set[str]) -> set[str]:
+    """The paths among ``paths`` that vaultkit generates: the index, and its folders and
+    what is in them."""
+    return {p for p in paths if p == INDEX or p.split("/")[0] in GENERATED_FOLDERS}
+
+
 def test_a_build_keeps_in_the_vault_only_the_generated_notes_and_their_list(tmp_path: Path) -> None:
     root = write_vault(tmp_path / "vault", dict(LINEAGE_VAULT))
     before = snapshot(root)
     result = CliRunner().invoke(cli, ["--vault", str(root), "build"])
     assert result.exit_code == 0, result.output
     new = changes(before, snapshot(root))
-    folders = ("Lineages", "Recipes")
-    generated = {p for p in new if p == INDEX or p.split("/")[0] in folders}
+    generated = generated_of(new)
     assert new - generated == {".vaultkit", ".vaultkit/generated.json"}
     listed = cache.generated_from_json((root / cache.GENERATED_PATH).read_bytes())
-    assert listed is not None and set(listed) == generated - set(folders)
+    assert listed is not None and set(listed) == generated - set(GENERATED_FOLDERS)
     assert (cache_folder(root) / cache.STATE_NAME).exists()
     # an unchanged build, and one after a change that no generated note shows, write nothing
     settled = snapshot(root)
@@ -137,7 +145,7 @@ def test_the_generated_notes_list_changes_only_when_a_generated_note_does(tmp_pa
             (root / relative).write_text(text)
         runner.invoke(cli, ["--vault", str(root), "build"])
         changed = changes(before, snapshot(root)) - {relative, relative.rpartition("/")[0]}
-        generated = {p for p in changed if p in (INDEX, "Lineages") or p.startswith("Lineages/")}
+        generated = generated_of(changed)
         assert changed - generated <= {".vaultkit", cache.GENERATED_PATH}
         seen.append((bool(generated), cache.GENERATED_PATH in changed))
     assert seen == [(False, False), (True, True), (False, False), (True, True)]
@@ -244,7 +252,6 @@ def test_the_watcher_changes_nothing_but_the_generated_notes_in_60_seconds(tmp_p
     assert process.returncode == 0, err
     assert "Traceback" not in err
     changed = changes(before, snapshot(root)) - mine
-    generated = {p for p in changed if p in (INDEX, "Lineages") or p.startswith("Lineages/")}
-    assert changed - generated == {".vaultkit", ".vaultkit/generated.json"}
+    assert changed - generated_of(changed) == {".vaultkit", ".vaultkit/generated.json"}
     assert "wrote" in out  # the watcher did keep the notes current
     assert (cache_folder(root) / cache.STATE_NAME).exists()
