@@ -285,8 +285,11 @@ class Chains:
         self._busy.add(note)
         parents = [p for p in current.parents if self.note(p) is not None]
         above = {p: self.in_force(p) for p in parents}
-        merged: InForce = {}
-        for parent in reversed(parents):
+        # one parent: its settings, shared until this note changes one (most notes of a
+        # long chain restate what they inherit)
+        merged: InForce = above[parents[0]] if len(parents) == 1 else {}
+        shared = len(parents) == 1
+        for parent in reversed(parents if len(parents) > 1 else ()):
             merged.update(above[parent])
         pinned = {name for name, _ in current.facts.libraries} if current.facts else set()
         own = {k: v for k, v in current.settings.items() if k not in pinned}
@@ -295,7 +298,8 @@ class Chains:
         change = current.facts.change if current.facts else None
         said = change.lower() if change is not None else None
         found: list[Contradiction] = []
-        for name in sorted({n for p in parents for n in above[p]} - set(own)):
+        disputed = {n for p in parents for n in above[p]} - set(own) if len(parents) > 1 else ()
+        for name in sorted(disputed):
             values = {above[p][name][0]: p for p in parents if name in above[p]}
             if len(values) > 1:
                 shown = ", ".join(
@@ -316,6 +320,8 @@ class Chains:
             prior = merged.get(name)
             if prior is not None and prior[0] == value:
                 continue  # stated again, unchanged: it was set where it was set
+            if shared:
+                merged, shared = dict(merged), False
             merged[name] = (value, note, prior[0] if prior else None)
             if prior is not None and said is not None and not _mentions(said, name):
                 found.append(
