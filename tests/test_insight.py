@@ -461,11 +461,11 @@ def test_markdown_diff_links_click_and_its_tags_take_nothing(demo: Path) -> None
     """Pasted into a note, the diff's links are links; the tags of changed lines are
     escaped, so the note holding the diff takes no status or tag from them."""
     note = demo / "Experiments" / "EXP-003 focal loss.md"
-    added = "- See [[EXP-001 baseline#Result]] #ablation (issue #12)\n\n# Next experiment"
+    added = "- See [[EXP-001 baseline#Result]] #ablation (run #12)\n\n# Next experiment"
     note.write_text(note.read_text().replace("# Next experiment", added, 1))
     markdown = run(demo, "diff", "EXP-003", "--format", "markdown").output
     assert "- added: What will be tested next? [[EXP-004 mosaic and focal loss]]" in markdown
-    assert r"- added: See [[EXP-001 baseline#Result]] \#ablation (issue #12)" in markdown
+    assert r"- added: See [[EXP-001 baseline#Result]] \#ablation (run #12)" in markdown
     pasted = parse_note(markdown)
     assert pasted.tags == []
     assert sorted({link.target for link in pasted.links}) == [
