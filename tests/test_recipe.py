@@ -294,3 +294,15 @@ def test_check_counts_recipe_gaps_from_the_parses_without_reading_a_note(
         "Experiments/R-002 mixup",
     ]
     assert read == []
+
+
+def test_a_seed_said_in_words_is_no_gap(chain: Path) -> None:
+    """The same words `check`'s reproducibility rule reads: a seed set in code counts,
+    though it is no `seed: N` setting."""
+    child = chain / "Experiments" / "R-002 mixup.md"
+    child.write_text(
+        child.read_text().replace("- lr: 0.1,", "- Randomness: torch.manual_seed(0)\n- lr: 0.1,")
+    )
+    recipe = vaultkit.open(chain).recipe("R-002")
+    assert recipe["seed"] is None  # no setting to show
+    assert "seed" not in {gap["kind"] for gap in recipe["gaps"]}

@@ -51,7 +51,7 @@ from vaultkit.model.reading import DEFAULT_RULES
 from vaultkit.model.recognise import is_experiment, is_experiment_template
 from vaultkit.model.results import Results
 from vaultkit.model.snapshot import VaultSnapshot
-from vaultkit.model.synced import SyncedProperties, drift
+from vaultkit.model.synced import drift
 from vaultkit.model.vault_model import VaultModel, build_model
 from vaultkit.obsidian.links import link_style
 from vaultkit.obsidian.resolve import name_key
@@ -447,7 +447,7 @@ class Builder:
             outputs[path] = _block_output(render.RECIPE_BLOCK, text)
         base = model.vault.config.base_path
         if base is not None:
-            text = bases.base_file(SyncedProperties(model, layout.results))
+            text = bases.base_file(layout.synced)
             outputs[base] = _owned_output(text.encode("utf-8"), state.written.get(base))
         return outputs, {"rows": rows, "lineages": lineages, "recipes": recipes}
 
@@ -481,7 +481,7 @@ class Builder:
         that were experiments at the last build and still hold vaultkit's properties."""
         if not model.vault.config.properties_sync:
             return {}
-        synced = SyncedProperties(model, layout.results)
+        synced = layout.synced
         updates: dict[str, FileUpdate] = {}
         for experiment in model.experiments:
             note = model.notes[experiment]

@@ -130,7 +130,8 @@ class RebuildFacts(NamedTuple):
     # rebuild section that only points elsewhere
     pointers: tuple[tuple[str, tuple[str, ...]], ...]
     libraries: tuple[tuple[str, str | None], ...]  # Environment setup: (name, version)
-    found: tuple[str, ...]  # which of "data-location", "data-version", "pretrained-weights"
+    # which of "data-location", "data-version", "pretrained-weights", "seed" it states
+    found: tuple[str, ...]
     as_before: tuple[tuple[str, str], ...]  # (section, line) saying "as before", no link
     # what its Previous experiment section says it changes; None: it has no such section
     change: str | None

@@ -65,7 +65,7 @@ def answers_name(kind: str) -> str:
     return f"answers-{kind.replace(' ', '-')}.pickle"
 
 
-SCHEMA = 12
+SCHEMA = 13
 _MAGIC = b"vaultkit-cache\n"
 
 

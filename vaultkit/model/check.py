@@ -75,7 +75,7 @@ def check_model(model: VaultModel) -> list[Problem]:
     for note_id in model.notes:
         problems.extend(note_problems(model, note_id))
     if model.vault.config.properties_sync:
-        synced = SyncedProperties(model, model.results())
+        synced = SyncedProperties(model, model.results(), model.lineages())
         for experiment in model.experiments:
             problems += drift_problems(experiment, model.notes[experiment].parsed, synced)
     problems += cycle_problems(model)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple, TypedDict
 
 from vaultkit.model.compare import SettingChange, settings_changes
+from vaultkit.model.metrics import says_seed
 from vaultkit.obsidian.note import normalise_heading
 from vaultkit.records import WARNING, Heading, Problem, RebuildFacts, SyncedRun
 
@@ -188,9 +189,11 @@ def rebuild_facts(bodies: Mapping[str, list[str]]) -> RebuildFacts | None:
         pattern.search(lowered) for pattern in _DATA_VERSION
     ):
         found.add("data-version")
-    model = "\n".join(bodies.get("model", [])).lower()
-    if any(word in model for word in _PRETRAINED_WORDS):
+    model = "\n".join(bodies.get("model", []))
+    if any(word in model.lower() for word in _PRETRAINED_WORDS):
         found.add("pretrained-weights")
+    if says_seed(model):  # "Randomness: torch.manual_seed(0)": no setting, still a seed
+        found.add("seed")
     present = [section for section in REBUILD_SECTIONS if section in bodies]
     every = "\n".join(["\n".join(bodies[section]) for section in present]).lower()
     may_say = any(word in every for word in _AS_BEFORE_WORDS)  # else no line does
@@ -253,7 +256,8 @@ class Chains:
         if found is None or key in self._busy:
             return []
         answered = found.states.get(section) == "answered"
-        named = dict(found.facts.pointers).get(section) if answered and found.facts else None
+        pointers = found.facts.pointers if answered and found.facts else ()
+        named = next((targets for name, targets in pointers if name == section), None)
         if answered and named is None:  # the note's own answer: most sections, most notes
             self._answers[key] = [note]
             return self._answers[key]
@@ -475,13 +479,13 @@ def _gaps(
         source = chains.note(path[-1]) if path else None
         facts_of[section] = source.facts if source else None
     found: set[str] = set()
-    for section in ("data collecting process", "model"):
+    for section in ("data collecting process", "model"):  # the facts each one states
         facts = facts_of.get(section)
         if facts is not None:
             found.update(facts.found)
     environment = facts_of.get("environment setup")
     libraries = list(environment.libraries) if environment else []
-    seeded = any(name in _SEED_NAMES for name in chains.in_force(experiment))
+    seeded = "seed" in found or any(name in _SEED_NAMES for name in chains.in_force(experiment))
     answered = {section for section, path in paths.items() if path}
     gaps: list[Gap] = [
         {

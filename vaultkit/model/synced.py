@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from vaultkit.model.results import INDEX_METRICS, Results, index_metrics, main_metric
-from vaultkit.model.vault_model import VaultModel
+from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.records import is_synced
 
 STATUS = "vaultkit_status"
@@ -44,7 +44,11 @@ class SyncedProperties:
     """The values each experiment's vaultkit properties should hold, for one model."""
 
     def __init__(
-        self, model: VaultModel, results: Results, index_limit: int = INDEX_METRICS
+        self,
+        model: VaultModel,
+        results: Results,
+        lineages: list[Lineage],
+        index_limit: int = INDEX_METRICS,
     ) -> None:
         self.model = model
         self.results = results
@@ -56,7 +60,7 @@ class SyncedProperties:
         self.metrics = metric_properties(shown)  # metric -> property name
         self._root = {
             member: (lineage.roots or lineage.members)[0]
-            for lineage in model.lineages()
+            for lineage in lineages
             for member in lineage.members
         }
 

@@ -7,6 +7,7 @@ module's: every function here renders from the model alone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -22,6 +23,7 @@ from vaultkit.model.config import Config
 from vaultkit.model.metrics import completeness, plain_number
 from vaultkit.model.results import INDEX_METRICS, RUN, Results, path_to
 from vaultkit.model.results import index_metrics as results_index_metrics
+from vaultkit.model.synced import SyncedProperties
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.links import LinkStyle, format_link
 from vaultkit.obsidian.resolve import Resolver
@@ -107,11 +109,12 @@ def _persons_names(model: VaultModel) -> set[str]:
     }
 
 
-def lineage_note_paths(model: VaultModel, lineages: list[Lineage]) -> dict[int, str]:
+def lineage_note_paths(
+    model: VaultModel, lineages: list[Lineage], taken: set[str]
+) -> dict[int, str]:
     """Each lineage's note path (of those that get one, ``has_note``), named after its
-    first root ("EXP-001 baseline lineage")."""
+    first root ("EXP-001 baseline lineage"); ``taken`` gets their names."""
     config = model.vault.config
-    taken = _persons_names(model)
     return {
         index: _named_after(
             (lineage.roots or lineage.members)[0], config.lineage_folder, " lineage", taken
@@ -121,11 +124,9 @@ def lineage_note_paths(model: VaultModel, lineages: list[Lineage]) -> dict[int, 
     }
 
 
-def recipe_note_paths(
-    model: VaultModel, experiments: list[str], lineage_notes: list[str]
-) -> dict[str, str]:
-    """Each recipe note's path, named after its experiment ("EXP-004 merge recipe")."""
-    taken = _persons_names(model) | {_stem(path) for path in lineage_notes}
+def recipe_note_paths(model: VaultModel, experiments: list[str], taken: set[str]) -> dict[str, str]:
+    """Each recipe note's path, named after its experiment ("EXP-004 merge recipe");
+    ``taken`` gets their names."""
     folder = model.vault.config.recipe_folder
     return {note: _named_after(note, folder, " recipe", taken) for note in experiments}
 
@@ -146,13 +147,12 @@ class Layout:
         self.lineages = lineages
         self.style = style
         self.index_path = model.vault.config.index_path
-        self.lineage_paths = lineage_note_paths(model, lineages)
+        taken = _persons_names(model)  # the names no generated note may take
+        self.lineage_paths = lineage_note_paths(model, lineages, taken)
         self.lineage_of = {m: i for i, lineage in enumerate(lineages) for m in lineage.members}
         self.results = model.results(previous)
         self.index_metrics = index_metrics(model, self.results)
-        self.recipe_paths = recipe_note_paths(
-            model, self._with_recipes(), list(self.lineage_paths.values())
-        )
+        self.recipe_paths = recipe_note_paths(model, self._with_recipes(), taken)
         generated = [self.index_path, *self.lineage_paths.values()]
         generated += [canvas_path(p) for p in self.lineage_paths.values()]
         generated += self.recipe_paths.values()
@@ -175,6 +175,11 @@ class Layout:
                 path, source_path, self.style, self.resolver, in_table, named=True
             )
         return self._links[key]
+
+    @functools.cached_property
+    def synced(self) -> SyncedProperties:
+        """The properties `properties_sync` keeps, for this build's experiments."""
+        return SyncedProperties(self.model, self.results, self.lineages)
 
     def _with_recipes(self) -> list[str]:
         """The experiments that get a recipe note (`recipes`): each lineage's best (of the
