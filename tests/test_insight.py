@@ -362,9 +362,9 @@ def test_set_status_lands_on_the_right_line_past_form_feeds_and_line_separators(
 def test_the_seed_question_is_answered_as_the_case_blind_regex_says(
     model_section: str, gap: bool
 ) -> None:
-    from vaultkit.model.metrics import reproducibility_gaps
+    from vaultkit.model.metrics import SectionTexts, reproducibility_gaps
 
-    gaps = reproducibility_gaps({"model": [model_section]}, {}, {"model"})
+    gaps = reproducibility_gaps(SectionTexts({"model": [model_section]}), {}, {"model"})
     assert any("randomness" in g for g in gaps) == gap
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -297,45 +297,65 @@ def text_settings(text: str) -> dict[str, str]:
 
 
 _VERSION = re.compile(r"==|\b\d+\.\d+(?:\.\d+)?\b")
-_SEED = re.compile(r"\bseed\b|manual_seed|random[_ ]state|deterministic", re.I)
+# How randomness is controlled (a seed, determinism), and the words one of which every
+# match holds: they avoid i, s and k, which a case-blind regex also matches to ı, ſ, İ
+# and K
+SEED = (
+    re.compile(r"\bseed\b|manual_seed|random[_ ]state|deterministic", re.I),
+    ("eed", "random", "determ"),
+)
 
 
-def says_seed(text: str) -> bool:
-    """Whether ``text`` says how randomness is controlled (a seed, determinism). Its
-    words first: they rule most text out at once (a case-blind regex scans slowly); they
-    avoid i, s and k, which a case-blind regex also matches to ı, ſ, İ and K."""
-    lowered = text.lower()
-    return any(word in lowered for word in ("eed", "random", "determ")) and bool(_SEED.search(text))
+class SectionTexts:
+    """A note's sections as text, each joined and lower-cased once: the reproducibility
+    gaps and the recipe's facts ask about the same sections."""
+
+    def __init__(self, bodies: Mapping[str, list[str]]) -> None:
+        self.bodies = bodies
+        self._joined: dict[str, tuple[str, str]] = {}
+        self._said: dict[tuple[str, re.Pattern[str]], bool] = {}
+
+    def _both(self, name: str) -> tuple[str, str]:
+        found = self._joined.get(name)
+        if found is None:
+            text = "\n".join(self.bodies.get(name, ()))
+            found = self._joined[name] = (text, text.lower())
+        return found
+
+    def text(self, name: str) -> str:
+        return self._both(name)[0]
+
+    def lowered(self, name: str) -> str:
+        return self._both(name)[1]
+
+    def says(self, name: str, pattern: re.Pattern[str], words: Sequence[str]) -> bool:
+        """``pattern`` in the section. ``words``, one of which every match holds (lower
+        case), rule most sections out at once: a case-blind regex scans slowly."""
+        key = (name, pattern)
+        said = self._said.get(key)
+        if said is None:
+            lowered = self.lowered(name)
+            said = any(word in lowered for word in words) and bool(pattern.search(self.text(name)))
+            self._said[key] = said
+        return said
 
 
 _THRESHOLD = re.compile(r"threshold\D{0,40}\d", re.I)
 
 
 def reproducibility_gaps(
-    bodies: dict[str, list[str]], thresholds: dict[str, float], asked: set[str]
+    texts: SectionTexts, thresholds: dict[str, float], asked: set[str]
 ) -> list[str]:
     """The team template's own questions turned into checks, for the sections the vault's
     template ``asked`` for; each gap says what is missing."""
-
-    def text(name: str) -> str:
-        return "\n".join(bodies.get(name, []))
-
-    def says(name: str, pattern: re.Pattern[str], *words: str) -> bool:
-        """``pattern`` in the section. ``words``, one of which every match holds, rule
-        most sections out at once (a case-blind regex scans slowly); they avoid i, s and
-        k, which a case-blind regex also matches to ı, ſ, İ and K."""
-        found = text(name)
-        lowered = found.lower()
-        return any(word in lowered for word in words) and bool(pattern.search(found))
-
     gaps = []
-    if "environment setup" in asked and not says("environment setup", _VERSION, "==", "."):
+    if "environment setup" in asked and not texts.says("environment setup", _VERSION, ("==", ".")):
         gaps.append("Environment setup names no library versions (e.g. torch==2.3.0)")
-    if "model" in asked and not says_seed(text("model")):
+    if "model" in asked and not texts.says("model", *SEED):
         gaps.append("Model does not say how randomness is controlled (a seed)")
-    if "data detail" in asked and not _DIGIT.search(text("data detail")):
+    if "data detail" in asked and not _DIGIT.search(texts.text("data detail")):
         gaps.append("Data detail gives no class counts")
-    if "metrics" in asked and not thresholds and not says("metrics", _THRESHOLD, "thre"):
+    if "metrics" in asked and not thresholds and not texts.says("metrics", _THRESHOLD, ("thre",)):
         gaps.append("Metrics gives no accepted thresholds")
     return gaps
 
@@ -361,6 +381,9 @@ def plain_number(value: float) -> str:
         return str(value)
     if value.is_integer() and abs(value) < 1e15:  # counts stay exact: 123456789
         return str(int(value))
+    written = repr(value)  # most values are written with few digits: `0.631` is shown so
+    if "e" not in written and len(written.lstrip("-").replace(".", "").lstrip("0")) <= 6:
+        return written
     # six significant digits, but every digit of the whole part (no 12345700000000)
     digits = max(6, len(str(int(abs(value)))))
     text = format(Decimal(f"{value:.{digits}g}"), "f")

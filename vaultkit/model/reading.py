@@ -218,5 +218,6 @@ def _report(
         name: metrics.section_state(bodies.get(name), questions)
         for name, questions in rules.sections
     }
-    note.gaps = metrics.reproducibility_gaps(bodies, note.thresholds, set(note.sections))
-    note.rebuild = rebuild_facts(bodies)
+    texts = metrics.SectionTexts(bodies)
+    note.gaps = metrics.reproducibility_gaps(texts, note.thresholds, set(note.sections))
+    note.rebuild = rebuild_facts(texts)

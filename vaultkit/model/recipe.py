@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple, TypedDict
 
 from vaultkit.model.compare import SettingChange, settings_changes
-from vaultkit.model.metrics import says_seed
+from vaultkit.model.metrics import SEED, SectionTexts
 from vaultkit.obsidian.note import normalise_heading
 from vaultkit.records import WARNING, Heading, Problem, RebuildFacts, SyncedRun
 
@@ -169,9 +169,10 @@ def _pointers(lines: list[str]) -> tuple[str, ...] | None:
     return tuple(named) if pointed else None
 
 
-def rebuild_facts(bodies: Mapping[str, list[str]]) -> RebuildFacts | None:
+def rebuild_facts(texts: SectionTexts) -> RebuildFacts | None:
     """What a recipe needs of a note's sections (the parse keeps this, not the text);
     None for a note without rebuild sections."""
+    bodies = texts.bodies
     if not any(name in bodies for name in (*REBUILD_SECTIONS, CHANGE_SECTION)):
         return None
     pointers = []
@@ -181,22 +182,19 @@ def rebuild_facts(bodies: Mapping[str, list[str]]) -> RebuildFacts | None:
         if named is not None:
             pointers.append((section, named))
     found = set()
-    data = "\n".join(bodies.get("data collecting process", []))
-    if ("/" in data or ":\\" in data) and _LOCATION.search(data):
+    data = texts.lowered("data collecting process")
+    if ("/" in data or ":\\" in data) and _LOCATION.search(texts.text("data collecting process")):
         found.add("data-location")
-    lowered = data.lower()
-    if any(word in lowered for word in _DATA_VERSION_WORDS) or any(
-        pattern.search(lowered) for pattern in _DATA_VERSION
+    if any(word in data for word in _DATA_VERSION_WORDS) or any(
+        pattern.search(data) for pattern in _DATA_VERSION
     ):
         found.add("data-version")
-    model = "\n".join(bodies.get("model", []))
-    if any(word in model.lower() for word in _PRETRAINED_WORDS):
+    if any(word in texts.lowered("model") for word in _PRETRAINED_WORDS):
         found.add("pretrained-weights")
-    if says_seed(model):  # "Randomness: torch.manual_seed(0)": no setting, still a seed
+    if texts.says("model", *SEED):  # "Randomness: torch.manual_seed(0)": no setting, a seed
         found.add("seed")
     present = [section for section in REBUILD_SECTIONS if section in bodies]
-    every = "\n".join(["\n".join(bodies[section]) for section in present]).lower()
-    may_say = any(word in every for word in _AS_BEFORE_WORDS)  # else no line does
+    may_say = any(_says_as_before(texts.lowered(section)) for section in present)
     as_before = tuple(
         (section, text_of(line))
         for section in (present if may_say else ())
@@ -391,6 +389,11 @@ _AS_BEFORE = re.compile(
 _AS_BEFORE_WORDS = ("before", "previous", "unchanged", "no change")
 
 
+def _says_as_before(lowered: str) -> bool:
+    """Whether a section's text (lower case) may say "as before": else no line does."""
+    return any(word in lowered for word in _AS_BEFORE_WORDS)
+
+
 def _mentions(text: str, name: str) -> bool:
     words = re.escape(name).replace(r"\ ", r"[\s_\-]?")
     return re.search(rf"(?<![\w]){words}(?![\w])", text) is not None
@@ -402,6 +405,8 @@ def _libraries(lines: list[str]) -> list[tuple[str, str | None]]:
     found: dict[str, str | None] = {}
     under: int | None = None  # the indent of the line about libraries
     for line in lines:
+        if under is None and "=" not in line and "@" not in line and "ibrar" not in line:
+            continue  # neither a pin nor a line about libraries, nor under one
         text = text_of(line)
         if not text:
             continue

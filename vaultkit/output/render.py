@@ -21,7 +21,7 @@ from vaultkit.model.compare import one_line as what_changed
 from vaultkit.model.compare import settings_in_force
 from vaultkit.model.config import Config
 from vaultkit.model.metrics import completeness, plain_number
-from vaultkit.model.results import INDEX_METRICS, RUN, Results, path_to
+from vaultkit.model.results import INDEX_METRICS, RUN, Results, Value, path_to
 from vaultkit.model.results import index_metrics as results_index_metrics
 from vaultkit.model.synced import SyncedProperties
 from vaultkit.model.vault_model import Lineage, VaultModel
@@ -229,20 +229,23 @@ RUN_SOURCE = (
 def value_text(results: Results, note: str, metric: str) -> str:
     """A value as tables and sentences show it: rounded for reading, `%` where it was
     written, marked `(run)` when only a synced run logged it."""
-    found = results.values(note)[metric]
+    return _shown(results.values(note)[metric])
+
+
+def _shown(found: Value) -> str:
     return plain_number(found.value) + "%" * found.percent + RUN_MARK * (found.source == RUN)
 
 
 def metric_cell(results: Results, note: str, metric: str) -> str:
     """A value (``value_text``), and ✓ or ✗ where the note sets a threshold for it."""
-    if metric not in results.values(note):
+    found = results.values(note).get(metric)
+    if found is None:
         return "—"
-    shown = value_text(results, note, metric)
     threshold = results.thresholds(note).get(metric)
     if threshold is None:
-        return shown
-    met = results.rules.meets(metric, results.values(note)[metric].value, threshold)
-    return f"{shown} {'✓' if met else '✗'}"
+        return _shown(found)
+    met = results.rules.meets(metric, found.value, threshold)
+    return f"{_shown(found)} {'✓' if met else '✗'}"
 
 
 def thresholds_cell(results: Results, note: str) -> str:
