@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import pickle
 import zlib
 from collections.abc import Callable
@@ -310,6 +311,41 @@ def test_worker_processes_read_what_one_process_reads_and_make_the_same_cache(
     assert {p: cache.decode(d) for p, d in parallel_cache.files_to_save(listing).items()} == {
         p: cache.decode(d) for p, d in saved.items()
     }
+
+
+def test_a_cold_build_saves_each_workers_parses_as_they_come_and_keeps_none(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's shard file goes to the cache folder as soon as it comes back (a first
+    build need not hold a vault's parses twice); the next build reads them and parses
+    nothing. A dry run saves nothing."""
+    from vaultkit import loading as vault_module
+
+    monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 1)
+    handed: dict[str, bytes] = {}
+    parses = _no_cache(vault)
+    parses.save = handed.update
+    snapshot = load_vault(vault, parses=parses)
+    listing = {p: n.stat_key for p, n in snapshot.notes.items()}
+    assert parses.files_to_save(listing) == {}  # none kept
+    serial = _no_cache(vault)
+    monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 10**9)
+    load_vault(vault, parses=serial)
+    assert {p: cache.decode(d) for p, d in handed.items()} == {
+        p: cache.decode(d) for p, d in serial.files_to_save(listing).items()
+    }
+
+    monkeypatch.setattr(vault_module, "PARALLEL_THRESHOLD", 1)
+    runner = CliRunner()
+    shutil.rmtree(cache_folder(vault))  # the fixture's `list` made it
+    assert runner.invoke(cli, ["--vault", str(vault), "build", "--dry-run"]).exit_code == 0
+    assert not cache_folder(vault).exists()
+    runner.invoke(cli, ["--vault", str(vault), "build"])
+    assert sorted(p.name for p in cache_folder(vault).glob("parse-*")) == sorted(handed)
+    (cache_folder(vault) / cache.STATE_NAME).unlink()  # every note is looked at again
+    parsed = _record_parses(monkeypatch)
+    assert runner.invoke(cli, ["--vault", str(vault), "build"]).exit_code == 0
+    assert parsed == []
 
 
 def _remark_on_the_same_day(note: Path) -> None:

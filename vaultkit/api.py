@@ -409,6 +409,7 @@ class Vault:
         """Every note read and every link resolved."""
         if self._model is None:
             parses = ParseCache(self.root, self.settings.rules)
+            parses.save = functools.partial(save_cache, self.root)
             snapshot = load_snapshot(self.root, self.listing, parses=parses, progress=self.progress)
             save_cache(self.root, parses.files_to_save(self.listing.files))
             self._model = build_model(snapshot)

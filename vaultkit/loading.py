@@ -270,6 +270,9 @@ class ParseCache:
         self.rules_key = rules.key
         self._shards: dict[int, dict[str, tuple[Any, ...]]] = {}
         self._ready: dict[int, bytes] = {}  # shard -> its file, as a worker encoded it
+        # where a worker's whole shard file goes as soon as it comes (a cold build need
+        # not hold them all); None: kept for ``files_to_save``
+        self.save: Callable[[dict[str, bytes]], None] | None = None
         self.changed: set[int] = set()
         self.notices: list[str] = []
         self._noticed: set[int] = set()
@@ -329,12 +332,15 @@ class ParseCache:
     def put_shard(self, shard: int, data: bytes, entries: dict[str, tuple[Any, ...]]) -> None:
         """The parses a worker made of notes of one shard: ``data``, their shard file,
         and ``entries``, what it holds. A shard that held nothing else is kept as
-        ``data``."""
+        ``data``, or handed to ``save`` at once where one is set."""
         if self._shard(shard):
             self._shards[shard].update(entries)
             self._ready.pop(shard, None)
         else:
-            del self._shards[shard]  # decoded again from ``data`` if asked for
+            del self._shards[shard]  # decoded again from ``data`` (or its file) if asked for
+            if self.save is not None:
+                self.save({cache.shard_name(shard): data})
+                return
             self._ready[shard] = data
         self.changed.add(shard)
 

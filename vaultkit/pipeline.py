@@ -194,12 +194,13 @@ class BuildResult:
 
 @dataclass
 class Output:
-    """A generated file: the update that writes it into whatever is there, and what it
-    holds when nothing else is there (vaultkit may remove it later only while it holds
-    exactly that)."""
+    """A generated file: the update that writes it into whatever is there, and the digest
+    of what it holds when nothing else is there (vaultkit may remove it later only while
+    it holds exactly that; the digest is all that is kept of it: a cold build holds
+    every generated file at once)."""
 
     update: FileUpdate
-    pure: bytes
+    pure_digest: str
 
 
 @dataclass
@@ -334,6 +335,8 @@ class Builder:
         changed (the watcher's events); None: look at every file."""
         started = time.time()
         look = self._look(changed)
+        # the parses workers make are saved as they come; a dry run saves nothing
+        self.parses.save = None if dry_run else functools.partial(save_cache, self.root)
         result = BuildResult(changed=look.changed)
         if look.other_vaults is not None and look.other_vaults != self.state.other_vaults:
             result.notices += [
@@ -522,7 +525,7 @@ class Builder:
         for path in outcome.removed:
             written.pop(path, None)
         for path, output in outputs.items():
-            written[path] = render.digest(output.pure)
+            written[path] = output.pure_digest
         state.listing = dict(sorted(listing.items()))
         state.experiments = frozenset(model.notes[e].path for e in model.experiments)
         found = {model.notes[e].parsed.status for e in model.experiments}
@@ -710,7 +713,7 @@ def _block_output(name: str, content: str) -> Output:
     """A note whose block ``name`` holds ``content``; the person's text around it stays."""
     return Output(
         lambda current: upsert_block(_text_of(current), name, content).encode("utf-8"),
-        upsert_block("", name, content).encode("utf-8"),
+        render.digest(upsert_block("", name, content).encode("utf-8")),
     )
 
 
@@ -726,7 +729,7 @@ def _owned_output(content: bytes, written: str | None) -> Output:
             return content
         return LeaveAlone("")
 
-    return Output(update, content)
+    return Output(update, render.digest(content))
 
 
 def _properties_update(wanted: dict[str, Any]) -> FileUpdate:
@@ -759,7 +762,7 @@ def _canvas_output(layout: render.Layout, number: int) -> Output:
                 raise RefusedEdit("is not valid JSON Canvas; fix or delete it")
         return render.canvas_text(render.merge_canvas(existing, nodes, edges)).encode("utf-8")
 
-    return Output(update, update(None))
+    return Output(update, render.digest(update(None)))
 
 
 def _stale_update(path: str, written: str | None) -> FileUpdate:
