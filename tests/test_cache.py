@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import pickle
+import shutil
 import zlib
 from collections.abc import Callable
 from pathlib import Path
