@@ -192,15 +192,22 @@ class BuildResult:
     properties_set: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)
 class Output:
     """A generated file: the update that writes it into whatever is there, and the digest
     of what it holds when nothing else is there (vaultkit may remove it later only while
-    it holds exactly that; the digest is all that is kept of it: a cold build holds
-    every generated file at once)."""
+    it holds exactly that). A lineage note, canvas or recipe is rendered when its update
+    is asked for, and not kept: a first build would otherwise hold every generated file
+    at once."""
 
     update: FileUpdate
-    pure_digest: str
+    pure: Callable[[], bytes]  # what it holds alone
+    digest: str | None = None  # of ``pure()``, once known (an update may learn it)
+
+    def pure_digest(self) -> str:
+        if self.digest is None:
+            self.digest = render.digest(self.pure())
+        return self.digest
 
 
 @dataclass
@@ -407,7 +414,7 @@ class Builder:
             return known[1]
 
         index = render.index_note(layout, row)
-        outputs = {layout.index_path: _block_output(render.INDEX_BLOCK, index)}
+        outputs = {layout.index_path: _block_output(render.INDEX_BLOCK, lambda: index)}
         lineages: dict[str, tuple[Any, ...]] = {}
         for number, path in layout.lineage_paths.items():
             inputs = lineage_inputs(model, layout, number)
@@ -425,7 +432,7 @@ class Builder:
                 )
             ):
                 continue  # rendered from the same inputs, and nobody touched its files
-            note = render.lineage_note(layout, number)
+            note = functools.partial(render.lineage_note, layout, number)
             outputs[path] = _block_output(render.LINEAGE_BLOCK, note)
             outputs[canvas] = _canvas_output(layout, number)
         recipes: dict[str, tuple[Any, ...]] = {}
@@ -441,13 +448,8 @@ class Builder:
             ):
                 continue  # rendered from the same inputs, and nobody touched its file
             reader = reader or RecipeReader(self.root, model, layout.results)
-            text = formats.recipe_document(
-                reader.recipe(experiment),
-                True,
-                functools.partial(_link_from, layout, path),
-                model.link_name,
-            )
-            outputs[path] = _block_output(render.RECIPE_BLOCK, text)
+            recipe = functools.partial(_recipe_text, reader, layout, experiment, path)
+            outputs[path] = _block_output(render.RECIPE_BLOCK, recipe)
         base = model.vault.config.base_path
         if base is not None:
             text = bases.base_file(layout.synced)
@@ -525,7 +527,7 @@ class Builder:
         for path in outcome.removed:
             written.pop(path, None)
         for path, output in outputs.items():
-            written[path] = output.pure_digest
+            written[path] = output.pure_digest()
         state.listing = dict(sorted(listing.items()))
         state.experiments = frozenset(model.notes[e].path for e in model.experiments)
         found = {model.notes[e].parsed.status for e in model.experiments}
@@ -709,12 +711,30 @@ def _text_of(current: bytes | None) -> str:
         raise RefusedEdit("is not UTF-8, so vaultkit leaves it alone; save it as UTF-8") from None
 
 
-def _block_output(name: str, content: str) -> Output:
-    """A note whose block ``name`` holds ``content``; the person's text around it stays."""
-    return Output(
-        lambda current: upsert_block(_text_of(current), name, content).encode("utf-8"),
-        render.digest(upsert_block("", name, content).encode("utf-8")),
+def _recipe_text(reader: RecipeReader, layout: render.Layout, experiment: str, path: str) -> str:
+    return formats.recipe_document(
+        reader.recipe(experiment),
+        True,
+        functools.partial(_link_from, layout, path),
+        layout.model.link_name,
     )
+
+
+def _block_output(name: str, content: Callable[[], str]) -> Output:
+    """A note whose block ``name`` holds ``content()``; the person's text around it
+    stays."""
+
+    def pure() -> bytes:
+        return upsert_block("", name, content()).encode("utf-8")
+
+    def update(current: bytes | None) -> bytes:
+        text = content()
+        alone = upsert_block("", name, text).encode("utf-8")
+        output.digest = render.digest(alone)
+        return alone if current is None else upsert_block(_text_of(current), name, text).encode()
+
+    output = Output(update, pure)
+    return output
 
 
 def _owned_output(content: bytes, written: str | None) -> Output:
@@ -729,7 +749,7 @@ def _owned_output(content: bytes, written: str | None) -> Output:
             return content
         return LeaveAlone("")
 
-    return Output(update, render.digest(content))
+    return Output(update, lambda: content)
 
 
 def _properties_update(wanted: dict[str, Any]) -> FileUpdate:
@@ -749,7 +769,13 @@ def _properties_update(wanted: dict[str, Any]) -> FileUpdate:
 
 def _canvas_output(layout: render.Layout, number: int) -> Output:
     """A lineage canvas, merged into the one there: what a person moved or added stays."""
-    nodes, edges = render.lineage_canvas(layout, number)
+
+    def merged(existing: dict[str, Any] | None) -> bytes:
+        nodes, edges = render.lineage_canvas(layout, number)
+        text = render.canvas_text(render.merge_canvas(existing, nodes, edges)).encode("utf-8")
+        if existing is None:
+            output.digest = render.digest(text)
+        return text
 
     def update(current: bytes | None) -> bytes:
         existing = None
@@ -760,9 +786,10 @@ def _canvas_output(layout: render.Layout, number: int) -> Output:
                 existing = None
             if not isinstance(existing, dict):
                 raise RefusedEdit("is not valid JSON Canvas; fix or delete it")
-        return render.canvas_text(render.merge_canvas(existing, nodes, edges)).encode("utf-8")
+        return merged(existing)
 
-    return Output(update, render.digest(update(None)))
+    output = Output(update, lambda: merged(None))
+    return output
 
 
 def _stale_update(path: str, written: str | None) -> FileUpdate:

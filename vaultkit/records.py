@@ -156,7 +156,7 @@ class ParsedNote:
     property_status: str | None = None
     ignored_tags: str | None = None  # a `tags:` value that Obsidian ignores
     metrics: dict[str, float] = field(default_factory=dict)  # name -> reported value
-    percent: set[str] = field(default_factory=set)  # the metrics written with `%` (72%: 72)
+    percent: tuple[str, ...] = ()  # the metrics written with `%` (72%: 72)
     thresholds: dict[str, float] = field(default_factory=dict)  # name -> accepted threshold
     unread_results: list[tuple[int, str]] = field(default_factory=list)  # (line, text)
     # the synced runs' final values, as logged (a finished run's first)

@@ -102,9 +102,16 @@ def is_cache_file(data: bytes) -> bool:
 
 
 def encode(data: Any) -> bytes:
-    """A cache file holding ``data`` (plain data only)."""
-    payload = pickle.dumps(({"schema": SCHEMA, "version": __version__}, data), protocol=5)
-    return _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
+    """A cache file holding ``data`` (plain data only). Pickled into the file's own buffer
+    and checksummed in place: a big cache file (a build's state) is held once, not as a
+    pickle and then a copy of it with the header."""
+    out = io.BytesIO()
+    out.write(_MAGIC + bytes(4))  # the checksum's place
+    pickle.dump(({"schema": SCHEMA, "version": __version__}, data), out, protocol=5)
+    start = len(_MAGIC)
+    with out.getbuffer() as view, view[start + 4 :] as payload:
+        view[start : start + 4] = zlib.crc32(payload).to_bytes(4, "big")
+    return out.getvalue()
 
 
 def decode(data: bytes | None) -> Any:
@@ -147,13 +154,19 @@ def parse_to_plain(parsed: ParsedNote) -> tuple[Any, ...]:
     for at in _LIST_AT:
         if at != _TAGS_AT:  # tags: below, with their names interned
             values[at] = [tuple(record) for record in values[at]]
+    # a heading's text (notes from one template share them) and a link's target (notes
+    # link to the same notes)
+    values[_HEADINGS_AT] = [
+        (level, intern(text), line) for level, text, line in values[_HEADINGS_AT]
+    ]
+    values[_LINKS_AT] = [(intern(target), *rest) for target, *rest in values[_LINKS_AT]]
     for at in _DICT_AT:
         values[at] = {intern(key): tuple(found) for key, found in values[at].items()}
     for at in _NAMED_AT:
         values[at] = {intern(key): value for key, value in values[at].items()}
     values[_TAG_NAMES_AT] = list(map(intern, values[_TAG_NAMES_AT]))
     values[_TAGS_AT] = [(intern(name), line) for name, line in values[_TAGS_AT]]
-    values[_PERCENT_AT] = set(map(intern, values[_PERCENT_AT]))
+    values[_PERCENT_AT] = tuple(map(intern, values[_PERCENT_AT]))
     if values[_REBUILD_AT] is not None:
         values[_REBUILD_AT] = tuple(values[_REBUILD_AT])
     return tuple(values)
@@ -164,6 +177,8 @@ _NAMED_AT = [_FIELDS.index(name) for name in _NAMED]
 _TAG_NAMES_AT = _FIELDS.index("tag_names")
 _TAGS_AT = _FIELDS.index("tags")
 _PERCENT_AT = _FIELDS.index("percent")
+_HEADINGS_AT = _FIELDS.index("headings")
+_LINKS_AT = _FIELDS.index("links")
 _REBUILD_AT = _FIELDS.index("rebuild")
 _REBUILD_WIDTH = len(RebuildFacts._fields)
 

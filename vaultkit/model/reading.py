@@ -189,14 +189,16 @@ def _report(
     if plan:
         found.append(metrics.table_metrics(plan))
         found.append(metrics.prose_metrics(plan, questions.get(metrics.PLAN_SECTION, ()), True))
+    percent = []
     for part in found:
         for key, value in part.values.items():
             if key not in note.metrics:
                 note.metrics[key] = value
                 if key in part.percent:
-                    note.percent.add(key)
+                    percent.append(key)
         for key, value in part.thresholds.items():
             note.thresholds.setdefault(key, value)
+    note.percent = tuple(percent)
     for key, value in metrics.inline_metrics(all_lines).items():
         note.metrics.setdefault(key, value)
     for key, value in note.properties.items():
