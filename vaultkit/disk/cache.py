@@ -102,16 +102,9 @@ def is_cache_file(data: bytes) -> bool:
 
 
 def encode(data: Any) -> bytes:
-    """A cache file holding ``data`` (plain data only). Pickled into the file's own buffer
-    and checksummed in place: a big cache file (a build's state) is held once, not as a
-    pickle and then a copy of it with the header."""
-    out = io.BytesIO()
-    out.write(_MAGIC + bytes(4))  # the checksum's place
-    pickle.dump(({"schema": SCHEMA, "version": __version__}, data), out, protocol=5)
-    start = len(_MAGIC)
-    with out.getbuffer() as view, view[start + 4 :] as payload:
-        view[start : start + 4] = zlib.crc32(payload).to_bytes(4, "big")
-    return out.getvalue()
+    """A cache file holding ``data`` (plain data only)."""
+    payload = pickle.dumps(({"schema": SCHEMA, "version": __version__}, data), protocol=5)
+    return _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
 
 
 def decode(data: bytes | None) -> Any:

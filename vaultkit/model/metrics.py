@@ -381,9 +381,6 @@ def plain_number(value: float) -> str:
         return str(value)
     if value.is_integer() and abs(value) < 1e15:  # counts stay exact: 123456789
         return str(int(value))
-    written = repr(value)  # most values are written with few digits: `0.631` is shown so
-    if "e" not in written and len(written.lstrip("-").replace(".", "").lstrip("0")) <= 6:
-        return written
     # six significant digits, but every digit of the whole part (no 12345700000000)
     digits = max(6, len(str(int(abs(value)))))
     text = format(Decimal(f"{value:.{digits}g}"), "f")

@@ -405,8 +405,6 @@ def _libraries(lines: list[str]) -> list[tuple[str, str | None]]:
     found: dict[str, str | None] = {}
     under: int | None = None  # the indent of the line about libraries
     for line in lines:
-        if under is None and "=" not in line and "@" not in line and "ibrar" not in line:
-            continue  # neither a pin nor a line about libraries, nor under one
         text = text_of(line)
         if not text:
             continue

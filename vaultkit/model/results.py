@@ -224,12 +224,10 @@ class Results:
             self.names[key] = max(counts, key=counts.__getitem__)  # the first, on a tie
         self.names.update({k: n for k, n in rules.spellings.items() if k in self.names})
         self._shown: dict[str, str] = {}
-        # note -> (the parse its values (thresholds) were resolved from, the values)
+        # note -> (the parse its values were resolved from, the values)
         self._values: dict[str, tuple[ParsedNote, dict[str, Value]]] = {}
-        self._thresholds: dict[str, tuple[ParsedNote, dict[str, float]]] = {}
         if previous is not None and previous.rules == rules and previous.names == self.names:
             self._values, self._shown = previous._values, previous._shown
-            self._thresholds = previous._thresholds
 
     @functools.cached_property
     def shown_names(self) -> tuple[tuple[str, str], ...]:
@@ -261,14 +259,10 @@ class Results:
 
     def thresholds(self, note: str) -> dict[str, float]:
         """The note's thresholds, by shown name (the first written of each metric)."""
-        parsed = self.parsed(note)
-        known = self._thresholds.get(note)
-        if known is None or known[0] is not parsed:
-            found: dict[str, float] = {}
-            for name, limit in parsed.thresholds.items():
-                found.setdefault(self.name(name), limit)
-            known = self._thresholds[note] = (parsed, found)
-        return known[1]
+        found: dict[str, float] = {}
+        for name, limit in self.parsed(note).thresholds.items():
+            found.setdefault(self.name(name), limit)
+        return found
 
     def thresholds_met(self, note: str) -> tuple[int, int]:
         """(met, judged): of the thresholds whose metric the experiment reports, how many
