@@ -348,6 +348,20 @@ def test_a_cold_build_saves_each_workers_parses_as_they_come_and_keeps_none(
     assert parsed == []
 
 
+def test_once_read_the_parses_are_held_as_records_only(vault: Path) -> None:
+    """A build after one change decodes every shard: what no parse changed is not kept
+    decoded beside the notes' records, and is read again from its file if asked for."""
+    parses = ParseCache(vault, TEAM_RULES)
+    snapshot = load_vault(vault, parses=parses)
+    by_shard = {cache.shard_of(path): path for path in snapshot.notes}
+    first, second = list(by_shard.values())[:2]
+    found = parses.get(first, snapshot.notes[first].stat_key)
+    assert found is not None and found[0] == snapshot.notes[first].parsed  # from its file
+    for shard in shard_files(vault):
+        shard.unlink()
+    assert parses.get(second, snapshot.notes[second].stat_key) is None  # nothing held
+
+
 def _remark_on_the_same_day(note: Path) -> None:
     """Change a note without changing any generated note (its "last change" day stays)."""
     mtime = note.stat().st_mtime_ns

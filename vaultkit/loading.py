@@ -344,6 +344,13 @@ class ParseCache:
             self._ready[shard] = data
         self.changed.add(shard)
 
+    def forget_unchanged(self) -> None:
+        """Drop the decoded shards no parse changed: the notes read hold their parses as
+        records now, and a shard is read again from its file if asked for (a build after
+        one change decodes them all, and would hold every parse twice)."""
+        for shard in [s for s in self._shards if s not in self.changed]:
+            del self._shards[shard]
+
     def files_to_save(self, listing: dict[str, StatKey]) -> dict[str, bytes]:
         """The shard files to write: those that changed, without the entries of files
         that are gone or changed since (a worker's shard file is written as it is: an
@@ -505,6 +512,7 @@ def load_notes(
             done += 1
             if progress is not None:
                 progress(done, len(paths))
+    parses.forget_unchanged()
     snapshot.notes = dict(sorted(snapshot.notes.items()))
     snapshot.problems.sort(key=lambda p: (p.note or "", p.code, p.message))
     return vanished
