@@ -346,8 +346,9 @@ class ParseCache:
 
     def forget_unchanged(self) -> None:
         """Drop the decoded shards no parse changed: the notes read hold their parses as
-        records now, and a shard is read again from its file if asked for (a build after
-        one change decodes them all, and would hold every parse twice)."""
+        records now, and a shard is read again from its file if asked for. For after a
+        whole vault is read (which decodes every shard, and would hold every parse twice),
+        not after the few notes a watcher reads again."""
         for shard in [s for s in self._shards if s not in self.changed]:
             del self._shards[shard]
 
@@ -512,7 +513,6 @@ def load_notes(
             done += 1
             if progress is not None:
                 progress(done, len(paths))
-    parses.forget_unchanged()
     snapshot.notes = dict(sorted(snapshot.notes.items()))
     snapshot.problems.sort(key=lambda p: (p.note or "", p.code, p.message))
     return vanished
@@ -535,6 +535,7 @@ def load_snapshot(
     ]
     parses = ParseCache(snapshot.root, snapshot.rules) if parses is None else parses
     vanished = load_notes(snapshot, paths, listing.files, parses, progress)
+    parses.forget_unchanged()
     if vanished:
         snapshot.files = [p for p in snapshot.files if p not in vanished]
     return snapshot

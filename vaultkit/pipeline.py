@@ -323,6 +323,7 @@ class Builder:
             notes = [p for p in notes if p in wanted]
         snapshot = look.snapshot
         vanished = load_notes(snapshot, notes, look.listing, self.parses, self.progress)
+        self.parses.forget_unchanged()
         snapshot.files = [p for p in snapshot.files if p not in vanished]
         self.model = build_model(snapshot, all_links=False)
         return self.model
