@@ -201,10 +201,10 @@ def _report(
     note.percent = tuple(percent)
     for key, value in metrics.inline_metrics(all_lines).items():
         note.metrics.setdefault(key, value)
-    for key, value in note.properties.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and not is_synced(key):
+    for key, prop in note.properties.items():
+        if isinstance(prop, int | float) and not isinstance(prop, bool) and not is_synced(key):
             try:
-                note.metrics.setdefault(str(key), float(value))
+                note.metrics.setdefault(str(key), float(prop))
             except OverflowError:  # a 400-digit integer is no metric
                 continue
     # a result is no setting: `recall: 0.44` under Result does not change between notes
