@@ -66,7 +66,7 @@ from vaultkit.loading import (
     read_settings,
     template_version,
 )
-from vaultkit.model.check import CODES, NEAR_MISSES, check_model, ignored
+from vaultkit.model.check import CODES, NEAR_MISSES, check_model, ignored, problem_order
 from vaultkit.model.compare import (
     Column,
     Comparison,
@@ -675,7 +675,7 @@ class Vault:
             "problems",
             lambda: sorted(
                 [*check_model(self.model), *self._recipe_gaps()],
-                key=lambda p: (p.note or "", p.line or 0, p.code, p.message),
+                key=problem_order,
             ),
             lambda found: list(map(_problem_plain, found)),
             _problems,
@@ -720,7 +720,7 @@ class Vault:
         ]
         if not left:
             return found
-        return sorted([*found, *left], key=lambda p: (p.note or "", p.line or 0, p.code))
+        return sorted([*found, *left], key=problem_order)
 
     # -- answers kept while nothing changes -----------------------------------------------
 

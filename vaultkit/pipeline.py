@@ -725,16 +725,16 @@ def _block_output(name: str, content: Callable[[], str]) -> Output:
     """A note whose block ``name`` holds ``content()``; the person's text around it
     stays."""
 
-    def pure() -> bytes:
-        return upsert_block("", name, content()).encode("utf-8")
+    def alone(text: str) -> bytes:
+        return upsert_block("", name, text).encode("utf-8")
 
     def update(current: bytes | None) -> bytes:
-        text = content()
-        alone = upsert_block("", name, text).encode("utf-8")
-        output.digest = render.digest(alone)
-        return alone if current is None else upsert_block(_text_of(current), name, text).encode()
+        text = content()  # rendered once for both
+        data = alone(text)
+        output.digest = render.digest(data)
+        return data if current is None else upsert_block(_text_of(current), name, text).encode()
 
-    output = Output(update, pure)
+    output = Output(update, lambda: alone(content()))
     return output
 
 

@@ -80,7 +80,12 @@ def check_model(model: VaultModel) -> list[Problem]:
             problems += drift_problems(experiment, model.notes[experiment].parsed, synced)
     problems += cycle_problems(model)
     kept = [p for p in problems if not ignored(p, model.vault.config.ignore)]
-    return sorted(kept, key=lambda p: (p.note or "", p.line or 0, p.code, p.message))
+    return sorted(kept, key=problem_order)
+
+
+def problem_order(problem: Problem) -> tuple[str, int, str, str]:
+    """How problems are listed: by note, line, code and message."""
+    return (problem.note or "", problem.line or 0, problem.code, problem.message)
 
 
 def ignored(problem: Problem, ignore: tuple[str, ...]) -> bool:

@@ -328,11 +328,13 @@ def path_to(
 INDEX_METRICS = 3  # metric columns of the index, when `index_metrics` names none
 
 
-def index_metrics(config: Config, results: Results, limit: int) -> list[str]:
+def index_metrics(config: Config, results: Results) -> list[str]:
     """The index's metric columns: `index_metrics` (under the names shown), else the
-    ``limit`` most reported."""
+    INDEX_METRICS most reported."""
     configured = [results.name(name) for name in config.index_metrics]
-    return list(dict.fromkeys(configured)) or results.most_reported(results.experiments, limit)
+    return list(dict.fromkeys(configured)) or results.most_reported(
+        results.experiments, INDEX_METRICS
+    )
 
 
 def main_metric(config: Config, results: Results) -> str | None:

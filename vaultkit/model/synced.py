@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from vaultkit.model.results import INDEX_METRICS, Results, index_metrics, main_metric
+from vaultkit.model.results import Results, index_metrics, main_metric
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.records import is_synced
 
@@ -43,17 +43,11 @@ def metric_properties(metrics: list[str]) -> dict[str, str]:
 class SyncedProperties:
     """The values each experiment's vaultkit properties should hold, for one model."""
 
-    def __init__(
-        self,
-        model: VaultModel,
-        results: Results,
-        lineages: list[Lineage],
-        index_limit: int = INDEX_METRICS,
-    ) -> None:
+    def __init__(self, model: VaultModel, results: Results, lineages: list[Lineage]) -> None:
         self.model = model
         self.results = results
         config = model.vault.config
-        shown = index_metrics(config, results, index_limit)
+        shown = index_metrics(config, results)
         self.main_metric = main_metric(config, results)
         if self.main_metric is not None and self.main_metric not in shown:
             shown.append(self.main_metric)

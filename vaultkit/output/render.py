@@ -21,8 +21,7 @@ from vaultkit.model.compare import one_line as what_changed
 from vaultkit.model.compare import settings_in_force
 from vaultkit.model.config import Config
 from vaultkit.model.metrics import completeness, plain_number
-from vaultkit.model.results import INDEX_METRICS, RUN, Results, Value, path_to
-from vaultkit.model.results import index_metrics as results_index_metrics
+from vaultkit.model.results import RUN, Results, Value, index_metrics, path_to
 from vaultkit.model.synced import SyncedProperties
 from vaultkit.model.vault_model import Lineage, VaultModel
 from vaultkit.obsidian.links import LinkStyle, format_link
@@ -151,7 +150,7 @@ class Layout:
         self.lineage_paths = lineage_note_paths(model, lineages, taken)
         self.lineage_of = {m: i for i, lineage in enumerate(lineages) for m in lineage.members}
         self.results = model.results(previous)
-        self.index_metrics = index_metrics(model, self.results)
+        self.index_metrics = index_metrics(model.vault.config, self.results)
         self.recipe_paths = recipe_note_paths(model, self._with_recipes(), taken)
         generated = [self.index_path, *self.lineage_paths.values()]
         generated += [canvas_path(p) for p in self.lineage_paths.values()]
@@ -201,12 +200,6 @@ class Layout:
 # -- the index ---------------------------------------------------------------------------
 
 LINEAGE_METRICS = 6  # metric columns of a lineage note's table
-
-
-def index_metrics(model: VaultModel, results: Results) -> list[str]:
-    """The index's metric columns: `index_metrics` (under the names shown), else the
-    most reported."""
-    return results_index_metrics(model.vault.config, results, INDEX_METRICS)
 
 
 def lineage_metrics(results: Results, config_metric: str, lineage: Lineage) -> list[str]:
