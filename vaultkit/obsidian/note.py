@@ -34,7 +34,6 @@ from vaultkit.records import (
 )
 
 FOOTER_KEYS = ("status", "tags", "references", "related")
-PREVIOUS_SECTION = "previous experiment"
 NEXT_SECTION = "next experiment"
 _FIELD_ROLES: dict[str, Role] = {"related": RELATED, "references": REFERENCES}
 
