@@ -318,6 +318,20 @@ def test_canvas_keeps_moved_nodes_and_user_cards(vault: Path) -> None:
     assert any(n.get("file") == "Experiments/EXP-009 new.md" for n in after["nodes"])
 
 
+def test_a_canvas_already_there_is_rendered_once_per_build(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaultkit.output import render
+
+    build(vault)
+    rendered: list[int] = []
+    real = render.lineage_canvas
+    monkeypatch.setattr(render, "lineage_canvas", spy(real, lambda layout, i: rendered.append(i)))
+    (vault / "Experiments" / "EXP-009 new.md").write_text(experiment("[[EXP-004 merge]]", "done"))
+    build(vault)
+    assert len(rendered) == 1  # its lineage's canvas, merged and its digest learnt from one
+
+
 def test_canvas_is_json_canvas_1_0(vault: Path) -> None:
     build(vault)
     canvas = json.loads((vault / "Lineages" / "EXP-001 baseline lineage.canvas").read_text())

@@ -772,11 +772,12 @@ def _canvas_output(layout: render.Layout, number: int) -> Output:
     """A lineage canvas, merged into the one there: what a person moved or added stays."""
 
     def merged(existing: dict[str, Any] | None) -> bytes:
-        nodes, edges = render.lineage_canvas(layout, number)
-        text = render.canvas_text(render.merge_canvas(existing, nodes, edges)).encode("utf-8")
+        nodes, edges = render.lineage_canvas(layout, number)  # rendered once for both
+        alone = render.canvas_text(render.merge_canvas(None, nodes, edges)).encode("utf-8")
+        output.digest = render.digest(alone)
         if existing is None:
-            output.digest = render.digest(text)
-        return text
+            return alone
+        return render.canvas_text(render.merge_canvas(existing, nodes, edges)).encode("utf-8")
 
     def update(current: bytes | None) -> bytes:
         existing = None
